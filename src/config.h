@@ -1,0 +1,133 @@
+/*
+ * config.h - the xmppshield configuration file (INI, read with inih).
+ *
+ * One table of keys drives parsing, validation and defaults.  The parser
+ * fails closed: unknown sections or keys, duplicate keys or sections,
+ * continuation lines and lines longer than Debian's inih limit of 200 bytes
+ * are errors reported as "file:line: what is wrong; how to fix it".
+ *
+ * Pure module apart from reading the file: no libevent, no mbedTLS.  TLS
+ * policy words (min_version, ciphers) are validated here so that a config
+ * asking for less than TLS 1.2 / ECDHE / AEAD is refused before anything
+ * starts.
+ */
+#ifndef XMPPSHIELD_CONFIG_H
+#define XMPPSHIELD_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#define CONFIG_MAX_ADDRS 4	/* addresses in one "listen =" list */
+#define CONFIG_MAX_CIPHERS 3	/* AEAD ciphers xmppshield knows */
+
+enum listener_kind {
+	LISTENER_C2S,		/* jabber:client, STARTTLS on 5222 */
+	LISTENER_S2S,		/* jabber:server, STARTTLS on 5269 */
+};
+
+/* The AEAD ciphers an admin may order; key exchange is always ECDHE. */
+enum tls_cipher {
+	TLS_CIPHER_AES128_GCM,
+	TLS_CIPHER_AES256_GCM,
+	TLS_CIPHER_CHACHA20_POLY1305,
+};
+
+enum tls_version {
+	TLS_VERSION_1_2 = 12,
+	TLS_VERSION_1_3 = 13,
+};
+
+struct config_addr {
+	struct sockaddr_storage sa;
+	socklen_t len;
+	char text[64];		/* as written by the admin, for logs */
+};
+
+struct config_domain {
+	char *name;		/* lower-cased XMPP domain */
+	char *certificate;	/* PEM chain; NULL = use [tls] certificate */
+	char *key;		/* PEM key;   NULL = use [tls] key */
+	struct config_domain *next;
+};
+
+struct config_listener {
+	char *name;		/* from [listener NAME] */
+	enum listener_kind kind;
+	struct config_addr listen[CONFIG_MAX_ADDRS];
+	size_t nlisten;
+	struct config_addr backend;
+	char **domains;		/* lower-cased; each is a [domain] section */
+	size_t ndomains;
+	struct config_listener *next;
+};
+
+struct config_tls {
+	char *certificate;	/* default certificate for domains without one */
+	char *key;
+	enum tls_version min_version;
+	enum tls_cipher ciphers[CONFIG_MAX_CIPHERS];	/* preference order */
+	size_t nciphers;
+};
+
+struct config_limits {
+	size_t max_stanza_size;		/* client -> backend, bytes */
+	size_t max_backend_stanza_size;	/* backend -> client, bytes */
+	size_t max_pre_tls_bytes;	/* everything a client sends before TLS */
+	unsigned max_depth;		/* element nesting inside a stanza */
+	unsigned max_attributes;	/* attributes on one element */
+	unsigned pre_tls_timeout;	/* seconds from accept to <starttls/> */
+	unsigned handshake_timeout;	/* seconds for the TLS handshake */
+	unsigned backend_connect_timeout;	/* seconds */
+	size_t buffer_size;		/* high-water mark of each direction */
+};
+
+struct config {
+	char *path;
+	int log_level;		/* syslog priority: LOG_ERR .. LOG_DEBUG */
+	int syslog_facility;	/* LOG_DAEMON, LOG_LOCAL0, ... */
+	char *user;		/* NULL: do not drop privileges */
+	char *group;
+	char *pidfile;		/* NULL: none */
+	struct config_tls tls;
+	struct config_limits limits;
+	struct config_domain *domains;
+	struct config_listener *listeners;
+};
+
+/*
+ * Read and validate the file at path.  On success returns 0 and stores a
+ * new config in *out (free with config_free()).  On failure returns -1 and
+ * writes one line "path:line: problem; remedy" (no trailing newline) into
+ * err.  Certificate and key files are not opened here (tls.c does that);
+ * addresses are resolved (numeric or by name) here.
+ */
+int config_load(const char *path, struct config **out, char *err,
+    size_t errlen);
+
+/* As config_load(), from a NUL-terminated string; name is used in errors. */
+int config_parse_string(const char *text, const char *name,
+    struct config **out, char *err, size_t errlen);
+
+void config_free(struct config *cfg);
+
+/* The [domain] section for name (case-insensitive), or NULL. */
+const struct config_domain *config_find_domain(const struct config *cfg,
+    const char *name);
+
+/* 1 if the listener serves domain (case-insensitive), else 0. */
+int config_listener_serves(const struct config_listener *l,
+    const char *domain);
+
+/* Names used in logs and the man page. */
+const char *config_kind_name(enum listener_kind kind);
+const char *config_cipher_name(enum tls_cipher c);
+
+/*
+ * Print every known key with section, default and help (for the man page
+ * check and "xmppshield -k").  One line per key:
+ * "section key default help".
+ */
+void config_print_keys(FILE *out);
+
+#endif

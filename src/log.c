@@ -1,0 +1,283 @@
+/*
+ * log.c - one line per event, to syslog or to stderr; see log.h.
+ *
+ * Each line is formatted into a fixed buffer and written with a single
+ * write(2) (stderr) or syslog(3) call, so that lines from a busy daemon
+ * never interleave and a long value can only shorten a line, never
+ * allocate or split it.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+
+#define LOG_LINE_MAX	2048	/* one formatted line, prefix included */
+#define LOG_EVENT_VALUE	512	/* an escaped libevent message */
+
+static int log_to_stderr = 1;	/* before log_init(): errors still show */
+static int log_facility = LOG_DAEMON;
+static int log_level = LOG_INFO;
+static int log_opened;
+
+static const struct {
+	const char *name;
+	int value;
+} level_names[] = {
+	{ "error", LOG_ERR },
+	{ "warning", LOG_WARNING },
+	{ "notice", LOG_NOTICE },
+	{ "info", LOG_INFO },
+	{ "debug", LOG_DEBUG },
+};
+
+static const struct {
+	const char *name;
+	int value;
+} facility_names[] = {
+	{ "daemon", LOG_DAEMON },
+	{ "user", LOG_USER },
+	{ "auth", LOG_AUTH },
+	{ "authpriv", LOG_AUTHPRIV },
+	{ "local0", LOG_LOCAL0 },
+	{ "local1", LOG_LOCAL1 },
+	{ "local2", LOG_LOCAL2 },
+	{ "local3", LOG_LOCAL3 },
+	{ "local4", LOG_LOCAL4 },
+	{ "local5", LOG_LOCAL5 },
+	{ "local6", LOG_LOCAL6 },
+	{ "local7", LOG_LOCAL7 },
+};
+
+static const char *
+prio_name(int prio)
+{
+	switch (LOG_PRI(prio)) {
+	case LOG_EMERG:
+		return "emerg";
+	case LOG_ALERT:
+		return "alert";
+	case LOG_CRIT:
+		return "crit";
+	case LOG_ERR:
+		return "error";
+	case LOG_WARNING:
+		return "warning";
+	case LOG_NOTICE:
+		return "notice";
+	case LOG_INFO:
+		return "info";
+	default:
+		return "debug";
+	}
+}
+
+static void
+log_event_cb(int severity, const char *msg)
+{
+	char val[LOG_EVENT_VALUE];
+	int prio;
+
+	switch (severity) {
+	case EVENT_LOG_DEBUG:
+		prio = LOG_DEBUG;
+		break;
+	case EVENT_LOG_MSG:
+		prio = LOG_INFO;
+		break;
+	case EVENT_LOG_WARN:
+		prio = LOG_WARNING;
+		break;
+	default:
+		prio = LOG_ERR;
+		break;
+	}
+	log_msg(prio, "event=libevent msg=%s", log_escape(msg, val, sizeof(val)));
+}
+
+static void
+log_open(void)
+{
+	if (log_opened)
+		closelog();
+	openlog("xmppshield", LOG_PID | LOG_NDELAY, log_facility);
+	log_opened = 1;
+}
+
+void
+log_init(int to_stderr, int facility, int level)
+{
+	log_to_stderr = to_stderr;
+	log_facility = facility;
+	log_level = level;
+	if (!log_to_stderr)
+		log_open();
+	event_set_log_callback(log_event_cb);
+}
+
+void
+log_set(int facility, int level)
+{
+	int reopen = facility != log_facility;
+
+	log_facility = facility;
+	log_level = level;
+	if (!log_to_stderr && (reopen || !log_opened))
+		log_open();
+}
+
+int
+log_enabled(int prio)
+{
+	return LOG_PRI(prio) <= log_level;
+}
+
+static void
+write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, buf, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return;		/* nowhere left to report it */
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+void
+log_vmsg(int prio, const char *fmt, va_list ap)
+{
+	char line[LOG_LINE_MAX];
+	size_t start, len;
+	int saved_errno = errno, n;
+
+	if (!log_enabled(prio))
+		return;
+
+	if (log_to_stderr) {
+		n = snprintf(line, sizeof(line), "xmppshield[%ld]: %s: ",
+		    (long)getpid(), prio_name(prio));
+		start = n > 0 && (size_t)n < sizeof(line) ? (size_t)n : 0;
+	} else
+		start = 0;
+
+	/* Room is kept for the newline of the stderr format. */
+	n = vsnprintf(line + start, sizeof(line) - start - 1, fmt, ap);
+	if (n < 0)
+		n = 0;
+	len = start + (size_t)n;
+	if (len > sizeof(line) - 2) {
+		len = sizeof(line) - 2;
+		memcpy(line + len - 3, "...", 3);
+	}
+
+	/*
+	 * Values from peers are escaped by the callers; this is the backstop
+	 * that keeps a forgotten log_escape() from forging a second line.
+	 */
+	for (size_t i = start; i < len; i++) {
+		unsigned char c = (unsigned char)line[i];
+
+		if (c < 0x20 || c == 0x7f)
+			line[i] = '?';
+	}
+
+	if (log_to_stderr) {
+		line[len++] = '\n';
+		write_all(STDERR_FILENO, line, len);
+	} else {
+		line[len] = '\0';
+		syslog(LOG_PRI(prio) | log_facility, "%s", line);
+	}
+	errno = saved_errno;
+}
+
+void
+log_msg(int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(prio, fmt, ap);
+	va_end(ap);
+}
+
+const char *
+log_escape(const char *s, char *buf, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0, room, need, i;
+	unsigned char c;
+
+	if (buf == NULL || len == 0)
+		return buf;
+	if (s == NULL)
+		s = "-";
+
+	/* The whole value fits: no "..." needed, so all len - 1 is usable. */
+	need = 0;
+	for (i = 0; s[i] != '\0' && need < len; i++) {
+		c = (unsigned char)s[i];
+		need += (c > 0x20 && c < 0x7f && c != '"' && c != '\\' &&
+		    c != '=') ? 1 : 4;
+	}
+	room = (s[i] == '\0' && need <= len - 1) ? len - 1 :
+	    (len - 1 > 3 ? len - 1 - 3 : 0);
+
+	for (i = 0; s[i] != '\0'; i++) {
+		c = (unsigned char)s[i];
+		if (c > 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '=') {
+			if (o + 1 > room)
+				break;
+			buf[o++] = (char)c;
+		} else {
+			if (o + 4 > room)
+				break;
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hex[c >> 4];
+			buf[o++] = hex[c & 0xf];
+		}
+	}
+	if (s[i] != '\0') {
+		/* Cut: mark it, with as many dots as a tiny buffer allows. */
+		for (int d = 0; d < 3 && o < len - 1; d++)
+			buf[o++] = '.';
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+int
+log_level_from_name(const char *name)
+{
+	if (name == NULL)
+		return -1;
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
+		if (strcasecmp(name, level_names[i].name) == 0)
+			return level_names[i].value;
+	return -1;
+}
+
+int
+log_facility_from_name(const char *name)
+{
+	if (name == NULL)
+		return -1;
+	for (size_t i = 0;
+	    i < sizeof(facility_names) / sizeof(facility_names[0]); i++)
+		if (strcasecmp(name, facility_names[i].name) == 0)
+			return facility_names[i].value;
+	return -1;
+}

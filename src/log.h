@@ -1,0 +1,47 @@
+/*
+ * log.h - one line per event, to syslog or (foreground) to stderr.
+ *
+ * Every line the daemon writes is "event=NAME key=value ...".  Values that
+ * come from a client go through log_escape() first, so that no client can
+ * forge a second line, a field, or a terminal escape.
+ */
+#ifndef XMPPSHIELD_LOG_H
+#define XMPPSHIELD_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <syslog.h>
+
+/*
+ * Start logging.  to_stderr: write "xmppshield[pid]: LEVEL line" lines to
+ * stderr instead of syslog.  facility: LOG_DAEMON, LOG_LOCAL0, ...
+ * level: the most verbose priority written (LOG_ERR .. LOG_DEBUG).
+ * Also routes libevent's own log messages through log_msg().
+ */
+void log_init(int to_stderr, int facility, int level);
+
+/* Change facility and level later (after the config is read). */
+void log_set(int facility, int level);
+
+/* 1 if a line at prio would be written. */
+int log_enabled(int prio);
+
+/* Write one line at prio; fmt should start with "event=". */
+void log_msg(int prio, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void log_vmsg(int prio, const char *fmt, va_list ap);
+
+/*
+ * Copy s into buf (size len >= 4) as a log value: printable ASCII except
+ * space, '"', '\\' and '=' passes; every other byte becomes \xHH; longer
+ * values are cut and end in "...".  Returns buf.  NULL s gives "-".
+ */
+const char *log_escape(const char *s, char *buf, size_t len);
+
+/* Parse "error", "warning", "notice", "info", "debug"; -1 if unknown. */
+int log_level_from_name(const char *name);
+
+/* Parse "daemon", "local0".."local7", "user", "auth"...; -1 if unknown. */
+int log_facility_from_name(const char *name);
+
+#endif

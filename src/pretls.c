@@ -1,0 +1,296 @@
+/*
+ * pretls.c - the closed pre-TLS grammar; see pretls.h.
+ */
+#include "autoconf.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "pretls.h"
+#include "xmlstream.h"
+
+enum pretls_state {
+	ST_HEADER,		/* waiting for the stream header */
+	ST_FEATURES_SENT,	/* waiting for <starttls/> */
+	ST_STARTTLS,		/* <starttls/> read; only whitespace may follow */
+	ST_PROCEED,		/* <proceed/> written */
+	ST_CLOSED,
+};
+
+struct pretls {
+	const struct config *cfg;
+	const struct config_listener *l;
+	struct xmlstream *xs;
+	pretls_write_fn *write;
+	void *ctx;
+	enum pretls_state state;
+	int header_sent;	/* our own header has been written */
+	size_t fed;		/* bytes read so far, against the cap */
+	char id[64];
+	char *domain;
+	struct verdict verdict;
+};
+
+static void
+write_str(struct pretls *p, const char *s, size_t n)
+{
+	p->write(p->ctx, s, n);
+}
+
+static void
+write_header(struct pretls *p)
+{
+	char buf[1024];
+	size_t n;
+
+	if (p->header_sent)
+		return;
+	n = xmpp_write_header(buf, sizeof(buf), p->l->kind, p->domain, p->id);
+	write_str(p, buf, n);
+	p->header_sent = 1;
+}
+
+void
+pretls_fail(struct pretls *p, const struct verdict *v)
+{
+	char buf[1024];
+	size_t n;
+
+	if (p->state == ST_CLOSED)
+		return;
+	if (v != &p->verdict)
+		p->verdict = *v;
+	write_header(p);
+	if (v->cond == XMPP_COND_NONE)
+		write_str(p, XMPP_STREAM_END, strlen(XMPP_STREAM_END));
+	else {
+		n = xmpp_write_stream_error(buf, sizeof(buf), v->cond, v->text);
+		write_str(p, buf, n);
+	}
+	p->state = ST_CLOSED;
+}
+
+/* Check the client's stream header; 0 if acceptable, else a verdict. */
+static int
+check_header(struct pretls *p, const struct xs_header *h)
+{
+	struct verdict *v = &p->verdict;
+	char to[256];
+
+	if (strcmp(h->ns, XMPP_NS_STREAMS) != 0 ||
+	    strcmp(h->name, "stream") != 0) {
+		verdict_set(v, "protocol-error", "invalid-namespace",
+		    XMPP_COND_INVALID_NAMESPACE, NULL, " detail=stream-element");
+		return -1;
+	}
+	if (h->default_ns == NULL ||
+	    strcmp(h->default_ns, xmpp_content_ns(p->l->kind)) != 0) {
+		verdict_set(v, "protocol-error", "invalid-namespace",
+		    XMPP_COND_INVALID_NAMESPACE, NULL, " detail=content-namespace");
+		return -1;
+	}
+	/* RFC 6120 4.7.5: no version means a pre-1.0 entity without
+	   features, and so without STARTTLS. */
+	if (h->version == NULL || strtol(h->version, NULL, 10) != 1) {
+		verdict_set(v, "protocol-error", "unsupported-version",
+		    XMPP_COND_UNSUPPORTED_VERSION, "Version 1.0 is required",
+		    NULL);
+		return -1;
+	}
+	if (h->to == NULL || h->to[0] == '\0') {
+		verdict_set(v, "protocol-error", "host-unknown",
+		    XMPP_COND_HOST_UNKNOWN, NULL, " to=-");
+		return -1;
+	}
+	if (!config_listener_serves(p->l, h->to)) {
+		verdict_set(v, "protocol-error", "host-unknown",
+		    XMPP_COND_HOST_UNKNOWN, NULL, " to=%s",
+		    log_escape(h->to, to, sizeof(to)));
+		return -1;
+	}
+	if ((p->domain = strdup(config_find_domain(p->cfg, h->to)->name)) ==
+	    NULL) {
+		verdict_set(v, "internal-error", "out-of-memory",
+		    XMPP_COND_RESOURCE_CONSTRAINT, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+on_element_start(void *ctx, const char *ns, const char *name)
+{
+	struct pretls *p = ctx;
+	char ens[160], ename[80];
+
+	if (p->state == ST_FEATURES_SENT &&
+	    strcmp(ns, XMPP_NS_TLS) == 0 && strcmp(name, "starttls") == 0)
+		return 0;
+	/* Name the element, never its content: a PLAIN <auth/> carries
+	   the password. */
+	verdict_set(&p->verdict, "policy-violation", "pre-tls-element",
+	    XMPP_COND_POLICY_VIOLATION, "STARTTLS is required",
+	    " element=%s ns=%s", log_escape(name, ename, sizeof(ename)),
+	    log_escape(ns, ens, sizeof(ens)));
+	if (strcmp(ns, XMPP_NS_SASL) == 0 && strcmp(name, "auth") == 0)
+		write_str(p, XMPP_SASL_ENCRYPTION_REQUIRED,
+		    strlen(XMPP_SASL_ENCRYPTION_REQUIRED));
+	return -1;
+}
+
+static int
+on_unit(void *ctx, const struct xs_unit *u)
+{
+	struct pretls *p = ctx;
+	char buf[512];
+	size_t n;
+
+	switch (u->kind) {
+	case XS_UNIT_HEADER:
+		if (check_header(p, u->header) == -1)
+			return -1;
+		write_header(p);
+		n = xmpp_write_starttls_features(buf, sizeof(buf));
+		write_str(p, buf, n);
+		p->state = ST_FEATURES_SENT;
+		return XS_CONTINUE;
+	case XS_UNIT_WHITESPACE:
+		return XS_CONTINUE;
+	case XS_UNIT_ELEMENT:
+		/* on_element_start let only <starttls/> through */
+		p->state = ST_STARTTLS;
+		return XS_STOP;
+	case XS_UNIT_END:
+		verdict_set(&p->verdict, "close", "client-closed",
+		    XMPP_COND_NONE, NULL, NULL);
+		return -1;
+	}
+	return -1;
+}
+
+struct pretls *
+pretls_new(const struct config *cfg, const struct config_listener *l,
+    const char *stream_id, pretls_write_fn *write, void *ctx)
+{
+	static const struct xs_callbacks cb = {
+		.element_start = on_element_start,
+		.unit = on_unit,
+	};
+	struct xs_limits lim;
+	struct pretls *p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	p->cfg = cfg;
+	p->l = l;
+	p->write = write;
+	p->ctx = ctx;
+	snprintf(p->id, sizeof(p->id), "%s", stream_id);
+	lim.max_unit = cfg->limits.max_pre_tls_bytes;
+	lim.max_depth = 2;	/* <starttls/> may hold an empty child, no more */
+	lim.max_attributes = 16;
+	if ((p->xs = xmlstream_new(&lim, &cb, p)) == NULL) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void
+pretls_free(struct pretls *p)
+{
+	if (p == NULL)
+		return;
+	xmlstream_free(p->xs);
+	free(p->domain);
+	free(p);
+}
+
+static int
+all_space(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+			return 0;
+	return 1;
+}
+
+static enum pretls_result
+injection(struct pretls *p, size_t bytes)
+{
+	verdict_set(&p->verdict, "policy-violation", "starttls-injection",
+	    XMPP_COND_POLICY_VIOLATION,
+	    "Data after <starttls/> before the TLS handshake",
+	    " bytes=%zu", bytes);
+	pretls_fail(p, &p->verdict);
+	return PRETLS_CLOSE;
+}
+
+enum pretls_result
+pretls_feed(struct pretls *p, const char *data, size_t len)
+{
+	const char *tail;
+	size_t tail_len;
+	int r;
+
+	if (p->state == ST_CLOSED)
+		return PRETLS_CLOSE;
+	if (p->state == ST_PROCEED)	/* such bytes belong to TLS */
+		return injection(p, len);
+	if (p->state == ST_STARTTLS && !all_space(data, len))
+		return injection(p, len);
+	/* Whitespace drained behind <starttls/> counts too: the session's
+	   drain loop ends on this cap at the latest. */
+	p->fed += len;
+	if (p->fed > p->cfg->limits.max_pre_tls_bytes) {
+		verdict_set(&p->verdict, "policy-violation", "pre-tls-too-large",
+		    XMPP_COND_POLICY_VIOLATION, "Too much data before TLS",
+		    " limit=%zu", p->cfg->limits.max_pre_tls_bytes);
+		pretls_fail(p, &p->verdict);
+		return PRETLS_CLOSE;
+	}
+	if (p->state == ST_STARTTLS)
+		return PRETLS_STARTTLS;
+	r = xmlstream_feed(p->xs, data, len);
+	if (r == -1) {
+		if (xmlstream_error(p->xs) != XS_ERR_REJECTED)
+			verdict_from_xmlstream(&p->verdict, p->xs,
+			    p->cfg->limits.max_pre_tls_bytes);
+		pretls_fail(p, &p->verdict);
+		return PRETLS_CLOSE;
+	}
+	if (r == 1) {
+		/* The parser's unparsed tail is the first place injected
+		   bytes hide; the socket buffer is the second (session). */
+		xmlstream_tail(p->xs, &tail, &tail_len);
+		if (!all_space(tail, tail_len))
+			return injection(p, tail_len);
+		return PRETLS_STARTTLS;
+	}
+	return PRETLS_MORE;
+}
+
+void
+pretls_proceed(struct pretls *p)
+{
+	if (p->state != ST_STARTTLS)
+		return;
+	write_str(p, XMPP_PROCEED, strlen(XMPP_PROCEED));
+	p->state = ST_PROCEED;
+}
+
+const char *
+pretls_domain(const struct pretls *p)
+{
+	return p->domain;
+}
+
+const struct verdict *
+pretls_verdict(const struct pretls *p)
+{
+	return &p->verdict;
+}

@@ -1,0 +1,235 @@
+/*
+ * relay.c - post-TLS stream filters; see relay.h.
+ */
+#include "autoconf.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "relay.h"
+#include "xmlstream.h"
+
+/* The backend is ours, but its nesting is still bounded. */
+#define BACKEND_MAX_DEPTH	256
+#define BACKEND_MAX_ATTRIBUTES	1024
+
+struct relay {
+	const struct config *cfg;
+	const struct config_listener *l;
+	struct relay_callbacks cb;
+	void *ctx;
+	struct xmlstream *client;
+	struct xmlstream *backend;
+	char *domain;
+	char id[64];
+	int client_has_header;	/* the client got a header on this stream */
+	int client_ended;	/* </stream:stream> seen from the client */
+	int backend_ended;	/* ... and from the backend */
+	int failed;
+	unsigned stripped;
+	struct verdict verdict;
+};
+
+static int
+check_client_header(struct relay *r, const struct xs_header *h)
+{
+	char to[256];
+
+	if (strcmp(h->ns, XMPP_NS_STREAMS) != 0 ||
+	    strcmp(h->name, "stream") != 0 || h->default_ns == NULL ||
+	    strcmp(h->default_ns, xmpp_content_ns(r->l->kind)) != 0) {
+		verdict_set(&r->verdict, "protocol-error", "invalid-namespace",
+		    XMPP_COND_INVALID_NAMESPACE, NULL, NULL);
+		return -1;
+	}
+	if (h->version == NULL || strtol(h->version, NULL, 10) != 1) {
+		verdict_set(&r->verdict, "protocol-error", "unsupported-version",
+		    XMPP_COND_UNSUPPORTED_VERSION, "Version 1.0 is required",
+		    NULL);
+		return -1;
+	}
+	/* The domain was fixed before TLS (and chose the certificate): a
+	   client may not switch virtual host across a restart (cf. Prosody
+	   CVE-2018-10847). */
+	if (h->to == NULL || strcasecmp(h->to, r->domain) != 0) {
+		verdict_set(&r->verdict, "policy-violation", "domain-changed",
+		    XMPP_COND_HOST_UNKNOWN, NULL, " to=%s",
+		    log_escape(h->to, to, sizeof(to)));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+client_unit(void *ctx, const struct xs_unit *u)
+{
+	struct relay *r = ctx;
+
+	if (u->kind == XS_UNIT_HEADER && check_client_header(r, u->header))
+		return -1;
+	r->cb.to_backend(r->ctx, u->data, u->len);
+	if (u->kind == XS_UNIT_END) {
+		r->client_ended = 1;
+		return XS_STOP;
+	}
+	return XS_CONTINUE;
+}
+
+static int
+backend_unit(void *ctx, const struct xs_unit *u)
+{
+	struct relay *r = ctx;
+
+	r->cb.to_client(r->ctx, u->data, u->len);
+	switch (u->kind) {
+	case XS_UNIT_HEADER:
+		r->client_has_header = 1;
+		break;
+	case XS_UNIT_ELEMENT:
+		r->stripped += u->stripped;
+		/* RFC 6120 6.4.6: after SASL success both sides start new
+		   streams; the client can only send its new header once it
+		   has this <success/>, so its parser is reset now. */
+		if (strcmp(u->ns, XMPP_NS_SASL) == 0 &&
+		    strcmp(u->name, "success") == 0) {
+			r->client_has_header = 0;
+			if (xmlstream_reset(r->client) == -1)
+				return -1;
+			return XS_RESTART;
+		}
+		break;
+	case XS_UNIT_END:
+		r->backend_ended = 1;
+		return XS_STOP;
+	case XS_UNIT_WHITESPACE:
+		break;
+	}
+	return XS_CONTINUE;
+}
+
+struct relay *
+relay_new(const struct config *cfg, const struct config_listener *l,
+    const char *domain, const char *stream_id,
+    const struct relay_callbacks *cb, void *ctx)
+{
+	static const struct xs_callbacks client_cb = { .unit = client_unit };
+	static const struct xs_callbacks backend_cb = { .unit = backend_unit };
+	struct xs_limits lim;
+	struct relay *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->cfg = cfg;
+	r->l = l;
+	r->cb = *cb;
+	r->ctx = ctx;
+	snprintf(r->id, sizeof(r->id), "%s", stream_id);
+	if ((r->domain = strdup(domain)) == NULL)
+		goto fail;
+
+	lim.max_unit = cfg->limits.max_stanza_size;
+	lim.max_depth = cfg->limits.max_depth;
+	lim.max_attributes = cfg->limits.max_attributes;
+	if ((r->client = xmlstream_new(&lim, &client_cb, r)) == NULL)
+		goto fail;
+
+	lim.max_unit = cfg->limits.max_backend_stanza_size;
+	lim.max_depth = BACKEND_MAX_DEPTH;
+	lim.max_attributes = BACKEND_MAX_ATTRIBUTES;
+	if ((r->backend = xmlstream_new(&lim, &backend_cb, r)) == NULL)
+		goto fail;
+	if (xmlstream_strip(r->backend, XMPP_NS_STREAMS, "features",
+	    XMPP_NS_TLS, "starttls") == -1 ||
+	    xmlstream_strip(r->backend, XMPP_NS_STREAMS, "features",
+	    XMPP_NS_COMPRESS_FEATURE, "compression") == -1)
+		goto fail;
+	return r;
+fail:
+	relay_free(r);
+	return NULL;
+}
+
+void
+relay_free(struct relay *r)
+{
+	if (r == NULL)
+		return;
+	xmlstream_free(r->client);
+	xmlstream_free(r->backend);
+	free(r->domain);
+	free(r);
+}
+
+/* Run one direction; the END unit says the peer closed its stream. */
+static enum relay_result
+feed(struct relay *r, struct xmlstream *xs, const char *data, size_t len,
+    int from_client)
+{
+	int ended;
+
+	if (r->failed)
+		return RELAY_ERROR;
+	if (xmlstream_feed(xs, data, len) == -1) {
+		r->failed = 1;
+		if (xmlstream_error(xs) == XS_ERR_REJECTED &&
+		    r->verdict.event != NULL)
+			return RELAY_ERROR;
+		if (from_client)
+			verdict_from_xmlstream(&r->verdict, xs,
+			    r->cfg->limits.max_stanza_size);
+		else
+			verdict_set(&r->verdict, "backend-error", "bad-xml",
+			    XMPP_COND_INTERNAL_SERVER_ERROR, NULL,
+			    " detail=%s", xmlstream_strerror(xmlstream_error(xs)));
+		return RELAY_ERROR;
+	}
+	ended = from_client ? r->client_ended : r->backend_ended;
+	return ended ? RELAY_STREAM_END : RELAY_OK;
+}
+
+enum relay_result
+relay_from_client(struct relay *r, const char *data, size_t len)
+{
+	return feed(r, r->client, data, len, 1);
+}
+
+enum relay_result
+relay_from_backend(struct relay *r, const char *data, size_t len)
+{
+	return feed(r, r->backend, data, len, 0);
+}
+
+void
+relay_fail(struct relay *r, const struct verdict *v)
+{
+	char buf[1024];
+	size_t n;
+
+	if (!r->client_has_header) {
+		n = xmpp_write_header(buf, sizeof(buf), r->l->kind, r->domain,
+		    r->id);
+		r->cb.to_client(r->ctx, buf, n);
+		r->client_has_header = 1;
+	}
+	if (v->cond == XMPP_COND_NONE)
+		r->cb.to_client(r->ctx, XMPP_STREAM_END,
+		    strlen(XMPP_STREAM_END));
+	else {
+		n = xmpp_write_stream_error(buf, sizeof(buf), v->cond, v->text);
+		r->cb.to_client(r->ctx, buf, n);
+	}
+}
+
+const struct verdict *
+relay_verdict(const struct relay *r)
+{
+	return &r->verdict;
+}
+
+unsigned
+relay_stripped(const struct relay *r)
+{
+	return r->stripped;
+}

@@ -1,0 +1,70 @@
+/*
+ * relay.h - the two directions of a session's stream after TLS.
+ *
+ * Client to backend: every byte is parsed as restricted XML within the
+ * configured bounds, and only complete, valid units are passed on, exactly
+ * as the client sent them.  Each stream header (after TLS, and after each
+ * restart) must address the domain the session was opened for.
+ *
+ * Backend to client: complete units only, every <stream:features> with
+ * <starttls/> and XEP-0138 <compression/> removed and all else untouched
+ * (the SASL <mechanisms/> above all: XEP-0474 hashes them).  A SASL
+ * <success/> restarts both streams.
+ *
+ * Because both directions move whole units, a stream error the proxy adds
+ * to the client's stream always lands at a stanza boundary.
+ *
+ * Pure module.
+ */
+#ifndef XMPPSHIELD_RELAY_H
+#define XMPPSHIELD_RELAY_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "xmpp.h"
+
+struct relay;
+
+typedef void relay_write_fn(void *ctx, const char *data, size_t len);
+
+struct relay_callbacks {
+	relay_write_fn *to_backend;	/* accepted client bytes */
+	relay_write_fn *to_client;	/* rewritten backend bytes */
+};
+
+enum relay_result {
+	RELAY_OK = 0,
+	RELAY_STREAM_END = 1,	/* the peer sent </stream:stream> (passed on) */
+	RELAY_ERROR = -1,	/* see relay_verdict(); nothing passed on */
+};
+
+/*
+ * A relay for a session on listener l serving domain (copied); stream_id
+ * is used if the proxy must write a header of its own.  NULL on
+ * allocation failure.
+ */
+struct relay *relay_new(const struct config *cfg,
+    const struct config_listener *l, const char *domain,
+    const char *stream_id, const struct relay_callbacks *cb, void *ctx);
+void relay_free(struct relay *r);
+
+enum relay_result relay_from_client(struct relay *r, const char *data,
+    size_t len);
+enum relay_result relay_from_backend(struct relay *r, const char *data,
+    size_t len);
+
+/*
+ * End the client's stream with v: our own stream header first if the
+ * client has none on its current stream, then the stream error (or just
+ * </stream:stream> for XMPP_COND_NONE).
+ */
+void relay_fail(struct relay *r, const struct verdict *v);
+
+/* Why relay_from_client/backend returned RELAY_ERROR. */
+const struct verdict *relay_verdict(const struct relay *r);
+
+/* <starttls/> and <compression/> elements removed so far. */
+unsigned relay_stripped(const struct relay *r);
+
+#endif

@@ -1,0 +1,815 @@
+/*
+ * session.c - one client connection; see session.h for the states.
+ *
+ * The client socket is driven by two raw events (read, write) because
+ * mbedTLS sits directly on it; the backend is a plain bufferevent.  Both
+ * directions are bounded: a direction whose queue is over buffer_size
+ * stops reading from its source until the queue has drained to half.
+ *
+ * Nothing frees a session synchronously: session_end() records the
+ * verdict and hands the rest (flush, close, the one log line) to the
+ * event loop, so callers may safely return through parser callbacks.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "addr.h"
+#include "log.h"
+#include "pretls.h"
+#include "relay.h"
+#include "session.h"
+#include "tls.h"
+#include "xmpp.h"
+
+#define READ_CHUNK	16384	/* one TLS record of plaintext */
+#define LINGER_SECONDS	5	/* to flush a final stream error */
+
+enum session_state {
+	S_PRETLS,
+	S_PROCEED,
+	S_HANDSHAKE,
+	S_RELAY,
+	S_CLOSING,
+};
+
+struct session {
+	TAILQ_ENTRY(session) entry;
+	struct server *srv;
+	const struct config *cfg;
+	const struct config_listener *l;
+	unsigned long long id;
+	int fd;
+	char client[64];
+	char stream_id[33];
+	char domain[256];
+	enum session_state state;
+	struct timeval start;
+
+	struct event *ev_read, *ev_write, *ev_timer;
+	struct evbuffer *raw_out;	/* before TLS: to the client as is */
+	struct evbuffer *tls_out;	/* after TLS: plaintext to encrypt */
+	size_t tls_write_len;	/* an unfinished tls_write() to repeat */
+	int read_wants_write;	/* tls_read() said WANT_WRITE */
+	int client_paused;	/* client reads stopped: backend queue full */
+	int backend_paused;	/* backend reads stopped: client queue full */
+	int client_ended;	/* client sent </stream:stream> */
+
+	struct pretls *pretls;
+	struct tls_conn *tls;
+	struct relay *relay;
+	struct bufferevent *backend;
+	int backend_connected;
+	int backend_start_failed;
+
+	unsigned long long raw_in, raw_bytes_out;
+	struct verdict verdict;
+};
+
+static void on_client_read(evutil_socket_t, short, void *);
+static void on_client_write(evutil_socket_t, short, void *);
+static void on_timer(evutil_socket_t, short, void *);
+static void relay_read(struct session *);
+static void to_backend(void *, const char *, size_t);
+static void to_client(void *, const char *, size_t);
+
+static const struct relay_callbacks relay_cb = {
+	.to_backend = to_backend,
+	.to_client = to_client,
+};
+
+static const char *
+session_strstate(enum session_state st)
+{
+	switch (st) {
+	case S_PRETLS: return "pretls";
+	case S_PROCEED: return "proceed";
+	case S_HANDSHAKE: return "handshake";
+	case S_RELAY: return "relay";
+	case S_CLOSING: return "closing";
+	}
+	return "unknown";
+}
+
+static void
+enter_state(struct session *s, enum session_state st)
+{
+	if (log_enabled(LOG_DEBUG))
+		log_msg(LOG_DEBUG, "event=state session=%llu from=%s to=%s",
+		    s->id, session_strstate(s->state), session_strstate(st));
+	s->state = st;
+}
+
+static void
+set_timer(struct session *s, unsigned seconds)
+{
+	struct timeval tv = { .tv_sec = seconds, .tv_usec = 0 };
+
+	event_add(s->ev_timer, &tv);
+}
+
+/* How loud the end of a session is, by the event that ended it. */
+static int
+verdict_priority(const struct verdict *v)
+{
+	if (strcmp(v->event, "policy-violation") == 0)
+		return LOG_WARNING;
+	if (strcmp(v->event, "backend-error") == 0 ||
+	    strcmp(v->event, "internal-error") == 0)
+		return LOG_ERR;
+	if (strcmp(v->event, "close") == 0)
+		return LOG_INFO;
+	return LOG_NOTICE;
+}
+
+/* The one line a session leaves behind, then everything is released. */
+static void
+session_free(struct session *s)
+{
+	struct timeval now, d;
+	unsigned long long in = s->raw_in, out = s->raw_bytes_out;
+
+	if (s->tls != NULL) {
+		in += tls_bytes_in(s->tls);
+		out += tls_bytes_out(s->tls);
+	}
+	gettimeofday(&now, NULL);
+	timersub(&now, &s->start, &d);
+	log_msg(verdict_priority(&s->verdict), "event=%s session=%llu "
+	    "client=%s listener=%s domain=%s reason=%s%s bytes_in=%llu "
+	    "bytes_out=%llu duration=%ld.%03ld", s->verdict.event, s->id,
+	    s->client, s->l->name, s->domain[0] ? s->domain : "-",
+	    s->verdict.reason, s->verdict.fields, in, out, (long)d.tv_sec,
+	    (long)d.tv_usec / 1000);
+
+	TAILQ_REMOVE(&s->srv->sessions, s, entry);
+	s->srv->nsessions--;
+	if (s->backend != NULL)
+		bufferevent_free(s->backend);
+	event_free(s->ev_read);
+	event_free(s->ev_write);
+	event_free(s->ev_timer);
+	evbuffer_free(s->raw_out);
+	evbuffer_free(s->tls_out);
+	pretls_free(s->pretls);
+	relay_free(s->relay);
+	tls_conn_free(s->tls);
+	close(s->fd);
+	free(s);
+}
+
+/*
+ * End the session with v.  Whatever the client is owed (a stream error
+ * already queued by pretls or relay) is flushed from the event loop; the
+ * backend is dropped at once.  Callers return right after.
+ */
+static void
+session_end(struct session *s, const struct verdict *v)
+{
+	if (s->state == S_CLOSING)
+		return;
+	s->verdict = *v;
+	enter_state(s, S_CLOSING);
+	if (s->backend != NULL) {
+		bufferevent_free(s->backend);
+		s->backend = NULL;
+	}
+	event_del(s->ev_read);
+	set_timer(s, LINGER_SECONDS);
+	event_active(s->ev_write, EV_WRITE, 0);
+}
+
+static void
+end_with(struct session *s, const char *event, const char *reason,
+    const char *fields)
+{
+	struct verdict v;
+
+	verdict_set(&v, event, reason, XMPP_COND_NONE, NULL, "%s",
+	    fields ? fields : "");
+	session_end(s, &v);
+}
+
+/* --- before TLS ------------------------------------------------------ */
+
+static void
+pretls_write(void *ctx, const char *data, size_t len)
+{
+	struct session *s = ctx;
+
+	evbuffer_add(s->raw_out, data, len);
+}
+
+/* Write raw_out; 1 when empty, 0 when waiting, -1 on a socket error. */
+static int
+flush_raw(struct session *s)
+{
+	while (evbuffer_get_length(s->raw_out) > 0) {
+		int n = evbuffer_write(s->raw_out, s->fd);
+
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == EINTR) {
+				event_add(s->ev_write, NULL);
+				return 0;
+			}
+			return -1;
+		}
+		s->raw_bytes_out += (unsigned long long)n;
+	}
+	return 1;
+}
+
+static void start_handshake(struct session *);
+
+/*
+ * The decision point for STARTTLS command injection: every byte the
+ * client sent before seeing <proceed/> is in the socket buffer now.  Feed
+ * it all to pretls, which accepts whitespace only.
+ */
+static enum pretls_result
+drain_behind_starttls(struct session *s)
+{
+	char buf[4096];
+	ssize_t n;
+	enum pretls_result r = PRETLS_STARTTLS;
+
+	while (r == PRETLS_STARTTLS) {
+		n = recv(s->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			end_with(s, "close", "client-closed", NULL);
+			return PRETLS_CLOSE;
+		}
+		s->raw_in += (unsigned long long)n;
+		r = pretls_feed(s->pretls, buf, (size_t)n);
+	}
+	return r;
+}
+
+static void
+pretls_read(struct session *s)
+{
+	char buf[4096];
+	ssize_t n;
+	enum pretls_result r;
+
+	n = recv(s->fd, buf, sizeof(buf), 0);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR))
+		return;
+	if (n <= 0) {
+		end_with(s, "close", n == 0 ? "client-closed" : "client-reset",
+		    NULL);
+		return;
+	}
+	s->raw_in += (unsigned long long)n;
+	r = pretls_feed(s->pretls, buf, (size_t)n);
+	if (r == PRETLS_STARTTLS)
+		r = drain_behind_starttls(s);
+	if (s->state == S_CLOSING)
+		return;
+	switch (r) {
+	case PRETLS_MORE:
+		if (flush_raw(s) == -1)
+			end_with(s, "close", "client-reset", NULL);
+		break;
+	case PRETLS_CLOSE:
+		session_end(s, pretls_verdict(s->pretls));
+		break;
+	case PRETLS_STARTTLS:
+		snprintf(s->domain, sizeof(s->domain), "%s",
+		    pretls_domain(s->pretls));
+		pretls_proceed(s->pretls);
+		enter_state(s, S_PROCEED);
+		/* From here on the socket belongs to TLS: nothing more is
+		   read as plaintext. */
+		event_del(s->ev_read);
+		switch (flush_raw(s)) {
+		case 1:
+			start_handshake(s);
+			break;
+		case -1:
+			end_with(s, "close", "client-reset", NULL);
+			break;
+		}
+		break;
+	}
+}
+
+/* --- TLS handshake --------------------------------------------------- */
+
+static void
+do_handshake(struct session *s)
+{
+	char detail[200], fields[256];
+	struct verdict v;
+
+	switch (tls_handshake(s->tls)) {
+	case TLS_IO_WANT_READ:
+		event_del(s->ev_write);
+		event_add(s->ev_read, NULL);
+		return;
+	case TLS_IO_WANT_WRITE:
+		event_add(s->ev_write, NULL);
+		return;
+	case TLS_IO_EOF:
+	case TLS_IO_ERROR:
+		snprintf(fields, sizeof(fields), " detail=%s",
+		    log_escape(tls_error_detail(s->tls), detail,
+		    sizeof(detail)));
+		/* RFC 6120 5.4.3.2: a failed handshake just closes TCP. */
+		verdict_set(&v, "tls-failed", tls_error_reason(s->tls),
+		    XMPP_COND_NONE, NULL, "%s", fields);
+		session_end(s, &v);
+		return;
+	case TLS_IO_OK:
+		break;
+	}
+
+	log_msg(LOG_INFO, "event=tls-established session=%llu client=%s "
+	    "listener=%s domain=%s tls_version=%s cipher=%s", s->id,
+	    s->client, s->l->name, s->domain, tls_version(s->tls),
+	    tls_cipher(s->tls));
+	pretls_free(s->pretls);
+	s->pretls = NULL;
+	/* RFC 6120 5.4.3.3: nothing learned before TLS survives it, except
+	   the domain, which chose the certificate. */
+	s->relay = relay_new(s->cfg, s->l, s->domain, s->stream_id,
+	    &relay_cb, s);
+	if (s->relay == NULL) {
+		end_with(s, "internal-error", "out-of-memory", NULL);
+		return;
+	}
+	enter_state(s, S_RELAY);
+	event_del(s->ev_timer);
+	event_del(s->ev_write);
+	event_add(s->ev_read, NULL);
+	/* The client's new stream header may already sit inside mbedTLS. */
+	relay_read(s);
+}
+
+static void
+start_handshake(struct session *s)
+{
+	struct verdict v;
+
+	s->tls = tls_conn_new(s->srv->tls, s->domain, s->fd);
+	if (s->tls == NULL) {
+		verdict_set(&v, "internal-error", "tls-setup",
+		    XMPP_COND_NONE, NULL, NULL);
+		session_end(s, &v);
+		return;
+	}
+	enter_state(s, S_HANDSHAKE);
+	set_timer(s, s->cfg->limits.handshake_timeout);
+	do_handshake(s);
+}
+
+/* --- relay: backend side --------------------------------------------- */
+
+static int flush_tls(struct session *);
+
+static void
+backend_fail(struct session *s, const char *reason, const char *error)
+{
+	char esc[128];
+	struct verdict v;
+
+	verdict_set(&v, "backend-error", reason,
+	    XMPP_COND_REMOTE_CONNECTION_FAILED,
+	    "The XMPP service behind this server is unavailable",
+	    " backend=%s error=%s", s->l->backend.text,
+	    log_escape(error, esc, sizeof(esc)));
+	relay_fail(s->relay, &v);
+	session_end(s, &v);
+}
+
+static void
+on_backend_read(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer_iovec vec;
+	enum relay_result r;
+
+	while (evbuffer_peek(in, -1, NULL, &vec, 1) > 0 && vec.iov_len > 0) {
+		r = relay_from_backend(s->relay, vec.iov_base, vec.iov_len);
+		evbuffer_drain(in, vec.iov_len);
+		if (r == RELAY_ERROR) {
+			relay_fail(s->relay, relay_verdict(s->relay));
+			session_end(s, relay_verdict(s->relay));
+			return;
+		}
+		if (r == RELAY_STREAM_END) {
+			end_with(s, "close", s->client_ended ?
+			    "client-closed" : "backend-closed", NULL);
+			return;
+		}
+	}
+	if (flush_tls(s) == -1) {
+		end_with(s, "close", "client-reset", NULL);
+		return;
+	}
+	if (evbuffer_get_length(s->tls_out) >= s->cfg->limits.buffer_size) {
+		bufferevent_disable(bev, EV_READ);
+		s->backend_paused = 1;
+	}
+}
+
+/* The backend's queue drained below half: take client input again. */
+static void
+on_backend_drained(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	(void)bev;
+	if (s->client_paused && s->state == S_RELAY) {
+		s->client_paused = 0;
+		event_add(s->ev_read, NULL);
+		relay_read(s);
+	}
+}
+
+static void
+on_backend_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		s->backend_connected = 1;
+		bufferevent_set_timeouts(bev, NULL, NULL);
+		log_msg(LOG_DEBUG, "event=backend-connected session=%llu "
+		    "backend=%s", s->id, s->l->backend.text);
+		return;
+	}
+	if (!s->backend_connected) {
+		if (what & BEV_EVENT_TIMEOUT)
+			backend_fail(s, "connect-timeout", "timeout");
+		else
+			backend_fail(s, "connect-failed", evutil_socket_error_to_string(
+			    EVUTIL_SOCKET_ERROR()));
+		return;
+	}
+	if (s->client_ended && (what & BEV_EVENT_EOF)) {
+		end_with(s, "close", "client-closed", NULL);
+		return;
+	}
+	backend_fail(s, "backend-lost", (what & BEV_EVENT_EOF) ?
+	    "closed-mid-stream" : evutil_socket_error_to_string(
+	    EVUTIL_SOCKET_ERROR()));
+}
+
+static int
+start_backend(struct session *s)
+{
+	const struct config_limits *lim = &s->cfg->limits;
+	struct timeval tv = { .tv_sec = lim->backend_connect_timeout };
+	int one = 1;
+
+	/* Deferred callbacks: a connect that fails at once must not call
+	   back into the session while the relay parser is running. */
+	s->backend = bufferevent_socket_new(s->srv->base, -1,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (s->backend == NULL)
+		return -1;
+	bufferevent_setcb(s->backend, on_backend_read, on_backend_drained,
+	    on_backend_event, s);
+	bufferevent_setwatermark(s->backend, EV_WRITE, lim->buffer_size / 2, 0);
+	bufferevent_set_timeouts(s->backend, NULL, &tv);
+	if (bufferevent_socket_connect(s->backend,
+	    (const struct sockaddr *)&s->l->backend.sa, (int)s->l->backend.len)
+	    == -1)
+		return -1;
+	setsockopt(bufferevent_getfd(s->backend), IPPROTO_TCP, TCP_NODELAY,
+	    &one, sizeof(one));
+	bufferevent_enable(s->backend, EV_READ | EV_WRITE);
+	log_msg(LOG_DEBUG, "event=backend-connect session=%llu backend=%s",
+	    s->id, s->l->backend.text);
+	return 0;
+}
+
+/* Relay callback: accepted client bytes.  The first one opens the
+   backend connection: by construction this is after TLS. */
+static void
+to_backend(void *ctx, const char *data, size_t len)
+{
+	struct session *s = ctx;
+
+	if (s->backend_start_failed)
+		return;
+	if (s->backend == NULL && start_backend(s) == -1) {
+		s->backend_start_failed = 1;
+		return;
+	}
+	bufferevent_write(s->backend, data, len);
+}
+
+static void
+to_client(void *ctx, const char *data, size_t len)
+{
+	struct session *s = ctx;
+
+	evbuffer_add(s->tls_out, data, len);
+}
+
+/* --- relay: client side ---------------------------------------------- */
+
+/* Encrypt tls_out to the client; 0, or -1 on a TLS or socket error. */
+static int
+flush_tls(struct session *s)
+{
+	size_t len, n;
+	unsigned char *p;
+
+	while ((len = evbuffer_get_length(s->tls_out)) > 0) {
+		/* mbedTLS wants the very same length after WANT_WRITE. */
+		size_t want = s->tls_write_len ? s->tls_write_len :
+		    (len < READ_CHUNK ? len : READ_CHUNK);
+
+		p = evbuffer_pullup(s->tls_out, (ev_ssize_t)want);
+		switch (tls_write(s->tls, p, want, &n)) {
+		case TLS_IO_OK:
+			evbuffer_drain(s->tls_out, n);
+			s->tls_write_len = 0;
+			break;
+		case TLS_IO_WANT_WRITE:
+		case TLS_IO_WANT_READ:
+			s->tls_write_len = want;
+			event_add(s->ev_write, NULL);
+			return 0;
+		case TLS_IO_EOF:
+		case TLS_IO_ERROR:
+			return -1;
+		}
+	}
+	if (!s->read_wants_write)
+		event_del(s->ev_write);
+	if (s->backend_paused && s->backend != NULL) {
+		s->backend_paused = 0;
+		bufferevent_enable(s->backend, EV_READ);
+	}
+	return 0;
+}
+
+static int
+backend_queue_full(struct session *s)
+{
+	return s->backend != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(s->backend)) >=
+	    s->cfg->limits.buffer_size;
+}
+
+static void
+relay_read(struct session *s)
+{
+	char buf[READ_CHUNK];
+	enum relay_result r;
+	size_t n;
+
+	s->read_wants_write = 0;
+	while (s->state == S_RELAY && !s->client_ended) {
+		if (backend_queue_full(s)) {
+			s->client_paused = 1;
+			event_del(s->ev_read);
+			return;
+		}
+		switch (tls_read(s->tls, buf, sizeof(buf), &n)) {
+		case TLS_IO_WANT_READ:
+			return;
+		case TLS_IO_WANT_WRITE:
+			s->read_wants_write = 1;
+			event_add(s->ev_write, NULL);
+			return;
+		case TLS_IO_EOF:
+			end_with(s, "close", "client-closed", NULL);
+			return;
+		case TLS_IO_ERROR:
+			end_with(s, "close", "client-tls-error", NULL);
+			return;
+		case TLS_IO_OK:
+			break;
+		}
+		r = relay_from_client(s->relay, buf, n);
+		if (s->backend_start_failed) {
+			backend_fail(s, "connect-failed", strerror(errno));
+			return;
+		}
+		if (r == RELAY_ERROR) {
+			relay_fail(s->relay, relay_verdict(s->relay));
+			session_end(s, relay_verdict(s->relay));
+			return;
+		}
+		if (r == RELAY_STREAM_END) {
+			/* Wait (bounded) for the backend to close its side. */
+			s->client_ended = 1;
+			event_del(s->ev_read);
+			set_timer(s, LINGER_SECONDS);
+		}
+	}
+}
+
+/* --- events ---------------------------------------------------------- */
+
+static void
+on_client_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)fd;
+	(void)what;
+	switch (s->state) {
+	case S_PRETLS:
+		pretls_read(s);
+		break;
+	case S_HANDSHAKE:
+		do_handshake(s);
+		break;
+	case S_RELAY:
+		relay_read(s);
+		break;
+	case S_PROCEED:
+	case S_CLOSING:
+		event_del(s->ev_read);
+		break;
+	}
+}
+
+static void
+on_client_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	int r;
+
+	(void)fd;
+	(void)what;
+	switch (s->state) {
+	case S_PRETLS:
+	case S_PROCEED:
+		r = flush_raw(s);
+		if (r == -1)
+			end_with(s, "close", "client-reset", NULL);
+		else if (r == 1 && s->state == S_PROCEED)
+			start_handshake(s);
+		else if (r == 1)
+			event_del(s->ev_write);
+		break;
+	case S_HANDSHAKE:
+		do_handshake(s);
+		break;
+	case S_RELAY:
+		if (flush_tls(s) == -1) {
+			end_with(s, "close", "client-reset", NULL);
+			break;
+		}
+		if (s->read_wants_write)
+			relay_read(s);
+		break;
+	case S_CLOSING:
+		if (s->relay != NULL && s->tls != NULL) {
+			if (flush_tls(s) == -1 ||
+			    evbuffer_get_length(s->tls_out) == 0) {
+				tls_close_notify(s->tls);
+				session_free(s);
+			}
+		} else if (s->tls != NULL) {
+			session_free(s);	/* handshake failed */
+		} else {
+			r = flush_raw(s);
+			if (r != 0)
+				session_free(s);
+		}
+		break;
+	}
+}
+
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	struct verdict v;
+
+	(void)fd;
+	(void)what;
+	switch (s->state) {
+	case S_PRETLS:
+	case S_PROCEED:
+		verdict_set(&v, "timeout", "pre-tls",
+		    XMPP_COND_CONNECTION_TIMEOUT, NULL, " limit=%u",
+		    s->cfg->limits.pre_tls_timeout);
+		pretls_fail(s->pretls, &v);
+		session_end(s, &v);
+		break;
+	case S_HANDSHAKE:
+		verdict_set(&v, "timeout", "handshake", XMPP_COND_NONE, NULL,
+		    " limit=%u", s->cfg->limits.handshake_timeout);
+		session_end(s, &v);
+		break;
+	case S_RELAY:
+		/* The client closed its stream; the backend did not. */
+		end_with(s, "close", "client-closed", NULL);
+		break;
+	case S_CLOSING:
+		session_free(s);
+		break;
+	}
+}
+
+/* --- public ---------------------------------------------------------- */
+
+void
+session_accept(struct server *srv, const struct config_listener *l, int fd,
+    const struct sockaddr *peer, socklen_t peerlen)
+{
+	unsigned char rnd[16];
+	struct session *s;
+	int one = 1;
+	size_t i;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		log_msg(LOG_ERR, "event=internal-error reason=out-of-memory "
+		    "listener=%s", l->name);
+		close(fd);
+		return;
+	}
+	s->srv = srv;
+	s->cfg = srv->cfg;
+	s->l = l;
+	s->fd = fd;
+	s->id = ++srv->next_id;
+	s->state = S_PRETLS;
+	gettimeofday(&s->start, NULL);
+	addr_format(peer, peerlen, s->client, sizeof(s->client));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+	/* RFC 6120 4.7.3: an unpredictable stream id. */
+	if (tls_random(srv->tls, rnd, sizeof(rnd)) == -1)
+		goto fail;
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(s->stream_id + 2 * i, 3, "%02x", rnd[i]);
+
+	s->ev_read = event_new(srv->base, fd, EV_READ | EV_PERSIST,
+	    on_client_read, s);
+	s->ev_write = event_new(srv->base, fd, EV_WRITE | EV_PERSIST,
+	    on_client_write, s);
+	s->ev_timer = evtimer_new(srv->base, on_timer, s);
+	s->raw_out = evbuffer_new();
+	s->tls_out = evbuffer_new();
+	s->pretls = pretls_new(s->cfg, l, s->stream_id, pretls_write, s);
+	if (!s->ev_read || !s->ev_write || !s->ev_timer || !s->raw_out ||
+	    !s->tls_out || !s->pretls)
+		goto fail;
+
+	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
+	srv->nsessions++;
+	log_msg(LOG_INFO, "event=accept session=%llu client=%s listener=%s",
+	    s->id, s->client, l->name);
+	/* An absolute deadline: a byte every few seconds does not extend
+	   it (slowloris). */
+	set_timer(s, s->cfg->limits.pre_tls_timeout);
+	event_add(s->ev_read, NULL);
+	return;
+fail:
+	log_msg(LOG_ERR, "event=internal-error reason=session-setup "
+	    "client=%s listener=%s", s->client, l->name);
+	if (s->ev_read) event_free(s->ev_read);
+	if (s->ev_write) event_free(s->ev_write);
+	if (s->ev_timer) event_free(s->ev_timer);
+	if (s->raw_out) evbuffer_free(s->raw_out);
+	if (s->tls_out) evbuffer_free(s->tls_out);
+	pretls_free(s->pretls);
+	close(fd);
+	free(s);
+}
+
+void
+session_shutdown_all(struct server *srv)
+{
+	struct session *s, *next;
+	struct verdict v;
+
+	verdict_set(&v, "close", "shutdown", XMPP_COND_SYSTEM_SHUTDOWN,
+	    NULL, NULL);
+	for (s = TAILQ_FIRST(&srv->sessions); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
+		if (s->state == S_PRETLS || s->state == S_PROCEED)
+			pretls_fail(s->pretls, &v);
+		else if (s->state == S_RELAY)
+			relay_fail(s->relay, &v);
+		session_end(s, &v);
+	}
+}

@@ -1,0 +1,532 @@
+/*
+ * tls.c - mbedTLS server side with a fixed, strong policy; see tls.h.
+ *
+ * Debian's mbedTLS 2.28 is built with TLS 1.0/1.1, CBC, static RSA,
+ * renegotiation and weak curves compiled in, so every restriction is made
+ * here at run time, for every domain's configuration alike.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/version.h>
+#include <mbedtls/x509_crt.h>
+
+#include "tls.h"
+
+#if MBEDTLS_VERSION_MAJOR >= 3
+#define MBEDTLS3 1
+#endif
+
+#define MAX_SUITES	16
+
+struct tls_domain {
+	char *name;
+	mbedtls_x509_crt chain;
+	mbedtls_pk_context key;
+	mbedtls_ssl_config conf;
+	struct tls_domain *next;
+};
+
+struct tls_ctx {
+	mbedtls_entropy_context entropy;
+	mbedtls_ctr_drbg_context drbg;
+	int suites[MAX_SUITES];
+	struct tls_domain *domains;
+};
+
+struct tls_conn {
+	mbedtls_ssl_context ssl;
+	int fd;
+	int last_error;
+	unsigned long long bytes_in, bytes_out;
+};
+
+/*
+ * Curves: X25519 first (mbedTLS computes it fastest), then the NIST
+ * curves clients commonly offer.  Signature hashes: SHA-2 only.
+ */
+#ifndef MBEDTLS3
+static const mbedtls_ecp_group_id curves[] = {
+	MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1,
+	MBEDTLS_ECP_DP_SECP384R1, MBEDTLS_ECP_DP_NONE,
+};
+static const int sig_hashes[] = {
+	MBEDTLS_MD_SHA512, MBEDTLS_MD_SHA384, MBEDTLS_MD_SHA256,
+	MBEDTLS_MD_NONE,
+};
+#else
+static const uint16_t groups[] = {
+	MBEDTLS_SSL_IANA_TLS_GROUP_X25519, MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1,
+	MBEDTLS_SSL_IANA_TLS_GROUP_SECP384R1, MBEDTLS_SSL_IANA_TLS_GROUP_NONE,
+};
+#endif
+
+/* The two ECDHE suites (ECDSA and RSA certificates) of each AEAD. */
+static void
+add_suites(struct tls_ctx *ctx, const struct config_tls *t)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < t->nciphers; i++) {
+		switch (t->ciphers[i]) {
+		case TLS_CIPHER_AES128_GCM:
+#ifdef MBEDTLS_SSL_PROTO_TLS1_3
+			ctx->suites[n++] = MBEDTLS_TLS1_3_AES_128_GCM_SHA256;
+#endif
+			ctx->suites[n++] =
+			    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256;
+			ctx->suites[n++] =
+			    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256;
+			break;
+		case TLS_CIPHER_AES256_GCM:
+#ifdef MBEDTLS_SSL_PROTO_TLS1_3
+			ctx->suites[n++] = MBEDTLS_TLS1_3_AES_256_GCM_SHA384;
+#endif
+			ctx->suites[n++] =
+			    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384;
+			ctx->suites[n++] =
+			    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384;
+			break;
+		case TLS_CIPHER_CHACHA20_POLY1305:
+#ifdef MBEDTLS_SSL_PROTO_TLS1_3
+			ctx->suites[n++] =
+			    MBEDTLS_TLS1_3_CHACHA20_POLY1305_SHA256;
+#endif
+			ctx->suites[n++] =
+			    MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256;
+			ctx->suites[n++] =
+			    MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256;
+			break;
+		}
+	}
+	ctx->suites[n] = 0;
+}
+
+static void
+errtext(int ret, char *buf, size_t len)
+{
+	mbedtls_strerror(ret, buf, len);
+}
+
+/* Load and check one domain's certificate chain and key. */
+static int
+load_domain(struct tls_ctx *ctx, struct tls_domain *d, const char *crt_path,
+    const char *key_path, char *err, size_t errlen)
+{
+	char e[160];
+	size_t bits;
+	int ret;
+
+#ifndef MBEDTLS3
+	(void)ctx;	/* 3.x needs the DRBG to parse and check keys */
+#endif
+	if ((ret = mbedtls_x509_crt_parse_file(&d->chain, crt_path)) != 0) {
+		errtext(ret, e, sizeof(e));
+		snprintf(err, errlen, "domain %s: cannot load certificate %s: "
+		    "%s; it must be a PEM chain, leaf first", d->name,
+		    crt_path, e);
+		return -1;
+	}
+#ifdef MBEDTLS3
+	ret = mbedtls_pk_parse_keyfile(&d->key, key_path, NULL,
+	    mbedtls_ctr_drbg_random, &ctx->drbg);
+#else
+	ret = mbedtls_pk_parse_keyfile(&d->key, key_path, NULL);
+#endif
+	if (ret != 0) {
+		errtext(ret, e, sizeof(e));
+		snprintf(err, errlen, "domain %s: cannot load key %s: %s; it "
+		    "must be an unencrypted PEM key readable at start",
+		    d->name, key_path, e);
+		return -1;
+	}
+#ifdef MBEDTLS3
+	ret = mbedtls_pk_check_pair(&d->chain.pk, &d->key,
+	    mbedtls_ctr_drbg_random, &ctx->drbg);
+#else
+	ret = mbedtls_pk_check_pair(&d->chain.pk, &d->key);
+#endif
+	if (ret != 0) {
+		snprintf(err, errlen, "domain %s: key %s does not match "
+		    "certificate %s; give the key the certificate was issued "
+		    "for", d->name, key_path, crt_path);
+		return -1;
+	}
+	bits = mbedtls_pk_get_bitlen(&d->key);
+	if (mbedtls_pk_can_do(&d->key, MBEDTLS_PK_RSA) && bits < 2048) {
+		snprintf(err, errlen, "domain %s: RSA key %s has %zu bits; "
+		    "use at least 2048", d->name, key_path, bits);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+setup_conf(struct tls_ctx *ctx, const struct config *cfg,
+    struct tls_domain *d, char *err, size_t errlen)
+{
+	mbedtls_ssl_config *conf = &d->conf;
+	char e[160];
+	int ret;
+
+	ret = mbedtls_ssl_config_defaults(conf, MBEDTLS_SSL_IS_SERVER,
+	    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
+	if (ret != 0)
+		goto fail;
+	mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &ctx->drbg);
+#ifdef MBEDTLS3
+	mbedtls_ssl_conf_min_tls_version(conf,
+	    cfg->tls.min_version == TLS_VERSION_1_3 ?
+	    MBEDTLS_SSL_VERSION_TLS1_3 : MBEDTLS_SSL_VERSION_TLS1_2);
+	mbedtls_ssl_conf_groups(conf, groups);
+#else
+	(void)cfg;
+	mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+	    MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_max_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+	    MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_curves(conf, curves);
+	mbedtls_ssl_conf_sig_hashes(conf, sig_hashes);
+#endif
+	mbedtls_ssl_conf_ciphersuites(conf, ctx->suites);
+	mbedtls_ssl_conf_renegotiation(conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+	mbedtls_ssl_conf_authmode(conf, MBEDTLS_SSL_VERIFY_NONE);
+	if ((ret = mbedtls_ssl_conf_own_cert(conf, &d->chain, &d->key)) != 0)
+		goto fail;
+	return 0;
+fail:
+	errtext(ret, e, sizeof(e));
+	snprintf(err, errlen, "domain %s: TLS setup failed: %s", d->name, e);
+	return -1;
+}
+
+struct tls_ctx *
+tls_ctx_new(const struct config *cfg, char *err, size_t errlen)
+{
+	static const char pers[] = "xmppshield";
+	const struct config_domain *cd;
+	struct tls_ctx *ctx;
+	char e[160];
+	int ret;
+
+	if ((ctx = calloc(1, sizeof(*ctx))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	mbedtls_entropy_init(&ctx->entropy);
+	mbedtls_ctr_drbg_init(&ctx->drbg);
+	ret = mbedtls_ctr_drbg_seed(&ctx->drbg, mbedtls_entropy_func,
+	    &ctx->entropy, (const unsigned char *)pers, sizeof(pers) - 1);
+	if (ret != 0) {
+		errtext(ret, e, sizeof(e));
+		snprintf(err, errlen, "cannot seed the random generator: %s", e);
+		goto fail;
+	}
+	add_suites(ctx, &cfg->tls);
+	for (cd = cfg->domains; cd != NULL; cd = cd->next) {
+		struct tls_domain *d = calloc(1, sizeof(*d));
+		const char *crt = cd->certificate ? cd->certificate :
+		    cfg->tls.certificate;
+		const char *key = cd->key ? cd->key : cfg->tls.key;
+
+		if (d == NULL || (d->name = strdup(cd->name)) == NULL) {
+			free(d);
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		mbedtls_x509_crt_init(&d->chain);
+		mbedtls_pk_init(&d->key);
+		mbedtls_ssl_config_init(&d->conf);
+		d->next = ctx->domains;
+		ctx->domains = d;
+		if (crt == NULL || key == NULL) {
+			snprintf(err, errlen, "domain %s has no certificate; set "
+			    "certificate and key in [tls] or [domain %s]",
+			    cd->name, cd->name);
+			goto fail;
+		}
+		if (load_domain(ctx, d, crt, key, err, errlen) == -1 ||
+		    setup_conf(ctx, cfg, d, err, errlen) == -1)
+			goto fail;
+	}
+	return ctx;
+fail:
+	tls_ctx_free(ctx);
+	return NULL;
+}
+
+void
+tls_ctx_free(struct tls_ctx *ctx)
+{
+	struct tls_domain *d, *next;
+
+	if (ctx == NULL)
+		return;
+	for (d = ctx->domains; d != NULL; d = next) {
+		next = d->next;
+		mbedtls_ssl_config_free(&d->conf);
+		mbedtls_x509_crt_free(&d->chain);
+		mbedtls_pk_free(&d->key);
+		free(d->name);
+		free(d);
+	}
+	mbedtls_ctr_drbg_free(&ctx->drbg);
+	mbedtls_entropy_free(&ctx->entropy);
+	free(ctx);
+}
+
+int
+tls_ctx_reseed(struct tls_ctx *ctx)
+{
+	static const char pers[] = "xmppshield-fork";
+
+	return mbedtls_ctr_drbg_reseed(&ctx->drbg,
+	    (const unsigned char *)pers, sizeof(pers) - 1) == 0 ? 0 : -1;
+}
+
+int
+tls_random(struct tls_ctx *ctx, void *buf, size_t n)
+{
+	return mbedtls_ctr_drbg_random(&ctx->drbg, buf, n) == 0 ? 0 : -1;
+}
+
+/* Socket callbacks: non-blocking, never SIGPIPE, counting bytes. */
+static int
+bio_send(void *arg, const unsigned char *buf, size_t len)
+{
+	struct tls_conn *c = arg;
+	ssize_t n;
+
+	do
+		n = send(c->fd, buf, len, MSG_NOSIGNAL);
+	while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return MBEDTLS_ERR_SSL_WANT_WRITE;
+		return MBEDTLS_ERR_NET_SEND_FAILED;
+	}
+	c->bytes_out += (unsigned long long)n;
+	return (int)n;
+}
+
+static int
+bio_recv(void *arg, unsigned char *buf, size_t len)
+{
+	struct tls_conn *c = arg;
+	ssize_t n;
+
+	do
+		n = recv(c->fd, buf, len, 0);
+	while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return MBEDTLS_ERR_SSL_WANT_READ;
+		if (errno == ECONNRESET)
+			return MBEDTLS_ERR_NET_CONN_RESET;
+		return MBEDTLS_ERR_NET_RECV_FAILED;
+	}
+	c->bytes_in += (unsigned long long)n;
+	return (int)n;
+}
+
+struct tls_conn *
+tls_conn_new(struct tls_ctx *ctx, const char *domain, int fd)
+{
+	struct tls_domain *d;
+	struct tls_conn *c;
+
+	for (d = ctx->domains; d != NULL; d = d->next)
+		if (strcasecmp(d->name, domain) == 0)
+			break;
+	if (d == NULL || (c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	mbedtls_ssl_init(&c->ssl);
+	if (mbedtls_ssl_setup(&c->ssl, &d->conf) != 0) {
+		mbedtls_ssl_free(&c->ssl);
+		free(c);
+		return NULL;
+	}
+	c->fd = fd;
+	mbedtls_ssl_set_bio(&c->ssl, c, bio_send, bio_recv, NULL);
+	return c;
+}
+
+void
+tls_conn_free(struct tls_conn *c)
+{
+	if (c == NULL)
+		return;
+	mbedtls_ssl_free(&c->ssl);
+	free(c);
+}
+
+static enum tls_io
+map_result(struct tls_conn *c, int ret)
+{
+	switch (ret) {
+	case MBEDTLS_ERR_SSL_WANT_READ:
+		return TLS_IO_WANT_READ;
+	case MBEDTLS_ERR_SSL_WANT_WRITE:
+		return TLS_IO_WANT_WRITE;
+	case MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY:
+	case 0:
+		return TLS_IO_EOF;
+	}
+	c->last_error = ret;
+	if (ret == MBEDTLS_ERR_SSL_CONN_EOF)
+		return TLS_IO_EOF;
+	return TLS_IO_ERROR;
+}
+
+enum tls_io
+tls_handshake(struct tls_conn *c)
+{
+	int ret = mbedtls_ssl_handshake(&c->ssl);
+
+	if (ret == 0)
+		return TLS_IO_OK;
+	if (ret == MBEDTLS_ERR_SSL_CONN_EOF) {
+		/* A handshake cut short is a failure, not a clean end. */
+		c->last_error = ret;
+		return TLS_IO_ERROR;
+	}
+	return map_result(c, ret);
+}
+
+enum tls_io
+tls_read(struct tls_conn *c, void *buf, size_t len, size_t *n)
+{
+	int ret = mbedtls_ssl_read(&c->ssl, buf, len);
+
+	if (ret > 0) {
+		*n = (size_t)ret;
+		return TLS_IO_OK;
+	}
+	return map_result(c, ret);
+}
+
+enum tls_io
+tls_write(struct tls_conn *c, const void *buf, size_t len, size_t *n)
+{
+	int ret = mbedtls_ssl_write(&c->ssl, buf, len);
+
+	if (ret > 0) {
+		*n = (size_t)ret;
+		return TLS_IO_OK;
+	}
+	if (ret == 0) {
+		*n = 0;
+		return TLS_IO_OK;
+	}
+	return map_result(c, ret);
+}
+
+int
+tls_pending(struct tls_conn *c)
+{
+	return mbedtls_ssl_get_bytes_avail(&c->ssl) > 0 ||
+	    mbedtls_ssl_check_pending(&c->ssl);
+}
+
+void
+tls_close_notify(struct tls_conn *c)
+{
+	(void)mbedtls_ssl_close_notify(&c->ssl);
+}
+
+const char *
+tls_version(const struct tls_conn *c)
+{
+	return mbedtls_ssl_get_version(&c->ssl);
+}
+
+const char *
+tls_cipher(const struct tls_conn *c)
+{
+	return mbedtls_ssl_get_ciphersuite(&c->ssl);
+}
+
+const char *
+tls_error_reason(const struct tls_conn *c)
+{
+	switch (c->last_error) {
+#ifdef MBEDTLS_ERR_SSL_NO_CIPHER_CHOSEN
+	case MBEDTLS_ERR_SSL_NO_CIPHER_CHOSEN:
+#endif
+#ifdef MBEDTLS_ERR_SSL_NO_USABLE_CIPHERSUITE
+	case MBEDTLS_ERR_SSL_NO_USABLE_CIPHERSUITE:
+#endif
+		return "no-shared-cipher";
+#ifdef MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION
+	case MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION:
+#endif
+#ifdef MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION
+	case MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION:
+#endif
+		return "protocol-version";
+	case MBEDTLS_ERR_SSL_INVALID_RECORD:
+	case MBEDTLS_ERR_SSL_INVALID_MAC:
+#ifdef MBEDTLS_ERR_SSL_UNEXPECTED_RECORD
+	case MBEDTLS_ERR_SSL_UNEXPECTED_RECORD:
+#endif
+		return "bad-record";
+#ifdef MBEDTLS_ERR_SSL_BAD_HS_CLIENT_HELLO
+	case MBEDTLS_ERR_SSL_BAD_HS_CLIENT_HELLO:
+		return "bad-client-hello";
+#endif
+	case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE:
+		return "peer-alert";
+	case MBEDTLS_ERR_SSL_CONN_EOF:
+	case MBEDTLS_ERR_NET_CONN_RESET:
+		return "peer-closed";
+	case MBEDTLS_ERR_NET_SEND_FAILED:
+	case MBEDTLS_ERR_NET_RECV_FAILED:
+		return "socket-error";
+	}
+	return "handshake-failure";
+}
+
+const char *
+tls_error_detail(const struct tls_conn *c)
+{
+	static char buf[160];
+
+	mbedtls_strerror(c->last_error, buf, sizeof(buf));
+	return buf;
+}
+
+unsigned long long
+tls_bytes_in(const struct tls_conn *c)
+{
+	return c->bytes_in;
+}
+
+unsigned long long
+tls_bytes_out(const struct tls_conn *c)
+{
+	return c->bytes_out;
+}
+
+const char *
+tls_library_version(void)
+{
+	static char buf[32];
+	char v[18];
+
+	mbedtls_version_get_string(v);
+	snprintf(buf, sizeof(buf), "mbedTLS %s", v);
+	return buf;
+}

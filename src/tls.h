@@ -1,0 +1,90 @@
+/*
+ * tls.h - TLS termination with mbedTLS; the only module that knows it.
+ *
+ * The policy is not negotiable by configuration: TLS 1.2 or newer, ECDHE
+ * key exchange, AEAD ciphers (AES-GCM, ChaCha20-Poly1305), curves X25519,
+ * P-256, P-384, no SHA-1 signatures, no renegotiation, no compression.
+ * The configuration may only reorder the AEAD ciphers and raise the
+ * minimum version.
+ *
+ * A tls_ctx is one generation of keys and settings: a DRBG, and one
+ * mbedTLS configuration per served domain holding that domain's
+ * certificate.  A tls_conn is one server-side TLS connection on a
+ * non-blocking socket; its calls never block and say what they wait for.
+ */
+#ifndef XMPPSHIELD_TLS_H
+#define XMPPSHIELD_TLS_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+struct tls_ctx;
+struct tls_conn;
+
+enum tls_io {
+	TLS_IO_OK,
+	TLS_IO_WANT_READ,	/* call again when the socket is readable */
+	TLS_IO_WANT_WRITE,	/* ... writable */
+	TLS_IO_EOF,		/* close_notify or TCP EOF from the peer */
+	TLS_IO_ERROR,		/* see tls_error_reason() */
+};
+
+/*
+ * Load every certificate and key the configuration names, check each key
+ * against its certificate, and build the per-domain settings.  Returns
+ * NULL and a one-line message in err on any failure.
+ */
+struct tls_ctx *tls_ctx_new(const struct config *cfg, char *err,
+    size_t errlen);
+void tls_ctx_free(struct tls_ctx *ctx);
+
+/* Reseed the DRBG: every process that forked from the one that seeded
+   it must, or parent and child share a random stream.  0 or -1. */
+int tls_ctx_reseed(struct tls_ctx *ctx);
+
+/* n bytes from the context's DRBG; 0 or -1. */
+int tls_random(struct tls_ctx *ctx, void *buf, size_t n);
+
+/* A new server connection on fd for domain (must be served); NULL on
+   failure. */
+struct tls_conn *tls_conn_new(struct tls_ctx *ctx, const char *domain,
+    int fd);
+void tls_conn_free(struct tls_conn *c);
+
+enum tls_io tls_handshake(struct tls_conn *c);
+
+/* Read up to len bytes of plaintext into buf; *n is set on TLS_IO_OK. */
+enum tls_io tls_read(struct tls_conn *c, void *buf, size_t len, size_t *n);
+
+/*
+ * Write up to len bytes; *n bytes were taken on TLS_IO_OK.  After
+ * WANT_READ/WANT_WRITE, call again with the same buffer (mbedTLS rule).
+ */
+enum tls_io tls_write(struct tls_conn *c, const void *buf, size_t len,
+    size_t *n);
+
+/* 1 if plaintext or a record is already buffered inside mbedTLS. */
+int tls_pending(struct tls_conn *c);
+
+/* Best effort close_notify alert; never blocks. */
+void tls_close_notify(struct tls_conn *c);
+
+/* "TLSv1.2" and the IANA-style suite name, after the handshake. */
+const char *tls_version(const struct tls_conn *c);
+const char *tls_cipher(const struct tls_conn *c);
+
+/* A stable word for logs ("no-shared-cipher", "protocol-version",
+   "bad-record", "peer-closed", "handshake-failure", ...) and mbedTLS's
+   own description of the last error. */
+const char *tls_error_reason(const struct tls_conn *c);
+const char *tls_error_detail(const struct tls_conn *c);
+
+/* Raw bytes read from and written to the socket. */
+unsigned long long tls_bytes_in(const struct tls_conn *c);
+unsigned long long tls_bytes_out(const struct tls_conn *c);
+
+/* "mbedTLS 2.28.3" as linked at run time. */
+const char *tls_library_version(void);
+
+#endif

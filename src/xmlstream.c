@@ -1,0 +1,744 @@
+/*
+ * xmlstream.c - restricted-XML stream parser over Expat; see xmlstream.h.
+ *
+ * The bytes fed are kept in buf until the unit they belong to is complete.
+ * Expat reports the absolute offset of every event (XML_GetCurrentByteIndex
+ * plus XML_GetCurrentByteCount is the end of the construct just parsed, for
+ * an empty element too), so a unit is exactly buf[head, end - base).
+ */
+#include "autoconf.h"
+
+#include <expat.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "xmlstream.h"
+
+#define NS_SEP		' '	/* cannot occur in a namespace URI */
+#define FEED_SLICE	16384	/* bounds how far buf grows past max_unit */
+#define MAX_STRIP	4
+#define MAX_CUTS	16
+
+enum xs_state { XS_RUNNING, XS_STOPPED, XS_FAILED };
+
+struct strip_rule {
+	char *parent_ns, *parent_name, *ns, *name;
+};
+
+struct cut {
+	long long start, end;	/* absolute offsets */
+};
+
+struct xmlstream {
+	XML_Parser parser;
+	struct xs_limits lim;
+	struct xs_callbacks cb;
+	void *ctx;
+
+	enum xs_state state;
+	enum xs_error err;
+	const char *detail;
+
+	/* Bytes not yet handed out: buf[head, len) starts at offset base. */
+	char *buf;
+	size_t head, len, cap;
+	long long base;
+	int first_byte_seen;	/* of the current stream (BOM check) */
+
+	unsigned depth;		/* 0 before the header, 1 between stanzas */
+	int want_restart;
+
+	/* The header of the current stream. */
+	struct xs_header header;
+	char *default_ns;	/* declared before the root start handler */
+
+	/* The top-level element being parsed. */
+	char *el_ns, *el_name;
+
+	struct strip_rule strip[MAX_STRIP];
+	size_t nstrip;
+	int strip_parent;	/* current top-level element matches a rule */
+	int strip_child;	/* current depth-2 child is to be cut */
+	long long child_start;
+	struct cut cuts[MAX_CUTS];
+	size_t ncuts;
+};
+
+static int parser_create(struct xmlstream *);
+
+static void
+fail(struct xmlstream *xs, enum xs_error err, const char *detail)
+{
+	if (xs->state != XS_RUNNING)
+		return;
+	xs->state = XS_FAILED;
+	xs->err = err;
+	xs->detail = detail;
+	XML_StopParser(xs->parser, XML_FALSE);
+}
+
+/* Split Expat's "uri<SEP>local" into two strings; no namespace gives "". */
+static void
+split_name(const char *qname, char **ns, char **name)
+{
+	const char *sep = strrchr(qname, NS_SEP);
+
+	if (sep == NULL) {
+		*ns = strdup("");
+		*name = strdup(qname);
+	} else {
+		*ns = strndup(qname, (size_t)(sep - qname));
+		*name = strdup(sep + 1);
+	}
+}
+
+static int
+name_is(const char *qname, const char *ns, const char *name)
+{
+	size_t nslen = strlen(ns);
+
+	return strncmp(qname, ns, nslen) == 0 && qname[nslen] == NS_SEP &&
+	    strcmp(qname + nslen + 1, name) == 0;
+}
+
+static long long
+event_end(struct xmlstream *xs)
+{
+	return (long long)XML_GetCurrentByteIndex(xs->parser) +
+	    XML_GetCurrentByteCount(xs->parser);
+}
+
+static void
+free_header(struct xmlstream *xs)
+{
+	free((char *)xs->header.ns);
+	free((char *)xs->header.name);
+	free((char *)xs->header.default_ns);
+	free((char *)xs->header.to);
+	free((char *)xs->header.from);
+	free((char *)xs->header.version);
+	free((char *)xs->header.id);
+	memset(&xs->header, 0, sizeof(xs->header));
+}
+
+static void
+free_element(struct xmlstream *xs)
+{
+	free(xs->el_ns);
+	free(xs->el_name);
+	xs->el_ns = xs->el_name = NULL;
+}
+
+/* Remove the recorded child ranges from the unit in place; new length. */
+static size_t
+apply_cuts(struct xmlstream *xs, char *data, size_t n)
+{
+	size_t out = 0, in = 0, i;
+
+	for (i = 0; i < xs->ncuts; i++) {
+		size_t cs = (size_t)(xs->cuts[i].start - xs->base);
+		size_t ce = (size_t)(xs->cuts[i].end - xs->base);
+
+		memmove(data + out, data + in, cs - in);
+		out += cs - in;
+		in = ce;
+	}
+	memmove(data + out, data + in, n - in);
+	out += n - in;
+	return out;
+}
+
+/* Hand buf[head, end - base) to the owner as one unit. */
+static void
+emit(struct xmlstream *xs, enum xs_unit_kind kind, long long end)
+{
+	struct xs_unit u;
+	size_t n = (size_t)(end - xs->base);
+	int next;
+
+	if (n > xs->lim.max_unit) {
+		fail(xs, XS_ERR_TOO_LARGE, "unit-size");
+		return;
+	}
+	memset(&u, 0, sizeof(u));
+	u.kind = kind;
+	u.data = xs->buf + xs->head;
+	u.len = n;
+	if (kind == XS_UNIT_ELEMENT) {
+		u.ns = xs->el_ns;
+		u.name = xs->el_name;
+		u.stripped = (unsigned)xs->ncuts;
+		if (xs->ncuts > 0)
+			u.len = apply_cuts(xs, xs->buf + xs->head, n);
+	} else if (kind == XS_UNIT_HEADER) {
+		u.ns = xs->header.ns;
+		u.name = xs->header.name;
+		u.header = &xs->header;
+	}
+	next = xs->cb.unit(xs->ctx, &u);
+	xs->head += n;
+	xs->base = end;
+	xs->ncuts = 0;
+	if (next < 0)
+		fail(xs, XS_ERR_REJECTED, "rejected");
+	else if (next == XS_STOP) {
+		xs->state = XS_STOPPED;
+		XML_StopParser(xs->parser, XML_FALSE);
+	} else if (next == XS_RESTART) {
+		xs->want_restart = 1;
+		XML_StopParser(xs->parser, XML_FALSE);
+	}
+}
+
+static int
+running(struct xmlstream *xs)
+{
+	return xs->state == XS_RUNNING && !xs->want_restart;
+}
+
+static void XMLCALL
+on_xmldecl(void *ud, const XML_Char *version, const XML_Char *encoding,
+    int standalone)
+{
+	struct xmlstream *xs = ud;
+
+	(void)version;
+	(void)standalone;
+	if (!running(xs))
+		return;
+	if (encoding != NULL && strcasecmp(encoding, "UTF-8") != 0)
+		fail(xs, XS_ERR_UNSUPPORTED_ENCODING, "encoding");
+}
+
+static void XMLCALL
+on_ns_start(void *ud, const XML_Char *prefix, const XML_Char *uri)
+{
+	struct xmlstream *xs = ud;
+
+	if (!running(xs) || xs->depth != 0 || prefix != NULL)
+		return;
+	free(xs->default_ns);
+	xs->default_ns = strdup(uri != NULL ? uri : "");
+}
+
+static void
+start_header(struct xmlstream *xs, const XML_Char *qname,
+    const XML_Char **atts)
+{
+	char *ns, *name;
+	size_t i;
+
+	free_header(xs);
+	split_name(qname, &ns, &name);
+	xs->header.ns = ns;
+	xs->header.name = name;
+	xs->header.default_ns = xs->default_ns;
+	xs->default_ns = NULL;
+	for (i = 0; atts[i] != NULL; i += 2) {
+		const char **slot = NULL;
+
+		if (strcmp(atts[i], "to") == 0)
+			slot = &xs->header.to;
+		else if (strcmp(atts[i], "from") == 0)
+			slot = &xs->header.from;
+		else if (strcmp(atts[i], "version") == 0)
+			slot = &xs->header.version;
+		else if (strcmp(atts[i], "id") == 0)
+			slot = &xs->header.id;
+		if (slot != NULL && *slot == NULL)
+			*slot = strdup(atts[i + 1]);
+	}
+	if (ns == NULL || name == NULL) {
+		fail(xs, XS_ERR_NO_MEMORY, "memory");
+		return;
+	}
+	xs->depth = 1;
+	emit(xs, XS_UNIT_HEADER, event_end(xs));
+}
+
+static void XMLCALL
+on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
+{
+	struct xmlstream *xs = ud;
+	size_t natts = 0, i;
+
+	if (!running(xs))
+		return;
+	while (atts[natts] != NULL)
+		natts += 2;
+	if (natts / 2 > xs->lim.max_attributes) {
+		fail(xs, XS_ERR_TOO_MANY_ATTRIBUTES, "attributes");
+		return;
+	}
+	if (xs->depth == 0) {
+		start_header(xs, qname, atts);
+		return;
+	}
+	if (xs->depth == 1) {
+		free_element(xs);
+		split_name(qname, &xs->el_ns, &xs->el_name);
+		if (xs->el_ns == NULL || xs->el_name == NULL) {
+			fail(xs, XS_ERR_NO_MEMORY, "memory");
+			return;
+		}
+		if (xs->cb.element_start != NULL &&
+		    xs->cb.element_start(xs->ctx, xs->el_ns, xs->el_name) < 0) {
+			fail(xs, XS_ERR_REJECTED, "rejected");
+			return;
+		}
+		xs->strip_parent = 0;
+		for (i = 0; i < xs->nstrip; i++)
+			if (strcmp(xs->el_ns, xs->strip[i].parent_ns) == 0 &&
+			    strcmp(xs->el_name, xs->strip[i].parent_name) == 0)
+				xs->strip_parent = 1;
+	} else if (xs->depth > xs->lim.max_depth) {
+		/* the new element's level is depth: 1 is the stanza itself */
+		fail(xs, XS_ERR_TOO_DEEP, "depth");
+		return;
+	} else if (xs->depth == 2 && xs->strip_parent) {
+		xs->strip_child = 0;
+		for (i = 0; i < xs->nstrip; i++)
+			if (strcmp(xs->el_ns, xs->strip[i].parent_ns) == 0 &&
+			    strcmp(xs->el_name, xs->strip[i].parent_name) == 0 &&
+			    name_is(qname, xs->strip[i].ns, xs->strip[i].name))
+				xs->strip_child = 1;
+		if (xs->strip_child && xs->ncuts < MAX_CUTS)
+			xs->child_start = XML_GetCurrentByteIndex(xs->parser);
+		else
+			xs->strip_child = 0;
+	}
+	xs->depth++;
+}
+
+static void XMLCALL
+on_end(void *ud, const XML_Char *qname)
+{
+	struct xmlstream *xs = ud;
+
+	(void)qname;
+	if (!running(xs))
+		return;
+	xs->depth--;
+	if (xs->depth == 0) {
+		emit(xs, XS_UNIT_END, event_end(xs));
+	} else if (xs->depth == 1) {
+		emit(xs, XS_UNIT_ELEMENT, event_end(xs));
+		xs->strip_parent = 0;
+	} else if (xs->depth == 2 && xs->strip_child) {
+		xs->cuts[xs->ncuts].start = xs->child_start;
+		xs->cuts[xs->ncuts].end = event_end(xs);
+		xs->ncuts++;
+		xs->strip_child = 0;
+	}
+}
+
+static int
+all_space(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
+			return 0;
+	return 1;
+}
+
+static void XMLCALL
+on_text(void *ud, const XML_Char *s, int len)
+{
+	struct xmlstream *xs = ud;
+	long long start;
+
+	(void)s;
+	(void)len;
+	if (!running(xs) || xs->depth != 1)
+		return;
+	/* Judge the raw bytes: "&#32;" decodes to a space but is not one. */
+	start = XML_GetCurrentByteIndex(xs->parser);
+	if (!all_space(xs->buf + xs->head + (size_t)(start - xs->base),
+	    (size_t)XML_GetCurrentByteCount(xs->parser))) {
+		fail(xs, XS_ERR_BAD_FORMAT, "text-between-stanzas");
+		return;
+	}
+	emit(xs, XS_UNIT_WHITESPACE, event_end(xs));
+}
+
+static void XMLCALL
+on_comment(void *ud, const XML_Char *data)
+{
+	(void)data;
+	fail(ud, XS_ERR_RESTRICTED_XML, "comment");
+}
+
+static void XMLCALL
+on_pi(void *ud, const XML_Char *target, const XML_Char *data)
+{
+	(void)target;
+	(void)data;
+	fail(ud, XS_ERR_RESTRICTED_XML, "processing-instruction");
+}
+
+static void XMLCALL
+on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
+    const XML_Char *pubid, int has_internal_subset)
+{
+	(void)name;
+	(void)sysid;
+	(void)pubid;
+	(void)has_internal_subset;
+	fail(ud, XS_ERR_RESTRICTED_XML, "doctype");
+}
+
+static void XMLCALL
+on_entity_decl(void *ud, const XML_Char *name, int is_param,
+    const XML_Char *value, int value_len, const XML_Char *base,
+    const XML_Char *sysid, const XML_Char *pubid, const XML_Char *notation)
+{
+	(void)name; (void)is_param; (void)value; (void)value_len;
+	(void)base; (void)sysid; (void)pubid; (void)notation;
+	fail(ud, XS_ERR_RESTRICTED_XML, "entity");
+}
+
+static void XMLCALL
+on_skipped_entity(void *ud, const XML_Char *name, int is_param)
+{
+	(void)name;
+	(void)is_param;
+	fail(ud, XS_ERR_RESTRICTED_XML, "entity");
+}
+
+static int
+parser_create(struct xmlstream *xs)
+{
+	XML_Parser p;
+
+	/* An explicit encoding makes Expat ignore the declaration's; the
+	   declaration is still checked in on_xmldecl. */
+	p = XML_ParserCreateNS("UTF-8", NS_SEP);
+	if (p == NULL)
+		return -1;
+#ifdef HAVE_XML_SETREPARSEDEFERRALENABLED
+	/* Report a <starttls/> fed byte by byte as soon as its '>' arrives;
+	   max_unit bounds the rescanning cost instead. */
+	XML_SetReparseDeferralEnabled(p, XML_FALSE);
+#endif
+	XML_SetUserData(p, xs);
+	XML_SetXmlDeclHandler(p, on_xmldecl);
+	XML_SetStartNamespaceDeclHandler(p, on_ns_start);
+	XML_SetElementHandler(p, on_start, on_end);
+	XML_SetCharacterDataHandler(p, on_text);
+	XML_SetCommentHandler(p, on_comment);
+	XML_SetProcessingInstructionHandler(p, on_pi);
+	XML_SetStartDoctypeDeclHandler(p, on_doctype);
+	XML_SetEntityDeclHandler(p, on_entity_decl);
+	XML_SetSkippedEntityHandler(p, on_skipped_entity);
+	XML_SetParamEntityParsing(p, XML_PARAM_ENTITY_PARSING_NEVER);
+	xs->parser = p;
+	return 0;
+}
+
+struct xmlstream *
+xmlstream_new(const struct xs_limits *limits, const struct xs_callbacks *cb,
+    void *ctx)
+{
+	struct xmlstream *xs;
+
+	if ((xs = calloc(1, sizeof(*xs))) == NULL)
+		return NULL;
+	xs->lim = *limits;
+	xs->cb = *cb;
+	xs->ctx = ctx;
+	if (parser_create(xs) == -1) {
+		free(xs);
+		return NULL;
+	}
+	return xs;
+}
+
+void
+xmlstream_free(struct xmlstream *xs)
+{
+	size_t i;
+
+	if (xs == NULL)
+		return;
+	XML_ParserFree(xs->parser);
+	free_header(xs);
+	free_element(xs);
+	free(xs->default_ns);
+	for (i = 0; i < xs->nstrip; i++) {
+		free(xs->strip[i].parent_ns);
+		free(xs->strip[i].parent_name);
+		free(xs->strip[i].ns);
+		free(xs->strip[i].name);
+	}
+	free(xs->buf);
+	free(xs);
+}
+
+int
+xmlstream_strip(struct xmlstream *xs, const char *parent_ns,
+    const char *parent_name, const char *ns, const char *name)
+{
+	struct strip_rule *r;
+
+	if (xs->nstrip == MAX_STRIP)
+		return -1;
+	r = &xs->strip[xs->nstrip];
+	r->parent_ns = strdup(parent_ns);
+	r->parent_name = strdup(parent_name);
+	r->ns = strdup(ns);
+	r->name = strdup(name);
+	if (!r->parent_ns || !r->parent_name || !r->ns || !r->name) {
+		free(r->parent_ns);
+		free(r->parent_name);
+		free(r->ns);
+		free(r->name);
+		return -1;
+	}
+	xs->nstrip++;
+	return 0;
+}
+
+int
+xmlstream_reset(struct xmlstream *xs)
+{
+	XML_ParserFree(xs->parser);
+	xs->parser = NULL;
+	free_header(xs);
+	free_element(xs);
+	free(xs->default_ns);
+	xs->default_ns = NULL;
+	xs->state = XS_RUNNING;
+	xs->err = XS_ERR_NONE;
+	xs->detail = NULL;
+	xs->head = xs->len = 0;
+	xs->base = 0;
+	xs->first_byte_seen = 0;
+	xs->depth = 0;
+	xs->want_restart = 0;
+	xs->strip_parent = xs->strip_child = 0;
+	xs->ncuts = 0;
+	if (parser_create(xs) == -1) {
+		xs->state = XS_FAILED;
+		xs->err = XS_ERR_NO_MEMORY;
+		xs->detail = "memory";
+		return -1;
+	}
+	return 0;
+}
+
+static int
+buf_append(struct xmlstream *xs, const char *data, size_t n)
+{
+	if (xs->head > 0) {
+		memmove(xs->buf, xs->buf + xs->head, xs->len - xs->head);
+		xs->len -= xs->head;
+		xs->head = 0;
+	}
+	if (xs->len + n > xs->cap) {
+		size_t cap = xs->cap ? xs->cap : 1024;
+		char *nb;
+
+		while (cap < xs->len + n)
+			cap *= 2;
+		if ((nb = realloc(xs->buf, cap)) == NULL)
+			return -1;
+		xs->buf = nb;
+		xs->cap = cap;
+	}
+	memcpy(xs->buf + xs->len, data, n);
+	xs->len += n;
+	return 0;
+}
+
+static void
+map_expat_error(struct xmlstream *xs)
+{
+	enum XML_Error code = XML_GetErrorCode(xs->parser);
+
+	switch (code) {
+	case XML_ERROR_UNDEFINED_ENTITY:
+	case XML_ERROR_EXTERNAL_ENTITY_HANDLING:
+	case XML_ERROR_RECURSIVE_ENTITY_REF:
+	case XML_ERROR_BINARY_ENTITY_REF:
+	case XML_ERROR_ATTRIBUTE_EXTERNAL_ENTITY_REF:
+		fail(xs, XS_ERR_RESTRICTED_XML, "entity");
+		break;
+	case XML_ERROR_UNKNOWN_ENCODING:
+	case XML_ERROR_INCORRECT_ENCODING:
+		fail(xs, XS_ERR_UNSUPPORTED_ENCODING, "encoding");
+		break;
+	default:
+		fail(xs, XS_ERR_NOT_WELL_FORMED, XML_ErrorString(code));
+		break;
+	}
+}
+
+/*
+ * Feed one slice (at most FEED_SLICE bytes) to Expat.  Returns 0 to go on,
+ * 1 stopped, 2 restart wanted, -1 failed.
+ */
+static int
+feed_slice(struct xmlstream *xs, const char *data, size_t n)
+{
+	enum XML_Status st;
+
+	if (!xs->first_byte_seen && n > 0) {
+		unsigned char c = (unsigned char)data[0];
+
+		xs->first_byte_seen = 1;
+		/* UTF-8/16/32 byte-order marks: Expat would honour a UTF-16
+		   one whatever encoding it was created for. */
+		if (c == 0xEF || c == 0xFE || c == 0xFF || c == 0x00) {
+			xs->state = XS_FAILED;
+			xs->err = XS_ERR_UNSUPPORTED_ENCODING;
+			xs->detail = "byte-order-mark";
+			return -1;
+		}
+	}
+	if (buf_append(xs, data, n) == -1) {
+		xs->state = XS_FAILED;
+		xs->err = XS_ERR_NO_MEMORY;
+		xs->detail = "memory";
+		return -1;
+	}
+	st = XML_Parse(xs->parser, data, (int)n, XML_FALSE);
+	if (xs->state == XS_FAILED)
+		return -1;
+	if (xs->state == XS_STOPPED)
+		return 1;
+	if (xs->want_restart)
+		return 2;
+	if (st != XML_STATUS_OK) {
+		map_expat_error(xs);
+		return -1;
+	}
+	if (xs->len - xs->head > xs->lim.max_unit) {
+		fail(xs, XS_ERR_TOO_LARGE, "unit-size");
+		return -1;
+	}
+	return 0;
+}
+
+int
+xmlstream_feed(struct xmlstream *xs, const char *data, size_t len)
+{
+	char *again = NULL;
+
+	if (xs->state == XS_STOPPED) {
+		/* The tail grows: it is everything after the stop. */
+		if (len > 0 && buf_append(xs, data, len) == -1)
+			return -1;
+		return 1;
+	}
+	if (xs->state == XS_FAILED)
+		return -1;
+	while (len > 0) {
+		size_t n = len < FEED_SLICE ? len : FEED_SLICE;
+		int r = feed_slice(xs, data, n);
+
+		data += n;
+		len -= n;
+		if (r == -1) {
+			free(again);
+			return -1;
+		}
+		if (r == 1) {
+			/* Keep the unparsed rest for xmlstream_tail(). */
+			if (len > 0 && buf_append(xs, data, len) == -1) {
+				xs->state = XS_FAILED;
+				xs->err = XS_ERR_NO_MEMORY;
+				free(again);
+				return -1;
+			}
+			free(again);
+			return 1;
+		}
+		if (r == 2) {
+			/* Everything after the restarting unit begins the
+			   new stream: parse it again with a new parser. */
+			size_t keep = xs->len - xs->head;
+			char *rest = malloc(keep + len + 1);
+
+			if (rest == NULL) {
+				free(again);
+				xs->state = XS_FAILED;
+				xs->err = XS_ERR_NO_MEMORY;
+				return -1;
+			}
+			memcpy(rest, xs->buf + xs->head, keep);
+			memcpy(rest + keep, data, len);
+			free(again);
+			again = rest;
+			data = rest;
+			len = keep + len;
+			if (xmlstream_reset(xs) == -1) {
+				free(again);
+				return -1;
+			}
+		}
+	}
+	free(again);
+	return 0;
+}
+
+void
+xmlstream_tail(const struct xmlstream *xs, const char **data, size_t *len)
+{
+	*data = xs->buf + xs->head;
+	*len = xs->len - xs->head;
+}
+
+size_t
+xmlstream_pending(const struct xmlstream *xs)
+{
+	return xs->len - xs->head;
+}
+
+int
+xmlstream_at_boundary(const struct xmlstream *xs)
+{
+	return xs->depth <= 1 && xs->len == xs->head;
+}
+
+enum xs_error
+xmlstream_error(const struct xmlstream *xs)
+{
+	return xs->err;
+}
+
+const char *
+xmlstream_error_detail(const struct xmlstream *xs)
+{
+	return xs->detail != NULL ? xs->detail : "";
+}
+
+const char *
+xmlstream_strerror(enum xs_error e)
+{
+	switch (e) {
+	case XS_ERR_NONE:
+		return "no error";
+	case XS_ERR_NOT_WELL_FORMED:
+		return "not-well-formed";
+	case XS_ERR_RESTRICTED_XML:
+		return "restricted-xml";
+	case XS_ERR_UNSUPPORTED_ENCODING:
+		return "unsupported-encoding";
+	case XS_ERR_BAD_FORMAT:
+		return "bad-format";
+	case XS_ERR_TOO_LARGE:
+		return "stanza-too-large";
+	case XS_ERR_TOO_DEEP:
+		return "too-deep";
+	case XS_ERR_TOO_MANY_ATTRIBUTES:
+		return "too-many-attributes";
+	case XS_ERR_REJECTED:
+		return "rejected";
+	case XS_ERR_NO_MEMORY:
+		return "out-of-memory";
+	}
+	return "unknown";
+}

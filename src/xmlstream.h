@@ -1,0 +1,143 @@
+/*
+ * xmlstream.h - one direction of an XMPP stream, parsed as restricted XML.
+ *
+ * Wraps Expat (namespace-aware, UTF-8 only, reparse deferral off) and cuts
+ * the byte stream into units: the stream header, whitespace keepalives,
+ * complete top-level elements (stanzas, features, ...) and the stream's
+ * closing tag.  Each unit is handed to the owner as the exact bytes the
+ * peer sent, and only once it is complete and valid, so a forwarder built
+ * on it never passes half a stanza or a byte that failed to parse.
+ *
+ * Rejected, as RFC 6120 section 11 asks: comments, processing instructions,
+ * DOCTYPE (and so every entity declaration), references to undefined
+ * entities, byte-order marks and encodings other than UTF-8; and, as limits:
+ * a unit larger than max_unit bytes, nesting deeper than max_depth,
+ * more than max_attributes attributes on one element.
+ *
+ * Pure module: no I/O, no libevent, no mbedTLS.
+ */
+#ifndef XMPPSHIELD_XMLSTREAM_H
+#define XMPPSHIELD_XMLSTREAM_H
+
+#include <stddef.h>
+
+struct xmlstream;
+
+enum xs_error {
+	XS_ERR_NONE = 0,
+	XS_ERR_NOT_WELL_FORMED,		/* Expat refused the bytes */
+	XS_ERR_RESTRICTED_XML,		/* comment, PI, DOCTYPE, entity */
+	XS_ERR_UNSUPPORTED_ENCODING,	/* BOM or encoding other than UTF-8 */
+	XS_ERR_BAD_FORMAT,		/* text between top-level elements */
+	XS_ERR_TOO_LARGE,		/* a unit over max_unit bytes */
+	XS_ERR_TOO_DEEP,		/* nesting over max_depth */
+	XS_ERR_TOO_MANY_ATTRIBUTES,
+	XS_ERR_REJECTED,		/* the owner's callback said no */
+	XS_ERR_NO_MEMORY,
+};
+
+enum xs_unit_kind {
+	XS_UNIT_HEADER,		/* <?xml?> (if any) and <stream:stream ...> */
+	XS_UNIT_WHITESPACE,	/* whitespace between top-level elements */
+	XS_UNIT_ELEMENT,	/* a complete top-level element */
+	XS_UNIT_END,		/* </stream:stream> */
+};
+
+/* Attributes of a stream header; NULL where absent. */
+struct xs_header {
+	const char *ns;		/* namespace of the root element */
+	const char *name;	/* local name of the root element */
+	const char *default_ns;	/* xmlns='...' declared on it */
+	const char *to;
+	const char *from;
+	const char *version;
+	const char *id;
+};
+
+struct xs_unit {
+	enum xs_unit_kind kind;
+	const char *data;	/* the bytes to forward (after stripping) */
+	size_t len;
+	const char *ns;		/* ELEMENT, HEADER: namespace and */
+	const char *name;	/* local name of the element */
+	const struct xs_header *header;	/* HEADER only */
+	unsigned stripped;	/* ELEMENT: children removed (see strip) */
+};
+
+/* What a unit callback tells the parser to do next. */
+enum xs_next {
+	XS_CONTINUE = 0,	/* go on parsing */
+	XS_STOP = 1,		/* stop after this unit; see xmlstream_tail() */
+	XS_RESTART = 2,		/* the bytes after this unit begin a new
+				   XML stream (after SASL success) */
+};
+
+struct xs_callbacks {
+	/*
+	 * A top-level element (depth 1) starts.  Lets the owner refuse an
+	 * element by name before its content arrives (pre-TLS <auth>).
+	 * Return 0 to go on, -1 to stop with XS_ERR_REJECTED.  May be NULL.
+	 */
+	int (*element_start)(void *ctx, const char *ns, const char *name);
+	/* A complete unit; returns enum xs_next, or -1 (XS_ERR_REJECTED). */
+	int (*unit)(void *ctx, const struct xs_unit *u);
+};
+
+struct xs_limits {
+	size_t max_unit;	/* bytes of one unit (stanza) */
+	unsigned max_depth;	/* 1 = stanza without children */
+	unsigned max_attributes;
+};
+
+/* A new parser; NULL on allocation failure.  cb and ctx are kept. */
+struct xmlstream *xmlstream_new(const struct xs_limits *limits,
+    const struct xs_callbacks *cb, void *ctx);
+void xmlstream_free(struct xmlstream *xs);
+
+/*
+ * Remove every child element (ns, name) of top-level elements
+ * (parent_ns, parent_name) from the units handed out.  Used to take
+ * <starttls/> out of the backend's <stream:features/>.  Up to 4 rules.
+ * Returns 0, or -1 if full.
+ */
+int xmlstream_strip(struct xmlstream *xs, const char *parent_ns,
+    const char *parent_name, const char *ns, const char *name);
+
+/*
+ * Parse len bytes.  Units are delivered through the callbacks during the
+ * call.  Returns 0 when all bytes were consumed (some may wait inside, in
+ * an incomplete unit), 1 when a callback returned XS_STOP (the unparsed
+ * rest is in xmlstream_tail()), -1 on error (see xmlstream_error()).
+ * After 1, further bytes are added to the tail unparsed; after -1,
+ * further calls return -1.
+ */
+int xmlstream_feed(struct xmlstream *xs, const char *data, size_t len);
+
+/*
+ * After XS_STOP: the bytes fed after the stopping unit, which no parser
+ * has looked at.  Valid until the next call on xs.
+ */
+void xmlstream_tail(const struct xmlstream *xs, const char **data,
+    size_t *len);
+
+/* Forget everything and expect a new stream (a new Expat parser). */
+int xmlstream_reset(struct xmlstream *xs);
+
+/* Bytes waiting in an incomplete unit (bounded by max_unit). */
+size_t xmlstream_pending(const struct xmlstream *xs);
+
+/* 1 between units (nothing incomplete is waiting), else 0. */
+int xmlstream_at_boundary(const struct xmlstream *xs);
+
+enum xs_error xmlstream_error(const struct xmlstream *xs);
+
+/*
+ * A short fixed description of the error for logs ("comment",
+ * "processing-instruction", "doctype", "entity", Expat's error text...).
+ * Never contains peer bytes.
+ */
+const char *xmlstream_error_detail(const struct xmlstream *xs);
+
+const char *xmlstream_strerror(enum xs_error e);
+
+#endif

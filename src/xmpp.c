@@ -1,0 +1,217 @@
+/*
+ * xmpp.c - XMPP vocabulary and the XML xmppshield writes; see xmpp.h.
+ */
+#include "autoconf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "xmlstream.h"
+#include "xmpp.h"
+
+static const char *const condition_names[] = {
+	[XMPP_COND_NONE] = "",
+	[XMPP_COND_BAD_FORMAT] = "bad-format",
+	[XMPP_COND_CONNECTION_TIMEOUT] = "connection-timeout",
+	[XMPP_COND_HOST_UNKNOWN] = "host-unknown",
+	[XMPP_COND_INTERNAL_SERVER_ERROR] = "internal-server-error",
+	[XMPP_COND_INVALID_NAMESPACE] = "invalid-namespace",
+	[XMPP_COND_NOT_WELL_FORMED] = "not-well-formed",
+	[XMPP_COND_POLICY_VIOLATION] = "policy-violation",
+	[XMPP_COND_REMOTE_CONNECTION_FAILED] = "remote-connection-failed",
+	[XMPP_COND_RESOURCE_CONSTRAINT] = "resource-constraint",
+	[XMPP_COND_RESTRICTED_XML] = "restricted-xml",
+	[XMPP_COND_SYSTEM_SHUTDOWN] = "system-shutdown",
+	[XMPP_COND_UNSUPPORTED_ENCODING] = "unsupported-encoding",
+	[XMPP_COND_UNSUPPORTED_VERSION] = "unsupported-version",
+};
+
+const char *
+xmpp_condition_name(enum xmpp_condition c)
+{
+	if ((size_t)c >= sizeof(condition_names) / sizeof(condition_names[0]))
+		return "internal-server-error";
+	return condition_names[c];
+}
+
+void
+verdict_set(struct verdict *v, const char *event, const char *reason,
+    enum xmpp_condition cond, const char *text, const char *fields, ...)
+{
+	va_list ap;
+
+	v->event = event;
+	v->reason = reason;
+	v->cond = cond;
+	v->text = text;
+	v->fields[0] = '\0';
+	if (fields != NULL) {
+		va_start(ap, fields);
+		vsnprintf(v->fields, sizeof(v->fields), fields, ap);
+		va_end(ap);
+	}
+}
+
+/* Expat's error text as a log-friendly word: "mismatched-tag". */
+static void
+slug(char *out, size_t len, const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < len; i++) {
+		char c = s[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+			c = '-';
+		out[i] = c;
+	}
+	out[i] = '\0';
+}
+
+void
+verdict_from_xmlstream(struct verdict *v, const struct xmlstream *xs,
+    size_t max_unit)
+{
+	const char *detail = xmlstream_error_detail(xs);
+	char word[64];
+
+	switch (xmlstream_error(xs)) {
+	case XS_ERR_RESTRICTED_XML:
+		verdict_set(v, "policy-violation", "restricted-xml",
+		    XMPP_COND_RESTRICTED_XML, NULL, " detail=%s", detail);
+		break;
+	case XS_ERR_UNSUPPORTED_ENCODING:
+		verdict_set(v, "policy-violation", "unsupported-encoding",
+		    XMPP_COND_UNSUPPORTED_ENCODING, "Only UTF-8 is accepted",
+		    " detail=%s", detail);
+		break;
+	case XS_ERR_BAD_FORMAT:
+		verdict_set(v, "protocol-error", "bad-format",
+		    XMPP_COND_BAD_FORMAT, NULL, " detail=%s", detail);
+		break;
+	case XS_ERR_TOO_LARGE:
+		verdict_set(v, "policy-violation", "stanza-too-large",
+		    XMPP_COND_POLICY_VIOLATION, "Stanza too large",
+		    " limit=%zu", max_unit);
+		break;
+	case XS_ERR_TOO_DEEP:
+		verdict_set(v, "policy-violation", "too-deep",
+		    XMPP_COND_POLICY_VIOLATION, "Elements nested too deeply",
+		    NULL);
+		break;
+	case XS_ERR_TOO_MANY_ATTRIBUTES:
+		verdict_set(v, "policy-violation", "too-many-attributes",
+		    XMPP_COND_POLICY_VIOLATION, "Too many attributes", NULL);
+		break;
+	case XS_ERR_NO_MEMORY:
+		verdict_set(v, "internal-error", "out-of-memory",
+		    XMPP_COND_RESOURCE_CONSTRAINT, NULL, NULL);
+		break;
+	case XS_ERR_NOT_WELL_FORMED:
+	case XS_ERR_REJECTED:
+	case XS_ERR_NONE:
+	default:
+		slug(word, sizeof(word), detail);
+		verdict_set(v, "protocol-error", "not-well-formed",
+		    XMPP_COND_NOT_WELL_FORMED, NULL, " detail=%s", word);
+		break;
+	}
+}
+
+const char *
+xmpp_content_ns(enum listener_kind kind)
+{
+	return kind == LISTENER_S2S ? XMPP_NS_SERVER : XMPP_NS_CLIENT;
+}
+
+size_t
+xmpp_escape(char *buf, size_t len, const char *s)
+{
+	size_t o = 0;
+
+	for (; *s != '\0'; s++) {
+		const char *rep = NULL;
+		size_t n;
+
+		switch (*s) {
+		case '<': rep = "&lt;"; break;
+		case '>': rep = "&gt;"; break;
+		case '&': rep = "&amp;"; break;
+		case '\'': rep = "&apos;"; break;
+		case '"': rep = "&quot;"; break;
+		}
+		n = rep ? strlen(rep) : 1;
+		if (o + n >= len)
+			return 0;
+		if (rep)
+			memcpy(buf + o, rep, n);
+		else
+			buf[o] = *s;
+		o += n;
+	}
+	if (o >= len)
+		return 0;
+	buf[o] = '\0';
+	return o;
+}
+
+/* snprintf that reports overflow as 0, as the writers promise. */
+static size_t __attribute__((format(printf, 3, 4)))
+put(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= len)
+		return 0;
+	return (size_t)n;
+}
+
+size_t
+xmpp_write_header(char *buf, size_t len, enum listener_kind kind,
+    const char *domain, const char *id)
+{
+	char from[512] = "", esc[400];
+
+	if (domain != NULL) {
+		if (xmpp_escape(esc, sizeof(esc), domain) == 0)
+			return 0;
+		snprintf(from, sizeof(from), " from='%s'", esc);
+	}
+	return put(buf, len, "<?xml version='1.0'?>"
+	    "<stream:stream xmlns='%s' xmlns:stream='" XMPP_NS_STREAMS "'%s"
+	    " id='%s'%s version='1.0'>", xmpp_content_ns(kind),
+	    kind == LISTENER_S2S ? " xmlns:db='" XMPP_NS_DIALBACK "'" : "",
+	    id, from);
+}
+
+size_t
+xmpp_write_starttls_features(char *buf, size_t len)
+{
+	return put(buf, len, "<stream:features>"
+	    "<starttls xmlns='" XMPP_NS_TLS "'><required/></starttls>"
+	    "</stream:features>");
+}
+
+size_t
+xmpp_write_stream_error(char *buf, size_t len, enum xmpp_condition cond,
+    const char *text)
+{
+	char esc[512], body[640] = "";
+
+	if (text != NULL) {
+		if (xmpp_escape(esc, sizeof(esc), text) == 0)
+			return 0;
+		snprintf(body, sizeof(body), "<text xmlns='"
+		    XMPP_NS_STREAM_ERRORS "'>%s</text>", esc);
+	}
+	return put(buf, len, "<stream:error><%s xmlns='"
+	    XMPP_NS_STREAM_ERRORS "'/>%s</stream:error>" XMPP_STREAM_END,
+	    xmpp_condition_name(cond), body);
+}

@@ -1,0 +1,102 @@
+/*
+ * xmpp.h - the XMPP vocabulary: namespaces, stream error conditions, the
+ * few pieces of XML xmppshield writes itself, and the verdict that ends a
+ * session (which stream error the peer gets, which event is logged).
+ *
+ * Everything the proxy writes is built here from fixed strings and
+ * configured domain names, escaped; never from bytes a peer sent.
+ * Pure module.
+ */
+#ifndef XMPPSHIELD_XMPP_H
+#define XMPPSHIELD_XMPP_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+struct xmlstream;
+
+#define XMPP_NS_STREAMS		"http://etherx.jabber.org/streams"
+#define XMPP_NS_CLIENT		"jabber:client"
+#define XMPP_NS_SERVER		"jabber:server"
+#define XMPP_NS_DIALBACK	"jabber:server:dialback"
+#define XMPP_NS_TLS		"urn:ietf:params:xml:ns:xmpp-tls"
+#define XMPP_NS_SASL		"urn:ietf:params:xml:ns:xmpp-sasl"
+#define XMPP_NS_STREAM_ERRORS	"urn:ietf:params:xml:ns:xmpp-streams"
+#define XMPP_NS_COMPRESS_FEATURE "http://jabber.org/features/compress"
+
+#define XMPP_PROCEED \
+	"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"
+#define XMPP_SASL_ENCRYPTION_REQUIRED \
+	"<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>" \
+	"<encryption-required/></failure>"
+#define XMPP_STREAM_END	"</stream:stream>"
+
+/* Stream error conditions xmppshield sends (RFC 6120 4.9.3). */
+enum xmpp_condition {
+	XMPP_COND_NONE = 0,	/* close without a stream error */
+	XMPP_COND_BAD_FORMAT,
+	XMPP_COND_CONNECTION_TIMEOUT,
+	XMPP_COND_HOST_UNKNOWN,
+	XMPP_COND_INTERNAL_SERVER_ERROR,
+	XMPP_COND_INVALID_NAMESPACE,
+	XMPP_COND_NOT_WELL_FORMED,
+	XMPP_COND_POLICY_VIOLATION,
+	XMPP_COND_REMOTE_CONNECTION_FAILED,
+	XMPP_COND_RESOURCE_CONSTRAINT,
+	XMPP_COND_RESTRICTED_XML,
+	XMPP_COND_SYSTEM_SHUTDOWN,
+	XMPP_COND_UNSUPPORTED_ENCODING,
+	XMPP_COND_UNSUPPORTED_VERSION,
+};
+
+const char *xmpp_condition_name(enum xmpp_condition c);
+
+/*
+ * How a session ends: the event word and reason logged (see
+ * xmppshield(8)), the stream error the client gets, and extra key=value
+ * fields (already escaped) for the log line.
+ */
+struct verdict {
+	const char *event;	/* "policy-violation", "protocol-error", ... */
+	const char *reason;	/* "starttls-injection", ... */
+	enum xmpp_condition cond;
+	const char *text;	/* fixed <text/> for the stream error, or NULL */
+	char fields[256];	/* " key=value ..." or "" */
+};
+
+/* Fill v; fields is a printf format for the extra fields (may be NULL). */
+void verdict_set(struct verdict *v, const char *event, const char *reason,
+    enum xmpp_condition cond, const char *text, const char *fields, ...)
+    __attribute__((format(printf, 6, 7)));
+
+/* The verdict for a stream that xmlstream refused (peer is the client). */
+void verdict_from_xmlstream(struct verdict *v, const struct xmlstream *xs,
+    size_t max_unit);
+
+/* The content namespace of a listener kind: jabber:client or :server. */
+const char *xmpp_content_ns(enum listener_kind kind);
+
+/*
+ * Write our own stream header into buf (size len): XML declaration and
+ * <stream:stream> with the listener's content namespace, from=domain
+ * (omitted when NULL), id and version='1.0'.  Returns the length, or 0 if
+ * buf is too small.
+ */
+size_t xmpp_write_header(char *buf, size_t len, enum listener_kind kind,
+    const char *domain, const char *id);
+
+/* <stream:features> offering only <starttls><required/></starttls>. */
+size_t xmpp_write_starttls_features(char *buf, size_t len);
+
+/*
+ * <stream:error><COND/><text>TEXT</text></stream:error></stream:stream>.
+ * text may be NULL.  Returns the length, or 0 if buf is too small.
+ */
+size_t xmpp_write_stream_error(char *buf, size_t len,
+    enum xmpp_condition cond, const char *text);
+
+/* Escape s for an XML attribute value or text into buf; 0 if too small. */
+size_t xmpp_escape(char *buf, size_t len, const char *s);
+
+#endif

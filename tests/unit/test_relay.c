@@ -1,0 +1,222 @@
+/*
+ * test_relay.c - the post-TLS filters, through relay.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "relay.h"
+#include "tap.h"
+
+#define NS_STREAMS "http://etherx.jabber.org/streams"
+#define CHDR_TO(to) "<?xml version='1.0'?><stream:stream " \
+	"xmlns='jabber:client' xmlns:stream='" NS_STREAMS "' to='" to \
+	"' version='1.0'>"
+#define CHDR CHDR_TO("example.org")
+#define BHDR "<?xml version='1.0'?><stream:stream xmlns='jabber:client' " \
+	"xmlns:stream='" NS_STREAMS "' from='example.org' id='b1' " \
+	"version='1.0'>"
+#define MECHS "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>" \
+	"<mechanism>SCRAM-SHA-1</mechanism><mechanism>PLAIN</mechanism>" \
+	"</mechanisms>"
+#define FEATURES "<stream:features><starttls xmlns='urn:ietf:params:xml:" \
+	"ns:xmpp-tls'/>" MECHS "<compression xmlns='http://jabber.org/" \
+	"features/compress'><method>zlib</method></compression>" \
+	"</stream:features>"
+
+static const char conf_text[] =
+    "[tls]\ncertificate = /nonexistent.crt\nkey = /nonexistent.key\n"
+    "[limits]\nmax_stanza_size = 1k\n"
+    "[domain example.org]\n"
+    "[listener c2s]\nlisten = 127.0.0.1:0\nkind = c2s\n"
+    "backend = 127.0.0.1:1\ndomains = example.org\n";
+
+static struct config *cfg;
+
+struct sink {
+	char b[16384], c[16384];	/* to backend, to client */
+	size_t blen, clen;
+};
+
+static void
+append(char *buf, size_t *len, const char *data, size_t n)
+{
+	if (*len + n < 16384) {
+		memcpy(buf + *len, data, n);
+		*len += n;
+		buf[*len] = '\0';
+	}
+}
+
+static void
+to_backend(void *ctx, const char *data, size_t len)
+{
+	struct sink *s = ctx;
+
+	append(s->b, &s->blen, data, len);
+}
+
+static void
+to_client(void *ctx, const char *data, size_t len)
+{
+	struct sink *s = ctx;
+
+	append(s->c, &s->clen, data, len);
+}
+
+static const struct relay_callbacks cb = { to_backend, to_client };
+
+#define FROM_CLIENT(r, str) relay_from_client((r), (str), strlen(str))
+#define FROM_BACKEND(r, str) relay_from_backend((r), (str), strlen(str))
+
+static struct relay *
+fresh(struct sink *s)
+{
+	memset(s, 0, sizeof(*s));
+	return relay_new(cfg, cfg->listeners, "example.org", "ourid", &cb, s);
+}
+
+static enum relay_result
+client_bytewise(struct relay *r, const char *in)
+{
+	enum relay_result res = RELAY_OK;
+
+	for (; *in != '\0' && res == RELAY_OK; in++)
+		res = relay_from_client(r, in, 1);
+	return res;
+}
+
+int
+main(void)
+{
+	static const char client_stream[] = CHDR "<auth xmlns='urn:ietf:"
+	    "params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGE=</auth>";
+	char err[256];
+	struct sink s;
+	struct relay *r;
+	enum relay_result res;
+
+	if (config_parse_string(conf_text, "test.conf", &cfg, err,
+	    sizeof(err)) == -1) {
+		printf("Bail out! config: %s\n", err);
+		return 1;
+	}
+
+	/* Client to backend: exactly the bytes, whatever the chunking. */
+	r = fresh(&s);
+	res = relay_from_client(r, client_stream, strlen(client_stream));
+	ok(res == RELAY_OK && strcmp(s.b, client_stream) == 0,
+	    "client header and stanza passed on byte for byte");
+	relay_free(r);
+	r = fresh(&s);
+	res = client_bytewise(r, client_stream);
+	ok(res == RELAY_OK && strcmp(s.b, client_stream) == 0,
+	    "... and when they arrive one byte at a time");
+	relay_free(r);
+	r = fresh(&s);
+	FROM_CLIENT(r, CHDR "<message><body>half");
+	ok(strcmp(s.b, CHDR) == 0, "half a stanza is held back");
+	relay_free(r);
+
+	/* Backend to client: features rewritten, the rest untouched. */
+	r = fresh(&s);
+	res = relay_from_backend(r, BHDR FEATURES, strlen(BHDR FEATURES));
+	ok(res == RELAY_OK && strstr(s.c, "starttls") == NULL,
+	    "<starttls/> removed from the backend's features");
+	ok(strstr(s.c, "compression") == NULL,
+	    "<compression/> removed from the backend's features");
+	ok(strcmp(s.c, BHDR "<stream:features>" MECHS "</stream:features>")
+	    == 0, "header and <mechanisms/> passed on byte for byte");
+	ok(relay_stripped(r) == 2, "two features counted as stripped");
+	relay_free(r);
+
+	/* SASL success restarts both streams. */
+	r = fresh(&s);
+	relay_from_client(r, client_stream, strlen(client_stream));
+	FROM_BACKEND(r, BHDR FEATURES "<success xmlns='urn:ietf:params:"
+	    "xml:ns:xmpp-sasl'/>" BHDR "<stream:features><bind xmlns='urn:"
+	    "ietf:params:xml:ns:xmpp-bind'/></stream:features>");
+	ok(strstr(s.c, "<success") && strstr(strstr(s.c, "<success"),
+	    "<bind") != NULL, "backend's new stream after <success/> passed on");
+	s.blen = 0;
+	s.b[0] = '\0';
+	res = relay_from_client(r, CHDR "<iq type='set'/>",
+	    strlen(CHDR "<iq type='set'/>"));
+	ok(res == RELAY_OK && strcmp(s.b, CHDR "<iq type='set'/>") == 0,
+	    "client's new header after <success/> accepted and passed on");
+	relay_free(r);
+
+	/* A restart may not switch virtual host (CVE-2018-10847 class). */
+	r = fresh(&s);
+	relay_from_client(r, client_stream, strlen(client_stream));
+	FROM_BACKEND(r, BHDR "<success xmlns='urn:ietf:params:xml:ns:"
+	    "xmpp-sasl'/>");
+	s.blen = 0;
+	s.b[0] = '\0';
+	res = relay_from_client(r, CHDR_TO("other.org"),
+	    strlen(CHDR_TO("other.org")));
+	ok(res == RELAY_ERROR && strcmp(relay_verdict(r)->reason,
+	    "domain-changed") == 0 && s.blen == 0,
+	    "new header naming another domain refused, nothing passed on");
+	relay_fail(r, relay_verdict(r));
+	ok(strstr(s.c, "<host-unknown") != NULL && strstr(strstr(s.c,
+	    "<success"), "<stream:stream") != NULL, "client gets our header "
+	    "on its new stream, then <host-unknown/>");
+	relay_free(r);
+
+	/* The first post-TLS header is checked as well. */
+	r = fresh(&s);
+	res = relay_from_client(r, CHDR_TO("other.org"),
+	    strlen(CHDR_TO("other.org")));
+	ok(res == RELAY_ERROR && s.blen == 0 && strcmp(
+	    relay_verdict(r)->event, "policy-violation") == 0,
+	    "post-TLS header for another domain: policy-violation, "
+	    "backend untouched");
+	relay_free(r);
+
+	/* Restricted XML and limits after TLS. */
+	r = fresh(&s);
+	res = relay_from_client(r, CHDR "<iq><!-- x --></iq>",
+	    strlen(CHDR "<iq><!-- x --></iq>"));
+	ok(res == RELAY_ERROR && strcmp(relay_verdict(r)->reason,
+	    "restricted-xml") == 0 && strcmp(s.b, CHDR) == 0,
+	    "comment after TLS: restricted-xml, stanza not passed on");
+	relay_fail(r, relay_verdict(r));
+	ok(strstr(s.c, BHDR) == NULL && strstr(s.c, "<restricted-xml") &&
+	    strstr(s.c, "</stream:stream>"), "client gets our header and "
+	    "<restricted-xml/>");
+	relay_free(r);
+	{
+		char big[2048];
+
+		r = fresh(&s);
+		snprintf(big, sizeof(big), "%s<message><body>%0*d</body>"
+		    "</message>", CHDR, 1100, 0);
+		res = relay_from_client(r, big, strlen(big));
+		ok(res == RELAY_ERROR && strcmp(relay_verdict(r)->reason,
+		    "stanza-too-large") == 0 && strcmp(s.b, CHDR) == 0,
+		    "stanza over max_stanza_size refused, not passed on");
+		relay_free(r);
+	}
+	r = fresh(&s);
+	relay_from_backend(r, BHDR, strlen(BHDR));
+	res = relay_from_client(r, CHDR "<presence/></stream:stream>",
+	    strlen(CHDR "<presence/></stream:stream>"));
+	ok(res == RELAY_STREAM_END && strstr(s.b, "</stream:stream>"),
+	    "client's </stream:stream> passed on and reported");
+	relay_fail(r, relay_verdict(r));
+	res = FROM_BACKEND(r, "<iq/></stream:stream>");
+	ok(res == RELAY_STREAM_END, "backend's </stream:stream> reported");
+	relay_free(r);
+
+	/* A backend speaking nonsense is the backend's error. */
+	r = fresh(&s);
+	res = FROM_BACKEND(r, BHDR "<a></b>");
+	ok(res == RELAY_ERROR && strcmp(relay_verdict(r)->event,
+	    "backend-error") == 0, "malformed backend XML is a backend-error");
+	relay_free(r);
+
+	config_free(cfg);
+	return tap_done();
+}

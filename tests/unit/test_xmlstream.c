@@ -1,0 +1,293 @@
+/*
+ * test_xmlstream.c - the restricted-XML stream parser, through its header.
+ *
+ * The central property: the units handed out are exactly the bytes fed,
+ * cut at element boundaries, whatever the chunking of the input.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tap.h"
+#include "xmlstream.h"
+
+#define HDR "<?xml version='1.0'?><stream:stream " \
+	"xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' " \
+	"to='example.org' version='1.0'>"
+#define NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
+#define NS_STREAMS "http://etherx.jabber.org/streams"
+
+/* What the callbacks saw, as one printable transcript. */
+struct rec {
+	char log[65536];
+	size_t len;
+	int stop_on;		/* unit number to return XS_STOP on, or -1 */
+	int restart_on;		/* unit number to return XS_RESTART on */
+	int reject_element;	/* element_start returns -1 for this name */
+	const char *reject_name;
+	int units;
+	int last_kind;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+rec_add(struct rec *r, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(r->log + r->len, sizeof(r->log) - r->len, fmt, ap);
+	va_end(ap);
+	if (n > 0 && (size_t)n < sizeof(r->log) - r->len)
+		r->len += (size_t)n;
+}
+
+static int
+on_start(void *ctx, const char *ns, const char *name)
+{
+	struct rec *r = ctx;
+
+	(void)ns;
+	if (r->reject_name != NULL && strcmp(name, r->reject_name) == 0)
+		return -1;
+	return 0;
+}
+
+static int
+on_unit(void *ctx, const struct xs_unit *u)
+{
+	static const char *kinds[] = { "H", "W", "E", "X" };
+	struct rec *r = ctx;
+	int n = r->units++;
+
+	/* How whitespace is cut into units depends on the chunking; its
+	   bytes and their place do not: merge adjacent whitespace units. */
+	if (u->kind == XS_UNIT_WHITESPACE && r->len > 0 &&
+	    r->last_kind == XS_UNIT_WHITESPACE) {
+		r->len--;	/* reopen "W[...]" */
+		rec_add(r, "%.*s]", (int)u->len, u->data);
+		return n == r->stop_on ? XS_STOP : XS_CONTINUE;
+	}
+	r->last_kind = (int)u->kind;
+	rec_add(r, "%s[%.*s]", kinds[u->kind], (int)u->len, u->data);
+	if (u->kind == XS_UNIT_HEADER)
+		rec_add(r, "{to=%s}", u->header->to ? u->header->to : "");
+	if (n == r->stop_on)
+		return XS_STOP;
+	if (n == r->restart_on)
+		return XS_RESTART;
+	return XS_CONTINUE;
+}
+
+static const struct xs_callbacks cb = { on_start, on_unit };
+static const struct xs_limits lim = { 4096, 8, 16 };
+
+/* Feed input split into pieces of step bytes; 0 = whole; returns result
+   of the last feed and the transcript in r. */
+static int
+run(struct rec *r, const char *in, size_t len, size_t step, size_t split,
+    int strip)
+{
+	struct xmlstream *xs = xmlstream_new(&lim, &cb, r);
+	int ret = 0;
+	size_t off = 0;
+
+	if (strip)
+		xmlstream_strip(xs, NS_STREAMS, "features", NS_TLS, "starttls");
+	if (split > 0) {
+		ret = xmlstream_feed(xs, in, split);
+		if (ret != -1)
+			ret = xmlstream_feed(xs, in + split, len - split);
+	} else {
+		while (off < len && ret != -1) {
+			size_t n = step == 0 || step > len - off ?
+			    len - off : step;
+
+			ret = xmlstream_feed(xs, in + off, n);
+			off += n;
+		}
+	}
+	if (ret == -1)
+		rec_add(r, "!%s", xmlstream_strerror(xmlstream_error(xs)));
+	if (ret == 1) {
+		const char *t;
+		size_t tl;
+
+		xmlstream_tail(xs, &t, &tl);
+		rec_add(r, "T[%.*s]", (int)tl, t);
+	}
+	xmlstream_free(xs);
+	return ret;
+}
+
+static void
+rec_init(struct rec *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->stop_on = r->restart_on = -1;
+	r->last_kind = -1;
+}
+
+/* Same transcript whole, byte by byte, and split at every position. */
+static void
+check_invariant(const char *name, const char *in, int strip,
+    int stop_on, int restart_on)
+{
+	static struct rec whole, other;
+	size_t len = strlen(in), i;
+	int same = 1;
+
+	rec_init(&whole);
+	whole.stop_on = stop_on;
+	whole.restart_on = restart_on;
+	run(&whole, in, len, 0, 0, strip);
+	rec_init(&other);
+	other.stop_on = stop_on;
+	other.restart_on = restart_on;
+	run(&other, in, len, 1, 0, strip);
+	same = strcmp(whole.log, other.log) == 0;
+	ok(same, "%s: byte by byte gives the same units", name);
+	if (!same)
+		printf("# whole: %s\n# bytes: %s\n", whole.log, other.log);
+	same = 1;
+	for (i = 1; i < len && same; i++) {
+		rec_init(&other);
+		other.stop_on = stop_on;
+		other.restart_on = restart_on;
+		run(&other, in, len, 0, i, strip);
+		if (strcmp(whole.log, other.log) != 0) {
+			same = 0;
+			printf("# split at %zu: %s\n", i, other.log);
+		}
+	}
+	ok(same, "%s: split at every position gives the same units", name);
+}
+
+static void
+expect(const char *name, const char *in, int strip, const char *want)
+{
+	static struct rec r;
+
+	rec_init(&r);
+	run(&r, in, strlen(in), 0, 0, strip);
+	if (!ok(strstr(r.log, want) != NULL, "%s", name))
+		printf("# want %s\n# got  %s\n", want, r.log);
+}
+
+int
+main(void)
+{
+	static struct rec r;
+	const char *stream = HDR "\n <message to='a@b'><body>x &amp; y"
+	    "</body></message>\t<iq type='get' id='1'/><a:x xmlns:a='urn:a'>"
+	    "<![CDATA[<not-a-tag>]]></a:x> </stream:stream>";
+	const char *features = HDR "<stream:features><starttls xmlns='"
+	    NS_TLS "'><required/></starttls><mechanisms xmlns='urn:ietf:"
+	    "params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism>"
+	    "</mechanisms><starttls xmlns='" NS_TLS "'/></stream:features>";
+	const char *restart = HDR "<success xmlns='urn:ietf:params:xml:ns:"
+	    "xmpp-sasl'/><?xml version='1.0'?><stream:stream xmlns='jabber:"
+	    "client' xmlns:stream='" NS_STREAMS "' to='other' version='1.0'>"
+	    "<iq/>";
+
+	/* Units are the exact bytes, in order. */
+	expect("stream cut into header, whitespace, elements, end", stream, 0,
+	    "H[" HDR "]{to=example.org}W[\n ]E[<message to='a@b'><body>x "
+	    "&amp; y</body></message>]W[\t]E[<iq type='get' id='1'/>]"
+	    "E[<a:x xmlns:a='urn:a'><![CDATA[<not-a-tag>]]></a:x>]W[ ]"
+	    "X[</stream:stream>]");
+	check_invariant("stream", stream, 0, -1, -1);
+
+	/* Stripping <starttls/> from features; mechanisms byte for byte. */
+	expect("starttls removed from features, mechanisms untouched",
+	    features, 1, "E[<stream:features><mechanisms xmlns='urn:ietf:"
+	    "params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism>"
+	    "</mechanisms></stream:features>]");
+	expect("features untouched without strip rules", features, 0,
+	    "<required/></starttls><mechanisms");
+	check_invariant("features with strip", features, 1, -1, -1);
+
+	/* STOP: the tail is what no parser has seen. */
+	rec_init(&r);
+	r.stop_on = 1;
+	run(&r, HDR "<starttls xmlns='" NS_TLS "'/> \n<iq/>",
+	    strlen(HDR "<starttls xmlns='" NS_TLS "'/> \n<iq/>"), 0, 0, 0);
+	ok(strstr(r.log, "T[ \n<iq/>]") != NULL, "stop: tail is the bytes "
+	    "after the stopping unit");
+	check_invariant("stop", HDR "<starttls xmlns='" NS_TLS "'/> <iq/>",
+	    0, 1, -1);
+
+	/* RESTART: the bytes after <success/> begin a new stream. */
+	expect("without a restart a second header is not well-formed",
+	    restart, 0, "!not-well-formed");
+	rec_init(&r);
+	r.restart_on = 1;
+	run(&r, restart, strlen(restart), 0, 0, 0);
+	ok(strstr(r.log, "{to=other}E[<iq/>]") != NULL && r.log[0] == 'H',
+	    "restart: units after the restart");
+	check_invariant("restart", restart, 0, -1, 1);
+
+	/* Restricted XML. */
+	expect("comment refused", HDR "<!-- hi -->", 0, "!restricted-xml");
+	expect("comment inside a stanza refused", HDR "<iq><!--x--></iq>", 0,
+	    "!restricted-xml");
+	expect("processing instruction refused", HDR "<?foo bar?>", 0,
+	    "!restricted-xml");
+	expect("DOCTYPE refused", "<?xml version='1.0'?><!DOCTYPE x [<!ENTITY"
+	    " a 'b'>]><x/>", 0, "!restricted-xml");
+	expect("undefined entity refused", HDR "<iq>&lol;</iq>", 0,
+	    "!restricted-xml");
+	expect("predefined entities accepted", HDR "<iq a='&lt;&gt;&amp;"
+	    "&apos;&quot;'/>", 0, "E[<iq a=");
+	expect("UTF-16 byte-order mark refused", "\xfe\xff\0<", 0,
+	    "!unsupported-encoding");
+	expect("UTF-8 byte-order mark refused", "\xef\xbb\xbf<?xml", 0,
+	    "!unsupported-encoding");
+	expect("ISO-8859-1 declaration refused", "<?xml version='1.0' "
+	    "encoding='ISO-8859-1'?><stream:stream/>", 0,
+	    "!unsupported-encoding");
+	expect("invalid UTF-8 refused", HDR "<iq a='\xc3\x28'/>", 0,
+	    "!not-well-formed");
+	expect("text between stanzas refused", HDR "hello<iq/>", 0,
+	    "!bad-format");
+	expect("mismatched tag refused", HDR "<iq></message>", 0,
+	    "!not-well-formed");
+
+	/* Bounds. */
+	{
+		char big[8192];
+
+		snprintf(big, sizeof(big), "%s<message>%0*d</message>", HDR,
+		    5000, 0);
+		expect("stanza over max_unit refused", big, 0,
+		    "!stanza-too-large");
+		rec_init(&r);
+		run(&r, big, strlen(big), 1, 0, 0);
+		ok(strstr(r.log, "!stanza-too-large") != NULL,
+		    "stanza over max_unit refused when fed byte by byte");
+		snprintf(big, sizeof(big), "%s<message a='%0*d'/>", HDR,
+		    5000, 0);
+		expect("start tag over max_unit refused", big, 0,
+		    "!stanza-too-large");
+	}
+	expect("nesting at max_depth accepted", HDR
+	    "<a><b><c><d><e><f><g><h/></g></f></e></d></c></b></a>", 0,
+	    "E[<a><b>");
+	expect("nesting over max_depth refused", HDR
+	    "<a><b><c><d><e><f><g><h><i/></h></g></f></e></d></c></b></a>",
+	    0, "!too-deep");
+	expect("too many attributes refused", HDR "<iq a='1' b='1' c='1' "
+	    "d='1' e='1' f='1' g='1' h='1' i='1' j='1' k='1' l='1' m='1' "
+	    "n='1' o='1' p='1' q='1'/>", 0, "!too-many-attributes");
+
+	/* The owner may refuse an element by its start tag alone. */
+	rec_init(&r);
+	r.reject_name = "auth";
+	run(&r, HDR "<auth mechanism='PLAIN'>c2VjcmV0",
+	    strlen(HDR "<auth mechanism='PLAIN'>c2VjcmV0"), 0, 0, 0);
+	ok(strstr(r.log, "!rejected") != NULL && strstr(r.log, "c2Vj") ==
+	    NULL, "element refused at its start tag, content never seen");
+
+	return tap_done();
+}
