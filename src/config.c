@@ -147,7 +147,7 @@ static const struct key keys[] = {
 	{ SEC_GLOBAL, "user", KEY_STRING, G(user), NULL, 0, 0, NULL, NULL,
 	    "user to run as after binding the ports and reading the keys" },
 	{ SEC_GLOBAL, "group", KEY_STRING, G(group), NULL, 0, 0, NULL, NULL,
-	    "group to run as (default: the primary group of user)" },
+	    "group to run as after binding the ports" },
 	{ SEC_GLOBAL, "pidfile", KEY_STRING, G(pidfile), NULL, 0, 0, NULL,
 	    NULL, "file the daemon writes its process ID to" },
 
@@ -360,7 +360,7 @@ parse_ranged(struct parser *p, const struct key *k, void *dst,
     const char *value)
 {
 	char lo[32], hi[32];
-	unsigned long long v;
+	unsigned long long v = 0;
 	int size = k->type == KEY_SIZE, rc;
 
 	rc = parse_number(value, size, &v);
@@ -455,7 +455,7 @@ cipher_hint(const char *word)
 	char up[128];
 	size_t i;
 
-	for (i = 0; word[i] != '\0' && i < sizeof(up) - 1; i++)
+	for (i = 0; i < sizeof(up) - 1 && word[i] != '\0'; i++)
 		up[i] = (char)toupper((unsigned char)word[i]);
 	up[i] = '\0';
 	if (strstr(up, "CHACHA20") != NULL)
@@ -551,14 +551,14 @@ parse_port(const char *s, unsigned *port)
 /*
  * One address: "a.b.c.d:port" or "[v6]:port"; for a backend the host may
  * also be a name, resolved now so that a typo stops the start, not the
- * first client.
+ * first client.  passive: a listen address (numeric only, port 0 allowed).
  */
 static int
 parse_addr(struct parser *p, const char *keyname, const char *word,
-    struct config_addr *a, int listen)
+    struct config_addr *a, int passive)
 {
 	char host[256], portstr[8];
-	const char *port, *close, *colon;
+	const char *port, *rbracket, *colon;
 	struct addrinfo hints, *res = NULL;
 	struct in_addr in4;
 	size_t hostlen, wlen = strlen(word);
@@ -566,13 +566,13 @@ parse_addr(struct parser *p, const char *keyname, const char *word,
 	int v6 = 0, rc;
 
 	if (word[0] == '[') {
-		close = strchr(word, ']');
-		if (close == NULL || close[1] != ':')
+		rbracket = strchr(word, ']');
+		if (rbracket == NULL || rbracket[1] != ':')
 			return perr(p, p->lineno, "%s: %s is not [IPv6]:port; "
 			    "write e.g. [::1]:5222", keyname, word);
-		hostlen = (size_t)(close - word - 1);
+		hostlen = (size_t)(rbracket - word - 1);
 		memcpy(host, word + 1, hostlen < sizeof(host) ? hostlen : 0);
-		port = close + 2;
+		port = rbracket + 2;
 		v6 = 1;
 	} else {
 		colon = strrchr(word, ':');
@@ -589,14 +589,14 @@ parse_addr(struct parser *p, const char *keyname, const char *word,
 	}
 	if (hostlen == 0 || hostlen >= sizeof(host))
 		return perr(p, p->lineno, "%s: %s has no valid host; write "
-		    "e.g. %s", keyname, word, listen ?
+		    "e.g. %s", keyname, word, passive ?
 		    "0.0.0.0:5222 or [::]:5222 for every address" :
 		    "127.0.0.1:15222");
 	host[hostlen] = '\0';
-	if (parse_port(port, &portnum) == -1 || (!listen && portnum == 0))
+	if (parse_port(port, &portnum) == -1 || (!passive && portnum == 0))
 		return perr(p, p->lineno, "%s: %s has no valid port; write a "
 		    "port number from %d to 65535 after the colon", keyname,
-		    word, listen ? 0 : 1);
+		    word, passive ? 0 : 1);
 	snprintf(portstr, sizeof(portstr), "%u", portnum);
 
 	memset(&hints, 0, sizeof(hints));
@@ -606,7 +606,7 @@ parse_addr(struct parser *p, const char *keyname, const char *word,
 	if (v6) {
 		hints.ai_family = AF_INET6;
 		hints.ai_flags |= AI_NUMERICHOST;
-	} else if (listen) {
+	} else if (passive) {
 		/* inet_pton: no "127.1" or octal forms that inet_aton allows. */
 		if (inet_pton(AF_INET, host, &in4) != 1)
 			return perr(p, p->lineno, "%s: %s is not a numeric IPv4 "
@@ -616,7 +616,7 @@ parse_addr(struct parser *p, const char *keyname, const char *word,
 		hints.ai_flags |= AI_NUMERICHOST;
 	} else
 		hints.ai_family = AF_UNSPEC;
-	if (listen)
+	if (passive)
 		hints.ai_flags |= AI_PASSIVE;
 
 	rc = getaddrinfo(host, portstr, &hints, &res);
@@ -926,7 +926,7 @@ begin_section(struct parser *p, char *line)
 	struct config_domain *d;
 	struct config_listener *l;
 	enum section_kind kind;
-	char *close, *word, *arg, *end;
+	char *rbracket, *word, *arg, *end;
 	const char *rest, *why;
 	void *obj = NULL;
 	int k;
@@ -934,15 +934,15 @@ begin_section(struct parser *p, char *line)
 	if (end_section(p) == -1)
 		return -1;
 
-	close = strchr(line, ']');
-	if (close == NULL)
+	rbracket = strchr(line, ']');
+	if (rbracket == NULL)
 		return perr(p, p->lineno, "section header has no closing ']'; "
 		    "write e.g. [global] or [listener c2s]");
-	rest = skip_blank(close + 1);
+	rest = skip_blank(rbracket + 1);
 	if (*rest != '\0' && *rest != ';' && *rest != '#')
 		return perr(p, p->lineno, "text after the section header; "
 		    "put a comment on a line of its own, starting with '#'");
-	*close = '\0';
+	*rbracket = '\0';
 	word = (char *)skip_blank(line + 1);
 	for (end = word; *end != '\0' && !is_blank(*end); end++)
 		;
@@ -1125,18 +1125,33 @@ find_key(enum section_kind kind, const char *name, size_t *idx)
 	return NULL;
 }
 
+/* "[tls]", "[domain example.org]": the section as the admin wrote it. */
+static const char *
+cur_label(const struct parser *p, char *buf, size_t len)
+{
+	const char *name = NULL;
+
+	if (p->cur == SEC_DOMAIN)
+		name = ((const struct config_domain *)p->cur_obj)->name;
+	else if (p->cur == SEC_LISTENER)
+		name = ((const struct config_listener *)p->cur_obj)->name;
+	snprintf(buf, len, "[%s%s%s]", section_names[p->cur],
+	    name ? " " : "", name ? name : "");
+	return buf;
+}
+
 static int
 unknown_key(struct parser *p, const char *name)
 {
-	char list[KEYLIST_MAX + 64];
-	const char *secname = section_names[p->cur];
+	char list[KEYLIST_MAX + 64], label[LINE_MAX_BYTES + 1];
+	const char *secname = cur_label(p, label, sizeof(label));
 	size_t len = 0, i;
 	int n;
 
 	for (i = 0; i < NKEYS; i++)
 		if (keys[i].section != p->cur &&
 		    strcmp(keys[i].name, name) == 0)
-			return perr(p, p->lineno, "%s does not belong in [%s]; "
+			return perr(p, p->lineno, "%s does not belong in %s; "
 			    "move it to [%s%s]", name, secname,
 			    section_names[keys[i].section],
 			    keys[i].section >= SEC_DOMAIN ? " NAME" : "");
@@ -1153,9 +1168,9 @@ unknown_key(struct parser *p, const char *name)
 			len += (size_t)n;
 	}
 	if (len <= KEYLIST_MAX)
-		return perr(p, p->lineno, "unknown key \"%s\" in [%s]; known "
+		return perr(p, p->lineno, "unknown key \"%s\" in %s; known "
 		    "keys: %s", name, secname, list);
-	return perr(p, p->lineno, "unknown key \"%s\" in [%s]; see "
+	return perr(p, p->lineno, "unknown key \"%s\" in %s; see "
 	    "xmppshield.conf(5) or xmppshield -k for the known keys", name,
 	    secname);
 }
@@ -1165,6 +1180,7 @@ handler(void *user, const char *section, const char *name,
     const char *value)
 {
 	struct parser *p = user;
+	char label[LINE_MAX_BYTES + 1];
 	const struct key *k;
 	const char *c;
 	size_t idx;
@@ -1187,9 +1203,9 @@ handler(void *user, const char *section, const char *name,
 		return 0;
 	}
 	if (p->seen_line[idx] != 0) {
-		perr(p, p->lineno, "duplicate key %s in [%s] (first set on "
-		    "line %d); keep one", name, section_names[p->cur],
-		    p->seen_line[idx]);
+		perr(p, p->lineno, "duplicate key %s in %s (first set on "
+		    "line %d); keep one", name,
+		    cur_label(p, label, sizeof(label)), p->seen_line[idx]);
 		return 0;
 	}
 	p->seen_line[idx] = p->lineno;

@@ -155,7 +155,8 @@ write_all(int fd, const char *buf, size_t len)
 	}
 }
 
-void
+/* The header's prototype has no format attribute; clang wants one here. */
+void __attribute__((format(printf, 2, 0)))
 log_vmsg(int prio, const char *fmt, va_list ap)
 {
 	char line[LOG_LINE_MAX];

@@ -41,9 +41,10 @@ struct daemon_state {
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: xmppshield [-dnV] [-c file]\n"
+	fprintf(stderr, "usage: xmppshield [-dknV] [-c file]\n"
 	    "  -c file  configuration (default " DEFAULT_CONFIG ")\n"
 	    "  -d       stay in the foreground, log to stderr\n"
+	    "  -k       list every configuration key and exit\n"
 	    "  -n       check the configuration and exit\n"
 	    "  -V       print versions and exit\n");
 	exit(2);
@@ -148,7 +149,7 @@ main(int argc, char *argv[])
 	struct config *cfg;
 	char err[512];
 
-	while ((ch = getopt(argc, argv, "c:dnVh")) != -1) {
+	while ((ch = getopt(argc, argv, "c:dknVh")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -156,6 +157,9 @@ main(int argc, char *argv[])
 		case 'd':
 			foreground = 1;
 			break;
+		case 'k':
+			config_print_keys(stdout);
+			return 0;
 		case 'n':
 			check_only = 1;
 			break;

@@ -1,0 +1,50 @@
+#!/bin/sh
+# test_docs.sh - every log event the code writes is in xmppshield(8), every
+# config key the daemon knows is in xmppshield.conf(5) and in the example.
+# TAP output.  Needs XMPPSHIELD and TOP_SRCDIR (set by make check).
+set -u
+: "${TOP_SRCDIR:?}" "${XMPPSHIELD:?}"
+man8=$TOP_SRCDIR/docs/xmppshield.8
+man5=$TOP_SRCDIR/docs/xmppshield.conf.5
+example=$TOP_SRCDIR/etc/xmppshield.conf.example
+n=0
+failed=0
+check() {	# check DESCRIPTION COMMAND...
+	desc=$1
+	shift
+	n=$((n + 1))
+	if "$@" >/dev/null 2>&1; then
+		echo "ok $n - $desc"
+	else
+		echo "not ok $n - $desc"
+		failed=1
+	fi
+}
+
+# Events: literal "event=NAME" in the sources, and the end-of-session
+# events chosen through verdicts ("EVENT", "REASON" pairs).
+events=$(grep -ho 'event=[a-z][a-z-]*' "$TOP_SRCDIR"/src/*.c | sort -u | sed 's/event=//')
+verdicts=$(grep -hoE '(verdict_set\(&?[a-z>.-]+, |end_with\([a-z]+, )"[a-z-]+"' "$TOP_SRCDIR"/src/*.c |
+    grep -o '"[a-z-]*"' | tr -d '"' | sort -u)
+for e in $events $verdicts; do
+	check "event $e documented in xmppshield(8)" grep -q -- "event=$e" "$man8"
+done
+
+# Reasons passed to verdicts, end_with() and backend_fail().
+reasons=$(grep -hoE '(verdict_set\(&?[a-z>.-]+, "[a-z-]+", |end_with\([a-z]+, "[a-z-]+", (n == 0 \? )?|backend_fail\([a-z]+, )"[a-z-]+"' "$TOP_SRCDIR"/src/*.c |
+    grep -o '"[a-z-]*"$' | tr -d '"' | sort -u)
+for r in $reasons; do
+	check "reason $r documented in xmppshield(8)" grep -q -- "$r" "$man8"
+done
+
+# Config keys, as the daemon itself lists them.
+"$XMPPSHIELD" -k | while IFS='	' read -r section key rest; do
+	echo "$section $key"
+done > keys.$$
+while read -r section key; do
+	check "key [$section] $key in xmppshield.conf(5)" grep -q -- "$key" "$man5"
+	check "key [$section] $key in the example config" grep -q -- "$key" "$example"
+done < keys.$$
+rm -f keys.$$
+echo "1..$n"
+exit $failed
