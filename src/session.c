@@ -144,6 +144,11 @@ session_free(struct session *s)
 		in += tls_bytes_in(s->tls);
 		out += tls_bytes_out(s->tls);
 	}
+	/* A refusal after the header had named a served domain. */
+	if (s->domain[0] == '\0' && s->pretls != NULL &&
+	    pretls_domain(s->pretls) != NULL)
+		snprintf(s->domain, sizeof(s->domain), "%s",
+		    pretls_domain(s->pretls));
 	gettimeofday(&now, NULL);
 	timersub(&now, &s->start, &d);
 	log_msg(verdict_priority(&s->verdict), "event=%s session=%llu "

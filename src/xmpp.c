@@ -57,18 +57,21 @@ verdict_set(struct verdict *v, const char *event, const char *reason,
 static void
 slug(char *out, size_t len, const char *s)
 {
-	size_t i;
+	size_t o = 0;
 
-	for (i = 0; s[i] != '\0' && i + 1 < len; i++) {
-		char c = s[i];
+	for (; *s != '\0' && o + 1 < len; s++) {
+		char c = *s;
 
 		if (c >= 'A' && c <= 'Z')
 			c = (char)(c - 'A' + 'a');
-		else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
-			c = '-';
-		out[i] = c;
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+			out[o++] = c;
+		else if (o > 0 && out[o - 1] != '-')
+			out[o++] = '-';
 	}
-	out[i] = '\0';
+	while (o > 0 && out[o - 1] == '-')
+		o--;
+	out[o] = '\0';
 }
 
 void
