@@ -36,6 +36,9 @@
 #include "config.h"
 #include "log.h"
 
+/* Backend names go to the resolver unless a fuzzer turned that off. */
+static int resolve_names = 1;
+
 #define LINE_MAX_BYTES	199		/* inih's INI_MAX_LINE 200 less NUL */
 #define FILE_MAX_BYTES	(1024 * 1024)
 #define DOMAIN_MAX	253
@@ -614,8 +617,11 @@ parse_addr(struct parser *p, const char *keyname, const char *word,
 			    "(names are not resolved here)", keyname, word);
 		hints.ai_family = AF_INET;
 		hints.ai_flags |= AI_NUMERICHOST;
-	} else
+	} else {
 		hints.ai_family = AF_UNSPEC;
+		if (!resolve_names)
+			hints.ai_flags |= AI_NUMERICHOST;
+	}
 	if (passive)
 		hints.ai_flags |= AI_PASSIVE;
 
@@ -1312,6 +1318,12 @@ check_file(struct parser *p)
 
 /* ---------------------------------------------------------------------- */
 /* Interface */
+
+void
+config_resolve_names(int on)
+{
+	resolve_names = on;
+}
 
 int
 config_parse_string(const char *text, const char *name, struct config **out,

@@ -111,6 +111,12 @@ int config_parse_string(const char *text, const char *name,
 
 void config_free(struct config *cfg);
 
+/*
+ * on = 0: backend addresses must be numeric (no resolver queries), for
+ * the config fuzzer, which must not send DNS queries off the machine.
+ */
+void config_resolve_names(int on);
+
 /* The [domain] section for name (case-insensitive), or NULL. */
 const struct config_domain *config_find_domain(const struct config *cfg,
     const char *name);

@@ -1,0 +1,63 @@
+"""Every name the tests expect in the daemon's log and on the wire, in one
+place, so a rename in the daemon is a one-line change here.
+
+Log lines look like
+    xmppshield[PID]: LEVEL: event=NAME key=value key="quoted value" ...
+"""
+
+# -- events ------------------------------------------------------------------
+LISTENING = "listening"
+ACCEPT = "accept"
+TLS_ESTABLISHED = "tls-established"
+
+CLOSE = "close"
+POLICY = "policy-violation"
+PROTOCOL = "protocol-error"
+TLS_FAILED = "tls-failed"
+BACKEND_ERROR = "backend-error"
+TIMEOUT = "timeout"
+# events that end a session: exactly one per connection
+END_EVENTS = (CLOSE, POLICY, PROTOCOL, TLS_FAILED, BACKEND_ERROR, TIMEOUT,
+              "internal-error")
+
+# -- reasons -----------------------------------------------------------------
+R_CLIENT_CLOSED = "client-closed"
+R_BACKEND_CLOSED = "backend-closed"
+R_SHUTDOWN = "shutdown"
+R_PRE_TLS_ELEMENT = "pre-tls-element"
+R_INJECTION = "starttls-injection"
+R_RESTRICTED = "restricted-xml"
+R_STANZA_TOO_LARGE = "stanza-too-large"
+R_PRE_TLS_TOO_LARGE = "pre-tls-too-large"
+R_ENCODING = "unsupported-encoding"
+R_DOMAIN_CHANGED = "domain-changed"
+R_NOT_WELL_FORMED = "not-well-formed"
+R_HOST_UNKNOWN = "host-unknown"
+R_INVALID_NS = "invalid-namespace"
+R_UNSUPPORTED_VERSION = "unsupported-version"
+R_BAD_FORMAT = "bad-format"
+R_CONNECT_FAILED = "connect-failed"
+R_BACKEND_LOST = "backend-lost"
+# restricted-xml details
+D_COMMENT = "comment"
+D_PI = "processing-instruction"
+D_DOCTYPE = "doctype"
+D_ENTITY = "entity"
+
+# keys every end-of-session line carries
+END_KEYS = ("session", "client", "listener", "reason", "bytes_in",
+            "bytes_out", "duration")
+
+# -- stream errors a client sees (conditions in xmpp-streams) ---------------
+SE_HOST_UNKNOWN = "host-unknown"
+SE_POLICY = "policy-violation"
+SE_RESTRICTED = "restricted-xml"
+SE_INVALID_NS = "invalid-namespace"
+SE_UNSUPPORTED_VERSION = "unsupported-version"
+SE_ENCODING = "unsupported-encoding"
+SE_REMOTE_FAILED = "remote-connection-failed"
+SE_NOT_WELL_FORMED = "not-well-formed"
+
+# -- -n / -V -----------------------------------------------------------------
+CONFIG_OK = "configuration OK"
+VERSION_NAMES = ("xmppshield", "libevent", "mbedTLS", "Expat")

@@ -1,0 +1,251 @@
+"""Real-client check with python3-slixmpp 1.8.3.
+
+run_scenario() starts Debian's /usr/bin/python3 on this module in a child
+process with a hard timeout.  The child logs alice and bob in (SCRAM-SHA-1,
+STARTTLS, the test certificate as the only trust anchor), adds bob to
+alice's roster, fetches it, subscribes alice to bob (bob auto-accepts),
+waits for bob's presence at alice, sends a message alice -> bob and a reply
+bob -> alice, and disconnects both cleanly.  It prints one JSON object.
+
+slixmpp notes (1.8.3): connect(address=('127.0.0.1', port)) skips SRV/DNS
+and keeps the JID's domain for SNI and certificate checks; `force_starttls`
+is stored but never enforced, so the wrapper refuses SASL without TLS itself
+(unencrypted_scram=False) and reports the TLS version/cipher it got.
+"""
+import json
+import os
+import subprocess
+import sys
+
+PYTHON = "/usr/bin/python3"
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def available():
+    if not os.access(PYTHON, os.X_OK):
+        return "%s not found" % PYTHON
+    r = subprocess.run([PYTHON, "-c", "import slixmpp"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if r.returncode != 0:
+        return "python3-slixmpp not installed for %s" % PYTHON
+    return None
+
+
+def run_scenario(port, cafile=None, domain="example.org",
+                 alice=("alice", "alice-pw"), bob=("bob", "bob-pw"),
+                 require_tls=True, timeout=45.0, logfile=None):
+    """Returns the child's JSON result (a dict); result["ok"] is the verdict
+    and result["steps"] lists what was reached."""
+    args = [PYTHON, "-m", "lib.xmppclient", "--port", str(port),
+            "--domain", domain, "--alice", "%s:%s" % alice,
+            "--bob", "%s:%s" % bob, "--deadline", str(timeout - 5)]
+    if cafile:
+        args += ["--ca", cafile]
+    if not require_tls:
+        args += ["--no-tls"]
+    if logfile:
+        args += ["--log", logfile]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = HERE + (":" + env["PYTHONPATH"]
+                                if env.get("PYTHONPATH") else "")
+    try:
+        r = subprocess.run(args, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=timeout, env=env,
+                           text=True)
+    except subprocess.TimeoutExpired as e:
+        return {"ok": False, "steps": [], "error": "client timed out",
+                "stderr": (e.stderr or "")[-3000:] if isinstance(e.stderr, str)
+                else ""}
+    lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
+    if not lines:
+        return {"ok": False, "steps": [], "error": "no result (exit %d)"
+                % r.returncode, "stderr": r.stderr[-3000:]}
+    res = json.loads(lines[-1])
+    res["stderr"] = r.stderr[-3000:]
+    return res
+
+
+# --------------------------------------------------------------------------
+# the child side
+
+def _child(argv):
+    import argparse
+    import asyncio
+    import logging
+    import ssl
+    import uuid
+
+    import slixmpp
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--domain", default="example.org")
+    ap.add_argument("--alice", required=True)
+    ap.add_argument("--bob", required=True)
+    ap.add_argument("--ca")
+    ap.add_argument("--no-tls", action="store_true")
+    ap.add_argument("--deadline", type=float, default=40)
+    ap.add_argument("--log")
+    a = ap.parse_args(argv)
+
+    if a.log:
+        logging.basicConfig(filename=a.log, level=logging.DEBUG,
+                            format="%(asctime)s %(name)s %(message)s")
+    else:
+        logging.basicConfig(level=logging.CRITICAL)
+
+    result = {"ok": False, "steps": [], "tls": {}, "error": None,
+              "roster": [], "errors": []}
+    steps = result["steps"]
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+
+    class Client(slixmpp.ClientXMPP):
+        def __init__(self, name, user, pw):
+            super().__init__(
+                "%s@%s/test" % (user, a.domain), pw,
+                plugin_config={"feature_mechanisms": {
+                    "use_mech": "SCRAM-SHA-1",
+                    "unencrypted_scram": bool(a.no_tls),
+                    "unencrypted_plain": False}})
+            self.name = name
+            self.whitespace_keepalive = False
+            self.reconnect_max_attempts = 0
+            if a.ca:
+                self.ca_certs = a.ca
+            else:
+                self.ssl_context.check_hostname = False
+                self.ssl_context.verify_mode = ssl.CERT_NONE
+            self.roster.auto_authorize = True
+            self.roster.auto_subscribe = False
+            self.started = loop.create_future()
+            self.messages = asyncio.Queue()
+            self.presences = asyncio.Queue()
+            self.add_event_handler("session_start", self._on_start)
+            self.add_event_handler("failed_auth", self._on_fail)
+            self.add_event_handler("connection_failed", self._on_fail)
+            self.add_event_handler("ssl_invalid_chain", self._on_fail)
+            self.add_event_handler("stream_error", self._on_stream_error)
+            self.add_event_handler("disconnected", self._on_disc)
+            self.add_event_handler("message", self._on_message)
+            self.add_event_handler("presence_available", self._on_presence)
+            self.add_event_handler("session_end", lambda e: None)
+
+        def _on_start(self, event):
+            if not self.started.done():
+                self.started.set_result(True)
+
+        def _on_fail(self, event):
+            result["errors"].append("%s: %s" % (self.name, event))
+            if not self.started.done():
+                self.started.set_exception(RuntimeError(
+                    "%s failed: %s" % (self.name, event)))
+
+        def _on_stream_error(self, err):
+            result["errors"].append("%s: stream error %s" % (
+                self.name, err["condition"]))
+
+        def _on_disc(self, event):
+            if not self.started.done():
+                self.started.set_exception(RuntimeError(
+                    "%s disconnected before session start: %s"
+                    % (self.name, event)))
+
+        def _on_message(self, msg):
+            if msg["type"] in ("chat", "normal"):
+                self.messages.put_nowait((str(msg["from"].bare),
+                                          msg["body"]))
+
+        def _on_presence(self, pres):
+            self.presences.put_nowait(str(pres["from"].bare))
+
+        def tls_info(self):
+            so = self.transport.get_extra_info("ssl_object") \
+                if self.transport else None
+            if so is None:
+                return None
+            return {"version": so.version(), "cipher": so.cipher()[0]}
+
+    ua, pa = a.alice.split(":", 1)
+    ub, pb = a.bob.split(":", 1)
+    alice = Client("alice", ua, pa)
+    bob = Client("bob", ub, pb)
+    jb = "%s@%s" % (ub, a.domain)
+    ja = "%s@%s" % (ua, a.domain)
+
+    async def step(name, coro, t=10):
+        r = await asyncio.wait_for(coro, t)
+        steps.append(name)
+        return r
+
+    async def wait_queue(q, pred, t=10):
+        async def get():
+            while True:
+                item = await q.get()
+                if pred(item):
+                    return item
+        return await asyncio.wait_for(get(), t)
+
+    async def scenario():
+        for c in (alice, bob):
+            c.connect(address=(a.host, a.port), force_starttls=not a.no_tls,
+                      disable_starttls=bool(a.no_tls))
+        await step("login", asyncio.gather(alice.started, bob.started), 15)
+        for c in (alice, bob):
+            info = c.tls_info()
+            result["tls"][c.name] = info
+            if info is None and not a.no_tls:
+                raise RuntimeError("%s logged in without TLS" % c.name)
+        steps.append("tls")
+        for c in (alice, bob):
+            await step("get_roster_" + c.name, c.get_roster())
+            c.send_presence()
+        await step("roster_add", alice.update_roster(jb, name="Bob",
+                                                    groups=["test"]))
+        # a plain roster get without 'ver' so the server sends every item
+        # (get_roster() uses roster versioning and may get an empty result)
+        req = alice.Iq(stype="get")
+        req.enable("roster")
+        iq = await step("roster_fetch", req.send(timeout=10))
+        result["roster"] = sorted(str(j) for j in
+                                  iq["roster"]["items"].keys())
+        if jb not in result["roster"]:
+            raise RuntimeError("bob not in alice's roster: %r"
+                               % result["roster"])
+        steps.append("roster")
+        alice.send_presence_subscription(pto=jb)
+        await step("presence", wait_queue(alice.presences,
+                                          lambda f: f == jb))
+        token = "hello-" + uuid.uuid4().hex
+        alice.send_message(mto=jb, mbody=token, mtype="chat")
+        await step("message", wait_queue(bob.messages,
+                                         lambda m: m == (ja, token)))
+        token2 = "reply-" + uuid.uuid4().hex
+        bob.send_message(mto=ja, mbody=token2, mtype="chat")
+        await step("reply", wait_queue(alice.messages,
+                                       lambda m: m == (jb, token2)))
+        for c in (alice, bob):
+            await step("disconnect_" + c.name, c.disconnect(wait=2.0), 8)
+        result["ok"] = True
+
+    try:
+        loop.run_until_complete(asyncio.wait_for(scenario(), a.deadline))
+    except asyncio.TimeoutError:
+        result["error"] = "timeout after steps %s" % steps
+    except Exception as e:
+        result["error"] = "%s: %s" % (type(e).__name__, e)
+    finally:
+        for c in (alice, bob):
+            try:
+                if c.transport:
+                    c.transport.abort()
+            except Exception:
+                pass
+    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1:])
