@@ -199,6 +199,14 @@ main(int argc, char *argv[])
 		fprintf(stderr, "xmppshield: cannot start the event loop\n");
 		return 1;
 	}
+	/* Handlers first: a test (or an admin) may send SIGTERM as soon as
+	   the "listening" line appears. */
+	d.ev_term = evsignal_new(d.srv.base, SIGTERM, on_signal, &d);
+	d.ev_int = evsignal_new(d.srv.base, SIGINT, on_signal, &d);
+	d.ev_hup = evsignal_new(d.srv.base, SIGHUP, on_signal, &d);
+	event_add(d.ev_term, NULL);
+	event_add(d.ev_int, NULL);
+	event_add(d.ev_hup, NULL);
 	if ((d.listeners = listeners_open(&d.srv, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "xmppshield: %s\n", err);
 		return 1;
@@ -218,18 +226,13 @@ main(int argc, char *argv[])
 	}
 	write_pidfile(cfg->pidfile);
 	if (drop_privileges(cfg, err, sizeof(err)) == -1) {
+		char esc[256];
+
 		log_msg(LOG_ERR, "event=startup-error reason=privileges "
-		    "detail=\"%s\"", err);
+		    "detail=%s", log_escape(err, esc, sizeof(esc)));
 		fprintf(stderr, "xmppshield: %s\n", err);
 		return 1;
 	}
-
-	d.ev_term = evsignal_new(d.srv.base, SIGTERM, on_signal, &d);
-	d.ev_int = evsignal_new(d.srv.base, SIGINT, on_signal, &d);
-	d.ev_hup = evsignal_new(d.srv.base, SIGHUP, on_signal, &d);
-	event_add(d.ev_term, NULL);
-	event_add(d.ev_int, NULL);
-	event_add(d.ev_hup, NULL);
 
 	log_msg(LOG_NOTICE, "event=started version=%s config=%s",
 	    PACKAGE_VERSION, path);

@@ -62,6 +62,28 @@ check_client_header(struct relay *r, const struct xs_header *h)
 	return 0;
 }
 
+/*
+ * After TLS the client may not start TLS again or compression (neither
+ * is ever offered): refused at the start tag, before the backend, which
+ * might say <proceed/>, sees a byte of it.
+ */
+static int
+client_element_start(void *ctx, const char *ns, const char *name)
+{
+	struct relay *r = ctx;
+	char ens[160], ename[80];
+
+	if ((strcmp(ns, XMPP_NS_TLS) == 0 && strcmp(name, "starttls") == 0) ||
+	    (strcmp(ns, XMPP_NS_COMPRESS) == 0 && strcmp(name, "compress") == 0)) {
+		verdict_set(&r->verdict, "policy-violation", "post-tls-element",
+		    XMPP_COND_POLICY_VIOLATION, "Not offered on this stream",
+		    " element=%s ns=%s", log_escape(name, ename, sizeof(ename)),
+		    log_escape(ns, ens, sizeof(ens)));
+		return -1;
+	}
+	return 0;
+}
+
 static int
 client_unit(void *ctx, const struct xs_unit *u)
 {
@@ -114,7 +136,10 @@ relay_new(const struct config *cfg, const struct config_listener *l,
     const char *domain, const char *stream_id,
     const struct relay_callbacks *cb, void *ctx)
 {
-	static const struct xs_callbacks client_cb = { .unit = client_unit };
+	static const struct xs_callbacks client_cb = {
+		.element_start = client_element_start,
+		.unit = client_unit,
+	};
 	static const struct xs_callbacks backend_cb = { .unit = backend_unit };
 	struct xs_limits lim;
 	struct relay *r;

@@ -24,6 +24,7 @@ struct xmlstream;
 #define XMPP_NS_SASL		"urn:ietf:params:xml:ns:xmpp-sasl"
 #define XMPP_NS_STREAM_ERRORS	"urn:ietf:params:xml:ns:xmpp-streams"
 #define XMPP_NS_COMPRESS_FEATURE "http://jabber.org/features/compress"
+#define XMPP_NS_COMPRESS	"http://jabber.org/protocol/compress"
 
 #define XMPP_PROCEED \
 	"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"

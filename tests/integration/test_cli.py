@@ -156,6 +156,9 @@ def main(t):
         d = daemon.Daemon(tmp, daemon.base_config(c["rsa"], 15222)).start()
         k.check(d.port("c2s") > 0, "a real port was logged", d.ports)
         util.wait_port(d.port("c2s"))
+        # SIGTERM before the daemon has set its handlers just kills it
+        k.require(d.wait_for(r"event=%s\b" % expect.STARTED),
+                  "event=started logged", d.text())
         d.proc.send_signal(signal.SIGTERM)
         try:
             rc = d.proc.wait(10)

@@ -4,12 +4,15 @@ compression reaches the client, everything else byte for byte), restricted
 XML and stanza limits on client data, the domain re-check at the stream
 restart, and how backend failures and closes reach the client."""
 import re
-import socket
+import signal
 
 from lib import (certs, common, daemon, expect, prosody, raw, spy, tap,
                  util)
 
 MAX_STANZA = 4096
+MAX_BACKEND_STANZA = 8192
+MAX_DEPTH = 8
+MAX_ATTRS = 8
 SM = "<sm xmlns='urn:xmpp:sm:3'/>"
 CB = ("<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'>"
       "<channel-binding type='tls-exporter'/></sasl-channel-binding>")
@@ -25,13 +28,15 @@ def main(t):
     cert = c["rsa"]
     backend = spy.Spy()
     d = daemon.Daemon(tmp, daemon.base_config(
-        cert, backend.port, limits={"max_stanza_size": MAX_STANZA})).start()
-    port = d.port()
+        cert, backend.port, limits={
+            "max_stanza_size": MAX_STANZA,
+            "max_backend_stanza_size": MAX_BACKEND_STANZA,
+            "max_depth": MAX_DEPTH, "max_attributes": MAX_ATTRS})).start()
 
     def tls_client(hdr=None, features=True):
         """Connect, STARTTLS, send the post-TLS header; with features=True
         wait for the (relayed) backend features."""
-        cl = raw.RawClient(port)
+        cl = d.client()
         if not cl.open_stream():
             raise util.HarnessError("no pre-TLS features: %r" % cl.data)
         cl.starttls(cafile=cert.cert)
@@ -122,7 +127,7 @@ def main(t):
         cl.send("<!-- sneaky -->")
         common.stream_error(k, cl, expect.SE_RESTRICTED)
         cl.close()
-        common.end_line(k, d, cl.local, expect.POLICY, expect.R_RESTRICTED,
+        common.end_line(k, d, cl, expect.POLICY, expect.R_RESTRICTED,
                         detail=expect.D_COMMENT)
         k.check(b"sneaky" not in conn.data, "comment not relayed",
                 repr(conn.data))
@@ -138,7 +143,7 @@ def main(t):
                     "<marker-end/></message>" % body)
         common.stream_error(k, cl, expect.SE_POLICY)
         cl.close()
-        common.end_line(k, d, cl.local, expect.POLICY,
+        common.end_line(k, d, cl, expect.POLICY,
                         expect.R_STANZA_TOO_LARGE)
         k.check(b"marker-end" not in conn.data, "stanza not delivered",
                 "%d bytes at backend" % len(conn.data))
@@ -157,13 +162,69 @@ def main(t):
                     "delivered", "%d of %d bytes" % (len(conn.data) - mark,
                                                      len(st)))
 
+    for label, st, reason in (
+            ("nested deeper than max_depth",
+             "<message><x xmlns='urn:example:deep'>%s%s</x></message>"
+             % ("<a>" * MAX_DEPTH, "</a>" * MAX_DEPTH), expect.R_TOO_DEEP),
+            ("with more than max_attributes attributes",
+             "<message %s/>" % " ".join("a%d='v'" % i
+                                        for i in range(MAX_ATTRS + 4)),
+             expect.R_TOO_MANY_ATTRS)):
+        with t.case("a stanza %s gets <policy-violation/> and is not "
+                    "relayed" % label) as k:
+            n = backend.connection_count()
+            cl = tls_client()
+            conn = backend_conn(n)
+            mark = len(conn.data)
+            cl.try_send(st)
+            common.stream_error(k, cl, expect.SE_POLICY)
+            cl.close()
+            common.end_line(k, d, cl, expect.POLICY, reason)
+            k.check(b"<message" not in conn.data[mark:], "not relayed",
+                    repr(conn.data[mark:][:200]))
+
+    with t.case("a stanza within max_depth and max_attributes passes") as k:
+        n = backend.connection_count()
+        with tls_client() as cl:
+            conn = backend_conn(n)
+            st = ("<message %s><x xmlns='urn:example:deep'>%s%s</x>"
+                  "</message>" % (" ".join("a%d='v'" % i
+                                           for i in range(MAX_ATTRS)),
+                                  "<a>" * (MAX_DEPTH - 3),
+                                  "</a>" * (MAX_DEPTH - 3))).encode()
+            mark = len(conn.data)
+            cl.send(st)
+            k.check(conn.wait_data(re.escape(st), start=mark), "delivered",
+                    repr(conn.data[mark:]))
+
+    with t.case("a backend stanza over max_backend_stanza_size: the client "
+                "gets a well-formed stream error, not the stanza") as k:
+        def big(conn):
+            conn.send("<message id='huge'><body>%s</body></message>"
+                      % ("H" * (2 * MAX_BACKEND_STANZA)))
+        script(spy.MECHANISMS, big)
+        n = backend.connection_count()
+        cl = tls_client()
+        backend_conn(n)
+        k.check(cl.read_to_eof(), "client connection closed",
+                repr(cl.data[-200:]))
+        v = cl.view()
+        k.check(v.error is None and v.closed and v.stream_error(),
+                "well-formed stream error and </stream:stream>",
+                "%s %r" % (v.error, cl.data[-300:]))
+        k.check(b"HHHH" not in cl.data, "no part of the stanza",
+                "%d bytes" % len(cl.data))
+        cl.close()
+        common.end_line(k, d, cl, expect.BACKEND_ERROR)
+        script(spy.MECHANISMS)
+
     with t.case("a changed 'to' after TLS gets <host-unknown/>, "
                 "reason=domain-changed, and no backend connection") as k:
         n = backend.connection_count()
         cl = tls_client(hdr=raw.header(to="example.net"), features=False)
         common.stream_error(k, cl, expect.SE_HOST_UNKNOWN)
         cl.close()
-        common.end_line(k, d, cl.local, expect.POLICY,
+        common.end_line(k, d, cl, expect.POLICY,
                         expect.R_DOMAIN_CHANGED)
         k.check(backend.connection_count() == n, "no backend connection",
                 "%d new" % (backend.connection_count() - n))
@@ -184,7 +245,7 @@ def main(t):
                 "well-formed stream ending in </stream:stream>",
                 "%s %r" % (v.error, cl.data[-200:]))
         cl.close()
-        common.end_line(k, d, cl.local, expect.CLOSE,
+        common.end_line(k, d, cl, expect.CLOSE,
                         expect.R_BACKEND_CLOSED)
 
     with t.case("a backend resetting mid-stanza: the client gets a "
@@ -207,7 +268,7 @@ def main(t):
         k.check(b"HALF-A-STANZA" not in cl.data, "no partial stanza",
                 repr(cl.data[-300:]))
         cl.close()
-        common.end_line(k, d, cl.local, expect.BACKEND_ERROR,
+        common.end_line(k, d, cl, expect.BACKEND_ERROR,
                         expect.R_BACKEND_LOST)
 
     with t.case("a backend sending bad XML: the client gets a well-formed "
@@ -225,7 +286,7 @@ def main(t):
                 "well-formed stream error and </stream:stream>",
                 "%s %r" % (v.error, cl.data[-300:]))
         cl.close()
-        common.end_line(k, d, cl.local, expect.BACKEND_ERROR, "bad-xml")
+        common.end_line(k, d, cl, expect.BACKEND_ERROR, "bad-xml")
         k.check(conn.wait_closed(5), "backend connection closed")
 
     script(spy.MECHANISMS)
@@ -239,7 +300,7 @@ def main(t):
                 "</stream:stream> relayed", repr(conn.data[-100:]))
         cl.close()
         k.check(conn.wait_closed(), "backend connection closed")
-        common.end_line(k, d, cl.local, expect.CLOSE,
+        common.end_line(k, d, cl, expect.CLOSE,
                         expect.R_CLIENT_CLOSED)
 
     with t.case("a client dropping TCP: the backend connection is closed")\
@@ -249,7 +310,7 @@ def main(t):
         conn = backend_conn(n)
         cl.sock.close()
         k.check(conn.wait_closed(), "backend connection closed")
-        common.end_line(k, d, cl.local, expect.CLOSE)
+        common.end_line(k, d, cl, expect.CLOSE)
 
     with t.case("<starttls/> from the client after TLS never reaches the "
                 "backend and gets no <proceed/>") as k:
@@ -258,7 +319,10 @@ def main(t):
         conn = backend_conn(n)
         mark = len(cl.data)
         cl.send(raw.STARTTLS)
-        cl.read_to_eof(5)
+        # a real backend (Prosody with mod_tls) answers a relayed
+        # <starttls/> with <proceed/>; the spy never answers, so this only
+        # waits for a possible stream error from the daemon
+        cl.read_to_eof(2)
         k.check(b"<proceed" not in cl.data[mark:], "no <proceed/>",
                 repr(cl.data[mark:]))
         k.check(b"starttls" not in conn.data, "not relayed",
@@ -271,15 +335,41 @@ def main(t):
         tmp2 = util.make_tmpdir()
         d2 = daemon.Daemon(tmp2, daemon.base_config(
             cert, spy.refused_port())).start()
-        cl = raw.RawClient(d2.port())
+        cl = d2.client()
         k.require(cl.open_stream(), "pre-TLS features", repr(cl.data))
         cl.starttls(cafile=cert.cert)
         cl.send(raw.header())
         common.stream_error(k, cl, expect.SE_REMOTE_FAILED)
         cl.close()
-        common.end_line(k, d2, cl.local, expect.BACKEND_ERROR,
+        common.end_line(k, d2, cl, expect.BACKEND_ERROR,
                         expect.R_CONNECT_FAILED)
         d2.stop()
+
+    def ipv6_case(k):
+        tmp4 = util.make_tmpdir()
+        d4 = daemon.Daemon(tmp4, daemon.base_config(
+            cert, backend.port, listen="[::1]:0 127.0.0.1:0")).start()
+        hosts = sorted(h for h, p in d4.addresses["c2s"])
+        k.check(hosts == ["127.0.0.1", "::1"], "two listening lines", hosts)
+        n = backend.connection_count()
+        with d4.client(family=6) as cl:
+            k.require(cl.open_stream(), "features", repr(cl.data))
+            cl.starttls(cafile=cert.cert)
+            cl.send(raw.header())
+            k.check(cl.recv_until(rb"</stream:features>"),
+                    "backend features", repr(cl.data))
+            backend_conn(n)
+        common.end_line(k, d4, cl, expect.CLOSE,
+                        expect.R_CLIENT_CLOSED)
+        d4.stop()
+
+    name6 = ("listening on [::1] and 127.0.0.1: both addresses logged, a "
+             "client over IPv6 is relayed")
+    if not util.have_ipv6_loopback():
+        t.skip(name6, "no IPv6 loopback here")
+    else:
+        with t.case(name6) as k:
+            ipv6_case(k)
 
     # -- a real Prosody offering STARTTLS ----------------------------------
     why = prosody.available()
@@ -297,7 +387,7 @@ def main(t):
             tmp3 = util.make_tmpdir()
             d3 = daemon.Daemon(tmp3, daemon.base_config(cert,
                                                         p.port)).start()
-            cl = raw.RawClient(d3.port())
+            cl = d3.client()
             cl.open_stream()
             cl.starttls(cafile=cert.cert)
             cl.send(raw.header())
@@ -313,13 +403,30 @@ def main(t):
             cl.send(raw.END)
             cl.read_to_eof(5)
             cl.close()
-            common.end_line(k, d3, cl.local, expect.CLOSE)
+            common.end_line(k, d3, cl, expect.CLOSE)
             d3.stop()
             p.stop()
 
     t.ok(d.alive(), "daemon still running", d.text()[-1500:])
     t.ok(not backend.errors, "scripted backend ran without errors",
          "\n".join(backend.errors))
+
+    script(spy.MECHANISMS)
+    with t.case("SIGTERM: a relayed session gets <system-shutdown/>, "
+                "reason=shutdown, the daemon exits 0") as k:
+        n = backend.connection_count()
+        cl = tls_client()
+        conn = backend_conn(n)
+        d.proc.send_signal(signal.SIGTERM)
+        common.stream_error(k, cl, expect.SE_SYSTEM_SHUTDOWN)
+        cl.close()
+        common.end_line(k, d, cl, expect.CLOSE, expect.R_SHUTDOWN)
+        k.check(conn.wait_closed(), "backend connection closed")
+        try:
+            rc = d.proc.wait(10)
+        except Exception:
+            rc = None
+        k.check(rc == 0, "exit status 0", rc)
     d.stop()
     common.sessions_end_once(t, d)
 

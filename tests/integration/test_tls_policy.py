@@ -7,7 +7,7 @@ import re
 import ssl
 import subprocess
 
-from lib import certs, common, daemon, expect, raw, spy, tap, util
+from lib import certs, common, daemon, expect, spy, tap, util
 
 AEAD_RX = r"GCM|CHACHA20"
 WEAK_SECLEVEL = "DEFAULT:@SECLEVEL=0"   # let the client really offer it
@@ -95,7 +95,7 @@ def main(t):
 
         with t.case("[%s] the certificate served is the configured one"
                     % kind) as k:
-            with raw.RawClient(port) as cl:
+            with d.client() as cl:
                 k.require(cl.open_stream(), "features", repr(cl.data))
                 cl.starttls(cafile=cert.cert)
                 der = cl.tls.getpeercert(binary_form=True)

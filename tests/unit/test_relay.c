@@ -210,6 +210,22 @@ main(void)
 	ok(res == RELAY_STREAM_END, "backend's </stream:stream> reported");
 	relay_free(r);
 
+	/* STARTTLS and compression are never offered after TLS. */
+	r = fresh(&s);
+	res = FROM_CLIENT(r, CHDR "<starttls xmlns='urn:ietf:params:xml:ns:"
+	    "xmpp-tls'/>");
+	ok(res == RELAY_ERROR && strcmp(relay_verdict(r)->reason,
+	    "post-tls-element") == 0 && strcmp(s.b, CHDR) == 0,
+	    "<starttls/> after TLS refused, never reaches the backend");
+	relay_free(r);
+	r = fresh(&s);
+	res = FROM_CLIENT(r, CHDR "<compress xmlns='http://jabber.org/"
+	    "protocol/compress'><method>zlib</method></compress>");
+	ok(res == RELAY_ERROR && strcmp(relay_verdict(r)->reason,
+	    "post-tls-element") == 0 && strcmp(s.b, CHDR) == 0,
+	    "<compress/> after TLS refused, never reaches the backend");
+	relay_free(r);
+
 	/* A backend speaking nonsense is the backend's error. */
 	r = fresh(&s);
 	res = FROM_BACKEND(r, BHDR "<a></b>");

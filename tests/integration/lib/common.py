@@ -5,21 +5,27 @@ from . import daemon as daemon_mod
 from . import expect, raw, util
 
 
-def end_line(case, d, client_addr, event, reason=None,
+def end_line(case, d, client, event, reason=None,
              timeout=util.DEFAULT_TIMEOUT, **kv):
-    """Wait for the end-of-session line of client_addr and check event,
-    reason, the standard keys and any key=value given in kv."""
-    end, ends = d.end_of(client_addr, timeout)
+    """Wait for the end-of-session line of client_addr and check event
+    (a name, a tuple of acceptable names, or None for any), reason, the
+    standard keys and any key=value given in kv."""
+    end, ends = d.end_of(client, timeout)
+    addr = getattr(client, "local", client)
     if not case.check(end is not None,
-                      "an end-of-session line for client=%s" % client_addr,
+                      "an end-of-session line for client=%s" % addr,
                       "none within %ss" % timeout):
-        acc = d.accept_of(client_addr, 0.1)
+        acc = d.accept_of(client, 0.1)
         case.note("session lines:\n" + "\n".join(
             str(l) for l in (d.session_lines(acc["session"]) if acc else [])))
         return None
-    want = "event=%s%s" % (event, " reason=%s" % reason if reason else "")
+    events = event if isinstance(event, tuple) else (event,)
+    want = "event=%s%s" % ("|".join(str(e) for e in events),
+                           " reason=%s" % reason if reason else "")
     got = "event=%s reason=%s" % (end.get("event"), end.get("reason"))
-    case.check(end.get("event") == event, "logged " + want, "saw " + got)
+    if event is not None:
+        case.check(end.get("event") in events, "logged " + want,
+                   "saw " + got)
     if reason is not None:
         case.check(end.get("reason") == reason, "logged " + want,
                    "saw " + got)

@@ -13,7 +13,7 @@ import re
 import subprocess
 import time
 
-from . import expect, util
+from . import expect, raw, util
 
 LOG_RX = re.compile(r"^xmppshield\[(\d+)\]: (\w+): (.*)$")
 KV_RX = re.compile(r'([A-Za-z0-9_.-]+)=("(?:[^"\\]|\\.)*"|\S*)')
@@ -101,8 +101,16 @@ class Daemon:
                                  sections)
         self.proc = None
         self.log = None
-        self.ports = {}
+        self.ports = {}          # listener -> an IPv4 port (else the first)
+        self.addresses = {}      # listener -> [(host, port), ...]
         self.start_time = None
+
+    def _next(self, rx, got):
+        """Index just after the last line in got (to find the next one)."""
+        if not got:
+            return 0
+        lines = self.log.lines
+        return lines.index(got[-1]) + 1
 
     def start(self, timeout=util.DEFAULT_TIMEOUT):
         t0 = time.monotonic()
@@ -112,25 +120,39 @@ class Daemon:
                                      stderr=subprocess.PIPE)
         util.on_cleanup(self.stop)
         self.log = util.LineCollector(self.proc.stderr, "xmppshield")
-        listeners = [s.split(None, 1)[1] for s in self.sections
-                     if s.startswith("listener ")]
-        for name in listeners:
-            line = self.log.wait_for(r"event=%s\b.*\blistener=%s\b"
-                                     % (expect.LISTENING, re.escape(name)),
-                                     timeout)
-            if line is None:
-                self.stop()
-                raise util.HarnessError(
-                    "daemon did not log event=listening for %s within %ss "
-                    "(exit %s); stderr:\n%s" % (name, timeout,
-                                                self.proc.returncode,
-                                                self.log.text()))
-            addr = parse_line(line).get("address", "")
-            self.ports[name] = int(addr.rsplit(":", 1)[1])
+        for sect, keys in self.sections.items():
+            if not sect.startswith("listener "):
+                continue
+            name = sect.split(None, 1)[1]
+            rx = r"event=%s\b.*\blistener=%s\b" % (expect.LISTENING,
+                                                   re.escape(name))
+            want = len(str(keys.get("listen", "")).split()) or 1
+            got = []
+            while len(got) < want:
+                line = self.log.wait_for(rx, timeout, start=self._next(rx,
+                                                                       got))
+                if line is None:
+                    self.stop()
+                    raise util.HarnessError(
+                        "daemon did not log event=listening for %s within "
+                        "%ss (exit %s); stderr:\n%s" % (
+                            name, timeout, self.proc.returncode,
+                            self.log.text()))
+                got.append(line)
+            for line in got:
+                addr = parse_line(line).get("address", "")
+                host, port = addr.rsplit(":", 1)
+                self.addresses.setdefault(name, []).append(
+                    (host.strip("[]"), int(port)))
+            v4 = [p for h, p in self.addresses[name] if ":" not in h]
+            self.ports[name] = v4[0] if v4 else self.addresses[name][0][1]
         self.start_time = time.monotonic() - t0
         return self
 
-    def port(self, listener="c2s"):
+    def port(self, listener="c2s", family=None):
+        """The bound port; family=6 for the [::1] one."""
+        if family == 6:
+            return [p for h, p in self.addresses[listener] if ":" in h][0]
         return self.ports[listener]
 
     # -- log access -------------------------------------------------------
@@ -146,11 +168,40 @@ class Daemon:
     def text(self, start=0):
         return self.log.text(start)
 
-    def accept_of(self, client_addr, timeout=util.DEFAULT_TIMEOUT):
-        """The parsed accept line of the connection from client_addr
-        ('127.0.0.1:PORT')."""
-        line = self.wait_for(r"event=%s\b.*\bclient=%s(\s|$)"
-                             % (expect.ACCEPT, re.escape(client_addr)),
+    def client(self, listener="c2s", family=None, **kw):
+        """A raw.RawClient connected to a listener, remembering the log
+        position so its own accept line is found even if the client port
+        was used by an earlier connection."""
+        if family == 6:
+            kw.setdefault("host", "::1")
+        return raw.RawClient(self.port(listener, family), mark=self.mark(),
+                             **kw)
+
+    def accept_of(self, client, timeout=util.DEFAULT_TIMEOUT):
+        """The parsed accept line of a client: a RawClient (searched from
+        its mark) or an address '127.0.0.1:PORT' (the latest such line)."""
+        if isinstance(client, raw.RawClient):
+            addr, start = client.local, client.mark
+        else:
+            addr, start = client, None
+        rx = r"event=%s\b.*\bclient=%s(\s|$)" % (expect.ACCEPT,
+                                                 re.escape(addr))
+        if start is None:
+            found = self.lines_matching(rx)
+            if found:
+                return parse_line(found[-1])
+            start = 0
+        line = self.wait_for(rx, timeout, start)
+        return parse_line(line) if line else None
+
+    def wait_event(self, client, event, timeout=util.DEFAULT_TIMEOUT):
+        """Wait for a line with event=EVENT in the client's session; the
+        parsed line or None."""
+        acc = self.accept_of(client, timeout)
+        if acc is None:
+            return None
+        line = self.wait_for(r"event=%s\b.*\bsession=%s(\s|$)"
+                             % (re.escape(event), re.escape(acc["session"])),
                              timeout)
         return parse_line(line) if line else None
 
@@ -159,11 +210,11 @@ class Daemon:
                 self.lines_matching(r"\bsession=%s(\s|$)"
                                     % re.escape(session_id))]
 
-    def end_of(self, client_addr, timeout=util.DEFAULT_TIMEOUT):
-        """Wait for the end-of-session line of the connection from
-        client_addr; returns (parsed end line or None, all end lines of
-        that session)."""
-        acc = self.accept_of(client_addr, timeout)
+    def end_of(self, client, timeout=util.DEFAULT_TIMEOUT):
+        """Wait for the end-of-session line of a client (see accept_of);
+        returns (parsed end line or None, all end lines of that
+        session)."""
+        acc = self.accept_of(client, timeout)
         if acc is None:
             return None, []
         sid = acc.get("session")

@@ -7,6 +7,7 @@ Log lines look like
 
 # -- events ------------------------------------------------------------------
 LISTENING = "listening"
+STARTED = "started"          # after listening: signal handlers are set
 ACCEPT = "accept"
 TLS_ESTABLISHED = "tls-established"
 
@@ -28,6 +29,8 @@ R_PRE_TLS_ELEMENT = "pre-tls-element"
 R_INJECTION = "starttls-injection"
 R_RESTRICTED = "restricted-xml"
 R_STANZA_TOO_LARGE = "stanza-too-large"
+R_TOO_DEEP = "too-deep"                    # max_depth
+R_TOO_MANY_ATTRS = "too-many-attributes"   # max_attributes
 R_PRE_TLS_TOO_LARGE = "pre-tls-too-large"
 R_ENCODING = "unsupported-encoding"
 R_DOMAIN_CHANGED = "domain-changed"
@@ -38,6 +41,9 @@ R_UNSUPPORTED_VERSION = "unsupported-version"
 R_BAD_FORMAT = "bad-format"
 R_CONNECT_FAILED = "connect-failed"
 R_BACKEND_LOST = "backend-lost"
+R_BACKEND_BAD_XML = "bad-xml"
+R_PRE_TLS_TIMEOUT = "pre-tls"
+R_HANDSHAKE_TIMEOUT = "handshake"
 # restricted-xml details
 D_COMMENT = "comment"
 D_PI = "processing-instruction"
@@ -57,6 +63,8 @@ SE_UNSUPPORTED_VERSION = "unsupported-version"
 SE_ENCODING = "unsupported-encoding"
 SE_REMOTE_FAILED = "remote-connection-failed"
 SE_NOT_WELL_FORMED = "not-well-formed"
+SE_CONNECTION_TIMEOUT = "connection-timeout"
+SE_SYSTEM_SHUTDOWN = "system-shutdown"
 
 # -- -n / -V -----------------------------------------------------------------
 CONFIG_OK = "configuration OK"

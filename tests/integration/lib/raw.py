@@ -116,13 +116,18 @@ class RawClient:
     """
 
     def __init__(self, port, host=util.LOOPBACK, timeout=util.DEFAULT_TIMEOUT,
-                 nodelay=False):
+                 nodelay=False, mark=None):
         self.timeout = timeout
+        # index of the daemon's log when this client connected (see
+        # Daemon.client): its accept line is searched from there, as the
+        # kernel may hand the same client port to a later connection
+        self.mark = mark
         self.sock = socket.create_connection((host, port), timeout=timeout)
         if nodelay:
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # "127.0.0.1:PORT" as the daemon logs it in client=
-        self.local = "%s:%d" % self.sock.getsockname()[:2]
+        h, p = self.sock.getsockname()[:2]
+        self.local = ("[%s]:%d" if ":" in h else "%s:%d") % (h, p)
         self.data = b""
         self.pre_tls_data = None
         self.eof = False

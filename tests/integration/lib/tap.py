@@ -111,13 +111,31 @@ class TAP:
         sys.exit(self.done())
 
 
+class BudgetExceeded(BaseException):
+    """Raised in the main thread by the watchdog alarm (a BaseException so
+    that no test case swallows it and the file stops at once)."""
+
+
 def main(body):
     """Run body(tap) with cleanup; a util.Skip skips the file, any other
-    exception escaping the body is reported as a failed test point."""
+    exception escaping the body is reported as a failed test point.  A
+    watchdog (XMPPSHIELD_TEST_BUDGET seconds, default 150) ends a file that
+    hangs anyway, still cleaning up every process it started."""
+    import signal
     from . import util
     t = TAP()
+    budget = int(float(os.environ.get("XMPPSHIELD_TEST_BUDGET", "150")))
+
+    def on_alarm(signum, frame):
+        raise BudgetExceeded("test file exceeded its %d s budget" % budget)
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(budget)
     try:
         body(t)
+    except BudgetExceeded as e:
+        t.ok(False, "test file finished within its time budget",
+             "%s\n%s" % (e, traceback.format_exc()))
     except util.Skip as e:
         util.run_cleanups()
         if t.n == 0:
@@ -126,5 +144,6 @@ def main(body):
     except Exception:
         t.ok(False, "harness ran to the end", traceback.format_exc())
     finally:
+        signal.alarm(0)
         util.run_cleanups()
     sys.exit(t.done())

@@ -145,6 +145,15 @@ def free_port(host=LOOPBACK):
         return s.getsockname()[1]
 
 
+def have_ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
 def wait_port(port, host=LOOPBACK, timeout=DEFAULT_TIMEOUT, proc=None):
     """Wait until host:port accepts a TCP connection (polls connect())."""
     deadline = time.monotonic() + timeout
