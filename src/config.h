@@ -79,6 +79,12 @@ struct config_limits {
 	unsigned pre_tls_timeout;	/* seconds from accept to <starttls/> */
 	unsigned handshake_timeout;	/* seconds for the TLS handshake */
 	unsigned backend_connect_timeout;	/* seconds */
+	unsigned auth_timeout;		/* seconds from TLS to SASL success */
+	unsigned idle_timeout;		/* seconds without client bytes; 0 off */
+	unsigned max_connections;	/* open at once, all listeners */
+	unsigned max_connections_per_ip;	/* per IPv4 address or IPv6 /64 */
+	unsigned connection_rate_per_ip;	/* new connections per second */
+	unsigned max_name_length;	/* bytes of an element or attribute name */
 	size_t buffer_size;		/* high-water mark of each direction */
 };
 
@@ -89,6 +95,8 @@ struct config {
 	char *user;		/* NULL: do not drop privileges */
 	char *group;
 	char *pidfile;		/* NULL: none */
+	unsigned shutdown_grace;	/* seconds sessions may drain on SIGTERM */
+	unsigned log_rate_limit;	/* lines per second before suppressing */
 	struct config_tls tls;
 	struct config_limits limits;
 	struct config_domain *domains;

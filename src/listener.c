@@ -30,7 +30,9 @@ struct bound {
 	struct event *resume;
 	struct server *srv;
 	const struct config_listener *l;
-	char address[64];
+	struct config_addr conf;	/* as configured: reloads match on it */
+	const struct config_listener *next_l;	/* reload: kept for it */
+	char address[64];		/* as bound (port 0 resolved) */
 	struct bound *next;
 };
 
@@ -77,7 +79,7 @@ on_accept_error(struct evconnlistener *evl, void *arg)
 }
 
 static int
-bind_one(struct listeners *ls, struct server *srv,
+bind_one(struct bound **list, struct server *srv,
     const struct config_listener *l, const struct config_addr *a,
     char *err, size_t errlen)
 {
@@ -112,13 +114,14 @@ bind_one(struct listeners *ls, struct server *srv,
 	}
 	b->srv = srv;
 	b->l = l;
+	b->conf = *a;
 	addr_format((struct sockaddr *)&ss, sslen, b->address,
 	    sizeof(b->address));
 	b->evl = evconnlistener_new(srv->base, on_accept, b,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 	b->resume = evtimer_new(srv->base, on_resume, b);
-	b->next = ls->all;
-	ls->all = b;
+	b->next = *list;
+	*list = b;
 	if (b->evl == NULL || b->resume == NULL) {
 		if (b->evl == NULL)
 			close(fd);
@@ -146,7 +149,7 @@ listeners_open(struct server *srv, char *err, size_t errlen)
 	}
 	for (l = srv->cfg->listeners; l != NULL; l = l->next)
 		for (i = 0; i < l->nlisten; i++)
-			if (bind_one(ls, srv, l, &l->listen[i], err,
+			if (bind_one(&ls->all, srv, l, &l->listen[i], err,
 			    errlen) == -1) {
 				listeners_close(ls);
 				return NULL;
@@ -154,14 +157,12 @@ listeners_open(struct server *srv, char *err, size_t errlen)
 	return ls;
 }
 
-void
-listeners_close(struct listeners *ls)
+static void
+free_list(struct bound *b)
 {
-	struct bound *b, *next;
+	struct bound *next;
 
-	if (ls == NULL)
-		return;
-	for (b = ls->all; b != NULL; b = next) {
+	for (; b != NULL; b = next) {
 		next = b->next;
 		if (b->evl != NULL)
 			evconnlistener_free(b->evl);
@@ -169,5 +170,64 @@ listeners_close(struct listeners *ls)
 			event_free(b->resume);
 		free(b);
 	}
+}
+
+void
+listeners_close(struct listeners *ls)
+{
+	if (ls == NULL)
+		return;
+	free_list(ls->all);
 	free(ls);
+}
+
+static int
+same_address(const struct config_addr *a, const struct config_addr *b)
+{
+	return a->len == b->len && a->sa.ss_family == b->sa.ss_family &&
+	    memcmp(&a->sa, &b->sa, a->len) == 0;
+}
+
+int
+listeners_reload(struct listeners *ls, struct server *srv,
+    const struct config *cfg, char *err, size_t errlen)
+{
+	const struct config_listener *l;
+	struct bound *b, *added = NULL, **pp;
+	size_t i;
+
+	for (b = ls->all; b != NULL; b = b->next)
+		b->next_l = NULL;
+	/* First everything that can fail: claim or bind each address. */
+	for (l = cfg->listeners; l != NULL; l = l->next)
+		for (i = 0; i < l->nlisten; i++) {
+			for (b = ls->all; b != NULL; b = b->next)
+				if (b->next_l == NULL &&
+				    same_address(&b->conf, &l->listen[i]))
+					break;
+			if (b != NULL) {
+				b->next_l = l;
+				continue;
+			}
+			if (bind_one(&added, srv, l, &l->listen[i], err,
+			    errlen) == -1) {
+				free_list(added);
+				return -1;
+			}
+		}
+	/* Then commit: sockets kept change hands, the rest close. */
+	for (pp = &ls->all; (b = *pp) != NULL; ) {
+		if (b->next_l != NULL) {
+			b->l = b->next_l;
+			pp = &b->next;
+			continue;
+		}
+		log_msg(LOG_NOTICE, "event=listener-closed listener=%s "
+		    "address=%s", b->l->name, b->address);
+		*pp = b->next;
+		b->next = NULL;
+		free_list(b);
+	}
+	*pp = added;
+	return 0;
 }

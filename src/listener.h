@@ -19,6 +19,17 @@ struct listeners;
 struct listeners *listeners_open(struct server *srv, char *err,
     size_t errlen);
 
+/*
+ * Reload: make ls serve the listeners of cfg (the new generation's).
+ * A configured address that was already listening keeps its socket (no
+ * connection in the backlog is lost), new addresses are bound, and
+ * addresses no longer configured are closed.  All or nothing: if one
+ * address cannot be bound (a privileged port after privileges were
+ * dropped, say) nothing changes and -1 is returned with err set.
+ */
+int listeners_reload(struct listeners *ls, struct server *srv,
+    const struct config *cfg, char *err, size_t errlen);
+
 /* Stop accepting and close every listening socket. */
 void listeners_close(struct listeners *ls);
 

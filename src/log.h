@@ -23,6 +23,19 @@ void log_init(int to_stderr, int facility, int level);
 /* Change facility and level later (after the config is read). */
 void log_set(int facility, int level);
 
+struct event_base;
+
+/*
+ * Flood control: at most lines_per_second lines of warning priority or
+ * below per second (0: no limit); the rest are counted and reported as
+ * one "event=log-suppressed lines=N" line once the second is over (from
+ * a timer on base).  Errors are always written.
+ */
+void log_set_rate(struct event_base *base, unsigned lines_per_second);
+
+/* Report any count still held back; release the timer. */
+void log_shutdown(void);
+
 /* 1 if a line at prio would be written. */
 int log_enabled(int prio);
 

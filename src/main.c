@@ -15,12 +15,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
+#include "admission.h"
 #include "config.h"
+#include "generation.h"
 #include "listener.h"
 #include "log.h"
 #include "session.h"
@@ -33,10 +37,13 @@
 
 struct daemon_state {
 	struct server srv;
+	const char *config_path;
 	struct listeners *listeners;
-	struct event *ev_term, *ev_int, *ev_hup;
-	int stopping;
+	struct event *ev_term, *ev_int, *ev_hup, *ev_grace;
 };
+
+/* Addresses tracked for the per-address caps (see admission.h). */
+#define ADMISSION_MAX_ENTRIES	65536
 
 static void __attribute__((noreturn))
 usage(void)
@@ -115,29 +122,135 @@ write_pidfile(const char *path)
 }
 
 static void
+apply_limits(struct server *srv)
+{
+	const struct config_limits *lim = &srv->cfg->limits;
+	struct admission_limits al = {
+		.max_connections = lim->max_connections,
+		.max_per_ip = lim->max_connections_per_ip,
+		.rate_per_ip = lim->connection_rate_per_ip,
+	};
+
+	admission_set_limits(srv->admission, &al);
+	log_set(srv->cfg->syslog_facility, srv->cfg->log_level);
+	log_set_rate(srv->base, srv->cfg->log_rate_limit);
+}
+
+/*
+ * Each session needs its client socket and a backend socket.  Raise the
+ * soft descriptor limit to the hard one, and say so at start if
+ * max_connections still cannot be reached (accept would then pause on
+ * EMFILE before the cap is hit).
+ */
+static void
+check_fd_limit(const struct config *cfg)
+{
+	struct rlimit rl;
+	unsigned long long need = 2ULL * cfg->limits.max_connections + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+		log_msg(LOG_WARNING, "event=fd-limit limit=%llu needed=%llu "
+		    "detail=raise-LimitNOFILE-or-lower-max_connections",
+		    (unsigned long long)rl.rlim_cur, need);
+}
+
+/*
+ * SIGHUP: a new generation beside the old one.  Anything wrong with the
+ * new files (syntax, an unreadable or mismatched key, a port that cannot
+ * be bound) leaves the old generation serving; the log says why.
+ */
+static void
+reload(struct daemon_state *d)
+{
+	struct generation *g, *old = d->srv.gen;
+	char err[512], esc[600];
+
+	log_msg(LOG_NOTICE, "event=reloading config=%s", d->config_path);
+	g = generation_load(d->config_path, err, sizeof(err));
+	if (g != NULL && d->listeners != NULL &&
+	    listeners_reload(d->listeners, &d->srv, g->cfg, err,
+	    sizeof(err)) == -1) {
+		generation_unref(g);
+		g = NULL;
+	}
+	if (g == NULL) {
+		log_msg(LOG_ERR, "event=reload-failed generation=%u "
+		    "detail=%s", old->number, log_escape(err, esc,
+		    sizeof(esc)));
+		return;
+	}
+	g->number = old->number + 1;
+	d->srv.gen = g;
+	d->srv.cfg = g->cfg;
+	d->srv.tls = g->tls;
+	apply_limits(&d->srv);
+	log_msg(LOG_NOTICE, "event=reloaded generation=%u sessions=%u "
+	    "sessions_on_old=%u", g->number, d->srv.nsessions,
+	    session_count_old(&d->srv));
+	generation_unref(old);	/* sessions still on it hold it */
+}
+
+/* The grace period is over: whoever is left gets <system-shutdown/>. */
+static void
+on_grace(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon_state *d = arg;
+
+	(void)fd;
+	(void)what;
+	log_msg(LOG_NOTICE, "event=shutdown sessions=%u", d->srv.nsessions);
+	session_shutdown_all(&d->srv);
+}
+
+/*
+ * SIGTERM/SIGINT: stop accepting at once; sessions carry on for
+ * shutdown_grace seconds, then get <system-shutdown/> at a stanza
+ * boundary.  A second signal cuts the grace short.  The loop ends when
+ * the last session is gone.
+ */
+static void
+stop(struct daemon_state *d, const char *signame)
+{
+	struct timeval tv = { .tv_sec = d->srv.cfg->shutdown_grace };
+
+	if (d->srv.stopping) {
+		event_del(d->ev_grace);
+		on_grace(-1, 0, d);
+		return;
+	}
+	d->srv.stopping = 1;
+	log_msg(LOG_NOTICE, "event=stopping signal=%s sessions=%u grace=%u",
+	    signame, d->srv.nsessions, d->srv.cfg->shutdown_grace);
+	listeners_close(d->listeners);
+	d->listeners = NULL;
+	event_del(d->ev_hup);
+	if (d->srv.nsessions == 0) {
+		event_base_loopexit(d->srv.base, NULL);
+		return;
+	}
+	if (d->srv.cfg->shutdown_grace == 0)
+		on_grace(-1, 0, d);
+	else
+		event_add(d->ev_grace, &tv);
+}
+
+static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon_state *d = arg;
 
 	(void)what;
-	if (sig == SIGHUP) {
-		log_msg(LOG_NOTICE, "event=reload-ignored reason=not-supported "
-		    "detail=restart-to-apply-changes");
-		return;
-	}
-	if (d->stopping)
-		return;
-	d->stopping = 1;
-	log_msg(LOG_NOTICE, "event=stopping signal=%s sessions=%u",
-	    sig == SIGTERM ? "TERM" : "INT", d->srv.nsessions);
-	listeners_close(d->listeners);
-	d->listeners = NULL;
-	session_shutdown_all(&d->srv);
-	/* With the signal events gone the loop ends when the last session
-	   has flushed its <system-shutdown/>. */
-	event_del(d->ev_term);
-	event_del(d->ev_int);
-	event_del(d->ev_hup);
+	if (sig == SIGHUP)
+		reload(d);
+	else
+		stop(d, sig == SIGTERM ? "TERM" : "INT");
 }
 
 int
@@ -147,7 +260,7 @@ main(int argc, char *argv[])
 	int foreground = 0, check_only = 0, ch;
 	struct daemon_state d;
 	struct config *cfg;
-	char err[512];
+	char err[512], *pidfile;
 
 	while ((ch = getopt(argc, argv, "c:dknVh")) != -1) {
 		switch (ch) {
@@ -174,31 +287,39 @@ main(int argc, char *argv[])
 		usage();
 
 	log_init(foreground || check_only, LOG_DAEMON, LOG_INFO);
-	if (config_load(path, &cfg, err, sizeof(err)) == -1) {
+	memset(&d, 0, sizeof(d));
+	TAILQ_INIT(&d.srv.sessions);
+	d.config_path = path;
+	if ((d.srv.gen = generation_load(path, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "xmppshield: %s\n", err);
 		return 1;
 	}
-	memset(&d, 0, sizeof(d));
-	TAILQ_INIT(&d.srv.sessions);
-	d.srv.cfg = cfg;
-	if ((d.srv.tls = tls_ctx_new(cfg, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "xmppshield: %s: %s\n", path, err);
-		config_free(cfg);
-		return 1;
-	}
+	cfg = d.srv.cfg = d.srv.gen->cfg;
+	d.srv.tls = d.srv.gen->tls;
 	if (check_only) {
 		printf("configuration OK\n");
-		tls_ctx_free(d.srv.tls);
-		config_free(cfg);
+		generation_unref(d.srv.gen);
 		return 0;
 	}
-	log_set(cfg->syslog_facility, cfg->log_level);
 	signal(SIGPIPE, SIG_IGN);
 
 	if ((d.srv.base = event_base_new()) == NULL) {
 		fprintf(stderr, "xmppshield: cannot start the event loop\n");
 		return 1;
 	}
+	{
+		uint64_t seed;
+
+		if (tls_random(d.srv.tls, &seed, sizeof(seed)) == -1 ||
+		    (d.srv.admission = admission_new(ADMISSION_MAX_ENTRIES,
+		    seed)) == NULL) {
+			fprintf(stderr, "xmppshield: out of memory\n");
+			return 1;
+		}
+	}
+	apply_limits(&d.srv);
+	check_fd_limit(cfg);
+	d.ev_grace = evtimer_new(d.srv.base, on_grace, &d);
 	/* Handlers first: a test (or an admin) may send SIGTERM as soon as
 	   the "listening" line appears. */
 	d.ev_term = evsignal_new(d.srv.base, SIGTERM, on_signal, &d);
@@ -225,6 +346,7 @@ main(int argc, char *argv[])
 		}
 	}
 	write_pidfile(cfg->pidfile);
+	pidfile = cfg->pidfile ? strdup(cfg->pidfile) : NULL;
 	if (drop_privileges(cfg, err, sizeof(err)) == -1) {
 		char esc[256];
 
@@ -239,14 +361,20 @@ main(int argc, char *argv[])
 	event_base_dispatch(d.srv.base);
 	log_msg(LOG_NOTICE, "event=stopped");
 
-	if (cfg->pidfile != NULL)
-		unlink(cfg->pidfile);
+	/* The pidfile of the first generation: a reload may not move it,
+	   and after dropping privileges this may fail (documented). */
+	if (pidfile != NULL && unlink(pidfile) == -1 && errno != ENOENT)
+		log_msg(LOG_WARNING, "event=pidfile-error path=%s error=%s",
+		    pidfile, strerror(errno));
+	free(pidfile);
+	log_shutdown();
 	event_free(d.ev_term);
 	event_free(d.ev_int);
 	event_free(d.ev_hup);
+	event_free(d.ev_grace);
 	listeners_close(d.listeners);
 	event_base_free(d.srv.base);
-	tls_ctx_free(d.srv.tls);
-	config_free(cfg);
+	admission_free(d.srv.admission);
+	generation_unref(d.srv.gen);
 	return 0;
 }

@@ -64,6 +64,9 @@ void relay_fail(struct relay *r, const struct verdict *v);
 /* Why relay_from_client/backend returned RELAY_ERROR. */
 const struct verdict *relay_verdict(const struct relay *r);
 
+/* 1 once the backend has said SASL <success/> to the client. */
+int relay_authenticated(const struct relay *r);
+
 /* <starttls/> and <compression/> elements removed so far. */
 unsigned relay_stripped(const struct relay *r);
 

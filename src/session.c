@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -26,6 +27,8 @@
 #include <event2/event.h>
 
 #include "addr.h"
+#include "admission.h"
+#include "generation.h"
 #include "log.h"
 #include "pretls.h"
 #include "relay.h"
@@ -47,7 +50,10 @@ enum session_state {
 struct session {
 	TAILQ_ENTRY(session) entry;
 	struct server *srv;
-	const struct config *cfg;
+	struct generation *gen;	/* held until freed: a reload never
+				   changes a session in flight */
+	struct admission_entry *admitted;
+	const struct config *cfg;	/* gen->cfg */
 	const struct config_listener *l;
 	unsigned long long id;
 	int fd;
@@ -65,6 +71,8 @@ struct session {
 	int client_paused;	/* client reads stopped: backend queue full */
 	int backend_paused;	/* backend reads stopped: client queue full */
 	int client_ended;	/* client sent </stream:stream> */
+	int authenticated;	/* backend said SASL <success/> */
+	double last_client;	/* monotonic time of the last client bytes */
 
 	struct pretls *pretls;
 	struct tls_conn *tls;
@@ -119,6 +127,15 @@ set_timer(struct session *s, unsigned seconds)
 	event_add(s->ev_timer, &tv);
 }
 
+static double
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 /* How loud the end of a session is, by the event that ended it. */
 static int
 verdict_priority(const struct verdict *v)
@@ -160,6 +177,10 @@ session_free(struct session *s)
 
 	TAILQ_REMOVE(&s->srv->sessions, s, entry);
 	s->srv->nsessions--;
+	admission_leave(s->srv->admission, s->admitted);
+	/* Draining after SIGTERM: the last session out ends the loop. */
+	if (s->srv->stopping && s->srv->nsessions == 0)
+		event_base_loopexit(s->srv->base, NULL);
 	if (s->backend != NULL)
 		bufferevent_free(s->backend);
 	event_free(s->ev_read);
@@ -170,6 +191,7 @@ session_free(struct session *s)
 	pretls_free(s->pretls);
 	relay_free(s->relay);
 	tls_conn_free(s->tls);
+	generation_unref(s->gen);	/* last: tls and relay point into it */
 	close(s->fd);
 	free(s);
 }
@@ -361,7 +383,16 @@ do_handshake(struct session *s)
 		return;
 	}
 	enter_state(s, S_RELAY);
-	event_del(s->ev_timer);
+	/* A client must authenticate within auth_timeout; s2s streams
+	   authenticate by dialback, which the proxy does not follow, so
+	   only the idle timeout applies to them. */
+	s->last_client = mono_now();
+	if (s->l->kind == LISTENER_C2S)
+		set_timer(s, s->cfg->limits.auth_timeout);
+	else if (s->cfg->limits.idle_timeout > 0)
+		set_timer(s, s->cfg->limits.idle_timeout);
+	else
+		event_del(s->ev_timer);
 	event_del(s->ev_write);
 	event_add(s->ev_read, NULL);
 	/* The client's new stream header may already sit inside mbedTLS. */
@@ -373,7 +404,7 @@ start_handshake(struct session *s)
 {
 	struct verdict v;
 
-	s->tls = tls_conn_new(s->srv->tls, s->domain, s->fd);
+	s->tls = tls_conn_new(s->gen->tls, s->domain, s->fd);
 	if (s->tls == NULL) {
 		verdict_set(&v, "internal-error", "tls-setup",
 		    XMPP_COND_NONE, NULL, NULL);
@@ -415,6 +446,13 @@ on_backend_read(struct bufferevent *bev, void *arg)
 	while (evbuffer_peek(in, -1, NULL, &vec, 1) > 0 && vec.iov_len > 0) {
 		r = relay_from_backend(s->relay, vec.iov_base, vec.iov_len);
 		evbuffer_drain(in, vec.iov_len);
+		if (!s->authenticated && relay_authenticated(s->relay)) {
+			s->authenticated = 1;
+			if (s->cfg->limits.idle_timeout > 0)
+				set_timer(s, s->cfg->limits.idle_timeout);
+			else
+				event_del(s->ev_timer);
+		}
 		if (r == RELAY_ERROR) {
 			relay_fail(s->relay, relay_verdict(s->relay));
 			session_end(s, relay_verdict(s->relay));
@@ -609,6 +647,7 @@ relay_read(struct session *s)
 		case TLS_IO_OK:
 			break;
 		}
+		s->last_client = mono_now();
 		r = relay_from_client(s->relay, buf, n);
 		if (s->backend_start_failed) {
 			backend_fail(s, "connect-failed", strerror(errno));
@@ -702,6 +741,47 @@ on_client_write(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* The relay's deadline: linger, authentication, or idleness. */
+static void
+relay_timer(struct session *s)
+{
+	const struct config_limits *lim = &s->cfg->limits;
+	struct verdict v;
+	double silent;
+
+	if (s->client_ended) {
+		/* The client closed its stream; the backend did not. */
+		end_with(s, "close", "client-closed", NULL);
+		return;
+	}
+	if (s->l->kind == LISTENER_C2S && !s->authenticated) {
+		verdict_set(&v, "timeout", "auth",
+		    XMPP_COND_CONNECTION_TIMEOUT, NULL, " limit=%u",
+		    lim->auth_timeout);
+	} else {
+		if (lim->idle_timeout == 0)
+			return;
+		/* Client bytes do not move the timer (that would cost an
+		   event_add per read); the timer looks back instead. */
+		silent = mono_now() - s->last_client;
+		if (silent < lim->idle_timeout) {
+			struct timeval tv;
+			double left = lim->idle_timeout - silent;
+
+			tv.tv_sec = (time_t)left;
+			tv.tv_usec = (suseconds_t)((left - (double)tv.tv_sec) *
+			    1e6) + 1;
+			event_add(s->ev_timer, &tv);
+			return;
+		}
+		verdict_set(&v, "timeout", "idle",
+		    XMPP_COND_CONNECTION_TIMEOUT, NULL, " limit=%u",
+		    lim->idle_timeout);
+	}
+	relay_fail(s->relay, &v);
+	session_end(s, &v);
+}
+
 static void
 on_timer(evutil_socket_t fd, short what, void *arg)
 {
@@ -725,8 +805,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 		session_end(s, &v);
 		break;
 	case S_RELAY:
-		/* The client closed its stream; the backend did not. */
-		end_with(s, "close", "client-closed", NULL);
+		relay_timer(s);
 		break;
 	case S_CLOSING:
 		session_free(s);
@@ -736,23 +815,61 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 
 /* --- public ---------------------------------------------------------- */
 
+/*
+ * Over a connection cap: no session, no timer, no read.  The client gets
+ * our stream header and <resource-constraint/> in one write to an empty
+ * socket buffer (so it cannot block), then the connection is closed.
+ * Each refusal is one log line (log.c holds back floods).
+ */
+static void
+refuse(struct server *srv, const struct config_listener *l, int fd,
+    const struct sockaddr *peer, socklen_t peerlen,
+    enum admission_result ar)
+{
+	char client[64], buf[1024];
+	size_t n;
+	ssize_t w;
+
+	addr_format(peer, peerlen, client, sizeof(client));
+	n = xmpp_write_header(buf, sizeof(buf), l->kind, NULL, "refused");
+	n += xmpp_write_stream_error(buf + n, sizeof(buf) - n,
+	    XMPP_COND_RESOURCE_CONSTRAINT, "Too many connections");
+	w = send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	(void)w;
+	shutdown(fd, SHUT_WR);
+	close(fd);
+	log_msg(LOG_WARNING, "event=refused client=%s listener=%s reason=%s "
+	    "connections=%u", client, l->name, admission_reason(ar),
+	    admission_connections(srv->admission));
+}
+
 void
 session_accept(struct server *srv, const struct config_listener *l, int fd,
     const struct sockaddr *peer, socklen_t peerlen)
 {
+	struct admission_entry *admitted;
+	enum admission_result ar;
 	unsigned char rnd[16];
 	struct session *s;
 	int one = 1;
 	size_t i;
 
+	ar = admission_enter(srv->admission, peer, mono_now(), &admitted);
+	if (ar != ADMIT_OK) {
+		refuse(srv, l, fd, peer, peerlen, ar);
+		return;
+	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		admission_leave(srv->admission, admitted);
 		log_msg(LOG_ERR, "event=internal-error reason=out-of-memory "
 		    "listener=%s", l->name);
 		close(fd);
 		return;
 	}
 	s->srv = srv;
-	s->cfg = srv->cfg;
+	s->gen = generation_ref(srv->gen);
+	s->admitted = admitted;
+	s->cfg = s->gen->cfg;
 	s->l = l;
 	s->fd = fd;
 	s->id = ++srv->next_id;
@@ -797,8 +914,22 @@ fail:
 	if (s->raw_out) evbuffer_free(s->raw_out);
 	if (s->tls_out) evbuffer_free(s->tls_out);
 	pretls_free(s->pretls);
+	admission_leave(srv->admission, s->admitted);
+	generation_unref(s->gen);
 	close(fd);
 	free(s);
+}
+
+unsigned
+session_count_old(const struct server *srv)
+{
+	const struct session *s;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(s, &srv->sessions, entry)
+		if (s->gen != srv->gen)
+			n++;
+	return n;
 }
 
 void
