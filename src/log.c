@@ -325,6 +325,53 @@ log_msg(int prio, const char *fmt, ...)
 }
 
 const char *
+log_quote(const char *s, char *buf, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0, i, w;
+	unsigned char c;
+	char esc[4];
+
+	if (buf == NULL || len < 8) {
+		if (buf != NULL && len > 0)
+			buf[0] = '\0';
+		return buf;
+	}
+	if (s == NULL)
+		s = "-";
+	buf[o++] = '"';
+	for (i = 0; s[i] != '\0'; i++) {
+		c = (unsigned char)s[i];
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+			esc[0] = (char)c;
+			w = 1;
+		} else if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			w = 2;
+		} else {
+			esc[0] = '\\';
+			esc[1] = 'x';
+			esc[2] = hex[c >> 4];
+			esc[3] = hex[c & 0xf];
+			w = 4;
+		}
+		/* Keep room for '..."' and the NUL unless this is the end. */
+		if (o + w + (s[i + 1] == '\0' ? 2 : 5) > len)
+			break;
+		memcpy(buf + o, esc, w);
+		o += w;
+	}
+	if (s[i] != '\0') {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+	return buf;
+}
+
+const char *
 log_escape(const char *s, char *buf, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";

@@ -51,6 +51,14 @@ void log_vmsg(int prio, const char *fmt, va_list ap);
  */
 const char *log_escape(const char *s, char *buf, size_t len);
 
+/*
+ * Copy s into buf (size len >= 8) as a quoted log value for messages
+ * meant for people (error details): "..." with '"' and '\\' escaped by a
+ * backslash and every byte outside printable ASCII as \xHH; a value cut
+ * to fit ends in "...".  Returns buf.  NULL s gives "-" quoted.
+ */
+const char *log_quote(const char *s, char *buf, size_t len);
+
 /* Parse "error", "warning", "notice", "info", "debug"; -1 if unknown. */
 int log_level_from_name(const char *name);
 

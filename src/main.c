@@ -182,7 +182,7 @@ reload(struct daemon_state *d)
 	}
 	if (g == NULL) {
 		log_msg(LOG_ERR, "event=reload-failed generation=%u "
-		    "detail=%s", old->number, log_escape(err, esc,
+		    "detail=%s", old->number, log_quote(err, esc,
 		    sizeof(esc)));
 		return;
 	}
@@ -226,10 +226,12 @@ stop(struct daemon_state *d, const char *signame)
 		return;
 	}
 	d->srv.stopping = 1;
-	log_msg(LOG_NOTICE, "event=stopping signal=%s sessions=%u grace=%u",
-	    signame, d->srv.nsessions, d->srv.cfg->shutdown_grace);
 	listeners_close(d->listeners);
 	d->listeners = NULL;
+	/* Logged once the ports are closed: a reader of the log may count
+	   on it. */
+	log_msg(LOG_NOTICE, "event=stopping signal=%s sessions=%u grace=%u",
+	    signame, d->srv.nsessions, d->srv.cfg->shutdown_grace);
 	event_del(d->ev_hup);
 	if (d->srv.nsessions == 0) {
 		event_base_loopexit(d->srv.base, NULL);
@@ -351,7 +353,7 @@ main(int argc, char *argv[])
 		char esc[256];
 
 		log_msg(LOG_ERR, "event=startup-error reason=privileges "
-		    "detail=%s", log_escape(err, esc, sizeof(esc)));
+		    "detail=%s", log_quote(err, esc, sizeof(esc)));
 		fprintf(stderr, "xmppshield: %s\n", err);
 		return 1;
 	}
