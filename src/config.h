@@ -26,6 +26,13 @@ enum listener_kind {
 	LISTENER_S2S,		/* jabber:server, STARTTLS on 5269 */
 };
 
+/* How a listener starts TLS. */
+enum listener_tls {
+	LISTENER_TLS_STARTTLS,	/* XMPP first, then <starttls/> (5222, 5269) */
+	LISTENER_TLS_DIRECT,	/* TLS from the first byte, XEP-0368 (5223,
+				   5270) */
+};
+
 /* The AEAD ciphers an admin may order; key exchange is always ECDHE. */
 enum tls_cipher {
 	TLS_CIPHER_AES128_GCM,
@@ -48,12 +55,15 @@ struct config_domain {
 	char *name;		/* lower-cased XMPP domain */
 	char *certificate;	/* PEM chain; NULL = use [tls] certificate */
 	char *key;		/* PEM key;   NULL = use [tls] key */
+	struct config_addr backend;	/* c2s backend; len 0: the listener's */
+	struct config_addr s2s_backend;	/* s2s backend; len 0: the listener's */
 	struct config_domain *next;
 };
 
 struct config_listener {
 	char *name;		/* from [listener NAME] */
 	enum listener_kind kind;
+	enum listener_tls tls;
 	struct config_addr listen[CONFIG_MAX_ADDRS];
 	size_t nlisten;
 	struct config_addr backend;
@@ -68,6 +78,7 @@ struct config_tls {
 	enum tls_version min_version;
 	enum tls_cipher ciphers[CONFIG_MAX_CIPHERS];	/* preference order */
 	size_t nciphers;
+	int sni_strict;		/* refuse a handshake naming an unserved SNI */
 };
 
 struct config_limits {
@@ -135,6 +146,7 @@ int config_listener_serves(const struct config_listener *l,
 
 /* Names used in logs and the man page. */
 const char *config_kind_name(enum listener_kind kind);
+const char *config_tls_mode_name(enum listener_tls mode);
 const char *config_cipher_name(enum tls_cipher c);
 
 /*

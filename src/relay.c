@@ -51,9 +51,27 @@ check_client_header(struct relay *r, const struct xs_header *h)
 		    NULL);
 		return -1;
 	}
-	/* The domain was fixed before TLS (and chose the certificate): a
-	   client may not switch virtual host across a restart (cf. Prosody
-	   CVE-2018-10847). */
+	/* Direct TLS without a served SNI: this first header fixes the
+	   domain, once. */
+	if (r->domain == NULL) {
+		if (h->to == NULL || !config_listener_serves(r->l, h->to)) {
+			verdict_set(&r->verdict, "protocol-error",
+			    "host-unknown", XMPP_COND_HOST_UNKNOWN, NULL,
+			    " to=%s", log_escape(h->to, to, sizeof(to)));
+			return -1;
+		}
+		r->domain = strdup(config_find_domain(r->cfg, h->to)->name);
+		if (r->domain == NULL) {
+			verdict_set(&r->verdict, "internal-error",
+			    "out-of-memory", XMPP_COND_RESOURCE_CONSTRAINT,
+			    NULL, NULL);
+			return -1;
+		}
+		return 0;
+	}
+	/* The domain was fixed before TLS or by the SNI (and chose the
+	   certificate): a client may not switch virtual host across a
+	   restart (cf. Prosody CVE-2018-10847). */
 	if (h->to == NULL || strcasecmp(h->to, r->domain) != 0) {
 		verdict_set(&r->verdict, "policy-violation", "domain-changed",
 		    XMPP_COND_HOST_UNKNOWN, NULL, " to=%s",
@@ -153,7 +171,7 @@ relay_new(const struct config *cfg, const struct config_listener *l,
 	r->cb = *cb;
 	r->ctx = ctx;
 	snprintf(r->id, sizeof(r->id), "%s", stream_id);
-	if ((r->domain = strdup(domain)) == NULL)
+	if (domain != NULL && (r->domain = strdup(domain)) == NULL)
 		goto fail;
 
 	lim.max_unit = cfg->limits.max_stanza_size;
@@ -173,6 +191,12 @@ relay_new(const struct config *cfg, const struct config_listener *l,
 	    XMPP_NS_TLS, "starttls") == -1 ||
 	    xmlstream_strip(r->backend, XMPP_NS_STREAMS, "features",
 	    XMPP_NS_COMPRESS_FEATURE, "compression") == -1)
+		goto fail;
+	/* SASL EXTERNAL (XEP-0178) is the only SASL of s2s, and the backend
+	   cannot complete it: the peer's certificate ends here.  Without the
+	   offer, the peer uses dialback, which the backend verifies itself. */
+	if (l->kind == LISTENER_S2S && xmlstream_strip(r->backend,
+	    XMPP_NS_STREAMS, "features", XMPP_NS_SASL, "mechanisms") == -1)
 		goto fail;
 	return r;
 fail:
@@ -261,6 +285,12 @@ int
 relay_authenticated(const struct relay *r)
 {
 	return r->authenticated;
+}
+
+const char *
+relay_domain(const struct relay *r)
+{
+	return r->domain;
 }
 
 unsigned

@@ -34,6 +34,7 @@
 #include "relay.h"
 #include "session.h"
 #include "tls.h"
+#include "vhost.h"
 #include "xmpp.h"
 
 #define READ_CHUNK	16384	/* one TLS record of plaintext */
@@ -78,6 +79,7 @@ struct session {
 	struct tls_conn *tls;
 	struct relay *relay;
 	struct bufferevent *backend;
+	const struct config_addr *backend_addr;	/* chosen by domain */
 	int backend_connected;
 	int backend_start_failed;
 
@@ -261,6 +263,38 @@ flush_raw(struct session *s)
 static void start_handshake(struct session *);
 
 /*
+ * Direct TLS (XEP-0368): the first byte must open a TLS handshake record,
+ * which is left in the socket for mbedTLS.  Anything else is a client
+ * speaking plaintext to a TLS port: what it sent is read (so that close()
+ * does not reset the connection under our answer) but never parsed.
+ */
+static void
+direct_read(struct session *s)
+{
+	unsigned char first;
+	char buf[4096];
+	ssize_t n;
+
+	n = recv(s->fd, &first, 1, MSG_PEEK);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR))
+		return;
+	if (n <= 0) {
+		end_with(s, "close", n == 0 ? "client-closed" : "client-reset",
+		    NULL);
+		return;
+	}
+	if (first == 0x16) {
+		start_handshake(s);
+		return;
+	}
+	if ((n = recv(s->fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		s->raw_in += (unsigned long long)n;
+	pretls_refuse_plaintext(s->pretls);
+	session_end(s, pretls_verdict(s->pretls));
+}
+
+/*
  * The decision point for STARTTLS command injection: every byte the
  * client sent before seeing <proceed/> is in the socket buffer now.  Feed
  * it all to pretls, which accepts whitespace only.
@@ -295,6 +329,10 @@ pretls_read(struct session *s)
 	ssize_t n;
 	enum pretls_result r;
 
+	if (s->l->tls == LISTENER_TLS_DIRECT) {
+		direct_read(s);
+		return;
+	}
 	n = recv(s->fd, buf, sizeof(buf), 0);
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 	    errno == EINTR))
@@ -343,7 +381,8 @@ pretls_read(struct session *s)
 static void
 do_handshake(struct session *s)
 {
-	char detail[200], fields[256];
+	char detail[200], fields[256], sni[128] = "";
+	const char *name;
 	struct verdict v;
 
 	switch (tls_handshake(s->tls)) {
@@ -356,11 +395,18 @@ do_handshake(struct session *s)
 		return;
 	case TLS_IO_EOF:
 	case TLS_IO_ERROR:
-		snprintf(fields, sizeof(fields), " detail=%s",
+		if ((name = tls_sni(s->tls)) != NULL) {
+			strcpy(sni, " sni=");
+			log_escape(name, sni + 5, sizeof(sni) - 5);
+		}
+		snprintf(fields, sizeof(fields), "%s detail=%s", sni,
 		    log_escape(tls_error_detail(s->tls), detail,
 		    sizeof(detail)));
-		/* RFC 6120 5.4.3.2: a failed handshake just closes TCP. */
-		verdict_set(&v, "tls-failed", tls_error_reason(s->tls),
+		/* RFC 6120 5.4.3.2: a failed handshake just closes TCP.  An
+		   SNI naming another of our domains than the stream did is
+		   refused as policy, not as a TLS failure. */
+		verdict_set(&v, tls_policy_refused(s->tls) ?
+		    "policy-violation" : "tls-failed", tls_error_reason(s->tls),
 		    XMPP_COND_NONE, NULL, "%s", fields);
 		session_end(s, &v);
 		return;
@@ -368,16 +414,23 @@ do_handshake(struct session *s)
 		break;
 	}
 
+	if (tls_domain(s->tls) != NULL)
+		snprintf(s->domain, sizeof(s->domain), "%s",
+		    tls_domain(s->tls));
+	name = tls_sni(s->tls);
 	log_msg(LOG_INFO, "event=tls-established session=%llu client=%s "
-	    "listener=%s domain=%s tls_version=%s cipher=%s", s->id,
-	    s->client, s->l->name, s->domain, tls_version(s->tls),
-	    tls_cipher(s->tls));
+	    "listener=%s domain=%s tls_version=%s cipher=%s sni=%s alpn=%s",
+	    s->id, s->client, s->l->name, s->domain[0] ? s->domain : "-",
+	    tls_version(s->tls), tls_cipher(s->tls),
+	    name ? log_escape(name, sni, sizeof(sni)) : "-",
+	    tls_alpn(s->tls) ? tls_alpn(s->tls) : "-");
 	pretls_free(s->pretls);
 	s->pretls = NULL;
 	/* RFC 6120 5.4.3.3: nothing learned before TLS survives it, except
-	   the domain, which chose the certificate. */
-	s->relay = relay_new(s->cfg, s->l, s->domain, s->stream_id,
-	    &relay_cb, s);
+	   the domain, which chose the certificate (direct TLS without a
+	   served SNI: none yet, the first header chooses). */
+	s->relay = relay_new(s->cfg, s->l, s->domain[0] ? s->domain : NULL,
+	    s->stream_id, &relay_cb, s);
 	if (s->relay == NULL) {
 		end_with(s, "internal-error", "out-of-memory", NULL);
 		return;
@@ -404,7 +457,8 @@ start_handshake(struct session *s)
 {
 	struct verdict v;
 
-	s->tls = tls_conn_new(s->gen->tls, s->domain, s->fd);
+	s->tls = tls_conn_new(s->gen->tls, s->l,
+	    s->domain[0] ? s->domain : NULL, s->fd);
 	if (s->tls == NULL) {
 		verdict_set(&v, "internal-error", "tls-setup",
 		    XMPP_COND_NONE, NULL, NULL);
@@ -429,7 +483,8 @@ backend_fail(struct session *s, const char *reason, const char *error)
 	verdict_set(&v, "backend-error", reason,
 	    XMPP_COND_REMOTE_CONNECTION_FAILED,
 	    "The XMPP service behind this server is unavailable",
-	    " backend=%s error=%s", s->l->backend.text,
+	    " backend=%s error=%s", s->backend_addr != NULL ?
+	    s->backend_addr->text : s->l->backend.text,
 	    log_escape(error, esc, sizeof(esc)));
 	relay_fail(s->relay, &v);
 	session_end(s, &v);
@@ -497,7 +552,7 @@ on_backend_event(struct bufferevent *bev, short what, void *arg)
 		s->backend_connected = 1;
 		bufferevent_set_timeouts(bev, NULL, NULL);
 		log_msg(LOG_DEBUG, "event=backend-connected session=%llu "
-		    "backend=%s", s->id, s->l->backend.text);
+		    "backend=%s", s->id, s->backend_addr->text);
 		return;
 	}
 	if (!s->backend_connected) {
@@ -524,6 +579,11 @@ start_backend(struct session *s)
 	struct timeval tv = { .tv_sec = lim->backend_connect_timeout };
 	int one = 1;
 
+	/* The relay has checked the header that fixed the domain. */
+	if (relay_domain(s->relay) != NULL)
+		snprintf(s->domain, sizeof(s->domain), "%s",
+		    relay_domain(s->relay));
+	s->backend_addr = vhost_backend(s->cfg, s->l, relay_domain(s->relay));
 	/* Deferred callbacks: a connect that fails at once must not call
 	   back into the session while the relay parser is running. */
 	s->backend = bufferevent_socket_new(s->srv->base, -1,
@@ -535,14 +595,14 @@ start_backend(struct session *s)
 	bufferevent_setwatermark(s->backend, EV_WRITE, lim->buffer_size / 2, 0);
 	bufferevent_set_timeouts(s->backend, NULL, &tv);
 	if (bufferevent_socket_connect(s->backend,
-	    (const struct sockaddr *)&s->l->backend.sa, (int)s->l->backend.len)
-	    == -1)
+	    (const struct sockaddr *)&s->backend_addr->sa,
+	    (int)s->backend_addr->len) == -1)
 		return -1;
 	setsockopt(bufferevent_getfd(s->backend), IPPROTO_TCP, TCP_NODELAY,
 	    &one, sizeof(one));
 	bufferevent_enable(s->backend, EV_READ | EV_WRITE);
 	log_msg(LOG_DEBUG, "event=backend-connect session=%llu backend=%s",
-	    s->id, s->l->backend.text);
+	    s->id, s->backend_addr->text);
 	return 0;
 }
 
@@ -796,7 +856,9 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 		verdict_set(&v, "timeout", "pre-tls",
 		    XMPP_COND_CONNECTION_TIMEOUT, NULL, " limit=%u",
 		    s->cfg->limits.pre_tls_timeout);
-		pretls_fail(s->pretls, &v);
+		/* A direct-TLS client that sent nothing gets no XML. */
+		if (s->l->tls == LISTENER_TLS_STARTTLS)
+			pretls_fail(s->pretls, &v);
 		session_end(s, &v);
 		break;
 	case S_HANDSHAKE:
@@ -831,11 +893,16 @@ refuse(struct server *srv, const struct config_listener *l, int fd,
 	ssize_t w;
 
 	addr_format(peer, peerlen, client, sizeof(client));
-	n = xmpp_write_header(buf, sizeof(buf), l->kind, NULL, "refused");
-	n += xmpp_write_stream_error(buf + n, sizeof(buf) - n,
-	    XMPP_COND_RESOURCE_CONSTRAINT, "Too many connections");
-	w = send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-	(void)w;
+	/* A direct-TLS client expects a ServerHello, not XML: it is only
+	   closed, as TLS offers no cheaper way to say why. */
+	if (l->tls == LISTENER_TLS_STARTTLS) {
+		n = xmpp_write_header(buf, sizeof(buf), l->kind, NULL,
+		    "refused");
+		n += xmpp_write_stream_error(buf + n, sizeof(buf) - n,
+		    XMPP_COND_RESOURCE_CONSTRAINT, "Too many connections");
+		w = send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		(void)w;
+	}
 	shutdown(fd, SHUT_WR);
 	close(fd);
 	log_msg(LOG_WARNING, "event=refused client=%s listener=%s reason=%s "
@@ -942,7 +1009,8 @@ session_shutdown_all(struct server *srv)
 	    NULL, NULL);
 	for (s = TAILQ_FIRST(&srv->sessions); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);
-		if (s->state == S_PRETLS || s->state == S_PROCEED)
+		if ((s->state == S_PRETLS || s->state == S_PROCEED) &&
+		    s->l->tls == LISTENER_TLS_STARTTLS)
 			pretls_fail(s->pretls, &v);
 		else if (s->state == S_RELAY)
 			relay_fail(s->relay, &v);
