@@ -136,6 +136,12 @@ static int parse_backend(struct parser *, const struct key *, void *,
     const char *);
 static int parse_domains(struct parser *, const struct key *, void *,
     const char *);
+static int parse_backend_proxy(struct parser *, const struct key *, void *,
+    const char *);
+static int parse_yesno(struct parser *, const struct key *, void *,
+    const char *);
+static int parse_trusted(struct parser *, const struct key *, void *,
+    const char *);
 
 #define G(f)	offsetof(struct config, f)
 #define T(f)	offsetof(struct config_tls, f)
@@ -251,6 +257,17 @@ static const struct key keys[] = {
 	{ SEC_LISTENER, "domains", KEY_CUSTOM, S(domains), NULL, 0, 0,
 	    parse_domains, "example.org",
 	    "XMPP domains served here, each with a [domain] section" },
+	{ SEC_LISTENER, "backend_proxy_protocol", KEY_CUSTOM,
+	    S(backend_proxy), "none", 0, 0, parse_backend_proxy, NULL,
+	    "PROXY protocol header sent to the backend: none, v1 or v2" },
+	{ SEC_LISTENER, "accept_proxy_protocol", KEY_CUSTOM, S(accept_proxy),
+	    "no", 0, 0, parse_yesno, NULL,
+	    "yes: every connection starts with a PROXY v1/v2 header from a "
+	    "proxy_trusted address" },
+	{ SEC_LISTENER, "proxy_trusted", KEY_CUSTOM, S(trusted), NULL, 0, 0,
+	    parse_trusted, NULL,
+	    "addresses or CIDR blocks allowed to send a PROXY header, "
+	    "separated by commas" },
 };
 
 #undef G
@@ -848,6 +865,72 @@ parse_domains(struct parser *p, const struct key *k, void *dst,
 }
 
 static int
+parse_backend_proxy(struct parser *p, const struct key *k, void *dst,
+    const char *value)
+{
+	if (strcasecmp(value, "none") == 0)
+		*(enum proxyproto_version *)dst = PROXYPROTO_NONE;
+	else if (strcasecmp(value, "v1") == 0)
+		*(enum proxyproto_version *)dst = PROXYPROTO_V1;
+	else if (strcasecmp(value, "v2") == 0)
+		*(enum proxyproto_version *)dst = PROXYPROTO_V2;
+	else
+		return perr(p, p->lineno, "%s = %s is unknown; write none, v1 "
+		    "or v2 (what the backend's PROXY protocol listener "
+		    "expects)", k->name, value);
+	return 0;
+}
+
+static int
+parse_yesno(struct parser *p, const struct key *k, void *dst,
+    const char *value)
+{
+	if (strcasecmp(value, "yes") == 0)
+		*(int *)dst = 1;
+	else if (strcasecmp(value, "no") == 0)
+		*(int *)dst = 0;
+	else
+		return perr(p, p->lineno, "%s = %s; write yes or no", k->name,
+		    value);
+	return 0;
+}
+
+static int
+parse_trusted(struct parser *p, const struct key *k, void *dst,
+    const char *value)
+{
+	struct config_listener *l = (struct config_listener *)((char *)dst -
+	    offsetof(struct config_listener, trusted));
+	char *copy, *w, *save = NULL;
+	int rc = 0;
+
+	if ((copy = strdup(value)) == NULL)
+		return oom(p);
+	l->ntrusted = 0;
+	for (w = strtok_r(copy, ", \t", &save); w != NULL && rc == 0;
+	    w = strtok_r(NULL, ", \t", &save)) {
+		if (l->ntrusted == CONFIG_MAX_TRUSTED)
+			rc = perr(p, p->lineno, "%s lists more than %d address "
+			    "blocks; use wider CIDR blocks", k->name,
+			    CONFIG_MAX_TRUSTED);
+		else if (proxyproto_cidr_parse(w, &l->trusted[l->ntrusted])
+		    == -1)
+			rc = perr(p, p->lineno, "%s: %s is not an IP address "
+			    "or CIDR block (host bits zero); write e.g. "
+			    "127.0.0.1, 10.0.0.0/8, ::1 or 2001:db8::/32",
+			    k->name, w);
+		else
+			l->ntrusted++;
+	}
+	if (rc == 0 && l->ntrusted == 0)
+		rc = perr(p, p->lineno, "%s is empty; write the load "
+		    "balancers' addresses, e.g. %s = 10.0.0.5, 10.0.0.6",
+		    k->name, k->name);
+	free(copy);
+	return rc;
+}
+
+static int
 set_value(struct parser *p, const struct key *k, void *obj,
     const char *value)
 {
@@ -1366,6 +1449,21 @@ check_file(struct parser *p)
 				    "[listener %s] serves %s but there is no "
 				    "[domain %s] section; add one", l->name,
 				    l->domains[i], l->domains[i]);
+	/* A PROXY header is only ever accepted from named sources
+	   (proxy-protocol.txt section 5); a list without the switch is
+	   most likely a mistake. */
+	for (l = cfg->listeners; l != NULL; l = l->next) {
+		if (l->accept_proxy && l->ntrusted == 0)
+			return perr(p, rec_line(p, SEC_LISTENER, l), "[listener "
+			    "%s] has accept_proxy_protocol = yes but no "
+			    "proxy_trusted; list the load balancers' addresses, "
+			    "e.g. proxy_trusted = 10.0.0.5", l->name);
+		if (!l->accept_proxy && l->ntrusted > 0)
+			return perr(p, rec_line(p, SEC_LISTENER, l), "[listener "
+			    "%s] has proxy_trusted but accept_proxy_protocol is "
+			    "not yes; set accept_proxy_protocol = yes or remove "
+			    "proxy_trusted", l->name);
+	}
 	for (d = cfg->domains; d != NULL; d = d->next)
 		if ((d->certificate == NULL || d->key == NULL) &&
 		    (cfg->tls.certificate == NULL || cfg->tls.key == NULL))

@@ -18,8 +18,11 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "proxyproto.h"
+
 #define CONFIG_MAX_ADDRS 4	/* addresses in one "listen =" list */
 #define CONFIG_MAX_CIPHERS 3	/* AEAD ciphers xmppshield knows */
+#define CONFIG_MAX_TRUSTED 16	/* address blocks in "proxy_trusted =" */
 
 enum listener_kind {
 	LISTENER_C2S,		/* jabber:client, STARTTLS on 5222 */
@@ -69,6 +72,13 @@ struct config_listener {
 	struct config_addr backend;
 	char **domains;		/* lower-cased; each is a [domain] section */
 	size_t ndomains;
+	/* PROXY protocol: the header written to the backend before any
+	   client byte (NONE: none), and whether a header from a trusted
+	   load balancer comes first on accepted connections. */
+	enum proxyproto_version backend_proxy;
+	int accept_proxy;
+	struct proxyproto_cidr trusted[CONFIG_MAX_TRUSTED];
+	size_t ntrusted;
 	struct config_listener *next;
 };
 

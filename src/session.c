@@ -31,6 +31,7 @@
 #include "generation.h"
 #include "log.h"
 #include "pretls.h"
+#include "proxyproto.h"
 #include "relay.h"
 #include "session.h"
 #include "tls.h"
@@ -59,6 +60,13 @@ struct session {
 	unsigned long long id;
 	int fd;
 	char client[64];
+	char via[64];		/* the load balancer, when a PROXY header
+				   named the client; "" otherwise */
+	/* The connection as the client made it: the socket's own ends, or
+	   what a trusted PROXY header said.  Sent on to the backend. */
+	struct sockaddr_storage peer, local;
+	socklen_t peerlen, locallen;
+	struct proxyproto_decoder *proxy;	/* header still expected */
 	char stream_id[33];
 	char domain[256];
 	enum session_state state;
@@ -138,6 +146,16 @@ mono_now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* " via=LB" when a PROXY header named the client, else "". */
+static const char *
+via_field(const struct session *s, char *buf, size_t len)
+{
+	if (s->via[0] == '\0')
+		return "";
+	snprintf(buf, len, " via=%s", s->via);
+	return buf;
+}
+
 /* How loud the end of a session is, by the event that ended it. */
 static int
 verdict_priority(const struct verdict *v)
@@ -158,6 +176,7 @@ session_free(struct session *s)
 {
 	struct timeval now, d;
 	unsigned long long in = s->raw_in, out = s->raw_bytes_out;
+	char via[80];
 
 	if (s->tls != NULL) {
 		in += tls_bytes_in(s->tls);
@@ -171,9 +190,9 @@ session_free(struct session *s)
 	gettimeofday(&now, NULL);
 	timersub(&now, &s->start, &d);
 	log_msg(verdict_priority(&s->verdict), "event=%s session=%llu "
-	    "client=%s listener=%s domain=%s reason=%s%s bytes_in=%llu "
+	    "client=%s%s listener=%s domain=%s reason=%s%s bytes_in=%llu "
 	    "bytes_out=%llu duration=%ld.%03ld", s->verdict.event, s->id,
-	    s->client, s->l->name, s->domain[0] ? s->domain : "-",
+	    s->client, via_field(s, via, sizeof(via)), s->l->name, s->domain[0] ? s->domain : "-",
 	    s->verdict.reason, s->verdict.fields, in, out, (long)d.tv_sec,
 	    (long)d.tv_usec / 1000);
 
@@ -191,6 +210,7 @@ session_free(struct session *s)
 	evbuffer_free(s->raw_out);
 	evbuffer_free(s->tls_out);
 	pretls_free(s->pretls);
+	proxyproto_decoder_free(s->proxy);
 	relay_free(s->relay);
 	tls_conn_free(s->tls);
 	generation_unref(s->gen);	/* last: tls and relay point into it */
@@ -322,10 +342,63 @@ drain_behind_starttls(struct session *s)
 	return r;
 }
 
+/*
+ * A listener behind a load balancer: the PROXY header comes first.  On
+ * return *data and *len are what follows it (possibly nothing).  Returns
+ * 1 when the header is complete, 0 when more is needed, -1 when the
+ * session ended.
+ */
+static int
+proxy_read(struct session *s, char **data, size_t *len)
+{
+	const struct proxyproto_info *info;
+	struct verdict v;
+	size_t used;
+	char a[64], esc[80];
+	int r;
+
+	r = proxyproto_decode(s->proxy, *data, *len, &used);
+	if (r == 0)
+		return 0;
+	if (r < 0) {
+		verdict_set(&v, "protocol-error", "proxy-header",
+		    XMPP_COND_NONE, NULL, " detail=%s",
+		    proxyproto_decoder_error(s->proxy));
+		session_end(s, &v);
+		return -1;
+	}
+	info = proxyproto_decoder_info(s->proxy);
+	if (info->proxied) {
+		/* From here on the client is who the header says; the
+		   balancer that said it is kept beside it. */
+		snprintf(s->via, sizeof(s->via), "%s", s->client);
+		s->peer = info->src;
+		s->peerlen = info->srclen;
+		s->local = info->dst;
+		s->locallen = info->dstlen;
+		addr_format((struct sockaddr *)&s->peer, s->peerlen,
+		    s->client, sizeof(s->client));
+	}
+	addr_format((struct sockaddr *)&s->local, s->locallen, a, sizeof(a));
+	log_msg(LOG_INFO, "event=proxy-header session=%llu client=%s via=%s "
+	    "listener=%s version=v%d command=%s address=%s%s%s",
+	    s->id, s->client, s->via[0] ? s->via : s->client, s->l->name,
+	    (int)info->version, info->proxied ? "proxy" : "local", a,
+	    info->authority[0] ? " authority=" : "",
+	    info->authority[0] ? log_escape(info->authority, esc,
+	    sizeof(esc)) : "");
+	proxyproto_decoder_free(s->proxy);
+	s->proxy = NULL;
+	*data += used;
+	*len -= used;
+	return 1;
+}
+
 static void
 pretls_read(struct session *s)
 {
-	char buf[4096];
+	char buf[4096], *p = buf;
+	size_t len;
 	ssize_t n;
 	enum pretls_result r;
 
@@ -343,7 +416,10 @@ pretls_read(struct session *s)
 		return;
 	}
 	s->raw_in += (unsigned long long)n;
-	r = pretls_feed(s->pretls, buf, (size_t)n);
+	len = (size_t)n;
+	if (s->proxy != NULL && (proxy_read(s, &p, &len) <= 0 || len == 0))
+		return;
+	r = pretls_feed(s->pretls, p, len);
 	if (r == PRETLS_STARTTLS)
 		r = drain_behind_starttls(s);
 	if (s->state == S_CLOSING)
@@ -381,7 +457,7 @@ pretls_read(struct session *s)
 static void
 do_handshake(struct session *s)
 {
-	char detail[200], fields[256], sni[128] = "";
+	char detail[200], fields[256], sni[128] = "", via[80];
 	const char *name;
 	struct verdict v;
 
@@ -418,9 +494,9 @@ do_handshake(struct session *s)
 		snprintf(s->domain, sizeof(s->domain), "%s",
 		    tls_domain(s->tls));
 	name = tls_sni(s->tls);
-	log_msg(LOG_INFO, "event=tls-established session=%llu client=%s "
+	log_msg(LOG_INFO, "event=tls-established session=%llu client=%s%s "
 	    "listener=%s domain=%s tls_version=%s cipher=%s sni=%s alpn=%s",
-	    s->id, s->client, s->l->name, s->domain[0] ? s->domain : "-",
+	    s->id, s->client, via_field(s, via, sizeof(via)), s->l->name, s->domain[0] ? s->domain : "-",
 	    tls_version(s->tls), tls_cipher(s->tls),
 	    name ? log_escape(name, sni, sizeof(sni)) : "-",
 	    tls_alpn(s->tls) ? tls_alpn(s->tls) : "-");
@@ -572,6 +648,35 @@ on_backend_event(struct bufferevent *bev, short what, void *arg)
 	    EVUTIL_SOCKET_ERROR()));
 }
 
+/*
+ * The PROXY header for the backend: the client as it connected (or as
+ * a trusted balancer's header named it), and for v2 the served domain
+ * and the client's TLS parameters.  Queued before any client byte.
+ */
+static int
+write_proxy_header(struct session *s)
+{
+	struct proxyproto_tlvs tlvs = {
+		.authority = s->domain,
+		.tls_version = tls_version(s->tls),
+		.tls_cipher = tls_cipher(s->tls),
+	};
+	unsigned char buf[PROXYPROTO_MAX_HEADER];
+	int n;
+
+	if (s->l->backend_proxy == PROXYPROTO_V1)
+		n = proxyproto_encode_v1((struct sockaddr *)&s->peer,
+		    s->peerlen, (struct sockaddr *)&s->local, s->locallen,
+		    (char *)buf, sizeof(buf));
+	else
+		n = proxyproto_encode_v2((struct sockaddr *)&s->peer,
+		    s->peerlen, (struct sockaddr *)&s->local, s->locallen,
+		    &tlvs, buf, sizeof(buf));
+	if (n <= 0)
+		return -1;
+	return bufferevent_write(s->backend, buf, (size_t)n);
+}
+
 static int
 start_backend(struct session *s)
 {
@@ -600,6 +705,9 @@ start_backend(struct session *s)
 		return -1;
 	setsockopt(bufferevent_getfd(s->backend), IPPROTO_TCP, TCP_NODELAY,
 	    &one, sizeof(one));
+	if (s->l->backend_proxy != PROXYPROTO_NONE &&
+	    write_proxy_header(s) == -1)
+		return -1;
 	bufferevent_enable(s->backend, EV_READ | EV_WRITE);
 	log_msg(LOG_DEBUG, "event=backend-connect session=%llu backend=%s",
 	    s->id, s->backend_addr->text);
@@ -852,6 +960,15 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	switch (s->state) {
 	case S_PRETLS:
+		if (s->proxy != NULL) {
+			/* Not yet XMPP: no stream error to a balancer. */
+			verdict_set(&v, "timeout", "proxy-header",
+			    XMPP_COND_NONE, NULL, " limit=%u",
+			    s->cfg->limits.pre_tls_timeout);
+			session_end(s, &v);
+			break;
+		}
+		/* FALLTHROUGH */
 	case S_PROCEED:
 		verdict_set(&v, "timeout", "pre-tls",
 		    XMPP_COND_CONNECTION_TIMEOUT, NULL, " limit=%u",
@@ -943,6 +1060,13 @@ session_accept(struct server *srv, const struct config_listener *l, int fd,
 	s->state = S_PRETLS;
 	gettimeofday(&s->start, NULL);
 	addr_format(peer, peerlen, s->client, sizeof(s->client));
+	if (peerlen <= sizeof(s->peer)) {
+		memcpy(&s->peer, peer, peerlen);
+		s->peerlen = peerlen;
+	}
+	s->locallen = sizeof(s->local);
+	if (getsockname(fd, (struct sockaddr *)&s->local, &s->locallen) == -1)
+		s->locallen = 0;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
 	/* RFC 6120 4.7.3: an unpredictable stream id. */
@@ -967,6 +1091,19 @@ session_accept(struct server *srv, const struct config_listener *l, int fd,
 	srv->nsessions++;
 	log_msg(LOG_INFO, "event=accept session=%llu client=%s listener=%s",
 	    s->id, s->client, l->name);
+	if (l->accept_proxy) {
+		/* Only a trusted balancer may say who the client is
+		   (proxy-protocol.txt section 5). */
+		if (!proxyproto_cidr_match(l->trusted, l->ntrusted, peer,
+		    peerlen)) {
+			end_with(s, "policy-violation", "proxy-untrusted", NULL);
+			return;
+		}
+		if ((s->proxy = proxyproto_decoder_new()) == NULL) {
+			end_with(s, "internal-error", "out-of-memory", NULL);
+			return;
+		}
+	}
 	/* An absolute deadline: a byte every few seconds does not extend
 	   it (slowloris). */
 	set_timer(s, s->cfg->limits.pre_tls_timeout);
@@ -1009,7 +1146,8 @@ session_shutdown_all(struct server *srv)
 	    NULL, NULL);
 	for (s = TAILQ_FIRST(&srv->sessions); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);
-		if ((s->state == S_PRETLS || s->state == S_PROCEED) &&
+		if (((s->state == S_PRETLS && s->proxy == NULL) ||
+		    s->state == S_PROCEED) &&
 		    s->l->tls == LISTENER_TLS_STARTTLS)
 			pretls_fail(s->pretls, &v);
 		else if (s->state == S_RELAY)
