@@ -128,6 +128,8 @@ static int parse_listen(struct parser *, const struct key *, void *,
     const char *);
 static int parse_kind(struct parser *, const struct key *, void *,
     const char *);
+static int parse_workers(struct parser *, const struct key *, void *,
+    const char *);
 static int parse_tls_mode(struct parser *, const struct key *, void *,
     const char *);
 static int parse_bool(struct parser *, const struct key *, void *,
@@ -163,6 +165,10 @@ static const struct key keys[] = {
 	    "group to run as after binding the ports" },
 	{ SEC_GLOBAL, "pidfile", KEY_STRING, G(pidfile), NULL, 0, 0, NULL,
 	    NULL, "file the daemon writes its process ID to" },
+	{ SEC_GLOBAL, "workers", KEY_CUSTOM, G(workers), "auto", 0, 0,
+	    parse_workers, NULL,
+	    "processes serving connections: auto (one per CPU) or 1 to 64; "
+	    "read at start only" },
 	{ SEC_GLOBAL, "shutdown_grace", KEY_UINT, G(shutdown_grace), "30", 0,
 	    3600, NULL, NULL,
 	    "seconds sessions may go on after SIGTERM before <system-shutdown/>" },
@@ -592,6 +598,27 @@ parse_kind(struct parser *p, const struct key *k, void *dst,
 	else
 		return perr(p, p->lineno, "%s = %s is unknown; write c2s "
 		    "(clients) or s2s (servers)", k->name, value);
+	return 0;
+}
+
+static int
+parse_workers(struct parser *p, const struct key *k, void *dst,
+    const char *value)
+{
+	char *end;
+	unsigned long n;
+
+	if (strcasecmp(value, "auto") == 0) {
+		*(unsigned *)dst = 0;
+		return 0;
+	}
+	errno = 0;
+	n = strtoul(value, &end, 10);
+	if (errno != 0 || end == value || *end != '\0' || n < 1 || n > 64 ||
+	    value[0] == '-' || value[0] == '+')
+		return perr(p, p->lineno, "%s = %s is not valid; write auto "
+		    "(one per CPU) or a number from 1 to 64", k->name, value);
+	*(unsigned *)dst = (unsigned)n;
 	return 0;
 }
 

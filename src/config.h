@@ -116,6 +116,7 @@ struct config {
 	char *user;		/* NULL: do not drop privileges */
 	char *group;
 	char *pidfile;		/* NULL: none */
+	unsigned workers;		/* 0: one per CPU */
 	unsigned shutdown_grace;	/* seconds sessions may drain on SIGTERM */
 	unsigned log_rate_limit;	/* lines per second before suppressing */
 	struct config_tls tls;

@@ -35,6 +35,7 @@ struct server {
 	struct tls_ctx *tls;	/* gen->tls */
 	struct admission *admission;	/* connection caps, across reloads */
 	int stopping;		/* SIGTERM: the loop ends with the last session */
+	unsigned nworkers;	/* processes sharing the caps */
 	unsigned long long next_id;
 	unsigned nsessions;
 	TAILQ_HEAD(, session) sessions;

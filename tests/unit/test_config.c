@@ -57,9 +57,8 @@ static const struct bad_case bad[] = {
 	    "  example.net\n", 9, "continuation lines are not supported" },
 	{ "indented key", MIN_OK "[global]\n\tlog_level = info\n", 10,
 	    "line starts with a blank" },
-	{ "unknown key, short list", MIN_OK "[global]\nloglevel = info\n", 10,
-	    "unknown key \"loglevel\" in [global]; known keys: log_level "
-	    "syslog_facility user group pidfile" },
+	{ "unknown key in [global]", MIN_OK "[global]\nloglevel = info\n", 10,
+	    "unknown key \"loglevel\" in [global]; see xmppshield.conf(5)" },
 	{ "unknown key, long list", MIN_OK "[limits]\nmax_size = 1k\n", 10,
 	    "unknown key \"max_size\" in [limits]; see xmppshield.conf(5)" },
 	{ "unknown key in [domain]", MIN_OK "[domain a.org]\ncert = x\n", 10,
@@ -724,7 +723,7 @@ test_print_keys(void)
 	fclose(f);
 	for (char *c = buf; *c != '\0'; c++)
 		lines += *c == '\n';
-	ok(lines == 39, "config_print_keys: one line per key (%zu)", lines);
+	ok(lines == 40, "config_print_keys: one line per key (%zu)", lines);
 	ok(strstr(buf, "limits\tmax_stanza_size\t256k\t") != NULL &&
 	    strstr(buf, "listener\tbackend\trequired\t") != NULL &&
 	    strstr(buf, "global\tuser\t-\t") != NULL &&

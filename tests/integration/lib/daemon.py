@@ -71,15 +71,17 @@ def base_config(cert, backend_port, domain="example.org", limits=None,
     """The usual one-listener c2s config.  backend_port may be an int or a
     'host:port' string.
 
-    Two defaults differ from the daemon's, because a test suite is not a
-    production load: every test connects from 127.0.0.1 in quick
-    succession (so no per-address connection rate), and stopping the
-    daemon must not wait out the SIGTERM grace period.  Tests of those
-    features set them explicitly."""
+    Three defaults differ from the daemon's, because a test suite is not
+    a production load: every test connects from 127.0.0.1 in quick
+    succession (so no per-address connection rate), stopping the daemon
+    must not wait out the SIGTERM grace period, and one process (so that
+    /proc/PID is the process serving).  Tests of those features set them
+    explicitly."""
     backend = backend_port if isinstance(backend_port, str) \
         else "127.0.0.1:%d" % backend_port
     cfg = {
-        "global": {"log_level": log_level, "shutdown_grace": 0},
+        "global": {"log_level": log_level, "shutdown_grace": 0,
+                   "workers": 1},
         "tls": {"certificate": cert.cert, "key": cert.key},
         "limits": dict({"connection_rate_per_ip": 0}, **(limits or {})),
         "domain %s" % domain: {},
