@@ -331,6 +331,16 @@ def main(t):
             k.check(conn.wait_data(re.escape(st), start=mark), "delivered",
                     repr(conn.data[mark:]))
 
+    with t.case("max_name_length below 64 (where the stream header and "
+                "<starttls/> would no longer fit) is refused by -n") as k:
+        conf = daemon.write_config(os.path.join(tmp, "short-names.conf"),
+                                   daemon.base_config(cert, backend.port,
+                                   limits={"max_name_length": 63}))
+        r = daemon.check_config(conf)
+        k.check(r.returncode == 1 and "max_name_length" in r.stderr,
+                "exit 1 naming max_name_length", "%d %r" % (r.returncode,
+                                                           r.stderr))
+
     t.ok(d.alive(), "daemon still running", d.text()[-1500:])
     t.ok(not backend.errors, "scripted backend ran without errors",
          "\n".join(backend.errors))
