@@ -229,8 +229,12 @@ static const struct key keys[] = {
 	    L(connection_rate_per_ip), "30", 0, 1000000, NULL, NULL,
 	    "new connections per second from one IPv4 address or IPv6 /64 "
 	    "(0: no cap)" },
+	/* The minimum fits every name of RFC 6120 with its namespace (the
+	   longest, the xmpp-streams <remote-connection-failed/>, is 60
+	   bytes); below 40 even the stream header and <starttls/> were
+	   refused. */
 	{ SEC_LIMITS, "max_name_length", KEY_UINT, L(max_name_length), "256",
-	    16, 4096, NULL, NULL,
+	    64, 4096, NULL, NULL,
 	    "bytes of one element or attribute name, prefix included" },
 	{ SEC_LIMITS, "buffer_size", KEY_SIZE, L(buffer_size), "64k", 4 * KB,
 	    16 * MB, NULL, NULL,

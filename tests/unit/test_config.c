@@ -177,6 +177,8 @@ static const struct bad_case bad[] = {
 	    "max_depth = 1 is out of range; write a value between 2 and 256" },
 	{ "attributes above 1024", MIN_OK "[limits]\nmax_attributes = 1025\n",
 	    10, "between 1 and 1024" },
+	{ "name length below 64", MIN_OK "[limits]\nmax_name_length = 63\n",
+	    10, "between 64 and 4096" },
 	{ "timeout 0", MIN_OK "[limits]\npre_tls_timeout = 0\n", 10,
 	    "between 1 and 3600" },
 	{ "connect timeout above 600", MIN_OK "[limits]\n"

@@ -101,8 +101,11 @@ def check_config(path, timeout=10.0):
 
 
 class Daemon:
-    def __init__(self, tmpdir, sections, name="xmppshield"):
+    def __init__(self, tmpdir, sections, name="xmppshield", preexec_fn=None):
+        """preexec_fn: run in the child before exec (e.g. to lower
+        RLIMIT_NOFILE for the EMFILE test)."""
         self.bin = binary()
+        self.preexec_fn = preexec_fn
         self.dir = tmpdir
         self.sections = sections
         self.conf = write_config(os.path.join(tmpdir, name + ".conf"),
@@ -125,7 +128,8 @@ class Daemon:
         self.proc = subprocess.Popen([self.bin, "-d", "-c", self.conf],
                                      stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.PIPE,
+                                     preexec_fn=self.preexec_fn)
         util.on_cleanup(self.stop)
         self.log = util.LineCollector(self.proc.stderr, "xmppshield")
         for sect, keys in self.sections.items():
