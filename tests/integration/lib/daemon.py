@@ -93,7 +93,10 @@ def check_config(path, timeout=10.0):
 
 
 class Daemon:
-    def __init__(self, tmpdir, sections, name="xmppshield"):
+    def __init__(self, tmpdir, sections, name="xmppshield", prefix=None):
+        """prefix: argv run before the daemon, e.g. ["ip", "netns",
+        "exec", NS] to start it in a network namespace."""
+        self.prefix = list(prefix or [])
         self.bin = binary()
         self.dir = tmpdir
         self.sections = sections
@@ -114,7 +117,8 @@ class Daemon:
 
     def start(self, timeout=util.DEFAULT_TIMEOUT):
         t0 = time.monotonic()
-        self.proc = subprocess.Popen([self.bin, "-d", "-c", self.conf],
+        self.proc = subprocess.Popen(self.prefix +
+                                     [self.bin, "-d", "-c", self.conf],
                                      stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
