@@ -101,9 +101,13 @@ def check_config(path, timeout=10.0):
 
 
 class Daemon:
-    def __init__(self, tmpdir, sections, name="xmppshield", preexec_fn=None):
+    def __init__(self, tmpdir, sections, name="xmppshield", preexec_fn=None,
+                 prefix=None):
         """preexec_fn: run in the child before exec (e.g. to lower
-        RLIMIT_NOFILE for the EMFILE test)."""
+        RLIMIT_NOFILE for the EMFILE test).  prefix: argv run before the
+        daemon, e.g. ["ip", "netns", "exec", NS] to start it in a network
+        namespace."""
+        self.prefix = list(prefix or [])
         self.bin = binary()
         self.preexec_fn = preexec_fn
         self.dir = tmpdir
@@ -125,7 +129,8 @@ class Daemon:
 
     def start(self, timeout=util.DEFAULT_TIMEOUT):
         t0 = time.monotonic()
-        self.proc = subprocess.Popen([self.bin, "-d", "-c", self.conf],
+        self.proc = subprocess.Popen(self.prefix +
+                                     [self.bin, "-d", "-c", self.conf],
                                      stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE,

@@ -33,12 +33,19 @@ def available():
 
 def run_scenario(port, cafile=None, domain="example.org",
                  alice=("alice", "alice-pw"), bob=("bob", "bob-pw"),
-                 require_tls=True, timeout=45.0, logfile=None):
+                 require_tls=True, timeout=45.0, logfile=None,
+                 direct_tls=False, alpn=None):
     """Returns the child's JSON result (a dict); result["ok"] is the verdict
-    and result["steps"] lists what was reached."""
+    and result["steps"] lists what was reached.  direct_tls: XEP-0368, TLS
+    from the first byte (slixmpp's use_ssl, SNI = the JID's domain); alpn:
+    protocols the client offers (a list), e.g. ["xmpp-client"]."""
     args = [PYTHON, "-m", "lib.xmppclient", "--port", str(port),
             "--domain", domain, "--alice", "%s:%s" % alice,
             "--bob", "%s:%s" % bob, "--deadline", str(timeout - 5)]
+    if direct_tls:
+        args += ["--direct-tls"]
+    if alpn:
+        args += ["--alpn", ",".join(alpn)]
     if cafile:
         args += ["--ca", cafile]
     if not require_tls:
@@ -87,6 +94,8 @@ def _child(argv):
     ap.add_argument("--no-tls", action="store_true")
     ap.add_argument("--deadline", type=float, default=40)
     ap.add_argument("--log")
+    ap.add_argument("--direct-tls", action="store_true")
+    ap.add_argument("--alpn")
     a = ap.parse_args(argv)
 
     if a.log:
@@ -112,6 +121,13 @@ def _child(argv):
             self.name = name
             self.whitespace_keepalive = False
             self.reconnect_max_attempts = 0
+            if a.alpn:
+                self.ssl_context.set_alpn_protocols(a.alpn.split(","))
+            if a.direct_tls:
+                # slixmpp 1.8.3 leaves default_domain (its SNI and
+                # certificate name) empty for a literal IP address; a
+                # client that found the port by SRV sends the JID domain
+                self.default_domain = a.domain
             if a.ca:
                 self.ca_certs = a.ca
             else:
@@ -165,7 +181,8 @@ def _child(argv):
                 if self.transport else None
             if so is None:
                 return None
-            return {"version": so.version(), "cipher": so.cipher()[0]}
+            return {"version": so.version(), "cipher": so.cipher()[0],
+                    "alpn": so.selected_alpn_protocol()}
 
     ua, pa = a.alice.split(":", 1)
     ub, pb = a.bob.split(":", 1)
@@ -189,8 +206,9 @@ def _child(argv):
 
     async def scenario():
         for c in (alice, bob):
-            c.connect(address=(a.host, a.port), force_starttls=not a.no_tls,
-                      disable_starttls=bool(a.no_tls))
+            c.connect(address=(a.host, a.port), use_ssl=a.direct_tls,
+                      force_starttls=not a.no_tls and not a.direct_tls,
+                      disable_starttls=bool(a.no_tls) or a.direct_tls)
         await step("login", asyncio.gather(alice.started, bob.started), 15)
         for c in (alice, bob):
             info = c.tls_info()
