@@ -4,9 +4,10 @@
 #   contrib/install-deps.sh          build dependencies only
 #   contrib/install-deps.sh --tests  plus the real servers and clients the
 #                                    test suite runs (Prosody, ejabberd,
-#                                    slixmpp, openssl, clang; dnsmasq-base
-#                                    answers DNS inside the federation
-#                                    test's network namespace)
+#                                    slixmpp, openssl, clang, HAProxy,
+#                                    fail2ban-regex, systemd-analyze;
+#                                    dnsmasq-base answers DNS inside the
+#                                    federation test's network namespace)
 #
 # Installing prosody or ejabberd would start their system services and
 # take ports 5222/5269: a policy-rc.d that forbids starting services is in
@@ -16,7 +17,8 @@ set -eu
 BUILD="build-essential autoconf automake pkg-config libevent-dev
     libmbedtls-dev libexpat1-dev libinih-dev"
 TESTS="prosody ejabberd python3 python3-slixmpp openssl clang
-    libclang-rt-14-dev iproute2 procps dnsmasq-base"
+    libclang-rt-14-dev iproute2 procps dnsmasq-base
+    haproxy fail2ban systemd"
 
 pkgs=$BUILD
 [ "${1:-}" = "--tests" ] && pkgs="$BUILD $TESTS"

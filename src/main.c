@@ -56,7 +56,12 @@ struct daemon_state {
 	struct worker workers[LISTENER_MAX_SLOTS];
 	struct event *ev_chld, *ev_respawn;
 	int respawn_due;	/* fork once the loop has returned */
+	unsigned spawned;	/* workers forked so far */
 };
+
+/* Each worker numbers its sessions from its own block, so that session=
+   is unique in the log of one daemon run. */
+#define SESSION_ID_BLOCK	1000000000ULL
 
 /* Addresses tracked for the per-address caps (see admission.h). */
 #define ADMISSION_MAX_ENTRIES	65536
@@ -286,8 +291,11 @@ spawn(struct daemon_state *d, unsigned slot)
 		    strerror(errno));
 		return -1;
 	}
-	if (pid == 0)
+	d->spawned++;
+	if (pid == 0) {
+		d->srv.next_id = (d->spawned - 1) * SESSION_ID_BLOCK;
 		run_worker(d, slot);
+	}
 	d->workers[slot].pid = pid;
 	d->workers[slot].started = (time_t)mono_seconds();
 	return 0;

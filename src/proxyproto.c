@@ -83,6 +83,35 @@ endpoint_of(const struct sockaddr *sa, socklen_t len, struct endpoint *e)
 	}
 }
 
+/*
+ * Both ends in one family: IPv4 when both are IPv4 (or IPv4-mapped),
+ * otherwise IPv6 with an IPv4 end written IPv4-mapped, so that no address
+ * is lost.  0 when either end is not IP.
+ */
+static int
+endpoint_pair(const struct sockaddr *src, socklen_t srclen,
+    const struct sockaddr *dst, socklen_t dstlen, struct endpoint *s,
+    struct endpoint *d)
+{
+	struct endpoint *e[2] = { s, d };
+	int i;
+
+	endpoint_of(src, srclen, s);
+	endpoint_of(dst, dstlen, d);
+	if (s->family == 0 || d->family == 0)
+		return 0;
+	if (s->family == d->family)
+		return s->family;
+	for (i = 0; i < 2; i++)
+		if (e[i]->family == AF_INET) {
+			memmove(e[i]->addr + 12, e[i]->addr, 4);
+			memset(e[i]->addr, 0, 10);
+			e[i]->addr[10] = e[i]->addr[11] = 0xff;
+			e[i]->family = AF_INET6;
+		}
+	return AF_INET6;
+}
+
 /* --- encoding -------------------------------------------------------- */
 
 int
@@ -93,9 +122,7 @@ proxyproto_encode_v1(const struct sockaddr *src, socklen_t srclen,
 	char sa[INET6_ADDRSTRLEN], da[INET6_ADDRSTRLEN];
 	int n;
 
-	endpoint_of(src, srclen, &s);
-	endpoint_of(dst, dstlen, &d);
-	if (s.family == 0 || s.family != d.family)
+	if (endpoint_pair(src, srclen, dst, dstlen, &s, &d) == 0)
 		n = snprintf(buf, len, "PROXY UNKNOWN\r\n");
 	else {
 		inet_ntop(s.family, s.addr, sa, sizeof(sa));
@@ -143,11 +170,10 @@ proxyproto_encode_v2(const struct sockaddr *src, socklen_t srclen,
 
 	if (cap < V2_FIXED)
 		return -1;
-	endpoint_of(src, srclen, &s);
-	endpoint_of(dst, dstlen, &d);
+	endpoint_pair(src, srclen, dst, dstlen, &s, &d);
 	memcpy(buf, v2sig, sizeof(v2sig));
 	buf[12] = 0x21;		/* version 2, command PROXY */
-	if (s.family == AF_INET && d.family == AF_INET) {
+	if (s.family == AF_INET) {
 		if (off + V2_LEN_IP4 > cap)
 			return -1;
 		buf[13] = 0x11;	/* TCP over IPv4 */
@@ -156,7 +182,7 @@ proxyproto_encode_v2(const struct sockaddr *src, socklen_t srclen,
 		memcpy(buf + off + 8, &s.port, 2);
 		memcpy(buf + off + 10, &d.port, 2);
 		off += V2_LEN_IP4;
-	} else if (s.family == AF_INET6 && d.family == AF_INET6) {
+	} else if (s.family == AF_INET6) {
 		if (off + V2_LEN_IP6 > cap)
 			return -1;
 		buf[13] = 0x21;	/* TCP over IPv6 */

@@ -62,16 +62,18 @@ struct proxyproto_tlvs {
 
 /*
  * Write a v1 line "PROXY TCP4|TCP6 src dst sport dport\r\n" into buf.
- * IPv4-mapped IPv6 addresses are written as IPv4; when the two addresses
- * are not both IPv4 or both IPv6, the line is "PROXY UNKNOWN\r\n".
+ * Two IPv4 (or IPv4-mapped IPv6) ends give TCP4; otherwise TCP6, an IPv4
+ * end then written IPv4-mapped.  When an end is not an IP address, the
+ * line is "PROXY UNKNOWN\r\n".
  * Returns the length written (no NUL), or -1 if buf is too small.
  */
 int proxyproto_encode_v1(const struct sockaddr *src, socklen_t srclen,
     const struct sockaddr *dst, socklen_t dstlen, char *buf, size_t len);
 
 /*
- * Write a v2 header (command PROXY, TCP over IPv4 or IPv6; AF_UNSPEC
- * with no address block when the families differ) followed by the TLVs
+ * Write a v2 header (command PROXY, TCP over IPv4 or IPv6 chosen as for
+ * v1; AF_UNSPEC with no address block when an end is not an IP address)
+ * followed by the TLVs
  * in tlvs (may be NULL), in ascending type order: ALPN, AUTHORITY, SSL.
  * The SSL TLV is written when tls_version or tls_cipher is set, with
  * client = PP2_CLIENT_SSL and verify = 1 (no client certificate was

@@ -103,6 +103,7 @@ test_encode_v1(void)
 	    s4 = ip("198.51.100.11", 5222), c6 = ip("2001:db8::1", 40000),
 	    s6 = ip("2001:db8:0:0:0:0:0:2", 5222),
 	    m4 = ip("::ffff:192.0.2.7", 1234);
+	struct sockaddr_storage unx = { .ss_family = AF_UNIX };
 	char buf[PROXYPROTO_V1_MAX + 1];
 	int n;
 
@@ -118,8 +119,13 @@ test_encode_v1(void)
 	    "5222\r\n") == 0, "v1: IPv4-mapped IPv6 client written as "
 	    "TCP4");
 	n = proxyproto_encode_v1(SA(c6), SA(s4), buf, sizeof(buf));
+	ok(n > 0 && strcmp(buf, "PROXY TCP6 2001:db8::1 ::ffff:198.51.100.11 "
+	    "40000 5222\r\n") == 0, "v1: mixed families give TCP6 with the "
+	    "IPv4 end mapped");
+	n = proxyproto_encode_v1((const struct sockaddr *)&unx, sizeof(unx),
+	    SA(s4), buf, sizeof(buf));
 	ok(n == 15 && strcmp(buf, "PROXY UNKNOWN\r\n") == 0,
-	    "v1: mixed families give PROXY UNKNOWN");
+	    "v1: a non-IP end gives PROXY UNKNOWN");
 	n = proxyproto_encode_v1(SA(c4), SA(s4), buf, 20);
 	ok(n == -1, "v1: a buffer too small is an error, not a cut line");
 }
@@ -132,6 +138,7 @@ test_encode_v2(void)
 	struct sockaddr_storage c4 = ip("192.0.2.1", 56324),
 	    s4 = ip("198.51.100.11", 5222), c6 = ip("2001:db8::1", 40000),
 	    s6 = ip("2001:db8::2", 5222);
+	struct sockaddr_storage unx = { .ss_family = AF_UNIX };
 	/* 12-byte signature, 0x21 = version 2 + PROXY, 0x11 = TCP over
 	   IPv4, length 12, then src addr, dst addr, src port, dst port. */
 	static const unsigned char plain4[] = SIG "\x21\x11\x00\x0c"
@@ -153,7 +160,7 @@ test_encode_v2(void)
 	    "\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01"
 	    "\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02"
 	    "\x9c\x40" "\x14\x66";
-	/* Mixed families: AF_UNSPEC (0x00), no address block, TLVs only. */
+	/* A non-IP end: AF_UNSPEC (0x00), no address block, TLVs only. */
 	static const unsigned char unspec[] = SIG "\x21\x00\x00\x0e"
 	    "\x02\x00\x0b" "example.org";
 	struct proxyproto_tlvs all = {
@@ -178,9 +185,14 @@ test_encode_v2(void)
 	n = proxyproto_encode_v2(SA(c6), SA(s6), NULL, buf, sizeof(buf));
 	ok(same_bytes(buf, n, plain6, sizeof(plain6) - 1),
 	    "v2 TCP over IPv6: family 0x21, 36-byte address block");
-	n = proxyproto_encode_v2(SA(c6), SA(s4), &auth, buf, sizeof(buf));
+	n = proxyproto_encode_v2((const struct sockaddr *)&unx, sizeof(unx),
+	    SA(s4), &auth, buf, sizeof(buf));
 	ok(same_bytes(buf, n, unspec, sizeof(unspec) - 1),
-	    "v2 mixed families: AF_UNSPEC, TLVs right after the 16 bytes");
+	    "v2 with a non-IP end: AF_UNSPEC, TLVs right after the 16 bytes");
+	n = proxyproto_encode_v2(SA(c6), SA(s4), NULL, buf, sizeof(buf));
+	ok(n == 16 + 36 && buf[13] == 0x21 && memcmp(buf + 16 + 16,
+	    "\0\0\0\0\0\0\0\0\0\0\xff\xff\xc6\x33\x64\x0b", 16) == 0,
+	    "v2 mixed families: TCP over IPv6, the IPv4 end mapped");
 	n = proxyproto_encode_v2(SA(c4), SA(s4), &all, buf, 60);
 	ok(n == -1, "v2: buffer too small for the TLVs is an error");
 	memset(longname, 'a', sizeof(longname) - 1);

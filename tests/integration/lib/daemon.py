@@ -108,6 +108,11 @@ class Daemon:
         daemon, e.g. ["ip", "netns", "exec", NS] to start it in a network
         namespace."""
         self.prefix = list(prefix or [])
+        # One process unless a test asks for workers: /proc/PID is then
+        # the process serving, and session ids are its own.  Stopping
+        # does not wait out the SIGTERM grace period unless asked to.
+        sections.setdefault("global", {}).setdefault("workers", 1)
+        sections["global"].setdefault("shutdown_grace", 0)
         self.bin = binary()
         self.preexec_fn = preexec_fn
         self.dir = tmpdir

@@ -7,11 +7,12 @@ read or written: the config, data, pid file and log are all private.
 """
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import time
 
-from . import raw, util
+from . import daemon, raw, util
 
 PROSODY = "/usr/bin/prosody"
 PROSODYCTL = "/usr/bin/prosodyctl"
@@ -31,6 +32,33 @@ def available():
     except KeyError:
         return "no %s account" % USER
     return None
+
+
+def snippet_path():
+    return os.path.join(daemon.top_srcdir(), "contrib", "backends",
+                        "prosody.cfg.lua")
+
+
+def snippet_config(port):
+    """contrib/backends/prosody.cfg.lua with the test's c2s port; every
+    setting the tests rely on must be in it (a changed snippet stops the
+    harness instead of silently testing something else)."""
+    with open(snippet_path()) as f:
+        text = f.read()
+    for line in ('c2s_interfaces = { "127.0.0.1" }',
+                 "c2s_require_encryption = false",
+                 "allow_unencrypted_plain_auth = true",
+                 "s2s_require_encryption = false",
+                 "s2s_secure_auth = false"):
+        if not re.search(r"(?m)^%s$" % re.escape(line), text):
+            raise util.HarnessError("contrib/backends/prosody.cfg.lua: no "
+                                    "line %r" % line)
+    text, n = re.subn(r"(?m)^c2s_ports = \{ 15222 \}$",
+                      "c2s_ports = { %d }" % port, text)
+    if n != 1:
+        raise util.HarnessError("contrib/backends/prosody.cfg.lua: no "
+                                "c2s_ports = { 15222 } line")
+    return text
 
 
 def _lua_str(s):
@@ -93,7 +121,9 @@ certificates = {certs}
 plugin_paths = {{ }}
 interfaces = {{ "127.0.0.1" }}
 local_interfaces = {{ "127.0.0.1" }}
-c2s_ports = {{ {port} }}
+-- contrib/backends/prosody.cfg.lua, with the test's port --
+{snippet}
+-- end of the snippet --
 c2s_direct_tls_ports = {{ }}
 s2s_ports = {{ }}
 s2s_direct_tls_ports = {{ }}
@@ -105,16 +135,13 @@ modules_enabled = {{ {modules} }}
 modules_disabled = {{ "tls_unused" }}
 authentication = "internal_hashed"
 storage = "internal"
-c2s_require_encryption = false
-s2s_require_encryption = false
-s2s_secure_auth = false
-allow_unencrypted_plain_auth = true
 allow_registration = false
 log = {{ {level} = {log} }}
 {extra}
 VirtualHost {domain}
 """.format(pid=_lua_str(self.pidfile), data=_lua_str(self.data_dir),
-           certs=_lua_str(self.cert_dir), port=self.port,
+           certs=_lua_str(self.cert_dir),
+           snippet=snippet_config(self.port),
            data_sock=_lua_str(os.path.join(self.data_dir, "prosody.sock")),
            modules=", ".join(_lua_str(m) for m in modules),
            level=level, log=_lua_str(self.log), extra=self.extra_global,

@@ -122,8 +122,9 @@ class RawClient:
         # Daemon.client): its accept line is searched from there, as the
         # kernel may hand the same client port to a later connection
         self.mark = mark
-        # source: a local address to bind first (e.g. 127.0.0.2, to come
-        # from another client address for the per-address caps)
+        # source: a local address to connect from (e.g. 127.0.0.2: another
+        # client address for the per-address caps, or one a backend can
+        # tell apart from the daemon's own connection)
         self.sock = socket.create_connection(
             (host, port), timeout=timeout,
             source_address=(source, 0) if source else None)
