@@ -126,6 +126,8 @@ static int parse_ciphers(struct parser *, const struct key *, void *,
     const char *);
 static int parse_listen(struct parser *, const struct key *, void *,
     const char *);
+static int parse_yesno(struct parser *, const struct key *, void *,
+    const char *);
 static int parse_kind(struct parser *, const struct key *, void *,
     const char *);
 static int parse_backend(struct parser *, const struct key *, void *,
@@ -163,8 +165,17 @@ static const struct key keys[] = {
 	    parse_min_version, NULL,
 	    "oldest TLS version accepted: TLSv1.2 or TLSv1.3" },
 	{ SEC_TLS, "ciphers", KEY_CUSTOM, T(ciphers),
-	    "AES128-GCM AES256-GCM CHACHA20-POLY1305", 0, 0, parse_ciphers,
+	    "CHACHA20-POLY1305 AES128-GCM AES256-GCM", 0, 0, parse_ciphers,
 	    NULL, "AEAD ciphers in order of preference (ECDHE key exchange)" },
+	{ SEC_TLS, "session_tickets", KEY_CUSTOM, T(session_tickets), "yes",
+	    0, 0, parse_yesno, NULL,
+	    "resume sessions with RFC 5077 tickets: yes or no" },
+	{ SEC_TLS, "ticket_key_file", KEY_STRING, T(ticket_key_file), NULL,
+	    0, 0, NULL, NULL,
+	    "file of 1-3 shared ticket keys (base64, 48 bytes each)" },
+	{ SEC_TLS, "ticket_lifetime", KEY_UINT, T(ticket_lifetime), "7200",
+	    60, 604800, NULL, NULL,
+	    "seconds a ticket can resume a session (and key rotation period)" },
 
 	{ SEC_LIMITS, "max_stanza_size", KEY_SIZE, L(max_stanza_size), "256k",
 	    KB, 16 * MB, NULL, NULL,
@@ -518,6 +529,20 @@ parse_ciphers(struct parser *p, const struct key *k, void *dst,
 	free(w);
 	free(copy);
 	return rc;
+}
+
+static int
+parse_yesno(struct parser *p, const struct key *k, void *dst,
+    const char *value)
+{
+	if (strcasecmp(value, "yes") == 0)
+		*(int *)dst = 1;
+	else if (strcasecmp(value, "no") == 0)
+		*(int *)dst = 0;
+	else
+		return perr(p, p->lineno, "%s = %s: write yes or no", k->name,
+		    value);
+	return 0;
 }
 
 static int
@@ -1457,6 +1482,7 @@ config_free(struct config *cfg)
 	free(cfg->pidfile);
 	free(cfg->tls.certificate);
 	free(cfg->tls.key);
+	free(cfg->tls.ticket_key_file);
 	free(cfg);
 }
 
