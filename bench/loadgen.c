@@ -217,6 +217,11 @@ conn_open(struct conn *c, long idx, int xmpp)
 		die("SSL_new%s", "");
 	SSL_set_fd(c->ssl, c->fd);
 	SSL_set_tlsext_host_name(c->ssl, "example.org");
+	/* XEP-0368 direct TLS names the protocol; peers without ALPN
+	   configured ignore it. */
+	if (!starttls)
+		SSL_set_alpn_protos(c->ssl, (const unsigned char *)
+		    "\x0bxmpp-client", 12);
 	if (resume && sess != NULL)
 		SSL_set_session(c->ssl, sess);
 	if (SSL_connect(c->ssl) != 1)

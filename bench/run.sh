@@ -8,7 +8,8 @@
 #
 # Options: --quick, --no-install (use what is installed), --keep (keep the
 # work directory).  XMPPSHIELD=/path/to/xmppshield uses that binary instead
-# of building one in the work directory (BENCH_DIR, default build-bench/).
+# of building one in the work directory (BENCH_DIR, default build-bench/);
+# BENCH_SERVERS="xs-starttls ref" measures only those.
 #
 # Every server gets the same ECDSA P-256 certificate, TLS 1.2 only, and the
 # same client (bench/loadgen.c, OpenSSL) and backend (bench/backend.c).
@@ -159,6 +160,8 @@ HAVE_DIRECT=0
 SERVERS="xs-starttls"
 [ "$HAVE_DIRECT" = 1 ] && SERVERS="$SERVERS xs-direct"
 SERVERS="$SERVERS ref haproxy hitch stunnel"
+# BENCH_SERVERS="xs-starttls ref" measures a subset (e.g. before/after).
+SERVERS=${BENCH_SERVERS:-$SERVERS}
 PORT=24100
 
 # start_server NAME BACKEND_PORT: sets SPORT, SPIDS (comma list), SMAIN.
