@@ -140,8 +140,6 @@ static int parse_domains(struct parser *, const struct key *, void *,
     const char *);
 static int parse_backend_proxy(struct parser *, const struct key *, void *,
     const char *);
-static int parse_yesno(struct parser *, const struct key *, void *,
-    const char *);
 static int parse_trusted(struct parser *, const struct key *, void *,
     const char *);
 
@@ -186,12 +184,21 @@ static const struct key keys[] = {
 	    parse_min_version, NULL,
 	    "oldest TLS version accepted: TLSv1.2 or TLSv1.3" },
 	{ SEC_TLS, "ciphers", KEY_CUSTOM, T(ciphers),
-	    "AES128-GCM AES256-GCM CHACHA20-POLY1305", 0, 0, parse_ciphers,
+	    "CHACHA20-POLY1305 AES128-GCM AES256-GCM", 0, 0, parse_ciphers,
 	    NULL, "AEAD ciphers in order of preference (ECDHE key exchange)" },
 	{ SEC_TLS, "sni_strict", KEY_CUSTOM, T(sni_strict), "no", 0, 0,
 	    parse_bool, NULL,
 	    "yes: refuse a TLS handshake whose SNI names no domain served on "
 	    "the listener" },
+	{ SEC_TLS, "session_tickets", KEY_CUSTOM, T(session_tickets), "yes",
+	    0, 0, parse_bool, NULL,
+	    "resume sessions with RFC 5077 tickets: yes or no" },
+	{ SEC_TLS, "ticket_key_file", KEY_STRING, T(ticket_key_file), NULL,
+	    0, 0, NULL, NULL,
+	    "file of 1-3 shared ticket keys (base64, 48 bytes each)" },
+	{ SEC_TLS, "ticket_lifetime", KEY_UINT, T(ticket_lifetime), "7200",
+	    60, 604800, NULL, NULL,
+	    "seconds a ticket can resume a session (and key rotation period)" },
 
 	{ SEC_LIMITS, "max_stanza_size", KEY_SIZE, L(max_stanza_size), "256k",
 	    KB, 16 * MB, NULL, NULL,
@@ -271,7 +278,7 @@ static const struct key keys[] = {
 	    S(backend_proxy), "none", 0, 0, parse_backend_proxy, NULL,
 	    "PROXY protocol header sent to the backend: none, v1 or v2" },
 	{ SEC_LISTENER, "accept_proxy_protocol", KEY_CUSTOM, S(accept_proxy),
-	    "no", 0, 0, parse_yesno, NULL,
+	    "no", 0, 0, parse_bool, NULL,
 	    "yes: every connection starts with a PROXY v1/v2 header from a "
 	    "proxy_trusted address" },
 	{ SEC_LISTENER, "proxy_trusted", KEY_CUSTOM, S(trusted), NULL, 0, 0,
@@ -641,20 +648,18 @@ parse_tls_mode(struct parser *p, const struct key *k, void *dst,
 	return 0;
 }
 
+/* yes or no, nothing else: a typo must not turn a feature on or off. */
 static int
 parse_bool(struct parser *p, const struct key *k, void *dst,
     const char *value)
 {
-	if (strcasecmp(value, "yes") == 0 || strcasecmp(value, "true") == 0 ||
-	    strcmp(value, "1") == 0 || strcasecmp(value, "on") == 0)
+	if (strcasecmp(value, "yes") == 0)
 		*(int *)dst = 1;
-	else if (strcasecmp(value, "no") == 0 ||
-	    strcasecmp(value, "false") == 0 || strcmp(value, "0") == 0 ||
-	    strcasecmp(value, "off") == 0)
+	else if (strcasecmp(value, "no") == 0)
 		*(int *)dst = 0;
 	else
 		return perr(p, p->lineno, "%s = %s is not yes or no; write "
-		    "%s = yes or %s = no", k->name, value, k->name, k->name);
+		    "yes or no", k->name, value);
 	return 0;
 }
 
@@ -909,20 +914,6 @@ parse_backend_proxy(struct parser *p, const struct key *k, void *dst,
 		return perr(p, p->lineno, "%s = %s is unknown; write none, v1 "
 		    "or v2 (what the backend's PROXY protocol listener "
 		    "expects)", k->name, value);
-	return 0;
-}
-
-static int
-parse_yesno(struct parser *p, const struct key *k, void *dst,
-    const char *value)
-{
-	if (strcasecmp(value, "yes") == 0)
-		*(int *)dst = 1;
-	else if (strcasecmp(value, "no") == 0)
-		*(int *)dst = 0;
-	else
-		return perr(p, p->lineno, "%s = %s; write yes or no", k->name,
-		    value);
 	return 0;
 }
 
@@ -1669,6 +1660,7 @@ config_free(struct config *cfg)
 	free(cfg->pidfile);
 	free(cfg->tls.certificate);
 	free(cfg->tls.key);
+	free(cfg->tls.ticket_key_file);
 	free(cfg);
 }
 

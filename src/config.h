@@ -89,6 +89,9 @@ struct config_tls {
 	enum tls_cipher ciphers[CONFIG_MAX_CIPHERS];	/* preference order */
 	size_t nciphers;
 	int sni_strict;		/* refuse a handshake naming an unserved SNI */
+	int session_tickets;	/* 1: issue and accept session tickets */
+	char *ticket_key_file;	/* shared ticket keys; NULL: derived */
+	unsigned ticket_lifetime;	/* seconds a ticket resumes */
 };
 
 struct config_limits {

@@ -844,6 +844,8 @@ on_client_read(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (s->tls != NULL)
+		tls_readable(s->tls);
 	switch (s->state) {
 	case S_PRETLS:
 		pretls_read(s);

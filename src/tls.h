@@ -75,7 +75,16 @@ enum tls_io tls_read(struct tls_conn *c, void *buf, size_t len, size_t *n);
 enum tls_io tls_write(struct tls_conn *c, const void *buf, size_t len,
     size_t *n);
 
-/* 1 if plaintext or a record is already buffered inside mbedTLS. */
+/*
+ * The socket polled readable: let the next call recv() again.  Reads are
+ * served from bytes read ahead, and after a recv() found the socket empty
+ * no further recv() is made until this is called, so the caller must
+ * watch the socket level-triggered whenever a call returned WANT_READ.
+ */
+void tls_readable(struct tls_conn *c);
+
+/* 1 if plaintext or a record is already buffered (read ahead or inside
+   mbedTLS). */
 int tls_pending(struct tls_conn *c);
 
 /* Best effort close_notify alert; never blocks. */

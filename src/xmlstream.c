@@ -693,6 +693,13 @@ xmlstream_feed(struct xmlstream *xs, const char *data, size_t len)
 		}
 	}
 	free(again);
+	/* Nothing pending: give back a buffer a large stanza grew, so an
+	   idle stream does not keep a copy of its largest unit. */
+	if (xs->head == xs->len && xs->cap > 1024) {
+		free(xs->buf);
+		xs->buf = NULL;
+		xs->cap = xs->len = xs->head = 0;
+	}
 	return 0;
 }
 

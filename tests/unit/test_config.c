@@ -146,6 +146,11 @@ static const struct bad_case bad[] = {
 	    "(write AES256-GCM)" },
 	{ "duplicate cipher", "[tls]\nciphers = AES128-GCM aes128-gcm\n", 2,
 	    "lists AES128-GCM twice" },
+	{ "session_tickets not yes/no", "[tls]\nsession_tickets = on\n", 2,
+	    "session_tickets = on is not yes or no" },
+	{ "ticket_lifetime too long", "[tls]\nticket_lifetime = 999999\n", 2,
+	    "ticket_lifetime = 999999 is out of range; write a value between "
+	    "60 and 604800" },
 	{ "[tls] certificate without key", "[tls]\ncertificate = /c\n"
 	    DOM_OK LST_OK, 1, "[tls] sets certificate but not key" },
 
@@ -331,10 +336,13 @@ test_defaults(void)
 	    strcmp(cfg->tls.key, "/etc/x.key") == 0, "[tls] paths stored");
 	ok(cfg->tls.min_version == TLS_VERSION_1_2, "min_version TLSv1.2");
 	ok(cfg->tls.nciphers == 3 &&
-	    cfg->tls.ciphers[0] == TLS_CIPHER_AES128_GCM &&
-	    cfg->tls.ciphers[1] == TLS_CIPHER_AES256_GCM &&
-	    cfg->tls.ciphers[2] == TLS_CIPHER_CHACHA20_POLY1305,
-	    "ciphers default to all three, AES128-GCM first");
+	    cfg->tls.ciphers[0] == TLS_CIPHER_CHACHA20_POLY1305 &&
+	    cfg->tls.ciphers[1] == TLS_CIPHER_AES128_GCM &&
+	    cfg->tls.ciphers[2] == TLS_CIPHER_AES256_GCM,
+	    "ciphers default to all three, CHACHA20-POLY1305 first");
+	ok(cfg->tls.session_tickets == 1 && cfg->tls.ticket_key_file == NULL &&
+	    cfg->tls.ticket_lifetime == 7200,
+	    "session tickets on by default, derived keys, 7200 s");
 	ok(cfg->limits.max_stanza_size == 262144, "max_stanza_size 256k");
 	ok(cfg->limits.max_backend_stanza_size == 1048576,
 	    "max_backend_stanza_size 1M");
@@ -725,12 +733,13 @@ test_print_keys(void)
 	fclose(f);
 	for (char *c = buf; *c != '\0'; c++)
 		lines += *c == '\n';
-	ok(lines == 40, "config_print_keys: one line per key (%zu)", lines);
+	ok(lines == 43, "config_print_keys: one line per key (%zu)", lines);
 	ok(strstr(buf, "limits\tmax_stanza_size\t256k\t") != NULL &&
 	    strstr(buf, "listener\tbackend\trequired\t") != NULL &&
 	    strstr(buf, "global\tuser\t-\t") != NULL &&
-	    strstr(buf, "tls\tciphers\tAES128-GCM AES256-GCM "
-	    "CHACHA20-POLY1305\t") != NULL,
+	    strstr(buf, "tls\tciphers\tCHACHA20-POLY1305 AES128-GCM "
+	    "AES256-GCM\t") != NULL &&
+	    strstr(buf, "tls\tsession_tickets\tyes\t") != NULL,
 	    "config_print_keys: section, key, default, help");
 	free(buf);
 

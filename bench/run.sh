@@ -1,0 +1,385 @@
+#!/bin/bash
+# bench/run.sh - xmppshield against stunnel, HAProxy, hitch and a bare
+# mbedTLS relay, side by side in one run on this machine.
+#
+#   sudo bench/run.sh            full run (about 5-10 minutes)
+#   sudo bench/run.sh --quick    smaller counts, no 10k-connection test
+#   make bench                   the same as bench/run.sh from a build tree
+#
+# Options: --quick, --no-install (use what is installed), --keep (keep the
+# work directory).  XMPPSHIELD=/path/to/xmppshield uses that binary instead
+# of building one in the work directory (BENCH_DIR, default build-bench/);
+# BENCH_SERVERS="xs-starttls ref" measures only those.
+#
+# Every server gets the same ECDSA P-256 certificate, TLS 1.2 only, and the
+# same client (bench/loadgen.c, OpenSSL) and backend (bench/backend.c).
+# Peers get direct TLS (none speaks XMPP STARTTLS); xmppshield is measured
+# with STARTTLS, and with direct TLS too when its listeners offer it.
+# Server CPU is utime+stime from /proc/PID/stat, memory is VmRSS; the
+# load generator and the backend run on the same machine and their CPU is
+# not counted.  Not part of "make check".
+set -eu
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+QUICK=0 INSTALL=1 KEEP=0
+for a in "$@"; do
+	case $a in
+	--quick) QUICK=1 ;;
+	--no-install) INSTALL=0 ;;
+	--keep) KEEP=1 ;;
+	*) echo "usage: bench/run.sh [--quick] [--no-install] [--keep]" >&2
+	   exit 2 ;;
+	esac
+done
+W=${BENCH_DIR:-$TOP/build-bench}
+mkdir -p "$W"
+W=$(cd "$W" && pwd)
+RUN=$W/run
+rm -rf "$RUN"
+mkdir -p "$RUN"
+
+say() { printf '%s\n' "$*" >&2; }
+
+# --- dependencies ------------------------------------------------------
+PEERS="stunnel4 haproxy hitch libssl-dev openssl gcc libc6-dev"
+if [ "$INSTALL" = 1 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		say "bench/run.sh: run as root to install packages (or --no-install)"
+		exit 1
+	fi
+	"$TOP/contrib/install-deps.sh" >/dev/null
+	# Installing haproxy, hitch and stunnel4 would start their system
+	# services: forbid that while installing, as install-deps.sh does.
+	made_policy=
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+		chmod 755 /usr/sbin/policy-rc.d
+		made_policy=1
+	fi
+	# shellcheck disable=SC2086
+	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
+	    install -y -q --no-install-recommends $PEERS >/dev/null
+	[ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d
+fi
+for t in haproxy hitch stunnel4 openssl cc; do
+	command -v $t >/dev/null || { say "bench: $t missing (drop --no-install)"; exit 1; }
+done
+
+# --- build -------------------------------------------------------------
+if [ -z "${XMPPSHIELD:-}" ]; then
+	say "bench: building xmppshield in $W/xs"
+	if [ ! -x "$TOP/configure" ]; then
+		(cd "$TOP" && autoreconf -fi >/dev/null 2>&1)
+	fi
+	mkdir -p "$W/xs"
+	(cd "$W/xs" && { [ -f Makefile ] || "$TOP/configure" >/dev/null; } &&
+	    make -j"$(nproc)" src/xmppshield >/dev/null)
+	XMPPSHIELD=$W/xs/src/xmppshield
+fi
+B=$W/bin
+mkdir -p "$B"
+CFLAGS="-O2 -std=gnu11 -Wall -Wextra"
+cc $CFLAGS -o "$B/backend" "$TOP/bench/backend.c"
+cc $CFLAGS -o "$B/loadgen" "$TOP/bench/loadgen.c" -lssl -lcrypto
+cc $CFLAGS -o "$B/refrelay" "$TOP/bench/refrelay.c" -levent -lmbedtls \
+    -lmbedx509 -lmbedcrypto
+cc $CFLAGS -o "$B/aeadspeed" "$TOP/bench/aeadspeed.c" -lmbedcrypto
+
+# --- parameters --------------------------------------------------------
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+FDMAX=$(ulimit -n)
+if [ "$QUICK" = 1 ]; then
+	NFULL=150 NRES=1000 SECS=2 BIGS=""
+else
+	NFULL=600 NRES=4000 SECS=5 BIGS=10000
+fi
+# A proxy holds two descriptors per connection (client, backend).
+if [ -n "$BIGS" ] && [ $((BIGS * 2 + 200)) -gt "$FDMAX" ]; then
+	BIGS=$(((FDMAX - 200) / 2 / 1000 * 1000))
+	say "bench: the fd limit is $FDMAX (hard); the large idle test uses $BIGS connections"
+fi
+AES=ECDHE-ECDSA-AES128-GCM-SHA256
+CHACHA=ECDHE-ECDSA-CHACHA20-POLY1305
+NSRC=4		# client source addresses 127.0.0.2 .. 127.0.0.5
+
+# --- certificate, backends ---------------------------------------------
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$RUN/key.pem" -out "$RUN/cert.pem" -days 30 \
+    -subj /CN=example.org -addext subjectAltName=DNS:example.org 2>/dev/null
+cat "$RUN/cert.pem" "$RUN/key.pem" > "$RUN/combined.pem"
+
+PIDS_STARTED=()
+cleanup() {
+	local p
+	for p in "${PIDS_STARTED[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+	[ "$KEEP" = 1 ] || rm -rf "$RUN"
+}
+trap cleanup EXIT
+
+start_bg() {	# start_bg OUTFILE cmd... ; sets LASTPID
+	"${@:2}" > "$1" 2>&1 &
+	LASTPID=$!
+	PIDS_STARTED+=("$LASTPID")
+}
+wait_file_line() {	# wait_file_line FILE REGEX
+	local i
+	for i in $(seq 1 200); do
+		grep -qE "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	say "bench: timed out waiting for /$2/ in $1:"; cat "$1" >&2; return 1
+}
+wait_port() {
+	local i
+	for i in $(seq 1 200); do
+		(exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
+		sleep 0.05
+	done
+	say "bench: nothing listens on port $1"; return 1
+}
+stop_pid() {
+	kill "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+start_bg "$RUN/sink.out" "$B/backend" 0 sink
+SINKPID=$LASTPID
+start_bg "$RUN/echo.out" "$B/backend" 0 echo
+wait_file_line "$RUN/sink.out" '^[0-9]+$'
+wait_file_line "$RUN/echo.out" '^[0-9]+$'
+SINK=$(head -1 "$RUN/sink.out")
+ECHO=$(head -1 "$RUN/echo.out")
+: "$SINKPID"
+
+# --- the servers -------------------------------------------------------
+HAVE_DIRECT=0
+"$XMPPSHIELD" -k | grep -qE '^listener[[:space:]]+tls[[:space:]]' && HAVE_DIRECT=1
+SERVERS="xs-starttls"
+[ "$HAVE_DIRECT" = 1 ] && SERVERS="$SERVERS xs-direct"
+SERVERS="$SERVERS ref haproxy hitch stunnel"
+# BENCH_SERVERS="xs-starttls ref" measures a subset (e.g. before/after).
+SERVERS=${BENCH_SERVERS:-$SERVERS}
+PORT=24100
+
+# start_server NAME BACKEND_PORT: sets SPORT, SPIDS (comma list), SMAIN.
+start_server() {
+	local name=$1 bp=$2 f
+	PORT=$((PORT + 1))
+	SPORT=$PORT
+	f=$RUN/$name.$SPORT
+	case $name in
+	xs-*)
+		local tlsline=""
+		[ "$name" = xs-direct ] && tlsline="tls = direct"
+		cat > "$f.conf" <<-EOF
+		[global]
+		log_level = notice
+		[tls]
+		certificate = $RUN/cert.pem
+		key = $RUN/key.pem
+		$XS_TLS_EXTRA
+		[limits]
+		pre_tls_timeout = 600
+		[domain example.org]
+		[listener c2s]
+		listen = 127.0.0.1:$SPORT
+		backend = 127.0.0.1:$bp
+		domains = example.org
+		$tlsline
+		EOF
+		start_bg "$f.log" "$XMPPSHIELD" -d -c "$f.conf"
+		SMAIN=$LASTPID
+		wait_file_line "$f.log" 'event=listening'
+		;;
+	ref)
+		start_bg "$f.log" "$B/refrelay" "$SPORT" "$bp" "$RUN/cert.pem" \
+		    "$RUN/key.pem" tickets
+		SMAIN=$LASTPID
+		wait_file_line "$f.log" '^[0-9]+$'
+		;;
+	haproxy)
+		cat > "$f.conf" <<-EOF
+		global
+		    maxconn $((FDMAX / 2 - 100))
+		    nbthread 1
+		    ssl-default-bind-ciphers $AES:$CHACHA:ECDHE-ECDSA-AES256-GCM-SHA384
+		    ssl-default-bind-options ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.2
+		defaults
+		    mode tcp
+		    timeout connect 5s
+		    timeout client 10m
+		    timeout server 10m
+		frontend f
+		    bind 127.0.0.1:$SPORT ssl crt $RUN/combined.pem curves X25519:P-256:P-384
+		    default_backend b
+		backend b
+		    server s 127.0.0.1:$bp
+		EOF
+		start_bg "$f.log" haproxy -db -f "$f.conf"
+		SMAIN=$LASTPID
+		wait_port "$SPORT"
+		;;
+	hitch)
+		cat > "$f.conf" <<-EOF
+		frontend = "[127.0.0.1]:$SPORT"
+		backend = "[127.0.0.1]:$bp"
+		pem-file = "$RUN/combined.pem"
+		workers = 1
+		daemon = off
+		user = "nobody"
+		tls-protos = TLSv1.2
+		ciphers = "$AES:$CHACHA:ECDHE-ECDSA-AES256-GCM-SHA384"
+		EOF
+		start_bg "$f.log" hitch --config="$f.conf"
+		SMAIN=$LASTPID
+		wait_port "$SPORT"
+		;;
+	stunnel)
+		cat > "$f.conf" <<-EOF
+		foreground = yes
+		pid =
+		debug = 3
+		[bench]
+		accept = 127.0.0.1:$SPORT
+		connect = 127.0.0.1:$bp
+		cert = $RUN/combined.pem
+		sslVersionMin = TLSv1.2
+		sslVersionMax = TLSv1.2
+		ciphers = $AES:$CHACHA:ECDHE-ECDSA-AES256-GCM-SHA384
+		curves = X25519:P-256:P-384
+		EOF
+		start_bg "$f.log" stunnel4 "$f.conf"
+		SMAIN=$LASTPID
+		wait_port "$SPORT"
+		;;
+	esac
+	# The measured processes: the server and its children (hitch's
+	# worker).
+	SPIDS=$SMAIN
+	local c
+	for c in $(pgrep -P "$SMAIN" 2>/dev/null); do SPIDS="$SPIDS,$c"; done
+}
+
+stop_server() {
+	local c
+	for c in ${SPIDS//,/ }; do
+		[ "$c" = "$SMAIN" ] || kill "$c" 2>/dev/null || true
+	done
+	stop_pid "$SMAIN"
+}
+
+# lg NAME ARGS...: run the load generator against the started server.
+lg() {
+	local st=""
+	case $1 in xs-starttls) st=-s ;; esac
+	"$B/loadgen" $st -P "$SPORT" -p "$SPIDS" "${@:2}"
+}
+val() {	# val KEY LINE
+	printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
+}
+
+RES=$RUN/results.tsv
+: > "$RES"
+put() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >> "$RES"; }
+
+say "bench: machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+AEAD=$("$B/aeadspeed")
+say "bench: mbedTLS AEAD on one core: $AEAD"
+
+for s in $SERVERS; do
+	XS_TLS_EXTRA=${XS_TLS_EXTRA:-}
+	say "bench: $s: handshakes"
+	start_server "$s" "$SINK"
+	r=$(lg "$s" -m hs -n "$NFULL" -g X25519:P-256)
+	put "$s" hs_x25519 "$(val cpu_ms_per_hs "$r")"
+	r=$(lg "$s" -m hs -n "$NFULL" -g P-256)
+	put "$s" hs_p256 "$(val cpu_ms_per_hs "$r")"
+	r=$(lg "$s" -m hs -n "$NRES" -r)
+	put "$s" hs_resumed "$(val cpu_ms_per_hs "$r")"
+	put "$s" resumed_ok "$(val resumed "$r")/$NRES"
+	say "bench: $s: throughput"
+	r=$(lg "$s" -m tput -n 1 -t "$SECS")
+	put "$s" tput1_aes "$(val mb_per_cpu_s "$r")"
+	put "$s" tput1_aes_wall "$(val mb_per_s "$r")"
+	r=$(lg "$s" -m tput -n 1 -t "$SECS" -c "$CHACHA")
+	put "$s" tput1_chacha "$(val mb_per_cpu_s "$r")"
+	r=$(lg "$s" -m tput -n 32 -t "$SECS")
+	put "$s" tput32_aes "$(val mb_per_cpu_s "$r")"
+	put "$s" tput32_aes_wall "$(val mb_per_s "$r")"
+	stop_server
+
+	say "bench: $s: stanzas"
+	start_server "$s" "$ECHO"
+	r=$(lg "$s" -m stanza -n 100 -w 8 -t "$SECS")
+	put "$s" stanza_rate "$(val stanzas_per_s "$r")"
+	put "$s" stanza_us "$(val us_per_stanza "$r")"
+	stop_server
+
+	for nconn in 1000 $BIGS; do
+		say "bench: $s: $nconn idle connections"
+		start_server "$s" "$SINK"
+		r=$(lg "$s" -m idle -r -n "$nconn" -S $NSRC)
+		put "$s" "idle_$nconn" "$(val kib_per_conn "$r")"
+		stop_server
+	done
+done
+
+# --- the table ---------------------------------------------------------
+{
+	echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(uname -r)"
+	echo "versions: $("$XMPPSHIELD" -V 2>&1 | head -1); $(haproxy -v | head -1 | cut -d' ' -f1-3); $(hitch --version 2>&1 | head -1); $(stunnel4 -version 2>&1 | grep -m1 '^stunnel'| cut -d' ' -f1-2); $(openssl version | cut -d' ' -f1-2)"
+	echo "mbedTLS AEAD, one core: $AEAD"
+	echo "TLS 1.2, ECDHE-ECDSA P-256 certificate, AES-128-GCM unless noted; CPU = server utime+stime."
+	echo
+} > "$RUN/table.md"
+awk -F'\t' -v servers="$SERVERS" -v big="$BIGS" '
+{ v[$1, $2] = $3 }
+function cell(s, m) { return ((s, m) in v) && v[s, m] != "" ? v[s, m] : "-" }
+function ratio(a, b) {
+	if (a == "-" || b == "-" || b + 0 == 0) return "-"
+	return sprintf("%.2f", a / b)
+}
+END {
+	n = split(servers, S, " ")
+	split("hs_x25519 hs_p256 hs_resumed resumed_ok idle_1000 idle_" big \
+	    " tput1_aes tput1_aes_wall tput1_chacha tput32_aes tput32_aes_wall" \
+	    " stanza_rate stanza_us", M, " ")
+	L["hs_x25519"] = "CPU per full handshake, X25519 (ms)"
+	L["hs_p256"] = "CPU per full handshake, P-256 ECDHE (ms)"
+	L["hs_resumed"] = "CPU per resumed handshake, ticket (ms)"
+	L["resumed_ok"] = "handshakes resumed"
+	L["idle_1000"] = "RSS per idle TLS connection, 1,000 (KiB)"
+	L["idle_" big] = "RSS per idle TLS connection, " big " (KiB)"
+	L["tput1_aes"] = "relay, 1 conn, MB per server CPU-second"
+	L["tput1_aes_wall"] = "relay, 1 conn, MB/s (wall)"
+	L["tput1_chacha"] = "relay, 1 conn, ChaCha20, MB per CPU-second"
+	L["tput32_aes"] = "relay, 32 conns, MB per server CPU-second"
+	L["tput32_aes_wall"] = "relay, 32 conns, MB/s (wall)"
+	L["stanza_rate"] = "256-byte stanzas echoed/s, 100 conns"
+	L["stanza_us"] = "server CPU per echoed stanza (us)"
+	hdr = "| metric |"; sep = "|---|"
+	for (i = 1; i <= n; i++) { hdr = hdr " " S[i] " |"; sep = sep "---:|" }
+	for (i = 1; i <= n; i++)
+		if (S[i] != "xs-starttls" && S[i] != "xs-direct") {
+			hdr = hdr " xs/" S[i] " |"; sep = sep "---:|"
+		}
+	print hdr; print sep
+	for (j = 1; M[j] != ""; j++) {
+		if (M[j] == "idle_") continue
+		line = "| " L[M[j]] " |"
+		for (i = 1; i <= n; i++) line = line " " cell(S[i], M[j]) " |"
+		for (i = 1; i <= n; i++)
+			if (S[i] != "xs-starttls" && S[i] != "xs-direct")
+				line = line " " (M[j] == "resumed_ok" ? "" : \
+				    ratio(cell("xs-starttls", M[j]), \
+				    cell(S[i], M[j]))) " |"
+		print line
+	}
+}' "$RES" >> "$RUN/table.md"
+echo >> "$RUN/table.md"
+echo "xs = xmppshield (STARTTLS, including the XMPP exchange before TLS); ref = bench/refrelay.c, a bare mbedTLS+libevent relay (the library's floor); ratios are xs-starttls / peer (CPU and RSS: lower is better; MB and stanzas: higher is better)." >> "$RUN/table.md"
+cp "$RUN/table.md" "$W/table.md"
+cat "$W/table.md"
