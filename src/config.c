@@ -128,6 +128,8 @@ static int parse_listen(struct parser *, const struct key *, void *,
     const char *);
 static int parse_kind(struct parser *, const struct key *, void *,
     const char *);
+static int parse_workers(struct parser *, const struct key *, void *,
+    const char *);
 static int parse_tls_mode(struct parser *, const struct key *, void *,
     const char *);
 static int parse_bool(struct parser *, const struct key *, void *,
@@ -135,6 +137,12 @@ static int parse_bool(struct parser *, const struct key *, void *,
 static int parse_backend(struct parser *, const struct key *, void *,
     const char *);
 static int parse_domains(struct parser *, const struct key *, void *,
+    const char *);
+static int parse_backend_proxy(struct parser *, const struct key *, void *,
+    const char *);
+static int parse_yesno(struct parser *, const struct key *, void *,
+    const char *);
+static int parse_trusted(struct parser *, const struct key *, void *,
     const char *);
 
 #define G(f)	offsetof(struct config, f)
@@ -157,6 +165,17 @@ static const struct key keys[] = {
 	    "group to run as after binding the ports" },
 	{ SEC_GLOBAL, "pidfile", KEY_STRING, G(pidfile), NULL, 0, 0, NULL,
 	    NULL, "file the daemon writes its process ID to" },
+	{ SEC_GLOBAL, "workers", KEY_CUSTOM, G(workers), "auto", 0, 0,
+	    parse_workers, NULL,
+	    "processes serving connections: auto (one per CPU) or 1 to 64; "
+	    "read at start only" },
+	{ SEC_GLOBAL, "shutdown_grace", KEY_UINT, G(shutdown_grace), "30", 0,
+	    3600, NULL, NULL,
+	    "seconds sessions may go on after SIGTERM before <system-shutdown/>" },
+	{ SEC_GLOBAL, "log_rate_limit", KEY_UINT, G(log_rate_limit), "200", 0,
+	    1000000, NULL, NULL,
+	    "log lines per second before similar lines are counted, not "
+	    "written (0: no limit)" },
 
 	{ SEC_TLS, "certificate", KEY_STRING, T(certificate), NULL, 0, 0,
 	    NULL, NULL,
@@ -194,6 +213,29 @@ static const struct key keys[] = {
 	{ SEC_LIMITS, "backend_connect_timeout", KEY_UINT,
 	    L(backend_connect_timeout), "10", 1, 600, NULL, NULL,
 	    "seconds for the backend to accept a connection" },
+	{ SEC_LIMITS, "auth_timeout", KEY_UINT, L(auth_timeout), "60", 1,
+	    3600, NULL, NULL,
+	    "seconds from the TLS handshake to SASL success (c2s)" },
+	{ SEC_LIMITS, "idle_timeout", KEY_UINT, L(idle_timeout), "900", 0,
+	    86400, NULL, NULL,
+	    "seconds a stream may stay silent after authentication (0: never)" },
+	{ SEC_LIMITS, "max_connections", KEY_UINT, L(max_connections), "4096",
+	    1, 1000000, NULL, NULL, "connections open at once, in all" },
+	{ SEC_LIMITS, "max_connections_per_ip", KEY_UINT,
+	    L(max_connections_per_ip), "256", 0, 1000000, NULL, NULL,
+	    "connections open at once from one IPv4 address or IPv6 /64 "
+	    "(0: no cap)" },
+	{ SEC_LIMITS, "connection_rate_per_ip", KEY_UINT,
+	    L(connection_rate_per_ip), "30", 0, 1000000, NULL, NULL,
+	    "new connections per second from one IPv4 address or IPv6 /64 "
+	    "(0: no cap)" },
+	/* The minimum fits every name of RFC 6120 with its namespace (the
+	   longest, the xmpp-streams <remote-connection-failed/>, is 60
+	   bytes); below 40 even the stream header and <starttls/> were
+	   refused. */
+	{ SEC_LIMITS, "max_name_length", KEY_UINT, L(max_name_length), "256",
+	    64, 4096, NULL, NULL,
+	    "bytes of one element or attribute name, prefix included" },
 	{ SEC_LIMITS, "buffer_size", KEY_SIZE, L(buffer_size), "64k", 4 * KB,
 	    16 * MB, NULL, NULL,
 	    "bytes queued per direction before reading pauses" },
@@ -225,6 +267,17 @@ static const struct key keys[] = {
 	{ SEC_LISTENER, "domains", KEY_CUSTOM, S(domains), NULL, 0, 0,
 	    parse_domains, "example.org",
 	    "XMPP domains served here, each with a [domain] section" },
+	{ SEC_LISTENER, "backend_proxy_protocol", KEY_CUSTOM,
+	    S(backend_proxy), "none", 0, 0, parse_backend_proxy, NULL,
+	    "PROXY protocol header sent to the backend: none, v1 or v2" },
+	{ SEC_LISTENER, "accept_proxy_protocol", KEY_CUSTOM, S(accept_proxy),
+	    "no", 0, 0, parse_yesno, NULL,
+	    "yes: every connection starts with a PROXY v1/v2 header from a "
+	    "proxy_trusted address" },
+	{ SEC_LISTENER, "proxy_trusted", KEY_CUSTOM, S(trusted), NULL, 0, 0,
+	    parse_trusted, NULL,
+	    "addresses or CIDR blocks allowed to send a PROXY header, "
+	    "separated by commas" },
 };
 
 #undef G
@@ -553,6 +606,27 @@ parse_kind(struct parser *p, const struct key *k, void *dst,
 }
 
 static int
+parse_workers(struct parser *p, const struct key *k, void *dst,
+    const char *value)
+{
+	char *end;
+	unsigned long n;
+
+	if (strcasecmp(value, "auto") == 0) {
+		*(unsigned *)dst = 0;
+		return 0;
+	}
+	errno = 0;
+	n = strtoul(value, &end, 10);
+	if (errno != 0 || end == value || *end != '\0' || n < 1 || n > 64 ||
+	    value[0] == '-' || value[0] == '+')
+		return perr(p, p->lineno, "%s = %s is not valid; write auto "
+		    "(one per CPU) or a number from 1 to 64", k->name, value);
+	*(unsigned *)dst = (unsigned)n;
+	return 0;
+}
+
+static int
 parse_tls_mode(struct parser *p, const struct key *k, void *dst,
     const char *value)
 {
@@ -817,6 +891,72 @@ parse_domains(struct parser *p, const struct key *k, void *dst,
 		}
 	}
 	free(w);
+	free(copy);
+	return rc;
+}
+
+static int
+parse_backend_proxy(struct parser *p, const struct key *k, void *dst,
+    const char *value)
+{
+	if (strcasecmp(value, "none") == 0)
+		*(enum proxyproto_version *)dst = PROXYPROTO_NONE;
+	else if (strcasecmp(value, "v1") == 0)
+		*(enum proxyproto_version *)dst = PROXYPROTO_V1;
+	else if (strcasecmp(value, "v2") == 0)
+		*(enum proxyproto_version *)dst = PROXYPROTO_V2;
+	else
+		return perr(p, p->lineno, "%s = %s is unknown; write none, v1 "
+		    "or v2 (what the backend's PROXY protocol listener "
+		    "expects)", k->name, value);
+	return 0;
+}
+
+static int
+parse_yesno(struct parser *p, const struct key *k, void *dst,
+    const char *value)
+{
+	if (strcasecmp(value, "yes") == 0)
+		*(int *)dst = 1;
+	else if (strcasecmp(value, "no") == 0)
+		*(int *)dst = 0;
+	else
+		return perr(p, p->lineno, "%s = %s; write yes or no", k->name,
+		    value);
+	return 0;
+}
+
+static int
+parse_trusted(struct parser *p, const struct key *k, void *dst,
+    const char *value)
+{
+	struct config_listener *l = (struct config_listener *)((char *)dst -
+	    offsetof(struct config_listener, trusted));
+	char *copy, *w, *save = NULL;
+	int rc = 0;
+
+	if ((copy = strdup(value)) == NULL)
+		return oom(p);
+	l->ntrusted = 0;
+	for (w = strtok_r(copy, ", \t", &save); w != NULL && rc == 0;
+	    w = strtok_r(NULL, ", \t", &save)) {
+		if (l->ntrusted == CONFIG_MAX_TRUSTED)
+			rc = perr(p, p->lineno, "%s lists more than %d address "
+			    "blocks; use wider CIDR blocks", k->name,
+			    CONFIG_MAX_TRUSTED);
+		else if (proxyproto_cidr_parse(w, &l->trusted[l->ntrusted])
+		    == -1)
+			rc = perr(p, p->lineno, "%s: %s is not an IP address "
+			    "or CIDR block (host bits zero); write e.g. "
+			    "127.0.0.1, 10.0.0.0/8, ::1 or 2001:db8::/32",
+			    k->name, w);
+		else
+			l->ntrusted++;
+	}
+	if (rc == 0 && l->ntrusted == 0)
+		rc = perr(p, p->lineno, "%s is empty; write the load "
+		    "balancers' addresses, e.g. %s = 10.0.0.5, 10.0.0.6",
+		    k->name, k->name);
 	free(copy);
 	return rc;
 }
@@ -1340,6 +1480,21 @@ check_file(struct parser *p)
 				    "[listener %s] serves %s but there is no "
 				    "[domain %s] section; add one", l->name,
 				    l->domains[i], l->domains[i]);
+	/* A PROXY header is only ever accepted from named sources
+	   (proxy-protocol.txt section 5); a list without the switch is
+	   most likely a mistake. */
+	for (l = cfg->listeners; l != NULL; l = l->next) {
+		if (l->accept_proxy && l->ntrusted == 0)
+			return perr(p, rec_line(p, SEC_LISTENER, l), "[listener "
+			    "%s] has accept_proxy_protocol = yes but no "
+			    "proxy_trusted; list the load balancers' addresses, "
+			    "e.g. proxy_trusted = 10.0.0.5", l->name);
+		if (!l->accept_proxy && l->ntrusted > 0)
+			return perr(p, rec_line(p, SEC_LISTENER, l), "[listener "
+			    "%s] has proxy_trusted but accept_proxy_protocol is "
+			    "not yes; set accept_proxy_protocol = yes or remove "
+			    "proxy_trusted", l->name);
+	}
 	for (d = cfg->domains; d != NULL; d = d->next)
 		if ((d->certificate == NULL || d->key == NULL) &&
 		    (cfg->tls.certificate == NULL || cfg->tls.key == NULL))

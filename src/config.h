@@ -18,8 +18,11 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "proxyproto.h"
+
 #define CONFIG_MAX_ADDRS 4	/* addresses in one "listen =" list */
 #define CONFIG_MAX_CIPHERS 3	/* AEAD ciphers xmppshield knows */
+#define CONFIG_MAX_TRUSTED 16	/* address blocks in "proxy_trusted =" */
 
 enum listener_kind {
 	LISTENER_C2S,		/* jabber:client, STARTTLS on 5222 */
@@ -69,6 +72,13 @@ struct config_listener {
 	struct config_addr backend;
 	char **domains;		/* lower-cased; each is a [domain] section */
 	size_t ndomains;
+	/* PROXY protocol: the header written to the backend before any
+	   client byte (NONE: none), and whether a header from a trusted
+	   load balancer comes first on accepted connections. */
+	enum proxyproto_version backend_proxy;
+	int accept_proxy;
+	struct proxyproto_cidr trusted[CONFIG_MAX_TRUSTED];
+	size_t ntrusted;
 	struct config_listener *next;
 };
 
@@ -90,6 +100,12 @@ struct config_limits {
 	unsigned pre_tls_timeout;	/* seconds from accept to <starttls/> */
 	unsigned handshake_timeout;	/* seconds for the TLS handshake */
 	unsigned backend_connect_timeout;	/* seconds */
+	unsigned auth_timeout;		/* seconds from TLS to SASL success */
+	unsigned idle_timeout;		/* seconds without client bytes; 0 off */
+	unsigned max_connections;	/* open at once, all listeners */
+	unsigned max_connections_per_ip;	/* per IPv4 address or IPv6 /64 */
+	unsigned connection_rate_per_ip;	/* new connections per second */
+	unsigned max_name_length;	/* bytes of an element or attribute name */
 	size_t buffer_size;		/* high-water mark of each direction */
 };
 
@@ -100,6 +116,9 @@ struct config {
 	char *user;		/* NULL: do not drop privileges */
 	char *group;
 	char *pidfile;		/* NULL: none */
+	unsigned workers;		/* 0: one per CPU */
+	unsigned shutdown_grace;	/* seconds sessions may drain on SIGTERM */
+	unsigned log_rate_limit;	/* lines per second before suppressing */
 	struct config_tls tls;
 	struct config_limits limits;
 	struct config_domain *domains;

@@ -199,6 +199,7 @@ pretls_new(const struct config *cfg, const struct config_listener *l,
 	lim.max_unit = cfg->limits.max_pre_tls_bytes;
 	lim.max_depth = 2;	/* <starttls/> may hold an empty child, no more */
 	lim.max_attributes = 16;
+	lim.max_name = cfg->limits.max_name_length;
 	if ((p->xs = xmlstream_new(&lim, &cb, p)) == NULL) {
 		free(p);
 		return NULL;

@@ -28,6 +28,7 @@ struct relay {
 	int client_ended;	/* </stream:stream> seen from the client */
 	int backend_ended;	/* ... and from the backend */
 	int failed;
+	int authenticated;	/* the backend said SASL <success/> */
 	unsigned stripped;
 	struct verdict verdict;
 };
@@ -135,6 +136,7 @@ backend_unit(void *ctx, const struct xs_unit *u)
 		if (strcmp(u->ns, XMPP_NS_SASL) == 0 &&
 		    strcmp(u->name, "success") == 0) {
 			r->client_has_header = 0;
+			r->authenticated = 1;
 			if (xmlstream_reset(r->client) == -1)
 				return -1;
 			return XS_RESTART;
@@ -175,12 +177,14 @@ relay_new(const struct config *cfg, const struct config_listener *l,
 	lim.max_unit = cfg->limits.max_stanza_size;
 	lim.max_depth = cfg->limits.max_depth;
 	lim.max_attributes = cfg->limits.max_attributes;
+	lim.max_name = cfg->limits.max_name_length;
 	if ((r->client = xmlstream_new(&lim, &client_cb, r)) == NULL)
 		goto fail;
 
 	lim.max_unit = cfg->limits.max_backend_stanza_size;
 	lim.max_depth = BACKEND_MAX_DEPTH;
 	lim.max_attributes = BACKEND_MAX_ATTRIBUTES;
+	lim.max_name = 0;	/* the backend is trusted to be sane */
 	if ((r->backend = xmlstream_new(&lim, &backend_cb, r)) == NULL)
 		goto fail;
 	if (xmlstream_strip(r->backend, XMPP_NS_STREAMS, "features",
@@ -275,6 +279,12 @@ const struct verdict *
 relay_verdict(const struct relay *r)
 {
 	return &r->verdict;
+}
+
+int
+relay_authenticated(const struct relay *r)
+{
+	return r->authenticated;
 }
 
 const char *

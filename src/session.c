@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -26,8 +27,11 @@
 #include <event2/event.h>
 
 #include "addr.h"
+#include "admission.h"
+#include "generation.h"
 #include "log.h"
 #include "pretls.h"
+#include "proxyproto.h"
 #include "relay.h"
 #include "session.h"
 #include "tls.h"
@@ -48,11 +52,21 @@ enum session_state {
 struct session {
 	TAILQ_ENTRY(session) entry;
 	struct server *srv;
-	const struct config *cfg;
+	struct generation *gen;	/* held until freed: a reload never
+				   changes a session in flight */
+	struct admission_entry *admitted;
+	const struct config *cfg;	/* gen->cfg */
 	const struct config_listener *l;
 	unsigned long long id;
 	int fd;
 	char client[64];
+	char via[64];		/* the load balancer, when a PROXY header
+				   named the client; "" otherwise */
+	/* The connection as the client made it: the socket's own ends, or
+	   what a trusted PROXY header said.  Sent on to the backend. */
+	struct sockaddr_storage peer, local;
+	socklen_t peerlen, locallen;
+	struct proxyproto_decoder *proxy;	/* header still expected */
 	char stream_id[33];
 	char domain[256];
 	enum session_state state;
@@ -66,6 +80,8 @@ struct session {
 	int client_paused;	/* client reads stopped: backend queue full */
 	int backend_paused;	/* backend reads stopped: client queue full */
 	int client_ended;	/* client sent </stream:stream> */
+	int authenticated;	/* backend said SASL <success/> */
+	double last_client;	/* monotonic time of the last client bytes */
 
 	struct pretls *pretls;
 	struct tls_conn *tls;
@@ -121,6 +137,25 @@ set_timer(struct session *s, unsigned seconds)
 	event_add(s->ev_timer, &tv);
 }
 
+static double
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* " via=LB" when a PROXY header named the client, else "". */
+static const char *
+via_field(const struct session *s, char *buf, size_t len)
+{
+	if (s->via[0] == '\0')
+		return "";
+	snprintf(buf, len, " via=%s", s->via);
+	return buf;
+}
+
 /* How loud the end of a session is, by the event that ended it. */
 static int
 verdict_priority(const struct verdict *v)
@@ -141,6 +176,7 @@ session_free(struct session *s)
 {
 	struct timeval now, d;
 	unsigned long long in = s->raw_in, out = s->raw_bytes_out;
+	char via[80];
 
 	if (s->tls != NULL) {
 		in += tls_bytes_in(s->tls);
@@ -154,14 +190,18 @@ session_free(struct session *s)
 	gettimeofday(&now, NULL);
 	timersub(&now, &s->start, &d);
 	log_msg(verdict_priority(&s->verdict), "event=%s session=%llu "
-	    "client=%s listener=%s domain=%s reason=%s%s bytes_in=%llu "
+	    "client=%s%s listener=%s domain=%s reason=%s%s bytes_in=%llu "
 	    "bytes_out=%llu duration=%ld.%03ld", s->verdict.event, s->id,
-	    s->client, s->l->name, s->domain[0] ? s->domain : "-",
+	    s->client, via_field(s, via, sizeof(via)), s->l->name, s->domain[0] ? s->domain : "-",
 	    s->verdict.reason, s->verdict.fields, in, out, (long)d.tv_sec,
 	    (long)d.tv_usec / 1000);
 
 	TAILQ_REMOVE(&s->srv->sessions, s, entry);
 	s->srv->nsessions--;
+	admission_leave(s->srv->admission, s->admitted);
+	/* Draining after SIGTERM: the last session out ends the loop. */
+	if (s->srv->stopping && s->srv->nsessions == 0)
+		event_base_loopexit(s->srv->base, NULL);
 	if (s->backend != NULL)
 		bufferevent_free(s->backend);
 	event_free(s->ev_read);
@@ -170,8 +210,10 @@ session_free(struct session *s)
 	evbuffer_free(s->raw_out);
 	evbuffer_free(s->tls_out);
 	pretls_free(s->pretls);
+	proxyproto_decoder_free(s->proxy);
 	relay_free(s->relay);
 	tls_conn_free(s->tls);
+	generation_unref(s->gen);	/* last: tls and relay point into it */
 	close(s->fd);
 	free(s);
 }
@@ -300,10 +342,63 @@ drain_behind_starttls(struct session *s)
 	return r;
 }
 
+/*
+ * A listener behind a load balancer: the PROXY header comes first.  On
+ * return *data and *len are what follows it (possibly nothing).  Returns
+ * 1 when the header is complete, 0 when more is needed, -1 when the
+ * session ended.
+ */
+static int
+proxy_read(struct session *s, char **data, size_t *len)
+{
+	const struct proxyproto_info *info;
+	struct verdict v;
+	size_t used;
+	char a[64], esc[80];
+	int r;
+
+	r = proxyproto_decode(s->proxy, *data, *len, &used);
+	if (r == 0)
+		return 0;
+	if (r < 0) {
+		verdict_set(&v, "protocol-error", "proxy-header",
+		    XMPP_COND_NONE, NULL, " detail=%s",
+		    proxyproto_decoder_error(s->proxy));
+		session_end(s, &v);
+		return -1;
+	}
+	info = proxyproto_decoder_info(s->proxy);
+	if (info->proxied) {
+		/* From here on the client is who the header says; the
+		   balancer that said it is kept beside it. */
+		snprintf(s->via, sizeof(s->via), "%s", s->client);
+		s->peer = info->src;
+		s->peerlen = info->srclen;
+		s->local = info->dst;
+		s->locallen = info->dstlen;
+		addr_format((struct sockaddr *)&s->peer, s->peerlen,
+		    s->client, sizeof(s->client));
+	}
+	addr_format((struct sockaddr *)&s->local, s->locallen, a, sizeof(a));
+	log_msg(LOG_INFO, "event=proxy-header session=%llu client=%s via=%s "
+	    "listener=%s version=v%d command=%s address=%s%s%s",
+	    s->id, s->client, s->via[0] ? s->via : s->client, s->l->name,
+	    (int)info->version, info->proxied ? "proxy" : "local", a,
+	    info->authority[0] ? " authority=" : "",
+	    info->authority[0] ? log_escape(info->authority, esc,
+	    sizeof(esc)) : "");
+	proxyproto_decoder_free(s->proxy);
+	s->proxy = NULL;
+	*data += used;
+	*len -= used;
+	return 1;
+}
+
 static void
 pretls_read(struct session *s)
 {
-	char buf[4096];
+	char buf[4096], *p = buf;
+	size_t len;
 	ssize_t n;
 	enum pretls_result r;
 
@@ -321,7 +416,10 @@ pretls_read(struct session *s)
 		return;
 	}
 	s->raw_in += (unsigned long long)n;
-	r = pretls_feed(s->pretls, buf, (size_t)n);
+	len = (size_t)n;
+	if (s->proxy != NULL && (proxy_read(s, &p, &len) <= 0 || len == 0))
+		return;
+	r = pretls_feed(s->pretls, p, len);
 	if (r == PRETLS_STARTTLS)
 		r = drain_behind_starttls(s);
 	if (s->state == S_CLOSING)
@@ -359,7 +457,7 @@ pretls_read(struct session *s)
 static void
 do_handshake(struct session *s)
 {
-	char detail[200], fields[256], sni[128] = "";
+	char detail[200], fields[256], sni[128] = "", via[80];
 	const char *name;
 	struct verdict v;
 
@@ -396,9 +494,9 @@ do_handshake(struct session *s)
 		snprintf(s->domain, sizeof(s->domain), "%s",
 		    tls_domain(s->tls));
 	name = tls_sni(s->tls);
-	log_msg(LOG_INFO, "event=tls-established session=%llu client=%s "
+	log_msg(LOG_INFO, "event=tls-established session=%llu client=%s%s "
 	    "listener=%s domain=%s tls_version=%s cipher=%s sni=%s alpn=%s",
-	    s->id, s->client, s->l->name, s->domain[0] ? s->domain : "-",
+	    s->id, s->client, via_field(s, via, sizeof(via)), s->l->name, s->domain[0] ? s->domain : "-",
 	    tls_version(s->tls), tls_cipher(s->tls),
 	    name ? log_escape(name, sni, sizeof(sni)) : "-",
 	    tls_alpn(s->tls) ? tls_alpn(s->tls) : "-");
@@ -414,7 +512,16 @@ do_handshake(struct session *s)
 		return;
 	}
 	enter_state(s, S_RELAY);
-	event_del(s->ev_timer);
+	/* A client must authenticate within auth_timeout; s2s streams
+	   authenticate by dialback, which the proxy does not follow, so
+	   only the idle timeout applies to them. */
+	s->last_client = mono_now();
+	if (s->l->kind == LISTENER_C2S)
+		set_timer(s, s->cfg->limits.auth_timeout);
+	else if (s->cfg->limits.idle_timeout > 0)
+		set_timer(s, s->cfg->limits.idle_timeout);
+	else
+		event_del(s->ev_timer);
 	event_del(s->ev_write);
 	event_add(s->ev_read, NULL);
 	/* The client's new stream header may already sit inside mbedTLS. */
@@ -426,7 +533,7 @@ start_handshake(struct session *s)
 {
 	struct verdict v;
 
-	s->tls = tls_conn_new(s->srv->tls, s->l,
+	s->tls = tls_conn_new(s->gen->tls, s->l,
 	    s->domain[0] ? s->domain : NULL, s->fd);
 	if (s->tls == NULL) {
 		verdict_set(&v, "internal-error", "tls-setup",
@@ -470,6 +577,13 @@ on_backend_read(struct bufferevent *bev, void *arg)
 	while (evbuffer_peek(in, -1, NULL, &vec, 1) > 0 && vec.iov_len > 0) {
 		r = relay_from_backend(s->relay, vec.iov_base, vec.iov_len);
 		evbuffer_drain(in, vec.iov_len);
+		if (!s->authenticated && relay_authenticated(s->relay)) {
+			s->authenticated = 1;
+			if (s->cfg->limits.idle_timeout > 0)
+				set_timer(s, s->cfg->limits.idle_timeout);
+			else
+				event_del(s->ev_timer);
+		}
 		if (r == RELAY_ERROR) {
 			relay_fail(s->relay, relay_verdict(s->relay));
 			session_end(s, relay_verdict(s->relay));
@@ -534,6 +648,35 @@ on_backend_event(struct bufferevent *bev, short what, void *arg)
 	    EVUTIL_SOCKET_ERROR()));
 }
 
+/*
+ * The PROXY header for the backend: the client as it connected (or as
+ * a trusted balancer's header named it), and for v2 the served domain
+ * and the client's TLS parameters.  Queued before any client byte.
+ */
+static int
+write_proxy_header(struct session *s)
+{
+	struct proxyproto_tlvs tlvs = {
+		.authority = s->domain,
+		.tls_version = tls_version(s->tls),
+		.tls_cipher = tls_cipher(s->tls),
+	};
+	unsigned char buf[PROXYPROTO_MAX_HEADER];
+	int n;
+
+	if (s->l->backend_proxy == PROXYPROTO_V1)
+		n = proxyproto_encode_v1((struct sockaddr *)&s->peer,
+		    s->peerlen, (struct sockaddr *)&s->local, s->locallen,
+		    (char *)buf, sizeof(buf));
+	else
+		n = proxyproto_encode_v2((struct sockaddr *)&s->peer,
+		    s->peerlen, (struct sockaddr *)&s->local, s->locallen,
+		    &tlvs, buf, sizeof(buf));
+	if (n <= 0)
+		return -1;
+	return bufferevent_write(s->backend, buf, (size_t)n);
+}
+
 static int
 start_backend(struct session *s)
 {
@@ -562,6 +705,9 @@ start_backend(struct session *s)
 		return -1;
 	setsockopt(bufferevent_getfd(s->backend), IPPROTO_TCP, TCP_NODELAY,
 	    &one, sizeof(one));
+	if (s->l->backend_proxy != PROXYPROTO_NONE &&
+	    write_proxy_header(s) == -1)
+		return -1;
 	bufferevent_enable(s->backend, EV_READ | EV_WRITE);
 	log_msg(LOG_DEBUG, "event=backend-connect session=%llu backend=%s",
 	    s->id, s->backend_addr->text);
@@ -669,6 +815,7 @@ relay_read(struct session *s)
 		case TLS_IO_OK:
 			break;
 		}
+		s->last_client = mono_now();
 		r = relay_from_client(s->relay, buf, n);
 		if (s->backend_start_failed) {
 			backend_fail(s, "connect-failed", strerror(errno));
@@ -762,6 +909,47 @@ on_client_write(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* The relay's deadline: linger, authentication, or idleness. */
+static void
+relay_timer(struct session *s)
+{
+	const struct config_limits *lim = &s->cfg->limits;
+	struct verdict v;
+	double silent;
+
+	if (s->client_ended) {
+		/* The client closed its stream; the backend did not. */
+		end_with(s, "close", "client-closed", NULL);
+		return;
+	}
+	if (s->l->kind == LISTENER_C2S && !s->authenticated) {
+		verdict_set(&v, "timeout", "auth",
+		    XMPP_COND_CONNECTION_TIMEOUT, NULL, " limit=%u",
+		    lim->auth_timeout);
+	} else {
+		if (lim->idle_timeout == 0)
+			return;
+		/* Client bytes do not move the timer (that would cost an
+		   event_add per read); the timer looks back instead. */
+		silent = mono_now() - s->last_client;
+		if (silent < lim->idle_timeout) {
+			struct timeval tv;
+			double left = lim->idle_timeout - silent;
+
+			tv.tv_sec = (time_t)left;
+			tv.tv_usec = (suseconds_t)((left - (double)tv.tv_sec) *
+			    1e6) + 1;
+			event_add(s->ev_timer, &tv);
+			return;
+		}
+		verdict_set(&v, "timeout", "idle",
+		    XMPP_COND_CONNECTION_TIMEOUT, NULL, " limit=%u",
+		    lim->idle_timeout);
+	}
+	relay_fail(s->relay, &v);
+	session_end(s, &v);
+}
+
 static void
 on_timer(evutil_socket_t fd, short what, void *arg)
 {
@@ -772,6 +960,15 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	switch (s->state) {
 	case S_PRETLS:
+		if (s->proxy != NULL) {
+			/* Not yet XMPP: no stream error to a balancer. */
+			verdict_set(&v, "timeout", "proxy-header",
+			    XMPP_COND_NONE, NULL, " limit=%u",
+			    s->cfg->limits.pre_tls_timeout);
+			session_end(s, &v);
+			break;
+		}
+		/* FALLTHROUGH */
 	case S_PROCEED:
 		verdict_set(&v, "timeout", "pre-tls",
 		    XMPP_COND_CONNECTION_TIMEOUT, NULL, " limit=%u",
@@ -787,8 +984,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 		session_end(s, &v);
 		break;
 	case S_RELAY:
-		/* The client closed its stream; the backend did not. */
-		end_with(s, "close", "client-closed", NULL);
+		relay_timer(s);
 		break;
 	case S_CLOSING:
 		session_free(s);
@@ -798,29 +994,79 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 
 /* --- public ---------------------------------------------------------- */
 
+/*
+ * Over a connection cap: no session, no timer, no read.  The client gets
+ * our stream header and <resource-constraint/> in one write to an empty
+ * socket buffer (so it cannot block), then the connection is closed.
+ * Each refusal is one log line (log.c holds back floods).
+ */
+static void
+refuse(struct server *srv, const struct config_listener *l, int fd,
+    const struct sockaddr *peer, socklen_t peerlen,
+    enum admission_result ar)
+{
+	char client[64], buf[1024];
+	size_t n;
+	ssize_t w;
+
+	addr_format(peer, peerlen, client, sizeof(client));
+	/* A direct-TLS client expects a ServerHello, not XML: it is only
+	   closed, as TLS offers no cheaper way to say why. */
+	if (l->tls == LISTENER_TLS_STARTTLS) {
+		n = xmpp_write_header(buf, sizeof(buf), l->kind, NULL,
+		    "refused");
+		n += xmpp_write_stream_error(buf + n, sizeof(buf) - n,
+		    XMPP_COND_RESOURCE_CONSTRAINT, "Too many connections");
+		w = send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		(void)w;
+	}
+	shutdown(fd, SHUT_WR);
+	close(fd);
+	log_msg(LOG_WARNING, "event=refused client=%s listener=%s reason=%s "
+	    "connections=%u", client, l->name, admission_reason(ar),
+	    admission_connections(srv->admission));
+}
+
 void
 session_accept(struct server *srv, const struct config_listener *l, int fd,
     const struct sockaddr *peer, socklen_t peerlen)
 {
+	struct admission_entry *admitted;
+	enum admission_result ar;
 	unsigned char rnd[16];
 	struct session *s;
 	int one = 1;
 	size_t i;
 
+	ar = admission_enter(srv->admission, peer, mono_now(), &admitted);
+	if (ar != ADMIT_OK) {
+		refuse(srv, l, fd, peer, peerlen, ar);
+		return;
+	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		admission_leave(srv->admission, admitted);
 		log_msg(LOG_ERR, "event=internal-error reason=out-of-memory "
 		    "listener=%s", l->name);
 		close(fd);
 		return;
 	}
 	s->srv = srv;
-	s->cfg = srv->cfg;
+	s->gen = generation_ref(srv->gen);
+	s->admitted = admitted;
+	s->cfg = s->gen->cfg;
 	s->l = l;
 	s->fd = fd;
 	s->id = ++srv->next_id;
 	s->state = S_PRETLS;
 	gettimeofday(&s->start, NULL);
 	addr_format(peer, peerlen, s->client, sizeof(s->client));
+	if (peerlen <= sizeof(s->peer)) {
+		memcpy(&s->peer, peer, peerlen);
+		s->peerlen = peerlen;
+	}
+	s->locallen = sizeof(s->local);
+	if (getsockname(fd, (struct sockaddr *)&s->local, &s->locallen) == -1)
+		s->locallen = 0;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
 	/* RFC 6120 4.7.3: an unpredictable stream id. */
@@ -845,6 +1091,19 @@ session_accept(struct server *srv, const struct config_listener *l, int fd,
 	srv->nsessions++;
 	log_msg(LOG_INFO, "event=accept session=%llu client=%s listener=%s",
 	    s->id, s->client, l->name);
+	if (l->accept_proxy) {
+		/* Only a trusted balancer may say who the client is
+		   (proxy-protocol.txt section 5). */
+		if (!proxyproto_cidr_match(l->trusted, l->ntrusted, peer,
+		    peerlen)) {
+			end_with(s, "policy-violation", "proxy-untrusted", NULL);
+			return;
+		}
+		if ((s->proxy = proxyproto_decoder_new()) == NULL) {
+			end_with(s, "internal-error", "out-of-memory", NULL);
+			return;
+		}
+	}
 	/* An absolute deadline: a byte every few seconds does not extend
 	   it (slowloris). */
 	set_timer(s, s->cfg->limits.pre_tls_timeout);
@@ -859,8 +1118,22 @@ fail:
 	if (s->raw_out) evbuffer_free(s->raw_out);
 	if (s->tls_out) evbuffer_free(s->tls_out);
 	pretls_free(s->pretls);
+	admission_leave(srv->admission, s->admitted);
+	generation_unref(s->gen);
 	close(fd);
 	free(s);
+}
+
+unsigned
+session_count_old(const struct server *srv)
+{
+	const struct session *s;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(s, &srv->sessions, entry)
+		if (s->gen != srv->gen)
+			n++;
+	return n;
 }
 
 void
@@ -873,7 +1146,8 @@ session_shutdown_all(struct server *srv)
 	    NULL, NULL);
 	for (s = TAILQ_FIRST(&srv->sessions); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);
-		if ((s->state == S_PRETLS || s->state == S_PROCEED) &&
+		if (((s->state == S_PRETLS && s->proxy == NULL) ||
+		    s->state == S_PROCEED) &&
 		    s->l->tls == LISTENER_TLS_STARTTLS)
 			pretls_fail(s->pretls, &v);
 		else if (s->state == S_RELAY)

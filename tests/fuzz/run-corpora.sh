@@ -8,10 +8,11 @@ set -u
 corpora=$TOP_SRCDIR/tests/fuzz/corpus
 n=0
 failed=0
-for target in xmlstream pretls relay config; do
+for target in xmlstream pretls relay config proxyproto; do
 	bin=tests/fuzz/fuzz_$target
 	dict=$TOP_SRCDIR/tests/fuzz/xmpp.dict
 	[ "$target" = config ] && dict=$TOP_SRCDIR/tests/fuzz/config.dict
+	[ "$target" = proxyproto ] && dict=$TOP_SRCDIR/tests/fuzz/proxyproto.dict
 	n=$((n + 1))
 	if "$bin" -help=1 2>&1 | grep -q libFuzzer; then
 		work=$(mktemp -d)

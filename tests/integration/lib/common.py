@@ -41,11 +41,13 @@ def end_line(case, d, client, event, reason=None,
 
 
 def stream_error(case, c, condition, timeout=util.DEFAULT_TIMEOUT,
-                 domain="example.org", need_header_from=True):
+                 domain="example.org", need_header_from=True, start=0):
     """The client got: our header, <stream:error><condition/>, then
-    </stream:stream>, then the connection closed; all well-formed."""
+    </stream:stream>, then the connection closed; all well-formed.
+    start: offset in c.data of the stream to look at (after a stream
+    restart, where the last header begins)."""
     c.read_to_eof(timeout)
-    v = c.view()
+    v = raw.StreamView(c.data[start:])
     case.check(c.eof, "connection closed by the daemon",
                "still open after %ss; got %r" % (timeout, c.data[-300:]))
     case.check(v.error is None, "what the client got is well-formed XML",

@@ -69,13 +69,21 @@ def write_config(path, sections):
 def base_config(cert, backend_port, domain="example.org", limits=None,
                 log_level="info", listen="127.0.0.1:0", extra=None):
     """The usual one-listener c2s config.  backend_port may be an int or a
-    'host:port' string."""
+    'host:port' string.
+
+    Three defaults differ from the daemon's, because a test suite is not
+    a production load: every test connects from 127.0.0.1 in quick
+    succession (so no per-address connection rate), stopping the daemon
+    must not wait out the SIGTERM grace period, and one process (so that
+    /proc/PID is the process serving).  Tests of those features set them
+    explicitly."""
     backend = backend_port if isinstance(backend_port, str) \
         else "127.0.0.1:%d" % backend_port
     cfg = {
-        "global": {"log_level": log_level},
+        "global": {"log_level": log_level, "shutdown_grace": 0,
+                   "workers": 1},
         "tls": {"certificate": cert.cert, "key": cert.key},
-        "limits": dict(limits or {}),
+        "limits": dict({"connection_rate_per_ip": 0}, **(limits or {})),
         "domain %s" % domain: {},
         "listener c2s": {"listen": listen, "kind": "c2s",
                          "backend": backend, "domains": domain},
@@ -93,11 +101,15 @@ def check_config(path, timeout=10.0):
 
 
 class Daemon:
-    def __init__(self, tmpdir, sections, name="xmppshield", prefix=None):
-        """prefix: argv run before the daemon, e.g. ["ip", "netns",
-        "exec", NS] to start it in a network namespace."""
+    def __init__(self, tmpdir, sections, name="xmppshield", preexec_fn=None,
+                 prefix=None):
+        """preexec_fn: run in the child before exec (e.g. to lower
+        RLIMIT_NOFILE for the EMFILE test).  prefix: argv run before the
+        daemon, e.g. ["ip", "netns", "exec", NS] to start it in a network
+        namespace."""
         self.prefix = list(prefix or [])
         self.bin = binary()
+        self.preexec_fn = preexec_fn
         self.dir = tmpdir
         self.sections = sections
         self.conf = write_config(os.path.join(tmpdir, name + ".conf"),
@@ -121,7 +133,8 @@ class Daemon:
                                      [self.bin, "-d", "-c", self.conf],
                                      stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.PIPE,
+                                     preexec_fn=self.preexec_fn)
         util.on_cleanup(self.stop)
         self.log = util.LineCollector(self.proc.stderr, "xmppshield")
         for sect, keys in self.sections.items():

@@ -17,6 +17,10 @@ PROTOCOL = "protocol-error"
 TLS_FAILED = "tls-failed"
 BACKEND_ERROR = "backend-error"
 TIMEOUT = "timeout"
+REFUSED = "refused"          # over a connection cap, at accept
+LOG_SUPPRESSED = "log-suppressed"
+FD_LIMIT = "fd-limit"
+ACCEPT_PAUSED = "accept-paused"
 # events that end a session: exactly one per connection
 END_EVENTS = (CLOSE, POLICY, PROTOCOL, TLS_FAILED, BACKEND_ERROR, TIMEOUT,
               "internal-error")
@@ -44,6 +48,13 @@ R_BACKEND_LOST = "backend-lost"
 R_BACKEND_BAD_XML = "bad-xml"
 R_PRE_TLS_TIMEOUT = "pre-tls"
 R_HANDSHAKE_TIMEOUT = "handshake"
+R_AUTH_TIMEOUT = "auth"
+R_IDLE_TIMEOUT = "idle"
+R_NAME_TOO_LONG = "name-too-long"          # max_name_length
+# event=refused reasons
+R_MAX_CONNECTIONS = "max-connections"
+R_MAX_PER_IP = "max-connections-per-ip"
+R_CONNECTION_RATE = "connection-rate"
 # restricted-xml details
 D_COMMENT = "comment"
 D_PI = "processing-instruction"
@@ -65,6 +76,7 @@ SE_REMOTE_FAILED = "remote-connection-failed"
 SE_NOT_WELL_FORMED = "not-well-formed"
 SE_CONNECTION_TIMEOUT = "connection-timeout"
 SE_SYSTEM_SHUTDOWN = "system-shutdown"
+SE_RESOURCE_CONSTRAINT = "resource-constraint"
 
 # -- -n / -V -----------------------------------------------------------------
 CONFIG_OK = "configuration OK"

@@ -116,13 +116,17 @@ class RawClient:
     """
 
     def __init__(self, port, host=util.LOOPBACK, timeout=util.DEFAULT_TIMEOUT,
-                 nodelay=False, mark=None):
+                 nodelay=False, mark=None, source=None):
         self.timeout = timeout
         # index of the daemon's log when this client connected (see
         # Daemon.client): its accept line is searched from there, as the
         # kernel may hand the same client port to a later connection
         self.mark = mark
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        # source: a local address to bind first (e.g. 127.0.0.2, to come
+        # from another client address for the per-address caps)
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout,
+            source_address=(source, 0) if source else None)
         if nodelay:
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # "127.0.0.1:PORT" as the daemon logs it in client=
