@@ -128,6 +128,12 @@ static int parse_listen(struct parser *, const struct key *, void *,
     const char *);
 static int parse_kind(struct parser *, const struct key *, void *,
     const char *);
+static int parse_workers(struct parser *, const struct key *, void *,
+    const char *);
+static int parse_tls_mode(struct parser *, const struct key *, void *,
+    const char *);
+static int parse_bool(struct parser *, const struct key *, void *,
+    const char *);
 static int parse_backend(struct parser *, const struct key *, void *,
     const char *);
 static int parse_domains(struct parser *, const struct key *, void *,
@@ -159,6 +165,17 @@ static const struct key keys[] = {
 	    "group to run as after binding the ports" },
 	{ SEC_GLOBAL, "pidfile", KEY_STRING, G(pidfile), NULL, 0, 0, NULL,
 	    NULL, "file the daemon writes its process ID to" },
+	{ SEC_GLOBAL, "workers", KEY_CUSTOM, G(workers), "auto", 0, 0,
+	    parse_workers, NULL,
+	    "processes serving connections: auto (one per CPU) or 1 to 64; "
+	    "read at start only" },
+	{ SEC_GLOBAL, "shutdown_grace", KEY_UINT, G(shutdown_grace), "30", 0,
+	    3600, NULL, NULL,
+	    "seconds sessions may go on after SIGTERM before <system-shutdown/>" },
+	{ SEC_GLOBAL, "log_rate_limit", KEY_UINT, G(log_rate_limit), "200", 0,
+	    1000000, NULL, NULL,
+	    "log lines per second before similar lines are counted, not "
+	    "written (0: no limit)" },
 
 	{ SEC_TLS, "certificate", KEY_STRING, T(certificate), NULL, 0, 0,
 	    NULL, NULL,
@@ -171,6 +188,10 @@ static const struct key keys[] = {
 	{ SEC_TLS, "ciphers", KEY_CUSTOM, T(ciphers),
 	    "AES128-GCM AES256-GCM CHACHA20-POLY1305", 0, 0, parse_ciphers,
 	    NULL, "AEAD ciphers in order of preference (ECDHE key exchange)" },
+	{ SEC_TLS, "sni_strict", KEY_CUSTOM, T(sni_strict), "no", 0, 0,
+	    parse_bool, NULL,
+	    "yes: refuse a TLS handshake whose SNI names no domain served on "
+	    "the listener" },
 
 	{ SEC_LIMITS, "max_stanza_size", KEY_SIZE, L(max_stanza_size), "256k",
 	    KB, 16 * MB, NULL, NULL,
@@ -192,6 +213,25 @@ static const struct key keys[] = {
 	{ SEC_LIMITS, "backend_connect_timeout", KEY_UINT,
 	    L(backend_connect_timeout), "10", 1, 600, NULL, NULL,
 	    "seconds for the backend to accept a connection" },
+	{ SEC_LIMITS, "auth_timeout", KEY_UINT, L(auth_timeout), "60", 1,
+	    3600, NULL, NULL,
+	    "seconds from the TLS handshake to SASL success (c2s)" },
+	{ SEC_LIMITS, "idle_timeout", KEY_UINT, L(idle_timeout), "900", 0,
+	    86400, NULL, NULL,
+	    "seconds a stream may stay silent after authentication (0: never)" },
+	{ SEC_LIMITS, "max_connections", KEY_UINT, L(max_connections), "4096",
+	    1, 1000000, NULL, NULL, "connections open at once, in all" },
+	{ SEC_LIMITS, "max_connections_per_ip", KEY_UINT,
+	    L(max_connections_per_ip), "256", 0, 1000000, NULL, NULL,
+	    "connections open at once from one IPv4 address or IPv6 /64 "
+	    "(0: no cap)" },
+	{ SEC_LIMITS, "connection_rate_per_ip", KEY_UINT,
+	    L(connection_rate_per_ip), "30", 0, 1000000, NULL, NULL,
+	    "new connections per second from one IPv4 address or IPv6 /64 "
+	    "(0: no cap)" },
+	{ SEC_LIMITS, "max_name_length", KEY_UINT, L(max_name_length), "256",
+	    16, 4096, NULL, NULL,
+	    "bytes of one element or attribute name, prefix included" },
 	{ SEC_LIMITS, "buffer_size", KEY_SIZE, L(buffer_size), "64k", 4 * KB,
 	    16 * MB, NULL, NULL,
 	    "bytes queued per direction before reading pauses" },
@@ -201,12 +241,22 @@ static const struct key keys[] = {
 	    "PEM certificate chain for this domain (default: the [tls] one)" },
 	{ SEC_DOMAIN, "key", KEY_STRING, D(key), NULL, 0, 0, NULL, NULL,
 	    "PEM private key for this domain (default: the [tls] one)" },
+	{ SEC_DOMAIN, "backend", KEY_CUSTOM, D(backend), NULL, 0, 0,
+	    parse_backend, NULL,
+	    "this domain's c2s backend, host:port (default: the listener's)" },
+	{ SEC_DOMAIN, "s2s_backend", KEY_CUSTOM, D(s2s_backend), NULL, 0, 0,
+	    parse_backend, NULL,
+	    "this domain's s2s backend, host:port (default: the listener's)" },
 
 	{ SEC_LISTENER, "listen", KEY_CUSTOM, S(listen), NULL, 0, 0,
 	    parse_listen, "0.0.0.0:5222 [::]:5222",
 	    "numeric addresses to listen on: a.b.c.d:port or [v6]:port" },
 	{ SEC_LISTENER, "kind", KEY_CUSTOM, S(kind), "c2s", 0, 0, parse_kind,
 	    NULL, "c2s (clients) or s2s (other servers)" },
+	{ SEC_LISTENER, "tls", KEY_CUSTOM, S(tls), "starttls", 0, 0,
+	    parse_tls_mode, NULL,
+	    "starttls (5222, 5269) or direct: TLS from the first byte, XEP-0368 "
+	    "(5223, 5270)" },
 	{ SEC_LISTENER, "backend", KEY_CUSTOM, S(backend), NULL, 0, 0,
 	    parse_backend, "127.0.0.1:15222",
 	    "the XMPP server's plaintext port: host:port or [v6]:port" },
@@ -548,6 +598,59 @@ parse_kind(struct parser *p, const struct key *k, void *dst,
 	else
 		return perr(p, p->lineno, "%s = %s is unknown; write c2s "
 		    "(clients) or s2s (servers)", k->name, value);
+	return 0;
+}
+
+static int
+parse_workers(struct parser *p, const struct key *k, void *dst,
+    const char *value)
+{
+	char *end;
+	unsigned long n;
+
+	if (strcasecmp(value, "auto") == 0) {
+		*(unsigned *)dst = 0;
+		return 0;
+	}
+	errno = 0;
+	n = strtoul(value, &end, 10);
+	if (errno != 0 || end == value || *end != '\0' || n < 1 || n > 64 ||
+	    value[0] == '-' || value[0] == '+')
+		return perr(p, p->lineno, "%s = %s is not valid; write auto "
+		    "(one per CPU) or a number from 1 to 64", k->name, value);
+	*(unsigned *)dst = (unsigned)n;
+	return 0;
+}
+
+static int
+parse_tls_mode(struct parser *p, const struct key *k, void *dst,
+    const char *value)
+{
+	if (strcasecmp(value, "starttls") == 0)
+		*(enum listener_tls *)dst = LISTENER_TLS_STARTTLS;
+	else if (strcasecmp(value, "direct") == 0)
+		*(enum listener_tls *)dst = LISTENER_TLS_DIRECT;
+	else
+		return perr(p, p->lineno, "%s = %s is unknown; write starttls "
+		    "(XMPP first, 5222/5269) or direct (TLS from the first "
+		    "byte, 5223/5270)", k->name, value);
+	return 0;
+}
+
+static int
+parse_bool(struct parser *p, const struct key *k, void *dst,
+    const char *value)
+{
+	if (strcasecmp(value, "yes") == 0 || strcasecmp(value, "true") == 0 ||
+	    strcmp(value, "1") == 0 || strcasecmp(value, "on") == 0)
+		*(int *)dst = 1;
+	else if (strcasecmp(value, "no") == 0 ||
+	    strcasecmp(value, "false") == 0 || strcmp(value, "0") == 0 ||
+	    strcasecmp(value, "off") == 0)
+		*(int *)dst = 0;
+	else
+		return perr(p, p->lineno, "%s = %s is not yes or no; write "
+		    "%s = yes or %s = no", k->name, value, k->name, k->name);
 	return 0;
 }
 
@@ -1237,13 +1340,20 @@ unknown_key(struct parser *p, const char *name)
 	size_t len = 0, i;
 	int n;
 
+	/* A key of other sections: name them all ("backend" is in two). */
+	list[0] = '\0';
 	for (i = 0; i < NKEYS; i++)
 		if (keys[i].section != p->cur &&
-		    strcmp(keys[i].name, name) == 0)
-			return perr(p, p->lineno, "%s does not belong in %s; "
-			    "move it to [%s%s]", name, secname,
-			    section_names[keys[i].section],
+		    strcmp(keys[i].name, name) == 0) {
+			len = strlen(list);
+			snprintf(list + len, sizeof(list) - len, "%s[%s%s]",
+			    len ? " or " : "", section_names[keys[i].section],
 			    keys[i].section >= SEC_DOMAIN ? " NAME" : "");
+		}
+	if (list[0] != '\0')
+		return perr(p, p->lineno, "%s does not belong in %s; move it "
+		    "to %s", name, secname, list);
+	len = 0;
 
 	list[0] = '\0';
 	for (i = 0; i < NKEYS && len <= KEYLIST_MAX; i++) {
@@ -1586,6 +1696,12 @@ const char *
 config_kind_name(enum listener_kind kind)
 {
 	return kind == LISTENER_S2S ? "s2s" : "c2s";
+}
+
+const char *
+config_tls_mode_name(enum listener_tls mode)
+{
+	return mode == LISTENER_TLS_DIRECT ? "direct" : "starttls";
 }
 
 const char *

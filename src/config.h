@@ -29,6 +29,13 @@ enum listener_kind {
 	LISTENER_S2S,		/* jabber:server, STARTTLS on 5269 */
 };
 
+/* How a listener starts TLS. */
+enum listener_tls {
+	LISTENER_TLS_STARTTLS,	/* XMPP first, then <starttls/> (5222, 5269) */
+	LISTENER_TLS_DIRECT,	/* TLS from the first byte, XEP-0368 (5223,
+				   5270) */
+};
+
 /* The AEAD ciphers an admin may order; key exchange is always ECDHE. */
 enum tls_cipher {
 	TLS_CIPHER_AES128_GCM,
@@ -51,12 +58,15 @@ struct config_domain {
 	char *name;		/* lower-cased XMPP domain */
 	char *certificate;	/* PEM chain; NULL = use [tls] certificate */
 	char *key;		/* PEM key;   NULL = use [tls] key */
+	struct config_addr backend;	/* c2s backend; len 0: the listener's */
+	struct config_addr s2s_backend;	/* s2s backend; len 0: the listener's */
 	struct config_domain *next;
 };
 
 struct config_listener {
 	char *name;		/* from [listener NAME] */
 	enum listener_kind kind;
+	enum listener_tls tls;
 	struct config_addr listen[CONFIG_MAX_ADDRS];
 	size_t nlisten;
 	struct config_addr backend;
@@ -78,6 +88,7 @@ struct config_tls {
 	enum tls_version min_version;
 	enum tls_cipher ciphers[CONFIG_MAX_CIPHERS];	/* preference order */
 	size_t nciphers;
+	int sni_strict;		/* refuse a handshake naming an unserved SNI */
 };
 
 struct config_limits {
@@ -89,6 +100,12 @@ struct config_limits {
 	unsigned pre_tls_timeout;	/* seconds from accept to <starttls/> */
 	unsigned handshake_timeout;	/* seconds for the TLS handshake */
 	unsigned backend_connect_timeout;	/* seconds */
+	unsigned auth_timeout;		/* seconds from TLS to SASL success */
+	unsigned idle_timeout;		/* seconds without client bytes; 0 off */
+	unsigned max_connections;	/* open at once, all listeners */
+	unsigned max_connections_per_ip;	/* per IPv4 address or IPv6 /64 */
+	unsigned connection_rate_per_ip;	/* new connections per second */
+	unsigned max_name_length;	/* bytes of an element or attribute name */
 	size_t buffer_size;		/* high-water mark of each direction */
 };
 
@@ -99,6 +116,9 @@ struct config {
 	char *user;		/* NULL: do not drop privileges */
 	char *group;
 	char *pidfile;		/* NULL: none */
+	unsigned workers;		/* 0: one per CPU */
+	unsigned shutdown_grace;	/* seconds sessions may drain on SIGTERM */
+	unsigned log_rate_limit;	/* lines per second before suppressing */
 	struct config_tls tls;
 	struct config_limits limits;
 	struct config_domain *domains;
@@ -137,6 +157,7 @@ int config_listener_serves(const struct config_listener *l,
 
 /* Names used in logs and the man page. */
 const char *config_kind_name(enum listener_kind kind);
+const char *config_tls_mode_name(enum listener_tls mode);
 const char *config_cipher_name(enum tls_cipher c);
 
 /*

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -25,6 +26,17 @@ static int log_to_stderr = 1;	/* before log_init(): errors still show */
 static int log_facility = LOG_DAEMON;
 static int log_level = LOG_INFO;
 static int log_opened;
+
+/*
+ * Flood control: at most log_rate lines of warning priority or below
+ * per second; the rest are counted and reported in one line when the
+ * second is over.  Errors are never held back.
+ */
+static unsigned log_rate;		/* 0: no limit */
+static time_t log_window;		/* the second being counted */
+static unsigned log_window_lines;
+static unsigned long long log_suppressed;
+static struct event *log_flush_ev;
 
 static const struct {
 	const char *name;
@@ -155,16 +167,104 @@ write_all(int fd, const char *buf, size_t len)
 	}
 }
 
+static void emit(int prio, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void emit_v(int prio, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static time_t
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static void
+flush_suppressed(void)
+{
+	if (log_suppressed == 0)
+		return;
+	emit(LOG_WARNING, "event=log-suppressed lines=%llu limit=%u",
+	    log_suppressed, log_rate);
+	log_suppressed = 0;
+}
+
+static void
+on_log_flush(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (now_seconds() != log_window) {
+		log_window = 0;
+		log_window_lines = 0;
+		flush_suppressed();
+	} else {
+		struct timeval tv = { 0, 200000 };
+
+		event_add(log_flush_ev, &tv);
+	}
+}
+
+/* 1 if this line is over the rate and only counted. */
+static int
+over_rate(int prio)
+{
+	time_t now;
+
+	if (log_rate == 0 || LOG_PRI(prio) <= LOG_ERR)
+		return 0;
+	if ((now = now_seconds()) != log_window) {
+		flush_suppressed();
+		log_window = now;
+		log_window_lines = 0;
+	}
+	if (++log_window_lines <= log_rate)
+		return 0;
+	if (log_suppressed++ == 0 && log_flush_ev != NULL) {
+		struct timeval tv = { 1, 0 };
+
+		event_add(log_flush_ev, &tv);
+	}
+	return 1;
+}
+
+void
+log_set_rate(struct event_base *base, unsigned lines_per_second)
+{
+	flush_suppressed();
+	log_rate = lines_per_second;
+	log_window_lines = 0;
+	if (log_flush_ev == NULL && base != NULL)
+		log_flush_ev = evtimer_new(base, on_log_flush, NULL);
+}
+
+void
+log_shutdown(void)
+{
+	flush_suppressed();
+	if (log_flush_ev != NULL)
+		event_free(log_flush_ev);
+	log_flush_ev = NULL;
+}
+
 /* The header's prototype has no format attribute; clang wants one here. */
 void __attribute__((format(printf, 2, 0)))
 log_vmsg(int prio, const char *fmt, va_list ap)
 {
+	if (!log_enabled(prio) || over_rate(prio))
+		return;
+	emit_v(prio, fmt, ap);
+}
+
+static void __attribute__((format(printf, 2, 0)))
+emit_v(int prio, const char *fmt, va_list ap)
+{
 	char line[LOG_LINE_MAX];
 	size_t start, len;
 	int saved_errno = errno, n;
-
-	if (!log_enabled(prio))
-		return;
 
 	if (log_to_stderr) {
 		n = snprintf(line, sizeof(line), "xmppshield[%ld]: %s: ",
@@ -204,6 +304,16 @@ log_vmsg(int prio, const char *fmt, va_list ap)
 	errno = saved_errno;
 }
 
+static void
+emit(int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	emit_v(prio, fmt, ap);
+	va_end(ap);
+}
+
 void
 log_msg(int prio, const char *fmt, ...)
 {
@@ -212,6 +322,53 @@ log_msg(int prio, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vmsg(prio, fmt, ap);
 	va_end(ap);
+}
+
+const char *
+log_quote(const char *s, char *buf, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0, i, w;
+	unsigned char c;
+	char esc[4];
+
+	if (buf == NULL || len < 8) {
+		if (buf != NULL && len > 0)
+			buf[0] = '\0';
+		return buf;
+	}
+	if (s == NULL)
+		s = "-";
+	buf[o++] = '"';
+	for (i = 0; s[i] != '\0'; i++) {
+		c = (unsigned char)s[i];
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+			esc[0] = (char)c;
+			w = 1;
+		} else if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			w = 2;
+		} else {
+			esc[0] = '\\';
+			esc[1] = 'x';
+			esc[2] = hex[c >> 4];
+			esc[3] = hex[c & 0xf];
+			w = 4;
+		}
+		/* Keep room for '..."' and the NUL unless this is the end. */
+		if (o + w + (s[i + 1] == '\0' ? 2 : 5) > len)
+			break;
+		memcpy(buf + o, esc, w);
+		o += w;
+	}
+	if (s[i] != '\0') {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+	return buf;
 }
 
 const char *

@@ -15,12 +15,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
+#include "admission.h"
 #include "config.h"
+#include "generation.h"
 #include "listener.h"
 #include "log.h"
 #include "session.h"
@@ -31,12 +36,30 @@
 #endif
 #define DEFAULT_CONFIG	SYSCONFDIR "/xmppshield/xmppshield.conf"
 
-struct daemon_state {
-	struct server srv;
-	struct listeners *listeners;
-	struct event *ev_term, *ev_int, *ev_hup;
-	int stopping;
+/* One worker process, as the master sees it. */
+struct worker {
+	pid_t pid;		/* 0: not running */
+	time_t started;		/* monotonic seconds, for respawn backoff */
 };
+
+struct daemon_state {
+	struct server srv;	/* a worker's; the master uses base and gen */
+	const char *config_path;
+	struct listeners *listeners;
+	struct generation *listen_gen;	/* the config the sockets follow */
+	struct event *ev_term, *ev_int, *ev_hup, *ev_grace;
+
+	/* With workers > 1: the master forks and watches them. */
+	unsigned nworkers;
+	int is_master;
+	unsigned slot;		/* a worker's index */
+	struct worker workers[LISTENER_MAX_SLOTS];
+	struct event *ev_chld, *ev_respawn;
+	int respawn_due;	/* fork once the loop has returned */
+};
+
+/* Addresses tracked for the per-address caps (see admission.h). */
+#define ADMISSION_MAX_ENTRIES	65536
 
 static void __attribute__((noreturn))
 usage(void)
@@ -115,29 +138,391 @@ write_pidfile(const char *path)
 }
 
 static void
+apply_limits(struct server *srv)
+{
+	const struct config_limits *lim = &srv->cfg->limits;
+	unsigned n = srv->nworkers ? srv->nworkers : 1;
+	struct admission_limits al = {
+		/* Each worker takes its share of the total. */
+		.max_connections = (lim->max_connections + n - 1) / n,
+		.max_per_ip = lim->max_connections_per_ip,
+		.rate_per_ip = lim->connection_rate_per_ip,
+	};
+
+	admission_set_limits(srv->admission, &al);
+	log_set(srv->cfg->syslog_facility, srv->cfg->log_level);
+	log_set_rate(srv->base, srv->cfg->log_rate_limit);
+}
+
+/*
+ * Each session needs its client socket and a backend socket.  Raise the
+ * soft descriptor limit to the hard one, and say so at start if
+ * max_connections still cannot be reached (accept would then pause on
+ * EMFILE before the cap is hit).
+ */
+static void
+check_fd_limit(const struct config *cfg)
+{
+	struct rlimit rl;
+	unsigned long long need = 2ULL * cfg->limits.max_connections + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+		log_msg(LOG_WARNING, "event=fd-limit limit=%llu needed=%llu "
+		    "detail=raise-LimitNOFILE-or-lower-max_connections",
+		    (unsigned long long)rl.rlim_cur, need);
+}
+
+/*
+ * SIGHUP: a new generation beside the old one.  Anything wrong with the
+ * new files (syntax, an unreadable or mismatched key, a port that cannot
+ * be bound) leaves the old generation serving; the log says why.
+ */
+static void
+reload(struct daemon_state *d)
+{
+	struct generation *g, *old = d->srv.gen;
+	char err[512], esc[600];
+
+	log_msg(LOG_NOTICE, "event=reloading config=%s", d->config_path);
+	g = generation_load(d->config_path, err, sizeof(err));
+	if (g != NULL && d->listeners != NULL &&
+	    listeners_reload(d->listeners, &d->srv, g->cfg, err,
+	    sizeof(err)) == -1) {
+		generation_unref(g);
+		g = NULL;
+	}
+	if (g == NULL) {
+		log_msg(LOG_ERR, "event=reload-failed generation=%u "
+		    "detail=%s", old->number, log_quote(err, esc,
+		    sizeof(esc)));
+		return;
+	}
+	g->number = old->number + 1;
+	d->srv.gen = g;
+	d->srv.cfg = g->cfg;
+	d->srv.tls = g->tls;
+	apply_limits(&d->srv);
+	log_msg(LOG_NOTICE, "event=reloaded generation=%u sessions=%u "
+	    "sessions_on_old=%u", g->number, d->srv.nsessions,
+	    session_count_old(&d->srv));
+	generation_unref(old);	/* sessions still on it hold it */
+}
+
+/* The grace period is over: whoever is left gets <system-shutdown/>. */
+static void
+on_grace(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon_state *d = arg;
+
+	(void)fd;
+	(void)what;
+	log_msg(LOG_NOTICE, "event=shutdown sessions=%u", d->srv.nsessions);
+	session_shutdown_all(&d->srv);
+}
+
+/*
+ * SIGTERM/SIGINT: stop accepting at once; sessions carry on for
+ * shutdown_grace seconds, then get <system-shutdown/> at a stanza
+ * boundary.  A second signal cuts the grace short.  The loop ends when
+ * the last session is gone.
+ */
+static void
+stop(struct daemon_state *d, const char *signame)
+{
+	struct timeval tv = { .tv_sec = d->srv.cfg->shutdown_grace };
+
+	if (d->srv.stopping) {
+		event_del(d->ev_grace);
+		on_grace(-1, 0, d);
+		return;
+	}
+	d->srv.stopping = 1;
+	listeners_close(d->listeners);
+	d->listeners = NULL;
+	/* Logged once the ports are closed: a reader of the log may count
+	   on it. */
+	log_msg(LOG_NOTICE, "event=stopping signal=%s sessions=%u grace=%u",
+	    signame, d->srv.nsessions, d->srv.cfg->shutdown_grace);
+	event_del(d->ev_hup);
+	if (d->srv.nsessions == 0) {
+		event_base_loopexit(d->srv.base, NULL);
+		return;
+	}
+	if (d->srv.cfg->shutdown_grace == 0)
+		on_grace(-1, 0, d);
+	else
+		event_add(d->ev_grace, &tv);
+}
+
+/* --- the master of several workers -------------------------------- */
+
+static double
+mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void run_worker(struct daemon_state *d, unsigned slot)
+    __attribute__((noreturn));
+
+/* Fork the worker for slot; in the child this never returns. */
+static int
+spawn(struct daemon_state *d, unsigned slot)
+{
+	pid_t pid;
+
+	if ((pid = fork()) == -1) {
+		log_msg(LOG_ERR, "event=worker-error worker=%u error=%s", slot,
+		    strerror(errno));
+		return -1;
+	}
+	if (pid == 0)
+		run_worker(d, slot);
+	d->workers[slot].pid = pid;
+	d->workers[slot].started = (time_t)mono_seconds();
+	return 0;
+}
+
+static unsigned
+workers_running(const struct daemon_state *d)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < d->nworkers; i++)
+		n += d->workers[i].pid != 0;
+	return n;
+}
+
+static void
+signal_workers(struct daemon_state *d, int sig)
+{
+	unsigned i;
+
+	for (i = 0; i < d->nworkers; i++)
+		if (d->workers[i].pid != 0)
+			kill(d->workers[i].pid, sig);
+}
+
+/* Respawn every slot whose worker died. */
+static void
+respawn(struct daemon_state *d)
+{
+	unsigned i;
+
+	for (i = 0; i < d->nworkers && !d->srv.stopping; i++)
+		if (d->workers[i].pid == 0)
+			spawn(d, i);
+}
+
+/*
+ * A child forked inside a callback would run its own loop from inside
+ * the master's (libevent refuses that): the loop is left first, and
+ * main() forks.
+ */
+static void
+on_respawn(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon_state *d = arg;
+
+	(void)fd;
+	(void)what;
+	d->respawn_due = 1;
+	event_base_loopbreak(d->srv.base);
+}
+
+/*
+ * A worker exited.  While stopping, the last one ends the master.
+ * Otherwise it crashed or was killed: its slot's sockets are still open
+ * in the master, so connections queue for it; a new worker takes them
+ * over at once, or after a second if the last one lived less than that
+ * (no fork loop on a worker that dies at start).
+ */
+static void
+on_child(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon_state *d = arg;
+	struct timeval one = { 1, 0 };
+	int status, quick = 0;
+	unsigned i;
+	pid_t pid;
+
+	(void)sig;
+	(void)what;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < d->nworkers; i++)
+			if (d->workers[i].pid == pid)
+				break;
+		if (i == d->nworkers)
+			continue;
+		d->workers[i].pid = 0;
+		if (d->srv.stopping)
+			continue;
+		if (WIFSIGNALED(status))
+			log_msg(LOG_ERR, "event=worker-exited worker=%u pid=%ld "
+			    "signal=%d", i, (long)pid, WTERMSIG(status));
+		else
+			log_msg(LOG_ERR, "event=worker-exited worker=%u pid=%ld "
+			    "status=%d", i, (long)pid, WEXITSTATUS(status));
+		quick |= (time_t)mono_seconds() - d->workers[i].started < 1;
+	}
+	if (d->srv.stopping) {
+		if (workers_running(d) == 0)
+			event_base_loopexit(d->srv.base, NULL);
+		return;
+	}
+	if (quick)
+		event_add(d->ev_respawn, &one);
+	else
+		on_respawn(-1, 0, d);
+}
+
+/*
+ * The master's SIGHUP: check the new files first (so that a broken
+ * configuration is reported once, not by every worker), then let every
+ * worker load it.  A worker respawned later starts from it too.
+ */
+static void
+master_reload(struct daemon_state *d)
+{
+	struct generation *g;
+	char err[512], esc[600];
+
+	if ((g = generation_load(d->config_path, err, sizeof(err))) == NULL) {
+		log_msg(LOG_ERR, "event=reload-failed generation=%u "
+		    "detail=%s", d->srv.gen->number,
+		    log_quote(err, esc, sizeof(esc)));
+		return;
+	}
+	g->number = d->srv.gen->number + 1;
+	generation_unref(d->srv.gen);
+	d->srv.gen = g;
+	d->srv.cfg = g->cfg;
+	d->srv.tls = g->tls;
+	signal_workers(d, SIGHUP);
+}
+
+static void
+master_stop(struct daemon_state *d, int sig)
+{
+	if (!d->srv.stopping) {
+		d->srv.stopping = 1;
+		/* The master's copies too, or the ports stay open. */
+		listeners_close(d->listeners);
+		d->listeners = NULL;
+		event_del(d->ev_hup);
+		event_del(d->ev_respawn);
+		log_msg(LOG_NOTICE, "event=stopping signal=%s workers=%u",
+		    sig == SIGTERM ? "TERM" : "INT", workers_running(d));
+	}
+	signal_workers(d, sig);
+	if (workers_running(d) == 0)
+		event_base_loopexit(d->srv.base, NULL);
+}
+
+static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon_state *d = arg;
 
 	(void)what;
-	if (sig == SIGHUP) {
-		log_msg(LOG_NOTICE, "event=reload-ignored reason=not-supported "
-		    "detail=restart-to-apply-changes");
+	if (d->is_master) {
+		if (sig == SIGHUP)
+			master_reload(d);
+		else
+			master_stop(d, (int)sig);
 		return;
 	}
-	if (d->stopping)
-		return;
-	d->stopping = 1;
-	log_msg(LOG_NOTICE, "event=stopping signal=%s sessions=%u",
-	    sig == SIGTERM ? "TERM" : "INT", d->srv.nsessions);
-	listeners_close(d->listeners);
-	d->listeners = NULL;
-	session_shutdown_all(&d->srv);
-	/* With the signal events gone the loop ends when the last session
-	   has flushed its <system-shutdown/>. */
-	event_del(d->ev_term);
-	event_del(d->ev_int);
-	event_del(d->ev_hup);
+	if (sig == SIGHUP)
+		reload(d);
+	else
+		stop(d, sig == SIGTERM ? "TERM" : "INT");
+}
+
+/* "auto": one worker per online CPU. */
+static unsigned
+worker_count(const struct config *cfg)
+{
+	long n = cfg->workers;
+
+	if (n == 0)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	if (n > LISTENER_MAX_SLOTS)
+		n = LISTENER_MAX_SLOTS;
+	return (unsigned)n;
+}
+
+/*
+ * Everything a serving process sets up: its own event loop state, DRBG
+ * and caps, and its slot's sockets.  With one worker this is the process
+ * that was started; with several, a child of the master.
+ */
+static int
+worker_setup(struct daemon_state *d, unsigned slot, char *err,
+    size_t errlen)
+{
+	uint64_t seed;
+
+	d->slot = slot;
+	d->srv.nworkers = d->nworkers;
+	if (tls_random(d->srv.tls, &seed, sizeof(seed)) == -1 ||
+	    (d->srv.admission = admission_new(ADMISSION_MAX_ENTRIES,
+	    seed)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	apply_limits(&d->srv);
+	if ((d->ev_grace = evtimer_new(d->srv.base, on_grace, d)) == NULL ||
+	    listeners_start(d->listeners, &d->srv, slot, err, errlen) == -1)
+		return -1;
+	/* Respawned after a reload: the sockets follow the start-up
+	   config; take the current one over as a reload would. */
+	if (d->listen_gen != d->srv.gen &&
+	    listeners_reload(d->listeners, &d->srv, d->srv.cfg, err,
+	    errlen) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+run_worker(struct daemon_state *d, unsigned slot)
+{
+	char err[512], esc[600];
+
+	/* A fork shares the parent's DRBG state and event loop: both are
+	   renewed before anything is drawn or dispatched. */
+	d->is_master = 0;
+	if (event_reinit(d->srv.base) == -1 ||
+	    tls_ctx_reseed(d->srv.tls) == -1) {
+		log_msg(LOG_ERR, "event=startup-error reason=after-fork "
+		    "worker=%u", slot);
+		_exit(1);
+	}
+	event_free(d->ev_chld);
+	event_free(d->ev_respawn);
+	d->ev_chld = d->ev_respawn = NULL;
+	event_add(d->ev_hup, NULL);
+	if (worker_setup(d, slot, err, sizeof(err)) == -1) {
+		log_msg(LOG_ERR, "event=startup-error reason=worker worker=%u "
+		    "detail=%s", slot, log_quote(err, esc, sizeof(esc)));
+		_exit(1);
+	}
+	log_msg(LOG_INFO, "event=worker-started worker=%u pid=%ld", slot,
+	    (long)getpid());
+	event_base_dispatch(d->srv.base);
+	log_shutdown();
+	_exit(0);
 }
 
 int
@@ -147,7 +532,7 @@ main(int argc, char *argv[])
 	int foreground = 0, check_only = 0, ch;
 	struct daemon_state d;
 	struct config *cfg;
-	char err[512];
+	char err[512], *pidfile;
 
 	while ((ch = getopt(argc, argv, "c:dknVh")) != -1) {
 		switch (ch) {
@@ -174,31 +559,31 @@ main(int argc, char *argv[])
 		usage();
 
 	log_init(foreground || check_only, LOG_DAEMON, LOG_INFO);
-	if (config_load(path, &cfg, err, sizeof(err)) == -1) {
+	memset(&d, 0, sizeof(d));
+	TAILQ_INIT(&d.srv.sessions);
+	d.config_path = path;
+	if ((d.srv.gen = generation_load(path, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "xmppshield: %s\n", err);
 		return 1;
 	}
-	memset(&d, 0, sizeof(d));
-	TAILQ_INIT(&d.srv.sessions);
-	d.srv.cfg = cfg;
-	if ((d.srv.tls = tls_ctx_new(cfg, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "xmppshield: %s: %s\n", path, err);
-		config_free(cfg);
-		return 1;
-	}
+	cfg = d.srv.cfg = d.srv.gen->cfg;
+	d.srv.tls = d.srv.gen->tls;
 	if (check_only) {
 		printf("configuration OK\n");
-		tls_ctx_free(d.srv.tls);
-		config_free(cfg);
+		generation_unref(d.srv.gen);
 		return 0;
 	}
-	log_set(cfg->syslog_facility, cfg->log_level);
 	signal(SIGPIPE, SIG_IGN);
+	d.nworkers = worker_count(cfg);
+	d.is_master = d.nworkers > 1;
 
 	if ((d.srv.base = event_base_new()) == NULL) {
 		fprintf(stderr, "xmppshield: cannot start the event loop\n");
 		return 1;
 	}
+	log_set(cfg->syslog_facility, cfg->log_level);
+	log_set_rate(d.srv.base, cfg->log_rate_limit);
+	check_fd_limit(cfg);
 	/* Handlers first: a test (or an admin) may send SIGTERM as soon as
 	   the "listening" line appears. */
 	d.ev_term = evsignal_new(d.srv.base, SIGTERM, on_signal, &d);
@@ -207,10 +592,12 @@ main(int argc, char *argv[])
 	event_add(d.ev_term, NULL);
 	event_add(d.ev_int, NULL);
 	event_add(d.ev_hup, NULL);
-	if ((d.listeners = listeners_open(&d.srv, err, sizeof(err))) == NULL) {
+	if ((d.listeners = listeners_open(cfg, d.nworkers, err,
+	    sizeof(err))) == NULL) {
 		fprintf(stderr, "xmppshield: %s\n", err);
 		return 1;
 	}
+	d.listen_gen = generation_ref(d.srv.gen);
 	if (!foreground) {
 		if (daemon(0, 0) == -1) {
 			fprintf(stderr, "xmppshield: daemon: %s\n",
@@ -225,28 +612,62 @@ main(int argc, char *argv[])
 		}
 	}
 	write_pidfile(cfg->pidfile);
+	pidfile = cfg->pidfile ? strdup(cfg->pidfile) : NULL;
 	if (drop_privileges(cfg, err, sizeof(err)) == -1) {
 		char esc[256];
 
 		log_msg(LOG_ERR, "event=startup-error reason=privileges "
-		    "detail=%s", log_escape(err, esc, sizeof(esc)));
+		    "detail=%s", log_quote(err, esc, sizeof(esc)));
 		fprintf(stderr, "xmppshield: %s\n", err);
 		return 1;
 	}
 
-	log_msg(LOG_NOTICE, "event=started version=%s config=%s",
-	    PACKAGE_VERSION, path);
-	event_base_dispatch(d.srv.base);
+	if (d.is_master) {
+		unsigned i;
+
+		d.ev_chld = evsignal_new(d.srv.base, SIGCHLD, on_child, &d);
+		d.ev_respawn = evtimer_new(d.srv.base, on_respawn, &d);
+		event_add(d.ev_chld, NULL);
+		for (i = 0; i < d.nworkers; i++)
+			if (spawn(&d, i) == -1) {
+				master_stop(&d, SIGTERM);
+				break;
+			}
+	} else if (worker_setup(&d, 0, err, sizeof(err)) == -1) {
+		fprintf(stderr, "xmppshield: %s\n", err);
+		return 1;
+	}
+	log_msg(LOG_NOTICE, "event=started version=%s config=%s workers=%u",
+	    PACKAGE_VERSION, path, d.nworkers);
+	for (;;) {
+		event_base_dispatch(d.srv.base);
+		if (!d.respawn_due)
+			break;
+		d.respawn_due = 0;
+		respawn(&d);	/* a child does not return from here */
+	}
 	log_msg(LOG_NOTICE, "event=stopped");
 
-	if (cfg->pidfile != NULL)
-		unlink(cfg->pidfile);
+	/* The pidfile of the first generation: a reload may not move it,
+	   and after dropping privileges this may fail (documented). */
+	if (pidfile != NULL && unlink(pidfile) == -1 && errno != ENOENT)
+		log_msg(LOG_WARNING, "event=pidfile-error path=%s error=%s",
+		    pidfile, strerror(errno));
+	free(pidfile);
+	log_shutdown();
 	event_free(d.ev_term);
 	event_free(d.ev_int);
 	event_free(d.ev_hup);
+	if (d.ev_grace != NULL)
+		event_free(d.ev_grace);
+	if (d.ev_chld != NULL)
+		event_free(d.ev_chld);
+	if (d.ev_respawn != NULL)
+		event_free(d.ev_respawn);
 	listeners_close(d.listeners);
 	event_base_free(d.srv.base);
-	tls_ctx_free(d.srv.tls);
-	config_free(cfg);
+	admission_free(d.srv.admission);
+	generation_unref(d.listen_gen);
+	generation_unref(d.srv.gen);
 	return 0;
 }

@@ -11,6 +11,14 @@
 #include "pretls.h"
 #include "xmlstream.h"
 
+/* A TLS record starts with its content type; 22 is a handshake. */
+#define TLS_RECORD_HANDSHAKE	0x16
+/* A fatal handshake_failure alert (RFC 5246 7.2), the answer a TLS
+   client understands when it spoke TLS to a STARTTLS port. */
+static const char tls_alert_handshake_failure[] = {
+	0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28,
+};
+
 enum pretls_state {
 	ST_HEADER,		/* waiting for the stream header */
 	ST_FEATURES_SENT,	/* waiting for <starttls/> */
@@ -191,6 +199,7 @@ pretls_new(const struct config *cfg, const struct config_listener *l,
 	lim.max_unit = cfg->limits.max_pre_tls_bytes;
 	lim.max_depth = 2;	/* <starttls/> may hold an empty child, no more */
 	lim.max_attributes = 16;
+	lim.max_name = cfg->limits.max_name_length;
 	if ((p->xs = xmlstream_new(&lim, &cb, p)) == NULL) {
 		free(p);
 		return NULL;
@@ -239,6 +248,18 @@ pretls_feed(struct pretls *p, const char *data, size_t len)
 
 	if (p->state == ST_CLOSED)
 		return PRETLS_CLOSE;
+	/* A client configured for direct TLS (XEP-0368) on a STARTTLS
+	   port: answered in its language, before any XML is written. */
+	if (p->state == ST_HEADER && p->fed == 0 && len > 0 &&
+	    (unsigned char)data[0] == TLS_RECORD_HANDSHAKE) {
+		verdict_set(&p->verdict, "protocol-error",
+		    "tls-on-starttls-port", XMPP_COND_NONE, NULL, NULL);
+		write_str(p, tls_alert_handshake_failure,
+		    sizeof(tls_alert_handshake_failure));
+		p->fed += len;
+		p->state = ST_CLOSED;
+		return PRETLS_CLOSE;
+	}
 	if (p->state == ST_PROCEED)	/* such bytes belong to TLS */
 		return injection(p, len);
 	if (p->state == ST_STARTTLS && !all_space(data, len))
@@ -281,6 +302,15 @@ pretls_proceed(struct pretls *p)
 		return;
 	write_str(p, XMPP_PROCEED, strlen(XMPP_PROCEED));
 	p->state = ST_PROCEED;
+}
+
+void
+pretls_refuse_plaintext(struct pretls *p)
+{
+	verdict_set(&p->verdict, "protocol-error", "plaintext-on-tls-port",
+	    XMPP_COND_POLICY_VIOLATION,
+	    "This port expects TLS from the first byte (XEP-0368)", NULL);
+	pretls_fail(p, &p->verdict);
 }
 
 const char *

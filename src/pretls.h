@@ -9,6 +9,10 @@
  * says what the session does next.  The session checks for STARTTLS
  * command injection by feeding pretls every byte already buffered behind
  * <starttls/> before it calls pretls_proceed().
+ *
+ * A TLS ClientHello as the very first bytes (a client set up for direct
+ * TLS on a STARTTLS port) is answered with a TLS handshake_failure alert,
+ * never with XML: protocol-error, reason tls-on-starttls-port.
  */
 #ifndef XMPPSHIELD_PRETLS_H
 #define XMPPSHIELD_PRETLS_H
@@ -55,6 +59,14 @@ void pretls_proceed(struct pretls *p);
  * not yet sent, and the stream error.
  */
 void pretls_fail(struct pretls *p, const struct verdict *v);
+
+/*
+ * On a direct-TLS listener the first byte was not a TLS handshake record:
+ * answer in plain XML (our header, <policy-violation/> saying that the
+ * port expects TLS) and end with a protocol-error verdict, reason
+ * plaintext-on-tls-port.  Nothing the client sent is parsed.
+ */
+void pretls_refuse_plaintext(struct pretls *p);
 
 /* The served domain named by the client's 'to', or NULL if none yet. */
 const char *pretls_domain(const struct pretls *p);

@@ -28,6 +28,7 @@ struct relay {
 	int client_ended;	/* </stream:stream> seen from the client */
 	int backend_ended;	/* ... and from the backend */
 	int failed;
+	int authenticated;	/* the backend said SASL <success/> */
 	unsigned stripped;
 	struct verdict verdict;
 };
@@ -50,9 +51,27 @@ check_client_header(struct relay *r, const struct xs_header *h)
 		    NULL);
 		return -1;
 	}
-	/* The domain was fixed before TLS (and chose the certificate): a
-	   client may not switch virtual host across a restart (cf. Prosody
-	   CVE-2018-10847). */
+	/* Direct TLS without a served SNI: this first header fixes the
+	   domain, once. */
+	if (r->domain == NULL) {
+		if (h->to == NULL || !config_listener_serves(r->l, h->to)) {
+			verdict_set(&r->verdict, "protocol-error",
+			    "host-unknown", XMPP_COND_HOST_UNKNOWN, NULL,
+			    " to=%s", log_escape(h->to, to, sizeof(to)));
+			return -1;
+		}
+		r->domain = strdup(config_find_domain(r->cfg, h->to)->name);
+		if (r->domain == NULL) {
+			verdict_set(&r->verdict, "internal-error",
+			    "out-of-memory", XMPP_COND_RESOURCE_CONSTRAINT,
+			    NULL, NULL);
+			return -1;
+		}
+		return 0;
+	}
+	/* The domain was fixed before TLS or by the SNI (and chose the
+	   certificate): a client may not switch virtual host across a
+	   restart (cf. Prosody CVE-2018-10847). */
 	if (h->to == NULL || strcasecmp(h->to, r->domain) != 0) {
 		verdict_set(&r->verdict, "policy-violation", "domain-changed",
 		    XMPP_COND_HOST_UNKNOWN, NULL, " to=%s",
@@ -117,6 +136,7 @@ backend_unit(void *ctx, const struct xs_unit *u)
 		if (strcmp(u->ns, XMPP_NS_SASL) == 0 &&
 		    strcmp(u->name, "success") == 0) {
 			r->client_has_header = 0;
+			r->authenticated = 1;
 			if (xmlstream_reset(r->client) == -1)
 				return -1;
 			return XS_RESTART;
@@ -151,24 +171,32 @@ relay_new(const struct config *cfg, const struct config_listener *l,
 	r->cb = *cb;
 	r->ctx = ctx;
 	snprintf(r->id, sizeof(r->id), "%s", stream_id);
-	if ((r->domain = strdup(domain)) == NULL)
+	if (domain != NULL && (r->domain = strdup(domain)) == NULL)
 		goto fail;
 
 	lim.max_unit = cfg->limits.max_stanza_size;
 	lim.max_depth = cfg->limits.max_depth;
 	lim.max_attributes = cfg->limits.max_attributes;
+	lim.max_name = cfg->limits.max_name_length;
 	if ((r->client = xmlstream_new(&lim, &client_cb, r)) == NULL)
 		goto fail;
 
 	lim.max_unit = cfg->limits.max_backend_stanza_size;
 	lim.max_depth = BACKEND_MAX_DEPTH;
 	lim.max_attributes = BACKEND_MAX_ATTRIBUTES;
+	lim.max_name = 0;	/* the backend is trusted to be sane */
 	if ((r->backend = xmlstream_new(&lim, &backend_cb, r)) == NULL)
 		goto fail;
 	if (xmlstream_strip(r->backend, XMPP_NS_STREAMS, "features",
 	    XMPP_NS_TLS, "starttls") == -1 ||
 	    xmlstream_strip(r->backend, XMPP_NS_STREAMS, "features",
 	    XMPP_NS_COMPRESS_FEATURE, "compression") == -1)
+		goto fail;
+	/* SASL EXTERNAL (XEP-0178) is the only SASL of s2s, and the backend
+	   cannot complete it: the peer's certificate ends here.  Without the
+	   offer, the peer uses dialback, which the backend verifies itself. */
+	if (l->kind == LISTENER_S2S && xmlstream_strip(r->backend,
+	    XMPP_NS_STREAMS, "features", XMPP_NS_SASL, "mechanisms") == -1)
 		goto fail;
 	return r;
 fail:
@@ -251,6 +279,18 @@ const struct verdict *
 relay_verdict(const struct relay *r)
 {
 	return &r->verdict;
+}
+
+int
+relay_authenticated(const struct relay *r)
+{
+	return r->authenticated;
+}
+
+const char *
+relay_domain(const struct relay *r)
+{
+	return r->domain;
 }
 
 unsigned

@@ -9,7 +9,10 @@
  * Backend to client: complete units only, every <stream:features> with
  * <starttls/> and XEP-0138 <compression/> removed and all else untouched
  * (the SASL <mechanisms/> above all: XEP-0474 hashes them).  A SASL
- * <success/> restarts both streams.
+ * <success/> restarts both streams.  On s2s listeners the SASL
+ * <mechanisms/> are removed too: the only s2s mechanism, EXTERNAL, needs
+ * the peer's certificate, which never reaches the backend; the peer
+ * falls back to dialback (XEP-0220), passed through untouched.
  *
  * Because both directions move whole units, a stream error the proxy adds
  * to the client's stream always lands at a stanza boundary.
@@ -41,8 +44,10 @@ enum relay_result {
 
 /*
  * A relay for a session on listener l serving domain (copied); stream_id
- * is used if the proxy must write a header of its own.  NULL on
- * allocation failure.
+ * is used if the proxy must write a header of its own.  domain NULL
+ * (direct TLS without a served SNI): the client's first stream header
+ * chooses among l's domains (else host-unknown), and every later header
+ * must name the same.  NULL on allocation failure.
  */
 struct relay *relay_new(const struct config *cfg,
     const struct config_listener *l, const char *domain,
@@ -64,7 +69,13 @@ void relay_fail(struct relay *r, const struct verdict *v);
 /* Why relay_from_client/backend returned RELAY_ERROR. */
 const struct verdict *relay_verdict(const struct relay *r);
 
-/* <starttls/> and <compression/> elements removed so far. */
+/* 1 once the backend has said SASL <success/> to the client. */
+int relay_authenticated(const struct relay *r);
+
+/* The session's served domain, NULL until a header fixed it. */
+const char *relay_domain(const struct relay *r);
+
+/* <starttls/>, <compression/> (and s2s <mechanisms/>) removed so far. */
 unsigned relay_stripped(const struct relay *r);
 
 #endif

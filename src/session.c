@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -26,12 +27,15 @@
 #include <event2/event.h>
 
 #include "addr.h"
+#include "admission.h"
+#include "generation.h"
 #include "log.h"
 #include "pretls.h"
 #include "proxyproto.h"
 #include "relay.h"
 #include "session.h"
 #include "tls.h"
+#include "vhost.h"
 #include "xmpp.h"
 
 #define READ_CHUNK	16384	/* one TLS record of plaintext */
@@ -48,7 +52,10 @@ enum session_state {
 struct session {
 	TAILQ_ENTRY(session) entry;
 	struct server *srv;
-	const struct config *cfg;
+	struct generation *gen;	/* held until freed: a reload never
+				   changes a session in flight */
+	struct admission_entry *admitted;
+	const struct config *cfg;	/* gen->cfg */
 	const struct config_listener *l;
 	unsigned long long id;
 	int fd;
@@ -73,11 +80,14 @@ struct session {
 	int client_paused;	/* client reads stopped: backend queue full */
 	int backend_paused;	/* backend reads stopped: client queue full */
 	int client_ended;	/* client sent </stream:stream> */
+	int authenticated;	/* backend said SASL <success/> */
+	double last_client;	/* monotonic time of the last client bytes */
 
 	struct pretls *pretls;
 	struct tls_conn *tls;
 	struct relay *relay;
 	struct bufferevent *backend;
+	const struct config_addr *backend_addr;	/* chosen by domain */
 	int backend_connected;
 	int backend_start_failed;
 
@@ -125,6 +135,15 @@ set_timer(struct session *s, unsigned seconds)
 	struct timeval tv = { .tv_sec = seconds, .tv_usec = 0 };
 
 	event_add(s->ev_timer, &tv);
+}
+
+static double
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* " via=LB" when a PROXY header named the client, else "". */
@@ -179,6 +198,10 @@ session_free(struct session *s)
 
 	TAILQ_REMOVE(&s->srv->sessions, s, entry);
 	s->srv->nsessions--;
+	admission_leave(s->srv->admission, s->admitted);
+	/* Draining after SIGTERM: the last session out ends the loop. */
+	if (s->srv->stopping && s->srv->nsessions == 0)
+		event_base_loopexit(s->srv->base, NULL);
 	if (s->backend != NULL)
 		bufferevent_free(s->backend);
 	event_free(s->ev_read);
@@ -190,6 +213,7 @@ session_free(struct session *s)
 	proxyproto_decoder_free(s->proxy);
 	relay_free(s->relay);
 	tls_conn_free(s->tls);
+	generation_unref(s->gen);	/* last: tls and relay point into it */
 	close(s->fd);
 	free(s);
 }
@@ -257,6 +281,38 @@ flush_raw(struct session *s)
 }
 
 static void start_handshake(struct session *);
+
+/*
+ * Direct TLS (XEP-0368): the first byte must open a TLS handshake record,
+ * which is left in the socket for mbedTLS.  Anything else is a client
+ * speaking plaintext to a TLS port: what it sent is read (so that close()
+ * does not reset the connection under our answer) but never parsed.
+ */
+static void
+direct_read(struct session *s)
+{
+	unsigned char first;
+	char buf[4096];
+	ssize_t n;
+
+	n = recv(s->fd, &first, 1, MSG_PEEK);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR))
+		return;
+	if (n <= 0) {
+		end_with(s, "close", n == 0 ? "client-closed" : "client-reset",
+		    NULL);
+		return;
+	}
+	if (first == 0x16) {
+		start_handshake(s);
+		return;
+	}
+	if ((n = recv(s->fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		s->raw_in += (unsigned long long)n;
+	pretls_refuse_plaintext(s->pretls);
+	session_end(s, pretls_verdict(s->pretls));
+}
 
 /*
  * The decision point for STARTTLS command injection: every byte the
@@ -346,6 +402,10 @@ pretls_read(struct session *s)
 	ssize_t n;
 	enum pretls_result r;
 
+	if (s->l->tls == LISTENER_TLS_DIRECT) {
+		direct_read(s);
+		return;
+	}
 	n = recv(s->fd, buf, sizeof(buf), 0);
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 	    errno == EINTR))
@@ -397,7 +457,8 @@ pretls_read(struct session *s)
 static void
 do_handshake(struct session *s)
 {
-	char detail[200], fields[256], via[80];
+	char detail[200], fields[256], sni[128] = "", via[80];
+	const char *name;
 	struct verdict v;
 
 	switch (tls_handshake(s->tls)) {
@@ -410,11 +471,18 @@ do_handshake(struct session *s)
 		return;
 	case TLS_IO_EOF:
 	case TLS_IO_ERROR:
-		snprintf(fields, sizeof(fields), " detail=%s",
+		if ((name = tls_sni(s->tls)) != NULL) {
+			strcpy(sni, " sni=");
+			log_escape(name, sni + 5, sizeof(sni) - 5);
+		}
+		snprintf(fields, sizeof(fields), "%s detail=%s", sni,
 		    log_escape(tls_error_detail(s->tls), detail,
 		    sizeof(detail)));
-		/* RFC 6120 5.4.3.2: a failed handshake just closes TCP. */
-		verdict_set(&v, "tls-failed", tls_error_reason(s->tls),
+		/* RFC 6120 5.4.3.2: a failed handshake just closes TCP.  An
+		   SNI naming another of our domains than the stream did is
+		   refused as policy, not as a TLS failure. */
+		verdict_set(&v, tls_policy_refused(s->tls) ?
+		    "policy-violation" : "tls-failed", tls_error_reason(s->tls),
 		    XMPP_COND_NONE, NULL, "%s", fields);
 		session_end(s, &v);
 		return;
@@ -422,22 +490,38 @@ do_handshake(struct session *s)
 		break;
 	}
 
+	if (tls_domain(s->tls) != NULL)
+		snprintf(s->domain, sizeof(s->domain), "%s",
+		    tls_domain(s->tls));
+	name = tls_sni(s->tls);
 	log_msg(LOG_INFO, "event=tls-established session=%llu client=%s%s "
-	    "listener=%s domain=%s tls_version=%s cipher=%s", s->id,
-	    s->client, via_field(s, via, sizeof(via)), s->l->name, s->domain,
-	    tls_version(s->tls), tls_cipher(s->tls));
+	    "listener=%s domain=%s tls_version=%s cipher=%s sni=%s alpn=%s",
+	    s->id, s->client, via_field(s, via, sizeof(via)), s->l->name, s->domain[0] ? s->domain : "-",
+	    tls_version(s->tls), tls_cipher(s->tls),
+	    name ? log_escape(name, sni, sizeof(sni)) : "-",
+	    tls_alpn(s->tls) ? tls_alpn(s->tls) : "-");
 	pretls_free(s->pretls);
 	s->pretls = NULL;
 	/* RFC 6120 5.4.3.3: nothing learned before TLS survives it, except
-	   the domain, which chose the certificate. */
-	s->relay = relay_new(s->cfg, s->l, s->domain, s->stream_id,
-	    &relay_cb, s);
+	   the domain, which chose the certificate (direct TLS without a
+	   served SNI: none yet, the first header chooses). */
+	s->relay = relay_new(s->cfg, s->l, s->domain[0] ? s->domain : NULL,
+	    s->stream_id, &relay_cb, s);
 	if (s->relay == NULL) {
 		end_with(s, "internal-error", "out-of-memory", NULL);
 		return;
 	}
 	enter_state(s, S_RELAY);
-	event_del(s->ev_timer);
+	/* A client must authenticate within auth_timeout; s2s streams
+	   authenticate by dialback, which the proxy does not follow, so
+	   only the idle timeout applies to them. */
+	s->last_client = mono_now();
+	if (s->l->kind == LISTENER_C2S)
+		set_timer(s, s->cfg->limits.auth_timeout);
+	else if (s->cfg->limits.idle_timeout > 0)
+		set_timer(s, s->cfg->limits.idle_timeout);
+	else
+		event_del(s->ev_timer);
 	event_del(s->ev_write);
 	event_add(s->ev_read, NULL);
 	/* The client's new stream header may already sit inside mbedTLS. */
@@ -449,7 +533,8 @@ start_handshake(struct session *s)
 {
 	struct verdict v;
 
-	s->tls = tls_conn_new(s->srv->tls, s->domain, s->fd);
+	s->tls = tls_conn_new(s->gen->tls, s->l,
+	    s->domain[0] ? s->domain : NULL, s->fd);
 	if (s->tls == NULL) {
 		verdict_set(&v, "internal-error", "tls-setup",
 		    XMPP_COND_NONE, NULL, NULL);
@@ -474,7 +559,8 @@ backend_fail(struct session *s, const char *reason, const char *error)
 	verdict_set(&v, "backend-error", reason,
 	    XMPP_COND_REMOTE_CONNECTION_FAILED,
 	    "The XMPP service behind this server is unavailable",
-	    " backend=%s error=%s", s->l->backend.text,
+	    " backend=%s error=%s", s->backend_addr != NULL ?
+	    s->backend_addr->text : s->l->backend.text,
 	    log_escape(error, esc, sizeof(esc)));
 	relay_fail(s->relay, &v);
 	session_end(s, &v);
@@ -491,6 +577,13 @@ on_backend_read(struct bufferevent *bev, void *arg)
 	while (evbuffer_peek(in, -1, NULL, &vec, 1) > 0 && vec.iov_len > 0) {
 		r = relay_from_backend(s->relay, vec.iov_base, vec.iov_len);
 		evbuffer_drain(in, vec.iov_len);
+		if (!s->authenticated && relay_authenticated(s->relay)) {
+			s->authenticated = 1;
+			if (s->cfg->limits.idle_timeout > 0)
+				set_timer(s, s->cfg->limits.idle_timeout);
+			else
+				event_del(s->ev_timer);
+		}
 		if (r == RELAY_ERROR) {
 			relay_fail(s->relay, relay_verdict(s->relay));
 			session_end(s, relay_verdict(s->relay));
@@ -535,7 +628,7 @@ on_backend_event(struct bufferevent *bev, short what, void *arg)
 		s->backend_connected = 1;
 		bufferevent_set_timeouts(bev, NULL, NULL);
 		log_msg(LOG_DEBUG, "event=backend-connected session=%llu "
-		    "backend=%s", s->id, s->l->backend.text);
+		    "backend=%s", s->id, s->backend_addr->text);
 		return;
 	}
 	if (!s->backend_connected) {
@@ -563,7 +656,10 @@ on_backend_event(struct bufferevent *bev, short what, void *arg)
 static int
 write_proxy_header(struct session *s)
 {
+	/* The served domain rather than the raw SNI bytes: it is what the
+	   SNI named when there was one, and it was checked. */
 	struct proxyproto_tlvs tlvs = {
+		.alpn = tls_alpn(s->tls),
 		.authority = s->domain,
 		.tls_version = tls_version(s->tls),
 		.tls_cipher = tls_cipher(s->tls),
@@ -591,6 +687,11 @@ start_backend(struct session *s)
 	struct timeval tv = { .tv_sec = lim->backend_connect_timeout };
 	int one = 1;
 
+	/* The relay has checked the header that fixed the domain. */
+	if (relay_domain(s->relay) != NULL)
+		snprintf(s->domain, sizeof(s->domain), "%s",
+		    relay_domain(s->relay));
+	s->backend_addr = vhost_backend(s->cfg, s->l, relay_domain(s->relay));
 	/* Deferred callbacks: a connect that fails at once must not call
 	   back into the session while the relay parser is running. */
 	s->backend = bufferevent_socket_new(s->srv->base, -1,
@@ -602,8 +703,8 @@ start_backend(struct session *s)
 	bufferevent_setwatermark(s->backend, EV_WRITE, lim->buffer_size / 2, 0);
 	bufferevent_set_timeouts(s->backend, NULL, &tv);
 	if (bufferevent_socket_connect(s->backend,
-	    (const struct sockaddr *)&s->l->backend.sa, (int)s->l->backend.len)
-	    == -1)
+	    (const struct sockaddr *)&s->backend_addr->sa,
+	    (int)s->backend_addr->len) == -1)
 		return -1;
 	setsockopt(bufferevent_getfd(s->backend), IPPROTO_TCP, TCP_NODELAY,
 	    &one, sizeof(one));
@@ -612,7 +713,7 @@ start_backend(struct session *s)
 		return -1;
 	bufferevent_enable(s->backend, EV_READ | EV_WRITE);
 	log_msg(LOG_DEBUG, "event=backend-connect session=%llu backend=%s",
-	    s->id, s->l->backend.text);
+	    s->id, s->backend_addr->text);
 	return 0;
 }
 
@@ -717,6 +818,7 @@ relay_read(struct session *s)
 		case TLS_IO_OK:
 			break;
 		}
+		s->last_client = mono_now();
 		r = relay_from_client(s->relay, buf, n);
 		if (s->backend_start_failed) {
 			backend_fail(s, "connect-failed", strerror(errno));
@@ -810,6 +912,47 @@ on_client_write(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* The relay's deadline: linger, authentication, or idleness. */
+static void
+relay_timer(struct session *s)
+{
+	const struct config_limits *lim = &s->cfg->limits;
+	struct verdict v;
+	double silent;
+
+	if (s->client_ended) {
+		/* The client closed its stream; the backend did not. */
+		end_with(s, "close", "client-closed", NULL);
+		return;
+	}
+	if (s->l->kind == LISTENER_C2S && !s->authenticated) {
+		verdict_set(&v, "timeout", "auth",
+		    XMPP_COND_CONNECTION_TIMEOUT, NULL, " limit=%u",
+		    lim->auth_timeout);
+	} else {
+		if (lim->idle_timeout == 0)
+			return;
+		/* Client bytes do not move the timer (that would cost an
+		   event_add per read); the timer looks back instead. */
+		silent = mono_now() - s->last_client;
+		if (silent < lim->idle_timeout) {
+			struct timeval tv;
+			double left = lim->idle_timeout - silent;
+
+			tv.tv_sec = (time_t)left;
+			tv.tv_usec = (suseconds_t)((left - (double)tv.tv_sec) *
+			    1e6) + 1;
+			event_add(s->ev_timer, &tv);
+			return;
+		}
+		verdict_set(&v, "timeout", "idle",
+		    XMPP_COND_CONNECTION_TIMEOUT, NULL, " limit=%u",
+		    lim->idle_timeout);
+	}
+	relay_fail(s->relay, &v);
+	session_end(s, &v);
+}
+
 static void
 on_timer(evutil_socket_t fd, short what, void *arg)
 {
@@ -833,7 +976,9 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 		verdict_set(&v, "timeout", "pre-tls",
 		    XMPP_COND_CONNECTION_TIMEOUT, NULL, " limit=%u",
 		    s->cfg->limits.pre_tls_timeout);
-		pretls_fail(s->pretls, &v);
+		/* A direct-TLS client that sent nothing gets no XML. */
+		if (s->l->tls == LISTENER_TLS_STARTTLS)
+			pretls_fail(s->pretls, &v);
 		session_end(s, &v);
 		break;
 	case S_HANDSHAKE:
@@ -842,8 +987,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 		session_end(s, &v);
 		break;
 	case S_RELAY:
-		/* The client closed its stream; the backend did not. */
-		end_with(s, "close", "client-closed", NULL);
+		relay_timer(s);
 		break;
 	case S_CLOSING:
 		session_free(s);
@@ -853,23 +997,66 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 
 /* --- public ---------------------------------------------------------- */
 
+/*
+ * Over a connection cap: no session, no timer, no read.  The client gets
+ * our stream header and <resource-constraint/> in one write to an empty
+ * socket buffer (so it cannot block), then the connection is closed.
+ * Each refusal is one log line (log.c holds back floods).
+ */
+static void
+refuse(struct server *srv, const struct config_listener *l, int fd,
+    const struct sockaddr *peer, socklen_t peerlen,
+    enum admission_result ar)
+{
+	char client[64], buf[1024];
+	size_t n;
+	ssize_t w;
+
+	addr_format(peer, peerlen, client, sizeof(client));
+	/* A direct-TLS client expects a ServerHello, not XML: it is only
+	   closed, as TLS offers no cheaper way to say why. */
+	if (l->tls == LISTENER_TLS_STARTTLS) {
+		n = xmpp_write_header(buf, sizeof(buf), l->kind, NULL,
+		    "refused");
+		n += xmpp_write_stream_error(buf + n, sizeof(buf) - n,
+		    XMPP_COND_RESOURCE_CONSTRAINT, "Too many connections");
+		w = send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		(void)w;
+	}
+	shutdown(fd, SHUT_WR);
+	close(fd);
+	log_msg(LOG_WARNING, "event=refused client=%s listener=%s reason=%s "
+	    "connections=%u", client, l->name, admission_reason(ar),
+	    admission_connections(srv->admission));
+}
+
 void
 session_accept(struct server *srv, const struct config_listener *l, int fd,
     const struct sockaddr *peer, socklen_t peerlen)
 {
+	struct admission_entry *admitted;
+	enum admission_result ar;
 	unsigned char rnd[16];
 	struct session *s;
 	int one = 1;
 	size_t i;
 
+	ar = admission_enter(srv->admission, peer, mono_now(), &admitted);
+	if (ar != ADMIT_OK) {
+		refuse(srv, l, fd, peer, peerlen, ar);
+		return;
+	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		admission_leave(srv->admission, admitted);
 		log_msg(LOG_ERR, "event=internal-error reason=out-of-memory "
 		    "listener=%s", l->name);
 		close(fd);
 		return;
 	}
 	s->srv = srv;
-	s->cfg = srv->cfg;
+	s->gen = generation_ref(srv->gen);
+	s->admitted = admitted;
+	s->cfg = s->gen->cfg;
 	s->l = l;
 	s->fd = fd;
 	s->id = ++srv->next_id;
@@ -934,8 +1121,22 @@ fail:
 	if (s->raw_out) evbuffer_free(s->raw_out);
 	if (s->tls_out) evbuffer_free(s->tls_out);
 	pretls_free(s->pretls);
+	admission_leave(srv->admission, s->admitted);
+	generation_unref(s->gen);
 	close(fd);
 	free(s);
+}
+
+unsigned
+session_count_old(const struct server *srv)
+{
+	const struct session *s;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(s, &srv->sessions, entry)
+		if (s->gen != srv->gen)
+			n++;
+	return n;
 }
 
 void
@@ -948,8 +1149,9 @@ session_shutdown_all(struct server *srv)
 	    NULL, NULL);
 	for (s = TAILQ_FIRST(&srv->sessions); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);
-		if ((s->state == S_PRETLS && s->proxy == NULL) ||
-		    s->state == S_PROCEED)
+		if (((s->state == S_PRETLS && s->proxy == NULL) ||
+		    s->state == S_PROCEED) &&
+		    s->l->tls == LISTENER_TLS_STARTTLS)
 			pretls_fail(s->pretls, &v);
 		else if (s->state == S_RELAY)
 			relay_fail(s->relay, &v);

@@ -21,28 +21,39 @@
 
 #include "config.h"
 
+struct admission;
 struct event_base;
+struct generation;
 struct tls_ctx;
 struct session;
 
 /* What every session shares: one per daemon. */
 struct server {
 	struct event_base *base;
-	struct config *cfg;
-	struct tls_ctx *tls;
+	struct generation *gen;	/* the newest: new connections take it */
+	struct config *cfg;	/* gen->cfg */
+	struct tls_ctx *tls;	/* gen->tls */
+	struct admission *admission;	/* connection caps, across reloads */
+	int stopping;		/* SIGTERM: the loop ends with the last session */
+	unsigned nworkers;	/* processes sharing the caps */
 	unsigned long long next_id;
 	unsigned nsessions;
 	TAILQ_HEAD(, session) sessions;
 };
 
 /*
- * Take over the accepted, non-blocking socket fd from listener l.
- * On failure the socket is closed and the failure logged.
+ * Take over the accepted, non-blocking socket fd from listener l, which
+ * belongs to srv->gen (the session keeps a reference to it).  A client
+ * over a connection cap gets a stream error at once and is closed.  On
+ * failure the socket is closed and the failure logged.
  */
 void session_accept(struct server *srv, const struct config_listener *l,
     int fd, const struct sockaddr *peer, socklen_t peerlen);
 
 /* End every session with <system-shutdown/> (at a stanza boundary). */
 void session_shutdown_all(struct server *srv);
+
+/* Sessions of generations older than srv->gen (after a reload). */
+unsigned session_count_old(const struct server *srv);
 
 #endif

@@ -8,6 +8,7 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "tls.h"
+#include "vhost.h"
 
 #if MBEDTLS_VERSION_MAJOR >= 3
 #define MBEDTLS3 1
@@ -32,11 +34,15 @@
 
 #define MAX_SUITES	16
 
+#define ALERT_NO_APPLICATION_PROTOCOL	120	/* RFC 7301 */
+
 struct tls_domain {
 	char *name;
 	mbedtls_x509_crt chain;
 	mbedtls_pk_context key;
-	mbedtls_ssl_config conf;
+	mbedtls_ssl_config conf;	/* STARTTLS: no ALPN */
+	mbedtls_ssl_config conf_c2s;	/* direct TLS, ALPN xmpp-client */
+	mbedtls_ssl_config conf_s2s;	/* direct TLS, ALPN xmpp-server */
 	struct tls_domain *next;
 };
 
@@ -44,15 +50,34 @@ struct tls_ctx {
 	mbedtls_entropy_context entropy;
 	mbedtls_ctr_drbg_context drbg;
 	int suites[MAX_SUITES];
+	int sni_strict;
 	struct tls_domain *domains;
 };
 
+enum tls_refusal {
+	REFUSAL_NONE,
+	REFUSAL_SNI_MISMATCH,	/* SNI names another served domain */
+	REFUSAL_UNKNOWN_SNI,	/* SNI names no served domain; sni_strict */
+};
+
 struct tls_conn {
-	mbedtls_ssl_context ssl;
+	mbedtls_ssl_context ssl;	/* first: the SNI callback finds us */
+	struct tls_ctx *ctx;
+	const struct config_listener *l;
+	const char *domain;	/* served domain, NULL while unknown */
+	char fixed[256];	/* the pre-TLS domain; "" on direct TLS */
+	char sni[256];		/* as sent, "" if none */
+	int has_sni;
+	enum tls_refusal refusal;
+	int alert;		/* fatal alert we sent, -1 if none */
 	int fd;
 	int last_error;
 	unsigned long long bytes_in, bytes_out;
 };
+
+/* ALPN (XEP-0368): one protocol per listener kind. */
+static const char *alpn_c2s[] = { "xmpp-client", NULL };
+static const char *alpn_s2s[] = { "xmpp-server", NULL };
 
 /*
  * Curves: X25519 first (mbedTLS computes it fastest), then the NIST
@@ -176,9 +201,8 @@ load_domain(struct tls_ctx *ctx, struct tls_domain *d, const char *crt_path,
 
 static int
 setup_conf(struct tls_ctx *ctx, const struct config *cfg,
-    struct tls_domain *d, char *err, size_t errlen)
+    struct tls_domain *d, mbedtls_ssl_config *conf, char *err, size_t errlen)
 {
-	mbedtls_ssl_config *conf = &d->conf;
 	char e[160];
 	int ret;
 
@@ -213,6 +237,79 @@ fail:
 	return -1;
 }
 
+static struct tls_domain *
+find_domain(struct tls_ctx *ctx, const char *name)
+{
+	struct tls_domain *d;
+
+	for (d = ctx->domains; d != NULL; d = d->next)
+		if (strcasecmp(d->name, name) == 0)
+			return d;
+	return NULL;
+}
+
+/*
+ * SNI (RFC 6066) chooses the certificate among the listener's domains,
+ * within the rules of vhost_sni().  Returning non-zero makes mbedTLS
+ * send an unrecognized_name alert and fail the handshake.
+ */
+static int
+on_sni(void *arg, mbedtls_ssl_context *ssl, const unsigned char *name,
+    size_t len)
+{
+	struct tls_conn *c = (struct tls_conn *)(void *)((char *)ssl -
+	    offsetof(struct tls_conn, ssl));
+	struct tls_domain *d;
+	const char *dom;
+	size_t i, n = len < sizeof(c->sni) ? len : sizeof(c->sni) - 1;
+
+	(void)arg;
+	for (i = 0; i < n; i++)
+		c->sni[i] = name[i] != '\0' ? (char)name[i] : '?';
+	c->sni[n] = '\0';
+	c->has_sni = 1;
+	switch (vhost_sni(c->l, c->fixed[0] ? c->fixed : NULL,
+	    c->ctx->sni_strict, (const char *)name, len, &dom)) {
+	case VHOST_SNI_MATCH:
+		if ((d = find_domain(c->ctx, dom)) == NULL ||
+		    mbedtls_ssl_set_hs_own_cert(ssl, &d->chain, &d->key) != 0)
+			return -1;
+		c->domain = dom;
+		return 0;
+	case VHOST_SNI_UNKNOWN:
+		return 0;	/* the default certificate */
+	case VHOST_SNI_REFUSE:
+		c->refusal = REFUSAL_UNKNOWN_SNI;
+		return -1;
+	case VHOST_SNI_MISMATCH:
+		c->refusal = REFUSAL_SNI_MISMATCH;
+		return -1;
+	}
+	return -1;
+}
+
+/* The three configurations of a domain: STARTTLS, direct c2s, direct
+   s2s; the same policy, certificate and SNI rules, different ALPN. */
+static int
+setup_domain(struct tls_ctx *ctx, const struct config *cfg,
+    struct tls_domain *d, char *err, size_t errlen)
+{
+	if (setup_conf(ctx, cfg, d, &d->conf, err, errlen) == -1 ||
+	    setup_conf(ctx, cfg, d, &d->conf_c2s, err, errlen) == -1 ||
+	    setup_conf(ctx, cfg, d, &d->conf_s2s, err, errlen) == -1)
+		return -1;
+	if (mbedtls_ssl_conf_alpn_protocols(&d->conf_c2s, alpn_c2s) != 0 ||
+	    mbedtls_ssl_conf_alpn_protocols(&d->conf_s2s, alpn_s2s) != 0) {
+		snprintf(err, errlen, "domain %s: TLS setup failed: ALPN",
+		    d->name);
+		return -1;
+	}
+	mbedtls_ssl_conf_sni(&d->conf, on_sni, ctx);
+	mbedtls_ssl_conf_sni(&d->conf_c2s, on_sni, ctx);
+	mbedtls_ssl_conf_sni(&d->conf_s2s, on_sni, ctx);
+	return 0;
+}
+
 struct tls_ctx *
 tls_ctx_new(const struct config *cfg, char *err, size_t errlen)
 {
@@ -236,6 +333,7 @@ tls_ctx_new(const struct config *cfg, char *err, size_t errlen)
 		goto fail;
 	}
 	add_suites(ctx, &cfg->tls);
+	ctx->sni_strict = cfg->tls.sni_strict;
 	for (cd = cfg->domains; cd != NULL; cd = cd->next) {
 		struct tls_domain *d = calloc(1, sizeof(*d));
 		const char *crt = cd->certificate ? cd->certificate :
@@ -250,6 +348,8 @@ tls_ctx_new(const struct config *cfg, char *err, size_t errlen)
 		mbedtls_x509_crt_init(&d->chain);
 		mbedtls_pk_init(&d->key);
 		mbedtls_ssl_config_init(&d->conf);
+		mbedtls_ssl_config_init(&d->conf_c2s);
+		mbedtls_ssl_config_init(&d->conf_s2s);
 		d->next = ctx->domains;
 		ctx->domains = d;
 		if (crt == NULL || key == NULL) {
@@ -259,7 +359,7 @@ tls_ctx_new(const struct config *cfg, char *err, size_t errlen)
 			goto fail;
 		}
 		if (load_domain(ctx, d, crt, key, err, errlen) == -1 ||
-		    setup_conf(ctx, cfg, d, err, errlen) == -1)
+		    setup_domain(ctx, cfg, d, err, errlen) == -1)
 			goto fail;
 	}
 	return ctx;
@@ -278,6 +378,8 @@ tls_ctx_free(struct tls_ctx *ctx)
 	for (d = ctx->domains; d != NULL; d = next) {
 		next = d->next;
 		mbedtls_ssl_config_free(&d->conf);
+		mbedtls_ssl_config_free(&d->conf_c2s);
+		mbedtls_ssl_config_free(&d->conf_s2s);
 		mbedtls_x509_crt_free(&d->chain);
 		mbedtls_pk_free(&d->key);
 		free(d->name);
@@ -318,6 +420,11 @@ bio_send(void *arg, const unsigned char *buf, size_t len)
 			return MBEDTLS_ERR_SSL_WANT_WRITE;
 		return MBEDTLS_ERR_NET_SEND_FAILED;
 	}
+	/* mbedTLS reports a refused ALPN like any bad ClientHello; only
+	   the (still unencrypted) fatal alert it sends tells them apart. */
+	if (len >= 7 && buf[0] == MBEDTLS_SSL_MSG_ALERT && buf[3] == 0 &&
+	    buf[4] == 2 && buf[5] == MBEDTLS_SSL_ALERT_LEVEL_FATAL)
+		c->alert = buf[6];
 	c->bytes_out += (unsigned long long)n;
 	return (int)n;
 }
@@ -343,18 +450,30 @@ bio_recv(void *arg, unsigned char *buf, size_t len)
 }
 
 struct tls_conn *
-tls_conn_new(struct tls_ctx *ctx, const char *domain, int fd)
+tls_conn_new(struct tls_ctx *ctx, const struct config_listener *l,
+    const char *domain, int fd)
 {
+	const char *def = vhost_default(l, domain);
+	mbedtls_ssl_config *conf;
 	struct tls_domain *d;
 	struct tls_conn *c;
 
-	for (d = ctx->domains; d != NULL; d = d->next)
-		if (strcasecmp(d->name, domain) == 0)
-			break;
-	if (d == NULL || (c = calloc(1, sizeof(*c))) == NULL)
+	if (def == NULL || (d = find_domain(ctx, def)) == NULL ||
+	    (c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
+	if (l->tls == LISTENER_TLS_STARTTLS)
+		conf = &d->conf;
+	else
+		conf = l->kind == LISTENER_S2S ? &d->conf_s2s : &d->conf_c2s;
+	c->ctx = ctx;
+	c->l = l;
+	c->alert = -1;
+	if (domain != NULL) {
+		snprintf(c->fixed, sizeof(c->fixed), "%s", domain);
+		c->domain = d->name;	/* lives as long as ctx */
+	}
 	mbedtls_ssl_init(&c->ssl);
-	if (mbedtls_ssl_setup(&c->ssl, &d->conf) != 0) {
+	if (mbedtls_ssl_setup(&c->ssl, conf) != 0) {
 		mbedtls_ssl_free(&c->ssl);
 		free(c);
 		return NULL;
@@ -460,8 +579,38 @@ tls_cipher(const struct tls_conn *c)
 }
 
 const char *
+tls_domain(const struct tls_conn *c)
+{
+	return c->domain;
+}
+
+const char *
+tls_sni(const struct tls_conn *c)
+{
+	return c->has_sni ? c->sni : NULL;
+}
+
+const char *
+tls_alpn(const struct tls_conn *c)
+{
+	return mbedtls_ssl_get_alpn_protocol(&c->ssl);
+}
+
+int
+tls_policy_refused(const struct tls_conn *c)
+{
+	return c->refusal == REFUSAL_SNI_MISMATCH;
+}
+
+const char *
 tls_error_reason(const struct tls_conn *c)
 {
+	if (c->refusal == REFUSAL_SNI_MISMATCH)
+		return "sni-mismatch";
+	if (c->refusal == REFUSAL_UNKNOWN_SNI)
+		return "unknown-sni";
+	if (c->alert == ALERT_NO_APPLICATION_PROTOCOL)
+		return "no-application-protocol";
 	switch (c->last_error) {
 #ifdef MBEDTLS_ERR_SSL_NO_CIPHER_CHOSEN
 	case MBEDTLS_ERR_SSL_NO_CIPHER_CHOSEN:

@@ -7,10 +7,15 @@
  * The configuration may only reorder the AEAD ciphers and raise the
  * minimum version.
  *
- * A tls_ctx is one generation of keys and settings: a DRBG, and one
- * mbedTLS configuration per served domain holding that domain's
- * certificate.  A tls_conn is one server-side TLS connection on a
- * non-blocking socket; its calls never block and say what they wait for.
+ * A tls_ctx is one generation of keys and settings: a DRBG, and per
+ * served domain its certificate and three mbedTLS configurations: one for
+ * STARTTLS (no ALPN), one for direct TLS on c2s listeners (ALPN
+ * xmpp-client) and one for direct TLS on s2s listeners (xmpp-server).  A
+ * ClientHello with no ALPN is accepted on direct TLS; one offering only
+ * other protocols (h2, http/1.1) is refused (ALPACA).  SNI chooses the
+ * certificate among the listener's domains (see vhost.h for the rules).
+ * A tls_conn is one server-side TLS connection on a non-blocking socket;
+ * its calls never block and say what they wait for.
  */
 #ifndef XMPPSHIELD_TLS_H
 #define XMPPSHIELD_TLS_H
@@ -46,10 +51,16 @@ int tls_ctx_reseed(struct tls_ctx *ctx);
 /* n bytes from the context's DRBG; 0 or -1. */
 int tls_random(struct tls_ctx *ctx, void *buf, size_t n);
 
-/* A new server connection on fd for domain (must be served); NULL on
-   failure. */
-struct tls_conn *tls_conn_new(struct tls_ctx *ctx, const char *domain,
-    int fd);
+/*
+ * A new server connection on fd, accepted on listener l (kept; its mode
+ * and kind choose the ALPN).  domain: the served domain the pre-TLS
+ * stream named (STARTTLS), whose certificate is used unless an SNI names
+ * another (refused: sni-mismatch); NULL on direct TLS, where the SNI
+ * chooses and the listener's first domain is the default.  NULL on
+ * failure.
+ */
+struct tls_conn *tls_conn_new(struct tls_ctx *ctx,
+    const struct config_listener *l, const char *domain, int fd);
 void tls_conn_free(struct tls_conn *c);
 
 enum tls_io tls_handshake(struct tls_conn *c);
@@ -74,9 +85,28 @@ void tls_close_notify(struct tls_conn *c);
 const char *tls_version(const struct tls_conn *c);
 const char *tls_cipher(const struct tls_conn *c);
 
+/*
+ * After the handshake: the served domain the connection is for (the
+ * pre-TLS one, or the one the SNI named), or NULL when not known yet
+ * (direct TLS without a served SNI: the first stream header decides).
+ */
+const char *tls_domain(const struct tls_conn *c);
+
+/* The SNI host name the client sent (raw bytes, cut at 255, NUL
+   replaced; escape before logging), or NULL if none. */
+const char *tls_sni(const struct tls_conn *c);
+
+/* The negotiated ALPN protocol ("xmpp-client"), or NULL. */
+const char *tls_alpn(const struct tls_conn *c);
+
+/* 1 if xmppshield refused the handshake by policy (sni-mismatch), so the
+   failure is a policy event rather than a TLS failure. */
+int tls_policy_refused(const struct tls_conn *c);
+
 /* A stable word for logs ("no-shared-cipher", "protocol-version",
-   "bad-record", "peer-closed", "handshake-failure", ...) and mbedTLS's
-   own description of the last error. */
+   "bad-record", "peer-closed", "handshake-failure", "sni-mismatch",
+   "unknown-sni", "no-application-protocol", ...) and mbedTLS's own
+   description of the last error. */
 const char *tls_error_reason(const struct tls_conn *c);
 const char *tls_error_detail(const struct tls_conn *c);
 

@@ -271,6 +271,18 @@ on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
 		fail(xs, XS_ERR_TOO_MANY_ATTRIBUTES, "attributes");
 		return;
 	}
+	/* Names are hashed and compared by Expat and by us: keep them
+	   short, whatever the stanza size allows. */
+	if (xs->lim.max_name > 0) {
+		int toolong = strlen(qname) > xs->lim.max_name;
+
+		for (i = 0; i < natts && !toolong; i += 2)
+			toolong = strlen(atts[i]) > xs->lim.max_name;
+		if (toolong) {
+			fail(xs, XS_ERR_NAME_TOO_LONG, "name");
+			return;
+		}
+	}
 	if (xs->depth == 0) {
 		start_header(xs, qname, atts);
 		return;
@@ -735,6 +747,8 @@ xmlstream_strerror(enum xs_error e)
 		return "too-deep";
 	case XS_ERR_TOO_MANY_ATTRIBUTES:
 		return "too-many-attributes";
+	case XS_ERR_NAME_TOO_LONG:
+		return "name-too-long";
 	case XS_ERR_REJECTED:
 		return "rejected";
 	case XS_ERR_NO_MEMORY:

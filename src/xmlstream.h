@@ -32,6 +32,7 @@ enum xs_error {
 	XS_ERR_TOO_LARGE,		/* a unit over max_unit bytes */
 	XS_ERR_TOO_DEEP,		/* nesting over max_depth */
 	XS_ERR_TOO_MANY_ATTRIBUTES,
+	XS_ERR_NAME_TOO_LONG,		/* element or attribute name */
 	XS_ERR_REJECTED,		/* the owner's callback said no */
 	XS_ERR_NO_MEMORY,
 };
@@ -87,6 +88,8 @@ struct xs_limits {
 	size_t max_unit;	/* bytes of one unit (stanza) */
 	unsigned max_depth;	/* 1 = stanza without children */
 	unsigned max_attributes;
+	size_t max_name;	/* bytes of a name with its namespace URI;
+				   0: bounded by max_unit only */
 };
 
 /* A new parser; NULL on allocation failure.  cb and ctx are kept. */

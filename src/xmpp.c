@@ -109,6 +109,10 @@ verdict_from_xmlstream(struct verdict *v, const struct xmlstream *xs,
 		verdict_set(v, "policy-violation", "too-many-attributes",
 		    XMPP_COND_POLICY_VIOLATION, "Too many attributes", NULL);
 		break;
+	case XS_ERR_NAME_TOO_LONG:
+		verdict_set(v, "policy-violation", "name-too-long",
+		    XMPP_COND_POLICY_VIOLATION, "Name too long", NULL);
+		break;
 	case XS_ERR_NO_MEMORY:
 		verdict_set(v, "internal-error", "out-of-memory",
 		    XMPP_COND_RESOURCE_CONSTRAINT, NULL, NULL);

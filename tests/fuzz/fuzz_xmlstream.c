@@ -37,7 +37,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct xs_callbacks cb = { NULL, on_unit };
-	static const struct xs_limits lim = { 2048, 16, 16 };
+	static const struct xs_limits lim = { 2048, 16, 16, 128 };
 	struct acc a = { NULL, 0, 0 };
 	struct xmlstream *xs;
 	size_t split;

@@ -219,10 +219,31 @@ test_libevent(void)
 	free(out);
 }
 
+static void
+test_quote(void)
+{
+	char buf[64], tiny[12];
+
+	ok(strcmp(log_quote("a.conf:3: no such key; remove it", buf,
+	    sizeof(buf)), "\"a.conf:3: no such key; remove it\"") == 0,
+	    "quote: spaces kept, value in double quotes (%s)", buf);
+	ok(strcmp(log_quote("say \"hi\" \\o/", buf, sizeof(buf)),
+	    "\"say \\\"hi\\\" \\\\o/\"") == 0,
+	    "quote: quote and backslash escaped (%s)", buf);
+	ok(strcmp(log_quote("a\nb", buf, sizeof(buf)), "\"a\\x0ab\"") == 0,
+	    "quote: newline becomes \\x0a (%s)", buf);
+	log_quote("0123456789abcdef", tiny, sizeof(tiny));
+	ok(strlen(tiny) < sizeof(tiny) && strcmp(tiny, "\"012345...\"") == 0,
+	    "quote: cut values end in ... inside the quotes (%s)", tiny);
+	ok(strcmp(log_quote(NULL, buf, sizeof(buf)), "\"-\"") == 0,
+	    "quote: NULL is \"-\"");
+}
+
 int
 main(void)
 {
 	test_escape();
+	test_quote();
 	test_names();
 	test_stderr();
 	test_libevent();

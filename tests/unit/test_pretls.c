@@ -90,6 +90,88 @@ refused(const char *name, const char *in, const char *reason,
 		printf("# result %d reason %s out %s\n", r, why, o.buf);
 }
 
+/* Issue 3: TLS on a STARTTLS port, plaintext on a direct port, s2s. */
+static void
+test_doors(void)
+{
+	static const char hello[] = "\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00";
+	static const char alert[] = "\x15\x03\x03\x00\x02\x02\x28";
+	struct config *c2;
+	struct pretls *p;
+	struct out o;
+	char err[256];
+	enum pretls_result r;
+
+	memset(&o, 0, sizeof(o));
+	p = pretls_new(cfg, cfg->listeners, "id1", out_write, &o);
+	r = pretls_feed(p, hello, sizeof(hello) - 1);
+	ok(r == PRETLS_CLOSE && strcmp(pretls_verdict(p)->event,
+	    "protocol-error") == 0 && strcmp(pretls_verdict(p)->reason,
+	    "tls-on-starttls-port") == 0,
+	    "ClientHello first on a STARTTLS port: tls-on-starttls-port");
+	ok(o.len == sizeof(alert) - 1 && memcmp(o.buf, alert, o.len) == 0,
+	    "... answered with a TLS handshake_failure alert, no XML");
+	ok(pretls_feed(p, HDR, strlen(HDR)) == PRETLS_CLOSE &&
+	    o.len == sizeof(alert) - 1, "... and nothing after it");
+	pretls_free(p);
+
+	memset(&o, 0, sizeof(o));
+	p = pretls_new(cfg, cfg->listeners, "id2", out_write, &o);
+	r = pretls_feed(p, " ", 1);
+	r = pretls_feed(p, hello, sizeof(hello) - 1);
+	ok(r == PRETLS_CLOSE && strcmp(pretls_verdict(p)->reason,
+	    "not-well-formed") == 0 && strstr(o.buf, "<stream:error>"),
+	    "a TLS record later in the stream is just not XML");
+	pretls_free(p);
+
+	memset(&o, 0, sizeof(o));
+	p = pretls_new(cfg, cfg->listeners, "id3", out_write, &o);
+	pretls_refuse_plaintext(p);
+	ok(strcmp(pretls_verdict(p)->reason, "plaintext-on-tls-port") == 0 &&
+	    strcmp(pretls_verdict(p)->event, "protocol-error") == 0,
+	    "plaintext on a direct port: plaintext-on-tls-port");
+	ok(strstr(o.buf, "<stream:stream") && strstr(o.buf,
+	    "<policy-violation") && strstr(o.buf, "XEP-0368") &&
+	    strstr(o.buf, "</stream:stream>") && !strstr(o.buf, "from="),
+	    "... our header, <policy-violation/> with a hint, no from");
+	pretls_free(p);
+
+	if (config_parse_string("[tls]\ncertificate = /c\nkey = /k\n"
+	    "[domain example.org]\n[listener s2s]\nlisten = 127.0.0.1:0\n"
+	    "kind = s2s\nbackend = 127.0.0.1:1\ndomains = example.org\n",
+	    "s2s.conf", &c2, err, sizeof(err)) != 0) {
+		ok(0, "s2s config: %s", err);
+		return;
+	}
+#define S2S_HDR "<?xml version='1.0'?><stream:stream xmlns='jabber:server' " \
+	"xmlns:stream='http://etherx.jabber.org/streams' " \
+	"xmlns:db='jabber:server:dialback' from='a.example' " \
+	"to='example.org' version='1.0'>"
+	memset(&o, 0, sizeof(o));
+	p = pretls_new(c2, c2->listeners, "id4", out_write, &o);
+	r = pretls_feed(p, S2S_HDR STARTTLS, strlen(S2S_HDR STARTTLS));
+	ok(r == PRETLS_STARTTLS && strstr(o.buf, "xmlns='jabber:server'") &&
+	    strstr(o.buf, "xmlns:db='jabber:server:dialback'"),
+	    "s2s: jabber:server header with xmlns:db, then STARTTLS");
+	pretls_free(p);
+	memset(&o, 0, sizeof(o));
+	p = pretls_new(c2, c2->listeners, "id5", out_write, &o);
+	r = pretls_feed(p, S2S_HDR "<db:result from='a.example' "
+	    "to='example.org'>k3y</db:result>", strlen(S2S_HDR) + 60);
+	ok(r == PRETLS_CLOSE && strcmp(pretls_verdict(p)->reason,
+	    "pre-tls-element") == 0 && strstr(pretls_verdict(p)->fields,
+	    "element=result ns=jabber:server:dialback") && strstr(o.buf,
+	    "<policy-violation"), "s2s: <db:result/> before TLS refused");
+	pretls_free(p);
+	memset(&o, 0, sizeof(o));
+	p = pretls_new(c2, c2->listeners, "id6", out_write, &o);
+	r = pretls_feed(p, HDR, strlen(HDR));
+	ok(r == PRETLS_CLOSE && strcmp(pretls_verdict(p)->reason,
+	    "invalid-namespace") == 0, "s2s: a jabber:client header refused");
+	pretls_free(p);
+	config_free(c2);
+}
+
 int
 main(void)
 {
@@ -229,6 +311,7 @@ main(void)
 	    strstr(o.buf, "<stream:error") == NULL, "client closing its "
 	    "stream before TLS gets </stream:stream>, no error");
 
+	test_doors();
 	config_free(cfg);
 	return tap_done();
 }

@@ -87,6 +87,80 @@ client_bytewise(struct relay *r, const char *in)
 	return res;
 }
 
+/* Issue 3: domain fixed by the first header (direct TLS, no SNI); s2s. */
+static void
+test_doors(void)
+{
+	static const char two[] =
+	    "[tls]\ncertificate = /c\nkey = /k\n"
+	    "[domain example.org]\n[domain b.example]\n[domain c.example]\n"
+	    "[listener c2s]\nlisten = 127.0.0.1:0\ntls = direct\n"
+	    "backend = 127.0.0.1:1\ndomains = example.org b.example\n"
+	    "[listener s2s]\nlisten = 127.0.0.1:0\nkind = s2s\n"
+	    "backend = 127.0.0.1:2\ndomains = example.org\n";
+	struct config *c2;
+	struct sink s;
+	struct relay *r;
+	enum relay_result res;
+	char err[256];
+
+	if (config_parse_string(two, "two.conf", &c2, err, sizeof(err))) {
+		ok(0, "config: %s", err);
+		return;
+	}
+	memset(&s, 0, sizeof(s));
+	r = relay_new(c2, c2->listeners, NULL, "id", &cb, &s);
+	ok(r != NULL && relay_domain(r) == NULL, "no domain before a header");
+	res = FROM_CLIENT(r, CHDR_TO("B.Example"));
+	ok(res == RELAY_OK && strcmp(relay_domain(r), "b.example") == 0 &&
+	    strcmp(s.b, CHDR_TO("B.Example")) == 0,
+	    "the first header fixes a served domain, passed on as sent");
+	FROM_BACKEND(r, BHDR "<success xmlns='urn:ietf:params:xml:ns:"
+	    "xmpp-sasl'/>");
+	res = FROM_CLIENT(r, CHDR_TO("example.org"));
+	ok(res == RELAY_ERROR && strcmp(relay_verdict(r)->reason,
+	    "domain-changed") == 0, "a restart may not switch to another "
+	    "served domain");
+	relay_free(r);
+
+	memset(&s, 0, sizeof(s));
+	r = relay_new(c2, c2->listeners, NULL, "id", &cb, &s);
+	res = FROM_CLIENT(r, CHDR_TO("c.example"));
+	ok(res == RELAY_ERROR && strcmp(relay_verdict(r)->reason,
+	    "host-unknown") == 0 && s.blen == 0 &&
+	    strstr(relay_verdict(r)->fields, "to=c.example"),
+	    "a domain not served on the listener: host-unknown, nothing "
+	    "passed on");
+	relay_fail(r, relay_verdict(r));
+	ok(strstr(s.c, "<host-unknown") && !strstr(s.c, "from="),
+	    "... our header without from, then <host-unknown/>");
+	relay_free(r);
+
+#define SHDR "<?xml version='1.0'?><stream:stream xmlns='jabber:server' " \
+	"xmlns:stream='" NS_STREAMS "' xmlns:db='jabber:server:dialback' " \
+	"from='a.example' to='example.org' version='1.0'>"
+#define DBR "<db:result from='a.example' to='example.org'>k3y</db:result>"
+	memset(&s, 0, sizeof(s));
+	r = relay_new(c2, c2->listeners->next, "example.org", "id", &cb, &s);
+	res = FROM_CLIENT(r, SHDR DBR);
+	ok(res == RELAY_OK && strcmp(s.b, SHDR DBR) == 0,
+	    "s2s: dialback <db:result/> passed on unchanged after TLS");
+	res = FROM_BACKEND(r, BHDR "<stream:features><starttls xmlns='urn:"
+	    "ietf:params:xml:ns:xmpp-tls'/><mechanisms xmlns='urn:ietf:params:"
+	    "xml:ns:xmpp-sasl'><mechanism>EXTERNAL</mechanism></mechanisms>"
+	    "<dialback xmlns='urn:xmpp:features:dialback'/></stream:features>"
+	    "<db:result xmlns:db='jabber:server:dialback' type='valid' "
+	    "from='example.org' to='a.example'/>");
+	ok(res == RELAY_OK && !strstr(s.c, "EXTERNAL") &&
+	    !strstr(s.c, "mechanisms") && !strstr(s.c, "starttls") &&
+	    strstr(s.c, "<dialback xmlns='urn:xmpp:features:dialback'/>") &&
+	    strstr(s.c, "type='valid'") && relay_stripped(r) == 2,
+	    "s2s: SASL <mechanisms/> (EXTERNAL) and <starttls/> removed, "
+	    "dialback feature and result kept");
+	relay_free(r);
+	config_free(c2);
+}
+
 int
 main(void)
 {
@@ -233,6 +307,7 @@ main(void)
 	    "backend-error") == 0, "malformed backend XML is a backend-error");
 	relay_free(r);
 
+	test_doors();
 	config_free(cfg);
 	return tap_done();
 }

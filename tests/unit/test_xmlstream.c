@@ -81,7 +81,7 @@ on_unit(void *ctx, const struct xs_unit *u)
 }
 
 static const struct xs_callbacks cb = { on_start, on_unit };
-static const struct xs_limits lim = { 4096, 8, 16 };
+static const struct xs_limits lim = { 4096, 8, 16, 64 };
 
 /* Feed input split into pieces of step bytes; 0 = whole; returns result
    of the last feed and the transcript in r. */
@@ -280,6 +280,19 @@ main(void)
 	expect("too many attributes refused", HDR "<iq a='1' b='1' c='1' "
 	    "d='1' e='1' f='1' g='1' h='1' i='1' j='1' k='1' l='1' m='1' "
 	    "n='1' o='1' p='1' q='1'/>", 0, "!too-many-attributes");
+	/* max_name is 64 bytes, namespace URI included ("jabber:client "
+	   is 14 of them). */
+	expect("element name within max_name accepted", HDR
+	    "<aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/>", 0, "E[<a");
+	expect("element name over max_name refused", HDR
+	    "<aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/>", 0,
+	    "!name-too-long");
+	expect("attribute name over max_name refused", HDR "<message "
+	    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	    "='1'/>", 0, "!name-too-long");
+	expect("long name inside a stanza refused", HDR "<message><x xmlns='"
+	    "urn:example:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'"
+	    "/></message>", 0, "!name-too-long");
 
 	/* The owner may refuse an element by its start tag alone. */
 	rec_init(&r);

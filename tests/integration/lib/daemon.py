@@ -69,13 +69,21 @@ def write_config(path, sections):
 def base_config(cert, backend_port, domain="example.org", limits=None,
                 log_level="info", listen="127.0.0.1:0", extra=None):
     """The usual one-listener c2s config.  backend_port may be an int or a
-    'host:port' string."""
+    'host:port' string.
+
+    Three defaults differ from the daemon's, because a test suite is not
+    a production load: every test connects from 127.0.0.1 in quick
+    succession (so no per-address connection rate), stopping the daemon
+    must not wait out the SIGTERM grace period, and one process (so that
+    /proc/PID is the process serving).  Tests of those features set them
+    explicitly."""
     backend = backend_port if isinstance(backend_port, str) \
         else "127.0.0.1:%d" % backend_port
     cfg = {
-        "global": {"log_level": log_level},
+        "global": {"log_level": log_level, "shutdown_grace": 0,
+                   "workers": 1},
         "tls": {"certificate": cert.cert, "key": cert.key},
-        "limits": dict(limits or {}),
+        "limits": dict({"connection_rate_per_ip": 0}, **(limits or {})),
         "domain %s" % domain: {},
         "listener c2s": {"listen": listen, "kind": "c2s",
                          "backend": backend, "domains": domain},
