@@ -656,7 +656,10 @@ on_backend_event(struct bufferevent *bev, short what, void *arg)
 static int
 write_proxy_header(struct session *s)
 {
+	/* The served domain rather than the raw SNI bytes: it is what the
+	   SNI named when there was one, and it was checked. */
 	struct proxyproto_tlvs tlvs = {
+		.alpn = tls_alpn(s->tls),
 		.authority = s->domain,
 		.tls_version = tls_version(s->tls),
 		.tls_cipher = tls_cipher(s->tls),

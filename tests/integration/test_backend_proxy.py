@@ -130,8 +130,9 @@ def main(t):
                 "accept_proxy_protocol": accept, "proxy_trusted": trusted}
 
     d = daemon.Daemon(tmp, {
-        "global": {"log_level": "info"},
+        "global": {"log_level": "info", "workers": 1, "shutdown_grace": 0},
         "tls": {"certificate": cert.cert, "key": cert.key},
+        "limits": {"connection_rate_per_ip": 0},
         "domain example.org": {},
         "listener direct": listener("v2"),
         "listener lb": listener("v1", "yes", LB_SOURCE),

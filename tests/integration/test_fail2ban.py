@@ -43,9 +43,9 @@ def main(t):
         return lst
 
     d = daemon.Daemon(tmp, {
-        "global": {"log_level": "info"},
+        "global": {"log_level": "info", "workers": 1, "shutdown_grace": 0},
         "tls": {"certificate": cert.cert, "key": cert.key},
-        "limits": {"pre_tls_timeout": 1},
+        "limits": {"pre_tls_timeout": 1, "connection_rate_per_ip": 0},
         "domain example.org": {},
         "listener c2s": listener(listen),
         "listener lb": listener("127.0.0.1:0", accept_proxy_protocol="yes",

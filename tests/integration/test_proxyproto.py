@@ -96,11 +96,13 @@ def main(t):
                 "accept_proxy_protocol": accept, "proxy_trusted": trusted}
 
     sections = {
-        "global": {"log_level": "info"},
+        "global": {"log_level": "info", "workers": 1, "shutdown_grace": 0},
         "tls": {"certificate": cert.cert, "key": cert.key},
+        "limits": {"connection_rate_per_ip": 0},
         "domain example.org": {},
         "listener v1out": listener("v1"),
         "listener v2out": listener("v2"),
+        "listener direct": dict(listener("v2"), tls="direct"),
         "listener lb": listener("v2", "yes", "10.9.9.9, 127.0.0.0/8"),
         "listener lbv1": listener("v1", "yes", "127.0.0.1"),
         "listener untrusted": listener("v2", "yes", "192.0.2.0/24, ::1"),
@@ -173,6 +175,31 @@ def main(t):
         rest = conn.data[h["length"]:]
         k.check(rest.startswith(b"<?xml") or rest.startswith(b"<stream"),
                 "the stream header follows the PROXY header", repr(rest[:60]))
+        cl.send(raw.END)
+        cl.close()
+        common.end_line(k, d, cl, None)
+
+    with t.case("direct TLS (XEP-0368) with ALPN xmpp-client and SNI: the "
+                "v2 header carries PP2_TYPE_ALPN = xmpp-client and "
+                "AUTHORITY = example.org") as k:
+        n = backend.connection_count()
+        ctx = raw.client_context(cert.cert)
+        ctx.set_alpn_protocols(["xmpp-client"])
+        cl = d.client("direct")
+        cl.upgrade(context=ctx)
+        k.check(cl.tls.selected_alpn_protocol() == "xmpp-client",
+                "ALPN negotiated", cl.tls.selected_alpn_protocol())
+        cl.send(raw.header())
+        k.require(cl.recv_until(rb"</stream:features>"), "features",
+                  repr(cl.data))
+        conn = backend.wait_connection(index=n)
+        k.require(conn, "backend connection")
+        h = parse_v2(conn.data)
+        k.check(h["tlvs"].get(0x01) == b"xmpp-client",
+                "PP2_TYPE_ALPN = xmpp-client", h["tlvs"])
+        k.check(h["tlvs"].get(0x02) == b"example.org",
+                "PP2_TYPE_AUTHORITY = example.org", h["tlvs"])
+        k.check(h["src"] == cl.local, "src is the client", h)
         cl.send(raw.END)
         cl.close()
         common.end_line(k, d, cl, None)
@@ -325,7 +352,6 @@ def main(t):
             ({"backend_proxy_protocol": "v3"}, r"write none, v1 or v2"),
         ]
         for i, (keys, rx) in enumerate(cases):
-            sect = dict(sections)
             sect = {"tls": sections["tls"], "domain example.org": {},
                     "listener x": dict(listener(), **keys)}
             path = daemon.write_config("%s/bad%d.conf" % (tmp, i), sect)
@@ -340,9 +366,9 @@ def main(t):
     common.sessions_end_once(t, d)
 
     # The header timeout needs a short pre_tls_timeout: its own daemon.
-    short = dict(sections)
-    short = {"global": {"log_level": "info"}, "tls": sections["tls"],
-             "limits": {"pre_tls_timeout": 1}, "domain example.org": {},
+    short = {"global": sections["global"], "tls": sections["tls"],
+             "limits": {"pre_tls_timeout": 1, "connection_rate_per_ip": 0},
+             "domain example.org": {},
              "listener lb": listener("none", "yes", "127.0.0.1")}
     d2 = daemon.Daemon(tmp, short, name="timeout").start()
     with t.case("half a header within pre_tls_timeout: closed without a "

@@ -143,7 +143,7 @@ def main(t):
         os.chmod(p, 0o644)
     port = free_low_port()
     daemon.write_config(conf, {
-        "global": {"log_level": "info"},
+        "global": {"log_level": "info", "shutdown_grace": 0},
         "tls": {"certificate": cert.cert, "key": cert.key},
         "domain example.org": {},
         "listener c2s": {"listen": "127.0.0.1:%d" % port,
