@@ -297,7 +297,10 @@ def main(t):
              "</message>" % ("e" * (MAX_NAME + 1))),
             ("an attribute name",
              "<message to='bob@example.org' id='nl2'><body %s='v'>b</body>"
-             "</message>" % ("a" * (MAX_NAME + 1)))):
+             "</message>" % ("a" * (MAX_NAME + 1))),
+            ("a namespace prefix",
+             "<message to='bob@example.org' id='nl4'><%s:x xmlns:%s='urn:x'"
+             "/></message>" % ("p" * (MAX_NAME + 1), "p" * (MAX_NAME + 1)))):
         with t.case("%s over max_name_length gets <policy-violation/>, "
                     "reason=name-too-long, and never reaches the backend"
                     % label) as k:
@@ -313,7 +316,8 @@ def main(t):
             k.check(conn.wait_closed(5), "backend connection closed")
             k.check(b"<message" not in conn.data[mark:] and
                     b"e" * MAX_NAME not in conn.data and
-                    b"a" * MAX_NAME not in conn.data,
+                    b"a" * MAX_NAME not in conn.data and
+                    b"p" * MAX_NAME not in conn.data,
                     "nothing of the stanza at the backend",
                     repr(conn.data[mark:]))
 
