@@ -11,7 +11,6 @@ run), everything else waits for a byte or a log line."""
 import os
 import re
 import resource
-import socket
 import time
 
 from lib import certs, common, daemon, expect, raw, spy, tap, util
