@@ -242,7 +242,8 @@ static const struct key keys[] = {
 	   refused. */
 	{ SEC_LIMITS, "max_name_length", KEY_UINT, L(max_name_length), "256",
 	    64, 4096, NULL, NULL,
-	    "bytes of one element or attribute name, prefix included" },
+	    "bytes of an element or attribute name with its namespace URI, "
+	    "and of a declared prefix or namespace" },
 	{ SEC_LIMITS, "buffer_size", KEY_SIZE, L(buffer_size), "64k", 4 * KB,
 	    16 * MB, NULL, NULL,
 	    "bytes queued per direction before reading pauses" },

@@ -216,7 +216,17 @@ on_ns_start(void *ud, const XML_Char *prefix, const XML_Char *uri)
 {
 	struct xmlstream *xs = ud;
 
-	if (!running(xs) || xs->depth != 0 || prefix != NULL)
+	if (!running(xs))
+		return;
+	/* Expat keeps declared prefixes and namespaces as names too; the
+	   element names check counts neither a prefix nor an unused one. */
+	if (xs->lim.max_name > 0 && ((prefix != NULL &&
+	    strlen(prefix) > xs->lim.max_name) ||
+	    (uri != NULL && strlen(uri) > xs->lim.max_name))) {
+		fail(xs, XS_ERR_NAME_TOO_LONG, "name");
+		return;
+	}
+	if (xs->depth != 0 || prefix != NULL)
 		return;
 	free(xs->default_ns);
 	xs->default_ns = strdup(uri != NULL ? uri : "");

@@ -11,7 +11,6 @@ run), everything else waits for a byte or a log line."""
 import os
 import re
 import resource
-import socket
 import time
 
 from lib import certs, common, daemon, expect, raw, spy, tap, util
@@ -297,7 +296,10 @@ def main(t):
              "</message>" % ("e" * (MAX_NAME + 1))),
             ("an attribute name",
              "<message to='bob@example.org' id='nl2'><body %s='v'>b</body>"
-             "</message>" % ("a" * (MAX_NAME + 1)))):
+             "</message>" % ("a" * (MAX_NAME + 1))),
+            ("a namespace prefix",
+             "<message to='bob@example.org' id='nl4'><%s:x xmlns:%s='urn:x'"
+             "/></message>" % ("p" * (MAX_NAME + 1), "p" * (MAX_NAME + 1)))):
         with t.case("%s over max_name_length gets <policy-violation/>, "
                     "reason=name-too-long, and never reaches the backend"
                     % label) as k:
@@ -313,7 +315,8 @@ def main(t):
             k.check(conn.wait_closed(5), "backend connection closed")
             k.check(b"<message" not in conn.data[mark:] and
                     b"e" * MAX_NAME not in conn.data and
-                    b"a" * MAX_NAME not in conn.data,
+                    b"a" * MAX_NAME not in conn.data and
+                    b"p" * MAX_NAME not in conn.data,
                     "nothing of the stanza at the backend",
                     repr(conn.data[mark:]))
 
@@ -523,23 +526,26 @@ def main(t):
         df.stop()
 
     # -- out of file descriptors --------------------------------------------
+    def low_nofile():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, NOFILE))
+
+    de = daemon.Daemon(util.make_tmpdir(), daemon.base_config(
+        cert, backend.port, limits={"pre_tls_timeout": 60}),
+        name="emfile", preexec_fn=low_nofile).start()
+    paused_rx = r"event=%s\b.*\berror=EMFILE\b" % expect.ACCEPT_PAUSED
+    held = []
     with t.case("EMFILE (RLIMIT_NOFILE=%d): event=fd-limit at start, "
                 "event=accept-paused error=EMFILE about once a second "
-                "without a busy loop, served again after clients close"
-                % NOFILE) as k:
-        def low_nofile():
-            resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, NOFILE))
-
-        de = daemon.Daemon(util.make_tmpdir(), daemon.base_config(
-            cert, backend.port, limits={"pre_tls_timeout": 60}),
-            name="emfile", preexec_fn=low_nofile).start()
+                "without a busy loop" % NOFILE) as k:
         fdl = de.lines_matching(r"event=%s\b" % expect.FD_LIMIT)
         k.check(fdl and daemon.parse_line(fdl[0]).get("limit") ==
                 str(NOFILE), "event=fd-limit limit=%d at start" % NOFILE,
                 fdl or de.text())
-        held = []
-        paused_rx = (r"event=%s\b.*\berror=EMFILE\b"
-                     % expect.ACCEPT_PAUSED)
+        # one session through TLS before the descriptors run out: it
+        # will need one more for its backend
+        early = de.client()
+        k.require(early.open_stream(), "pre-TLS features", repr(early.data))
+        early.starttls(cafile=cert.cert)
         first_pause = None
         for _ in range(2 * NOFILE):
             cl = de.client()
@@ -554,8 +560,8 @@ def main(t):
                   "error=EMFILE after %d connections" % len(held),
                   de.text()[-1500:])
         accepted = len(held) - 1
-        # the waiting client stays in the backlog: each retry of the
-        # paused listener fails again; watch two more retries
+        # the last client stays in the backlog: each retry of the paused
+        # listener fails again; watch two more retries
         cpu0 = cpu_seconds(de.proc.pid)
         t0 = time.monotonic()
         start = len(de.lines_matching(paused_rx))
@@ -575,18 +581,31 @@ def main(t):
         k.check(not held[-1].recv_until(ANY, timeout=0.01),
                 "the client in the backlog was not served meanwhile",
                 repr(held[-1].data))
+        tap.diag("%d sessions before EMFILE; %d pauses in %.2f s, %.3f s "
+                 "CPU" % (accepted, pauses, elapsed, cpu))
+
+    with t.case("EMFILE: a session that needs its backend socket then gets "
+                "<remote-connection-failed/>, reason=connect-failed") as k:
+        early.send(raw.header())
+        common.stream_error(k, early, expect.SE_REMOTE_FAILED)
+        early.close()
+        end = common.end_line(k, de, early, expect.BACKEND_ERROR,
+                              expect.R_CONNECT_FAILED)
+        k.check(end and re.search(r"open.*files", end.get("error", "")),
+                "error= names the cause", end)
+
+    with t.case("EMFILE: after the clients close, a new connection is "
+                "accepted and served again") as k:
         for cl in held:
             cl.close()
         with de.client() as again:
             m = again.open_stream(timeout=10)
             k.check(m is not None and b"starttls" in again.data,
-                    "a new connection is accepted and served again",
-                    repr(again.data))
+                    "a new connection is served", repr(again.data))
+            k.check(de.accept_of(again, 5) is not None, "its accept line")
         k.check(de.alive(), "daemon still running")
-        tap.diag("%d sessions before EMFILE; %d pauses in %.2f s, %.3f s CPU"
-               % (accepted, pauses, elapsed, cpu))
-        de.stop()
-
+    de.stop()
+    common.sessions_end_once(t, de)
 
 if __name__ == "__main__":
     tap.main(main)

@@ -293,6 +293,20 @@ main(void)
 	expect("long name inside a stanza refused", HDR "<message><x xmlns='"
 	    "urn:example:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'"
 	    "/></message>", 0, "!name-too-long");
+	/* A prefix is not part of Expat's name: its declaration is held to
+	   the same bound, as is a declared namespace no name uses. */
+	expect("namespace prefix over max_name refused", HDR "<message><"
+	    "ppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppp"
+	    ":x xmlns:"
+	    "ppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppp"
+	    "='urn:x'/></message>", 0, "!name-too-long");
+	expect("unused namespace over max_name refused", HDR "<message "
+	    "xmlns:p='urn:example:"
+	    "uuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuu"
+	    "'/>", 0, "!name-too-long");
+	expect("prefix at max_name accepted", HDR "<message xmlns:"
+	    "pppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppp"
+	    "='urn:x'/>", 0, "E[<message");
 
 	/* The owner may refuse an element by its start tag alone. */
 	rec_init(&r);

@@ -94,7 +94,7 @@ def log_clean(case, d, secrets):
 def sessions_end_once(t, d):
     """Every accepted session has exactly one end-of-session line."""
     accepts = [daemon_mod.parse_line(l)
-               for l in d.lines_matching(r"event=%s\b" % expect.ACCEPT)]
+               for l in d.lines_matching(r"event=%s(\s|$)" % expect.ACCEPT)]
     rx = re.compile(r"event=(%s)\b" % "|".join(expect.END_EVENTS))
     ends = {}
     for l in d.lines_matching(rx):
