@@ -222,7 +222,7 @@ static const struct key keys[] = {
 	    "seconds for the backend to accept a connection" },
 	{ SEC_LIMITS, "auth_timeout", KEY_UINT, L(auth_timeout), "60", 1,
 	    3600, NULL, NULL,
-	    "seconds from the TLS handshake to SASL success (c2s)" },
+	    "seconds from the TLS handshake to SASL success or valid dialback" },
 	{ SEC_LIMITS, "idle_timeout", KEY_UINT, L(idle_timeout), "900", 0,
 	    86400, NULL, NULL,
 	    "seconds a stream may stay silent after authentication (0: never)" },

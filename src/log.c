@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +25,7 @@
 #define LOG_EVENT_VALUE	512	/* an escaped libevent message */
 
 static int log_to_stderr = 1;	/* before log_init(): errors still show */
+static int log_journal;		/* stderr is systemd's journal stream */
 static int log_facility = LOG_DAEMON;
 static int log_level = LOG_INFO;
 static int log_opened;
@@ -122,10 +125,31 @@ log_open(void)
 	log_opened = 1;
 }
 
+/*
+ * Under systemd, stderr may be a stream into the journal: then each line
+ * starts with "<N>" so that the journal records its priority (sd-daemon
+ * convention), and the journal adds the name and PID itself.  It is the
+ * journal only if JOURNAL_STREAM names the very file stderr is.
+ */
+static int
+stderr_is_journal(void)
+{
+	const char *env = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (env == NULL || sscanf(env, "%llu:%llu", &dev, &ino) != 2 ||
+	    fstat(STDERR_FILENO, &st) == -1)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
+
 void
 log_init(int to_stderr, int facility, int level)
 {
 	log_to_stderr = to_stderr;
+	log_journal = to_stderr && stderr_is_journal();
 	log_facility = facility;
 	log_level = level;
 	if (!log_to_stderr)
@@ -266,7 +290,10 @@ emit_v(int prio, const char *fmt, va_list ap)
 	size_t start, len;
 	int saved_errno = errno, n;
 
-	if (log_to_stderr) {
+	if (log_journal) {
+		n = snprintf(line, sizeof(line), "<%d>", LOG_PRI(prio));
+		start = n > 0 && (size_t)n < sizeof(line) ? (size_t)n : 0;
+	} else if (log_to_stderr) {
 		n = snprintf(line, sizeof(line), "xmppshield[%ld]: %s: ",
 		    (long)getpid(), prio_name(prio));
 		start = n > 0 && (size_t)n < sizeof(line) ? (size_t)n : 0;

@@ -118,6 +118,45 @@ client_unit(void *ctx, const struct xs_unit *u)
 	return XS_CONTINUE;
 }
 
+/*
+ * Is this backend <db:result/> (already checked well-formed by Expat)
+ * type='valid'?  Only the start tag is read: the first '>' outside a
+ * quoted attribute value ends it.
+ */
+static int
+dialback_valid(const char *p, size_t len)
+{
+	const char *end = p + len, *v;
+	char quote = 0;
+
+	for (; p < end; p++) {
+		if (quote) {
+			if (*p == quote)
+				quote = 0;
+			continue;
+		}
+		if (*p == '\'' || *p == '"') {
+			quote = *p;
+			continue;
+		}
+		if (*p == '>')
+			return 0;
+		if ((*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') ||
+		    end - p < 5 || strncmp(p + 1, "type", 4) != 0)
+			continue;
+		for (v = p + 5; v < end && strchr(" \t\r\n", *v); v++)
+			;
+		if (v >= end || *v != '=')
+			continue;
+		for (v++; v < end && strchr(" \t\r\n", *v); v++)
+			;
+		if (end - v >= 7 && (*v == '\'' || *v == '"') &&
+		    strncmp(v + 1, "valid", 5) == 0 && v[6] == *v)
+			return 1;
+	}
+	return 0;
+}
+
 static int
 backend_unit(void *ctx, const struct xs_unit *u)
 {
@@ -141,6 +180,15 @@ backend_unit(void *ctx, const struct xs_unit *u)
 				return -1;
 			return XS_RESTART;
 		}
+		/* XEP-0220: our backend accepted the peer's domain
+		   (db:result), or answered the peer's verification request
+		   (db:verify, a stream that only checks keys): for s2s
+		   that is authentication. */
+		if (strcmp(u->ns, XMPP_NS_DIALBACK) == 0 &&
+		    (strcmp(u->name, "result") == 0 ||
+		    strcmp(u->name, "verify") == 0) &&
+		    dialback_valid(u->data, u->len))
+			r->authenticated = 1;
 		break;
 	case XS_UNIT_END:
 		r->backend_ended = 1;

@@ -69,7 +69,8 @@ void relay_fail(struct relay *r, const struct verdict *v);
 /* Why relay_from_client/backend returned RELAY_ERROR. */
 const struct verdict *relay_verdict(const struct relay *r);
 
-/* 1 once the backend has said SASL <success/> to the client. */
+/* 1 once the backend has said SASL <success/>, or (s2s) a dialback
+   <db:result/> or <db:verify/> with type='valid', to the client. */
 int relay_authenticated(const struct relay *r);
 
 /* The session's served domain, NULL until a header fixed it. */

@@ -512,16 +512,10 @@ do_handshake(struct session *s)
 		return;
 	}
 	enter_state(s, S_RELAY);
-	/* A client must authenticate within auth_timeout; s2s streams
-	   authenticate by dialback, which the proxy does not follow, so
-	   only the idle timeout applies to them. */
+	/* A peer must authenticate within auth_timeout: SASL success for
+	   a client, a valid dialback result for a server. */
 	s->last_client = mono_now();
-	if (s->l->kind == LISTENER_C2S)
-		set_timer(s, s->cfg->limits.auth_timeout);
-	else if (s->cfg->limits.idle_timeout > 0)
-		set_timer(s, s->cfg->limits.idle_timeout);
-	else
-		event_del(s->ev_timer);
+	set_timer(s, s->cfg->limits.auth_timeout);
 	event_del(s->ev_write);
 	event_add(s->ev_read, NULL);
 	/* The client's new stream header may already sit inside mbedTLS. */
@@ -927,7 +921,7 @@ relay_timer(struct session *s)
 		end_with(s, "close", "client-closed", NULL);
 		return;
 	}
-	if (s->l->kind == LISTENER_C2S && !s->authenticated) {
+	if (!s->authenticated) {
 		verdict_set(&v, "timeout", "auth",
 		    XMPP_COND_CONNECTION_TIMEOUT, NULL, " limit=%u",
 		    lim->auth_timeout);
@@ -1026,6 +1020,12 @@ refuse(struct server *srv, const struct config_listener *l, int fd,
 		(void)w;
 	}
 	shutdown(fd, SHUT_WR);
+	/* Closing with unread input sends a reset, which can destroy the
+	   refusal before the client reads it: take what has arrived
+	   (a header, a ClientHello), best effort and bounded. */
+	for (int i = 0; i < 4 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0;
+	    i++)
+		;
 	close(fd);
 	log_msg(LOG_WARNING, "event=refused client=%s listener=%s reason=%s "
 	    "connections=%u", client, l->name, admission_reason(ar),

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -190,6 +191,41 @@ test_stderr(void)
 	    !log_enabled(LOG_DEBUG), "log_enabled follows the level");
 }
 
+/* stderr is "the journal" when JOURNAL_STREAM names its device:inode. */
+static void
+write_journal(void)
+{
+	struct stat st;
+	char env[64];
+
+	fstat(STDERR_FILENO, &st);
+	snprintf(env, sizeof(env), "%llu:%llu", (unsigned long long)st.st_dev,
+	    (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", env, 1);
+	log_init(1, LOG_DAEMON, LOG_INFO);
+	log_msg(LOG_WARNING, "event=journal n=%d", 1);
+	log_msg(LOG_INFO, "event=journal n=%d", 2);
+	setenv("JOURNAL_STREAM", "1:1", 1);	/* some other file */
+	log_init(1, LOG_DAEMON, LOG_INFO);
+	log_msg(LOG_INFO, "event=journal n=%d", 3);
+	unsetenv("JOURNAL_STREAM");
+	log_init(1, LOG_DAEMON, LOG_INFO);
+}
+
+static void
+test_journal(void)
+{
+	char *out = capture(write_journal), want[128];
+
+	snprintf(want, sizeof(want), "<4>event=journal n=1\n<6>event=journal "
+	    "n=2\nxmppshield[%ld]: info: event=journal n=3\n",
+	    (long)getpid());
+	if (!ok(out != NULL && strcmp(out, want) == 0, "journal stream: <N> "
+	    "priority prefix, no name or PID; other files: the usual prefix"))
+		printf("# got: %s\n", out ? out : "(null)");
+	free(out);
+}
+
 static void
 libevent_warning(void)
 {
@@ -244,6 +280,7 @@ main(void)
 {
 	test_escape();
 	test_quote();
+	test_journal();
 	test_names();
 	test_stderr();
 	test_libevent();

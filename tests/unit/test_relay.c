@@ -157,7 +157,50 @@ test_doors(void)
 	    strstr(s.c, "type='valid'") && relay_stripped(r) == 2,
 	    "s2s: SASL <mechanisms/> (EXTERNAL) and <starttls/> removed, "
 	    "dialback feature and result kept");
+	ok(relay_authenticated(r), "s2s: a valid <db:result/> from the "
+	    "backend authenticates the stream");
 	relay_free(r);
+
+	/* What does not authenticate: another type, type in a value, or a
+	   quoted '>' hiding the attribute; and db:verify that does. */
+	{
+		static const struct {
+			const char *el;
+			int want;
+		} cases[] = {
+			{ "<db:result type='invalid' from='example.org' "
+			    "to='a.example'/>", 0 },
+			{ "<db:result from='x type=\"valid\"' to='a'/>", 0 },
+			{ "<db:result from='a>b' to='c'>type='valid'"
+			    "</db:result>", 0 },
+			{ "<db:result\n\ttype = \"valid\" from='e' to='a'/>", 1 },
+			{ "<db:verify type='valid' from='e' to='a' id='1'/>", 1 },
+			{ "<db:verify type='validx' from='e' to='a' id='1'/>",
+			    0 },
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			char buf[512];
+
+			memset(&s, 0, sizeof(s));
+			r = relay_new(c2, c2->listeners->next, "example.org",
+			    "id", &cb, &s);
+			FROM_CLIENT(r, SHDR DBR);
+			/* The backend header declares no db prefix: bind it
+			   on the element itself. */
+			snprintf(buf, sizeof(buf), "%s<stream:features/>%.*s "
+			    "xmlns:db='jabber:server:dialback'%s", BHDR,
+			    (int)strcspn(cases[i].el, " \n"), cases[i].el,
+			    cases[i].el + strcspn(cases[i].el, " \n"));
+			res = FROM_BACKEND(r, buf);
+			ok(res == RELAY_OK &&
+			    relay_authenticated(r) == cases[i].want,
+			    "s2s dialback case %zu: authenticated %s", i,
+			    cases[i].want ? "yes" : "no");
+			relay_free(r);
+		}
+	}
 	config_free(c2);
 }
 
