@@ -192,8 +192,8 @@ session_free(struct session *s)
 	log_msg(verdict_priority(&s->verdict), "event=%s session=%llu "
 	    "client=%s%s listener=%s domain=%s reason=%s%s bytes_in=%llu "
 	    "bytes_out=%llu duration=%ld.%03ld", s->verdict.event, s->id,
-	    s->client, via_field(s, via, sizeof(via)), s->l->name, s->domain[0] ? s->domain : "-",
-	    s->verdict.reason, s->verdict.fields, in, out, (long)d.tv_sec,
+	    s->client, via_field(s, via, sizeof(via)), s->l->name,
+	    s->domain[0] ? s->domain : "-", s->verdict.reason, s->verdict.fields, in, out, (long)d.tv_sec,
 	    (long)d.tv_usec / 1000);
 
 	TAILQ_REMOVE(&s->srv->sessions, s, entry);
@@ -283,6 +283,24 @@ flush_raw(struct session *s)
 static void start_handshake(struct session *);
 
 /*
+ * After a plaintext recv() of n bytes from the client: 1 if the caller
+ * stops here (nothing to read yet, or the client closed or reset, which
+ * ends the session), 0 if there are bytes.
+ */
+static int
+recv_stops(struct session *s, ssize_t n)
+{
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR))
+		return 1;
+	if (n <= 0) {
+		end_with(s, "close", n == 0 ? "client-closed" : "client-reset",
+		    NULL);
+		return 1;
+	}
+	return 0;
+}
+/*
  * Direct TLS (XEP-0368): the first byte must open a TLS handshake record,
  * which is left in the socket for mbedTLS.  Anything else is a client
  * speaking plaintext to a TLS port: what it sent is read (so that close()
@@ -296,14 +314,8 @@ direct_read(struct session *s)
 	ssize_t n;
 
 	n = recv(s->fd, &first, 1, MSG_PEEK);
-	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-	    errno == EINTR))
+	if (recv_stops(s, n))
 		return;
-	if (n <= 0) {
-		end_with(s, "close", n == 0 ? "client-closed" : "client-reset",
-		    NULL);
-		return;
-	}
 	if (first == 0x16) {
 		start_handshake(s);
 		return;
@@ -407,14 +419,8 @@ pretls_read(struct session *s)
 		return;
 	}
 	n = recv(s->fd, buf, sizeof(buf), 0);
-	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-	    errno == EINTR))
+	if (recv_stops(s, n))
 		return;
-	if (n <= 0) {
-		end_with(s, "close", n == 0 ? "client-closed" : "client-reset",
-		    NULL);
-		return;
-	}
 	s->raw_in += (unsigned long long)n;
 	len = (size_t)n;
 	if (s->proxy != NULL && (proxy_read(s, &p, &len) <= 0 || len == 0))
@@ -496,8 +502,8 @@ do_handshake(struct session *s)
 	name = tls_sni(s->tls);
 	log_msg(LOG_INFO, "event=tls-established session=%llu client=%s%s "
 	    "listener=%s domain=%s tls_version=%s cipher=%s sni=%s alpn=%s",
-	    s->id, s->client, via_field(s, via, sizeof(via)), s->l->name, s->domain[0] ? s->domain : "-",
-	    tls_version(s->tls), tls_cipher(s->tls),
+	    s->id, s->client, via_field(s, via, sizeof(via)), s->l->name,
+	    s->domain[0] ? s->domain : "-", tls_version(s->tls), tls_cipher(s->tls),
 	    name ? log_escape(name, sni, sizeof(sni)) : "-",
 	    tls_alpn(s->tls) ? tls_alpn(s->tls) : "-");
 	pretls_free(s->pretls);

@@ -22,19 +22,6 @@ def ctx_alpn(protocols):
     return c
 
 
-def end_event(k, d, mark, event, reason, **kv):
-    """The end line with event and reason logged after mark (for clients
-    whose local address the test does not know, like openssl)."""
-    line = d.wait_for(r"event=%s\b.*\breason=%s\b" % (event, reason),
-                      start=mark)
-    k.check(line is not None, "logged event=%s reason=%s" % (event, reason),
-            d.text(mark)[-1500:])
-    e = daemon.parse_line(line) if line else {}
-    for key, v in kv.items():
-        k.check(e.get(key) == v, "%s=%s" % (key, v), e)
-    return e
-
-
 def close_on_end(conn):
     """Spy script tail: answer the client's </stream:stream> with ours
     and close, as a server does."""
@@ -105,7 +92,7 @@ def main(t):
             r = sclient.run(port, alpn=offer, servername="example.org")
             k.check(not r.ok and r.alert_number == 120,
                     "s_client got alert 120 no_application_protocol", r)
-            end_event(k, d, mark, expect.TLS_FAILED,
+            common.end_event(k, d, mark, expect.TLS_FAILED,
                       "no-application-protocol", sni="example.org")
             k.check(spy_a.connection_count() == n, "no backend connection")
 
@@ -237,7 +224,7 @@ def main(t):
         r = sclient.run(port, starttls="xmpp", xmpphost="example.org",
                         timeout=10)
         k.check(not r.ok, "no TLS session", r)
-        end_event(k, d, mark, expect.PROTOCOL, "plaintext-on-tls-port")
+        common.end_event(k, d, mark, expect.PROTOCOL, "plaintext-on-tls-port")
 
     with t.case("a silent client on the direct port is closed after "
                 "pre_tls_timeout without a byte of XML") as k:

@@ -12,17 +12,6 @@ def close_on_end(conn):
         conn.close()
 
 
-def end_event(k, d, mark, event, reason, **kv):
-    line = d.wait_for(r"event=%s\b.*\breason=%s\b" % (event, reason),
-                      start=mark)
-    k.check(line is not None, "logged event=%s reason=%s" % (event, reason),
-            d.text(mark)[-1500:])
-    e = daemon.parse_line(line) if line else {}
-    for key, v in kv.items():
-        k.check(e.get(key) == v, "%s=%s" % (key, v), e)
-    return e
-
-
 def established(k, d, mark, **kv):
     line = d.wait_for(r"event=%s\b" % expect.TLS_ESTABLISHED, start=mark)
     e = daemon.parse_line(line) if line else {}
@@ -97,7 +86,7 @@ def main(t):
                         servername="b.example")
         k.check(not r.ok and r.alert_number == 112,
                 "s_client got alert 112 unrecognized_name", r)
-        end_event(k, d, mark, expect.POLICY, "sni-mismatch",
+        common.end_event(k, d, mark, expect.POLICY, "sni-mismatch",
                   sni="b.example", domain="example.org")
         k.check((spy_a.connection_count(), spy_b.connection_count()) ==
                 (na, nb), "no backend connection")
@@ -213,7 +202,7 @@ def main(t):
             r = sclient.run(port, servername="unknown.example", **kw)
             k.check(not r.ok and r.alert_number == 112,
                     "alert 112 unrecognized_name", r)
-            end_event(k, d, mark, expect.TLS_FAILED, "unknown-sni",
+            common.end_event(k, d, mark, expect.TLS_FAILED, "unknown-sni",
                       sni="unknown.example")
         with t.case("sni_strict = yes, %s: a served SNI and no SNI are "
                     "still accepted" % how) as k:

@@ -40,6 +40,19 @@ def end_line(case, d, client, event, reason=None,
     return end
 
 
+def end_event(k, d, mark, event, reason, **kv):
+    """The end line with event and reason logged after mark (for clients
+    whose local address the test does not know, like openssl)."""
+    line = d.wait_for(r"event=%s\b.*\breason=%s\b" % (event, reason),
+                      start=mark)
+    k.check(line is not None, "logged event=%s reason=%s" % (event, reason),
+            d.text(mark)[-1500:])
+    e = daemon_mod.parse_line(line) if line else {}
+    for key, v in kv.items():
+        k.check(e.get(key) == v, "%s=%s" % (key, v), e)
+    return e
+
+
 def stream_error(case, c, condition, timeout=util.DEFAULT_TIMEOUT,
                  domain="example.org", need_header_from=True, start=0):
     """The client got: our header, <stream:error><condition/>, then
