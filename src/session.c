@@ -193,7 +193,8 @@ session_free(struct session *s)
 	    "client=%s%s listener=%s domain=%s reason=%s%s bytes_in=%llu "
 	    "bytes_out=%llu duration=%ld.%03ld", s->verdict.event, s->id,
 	    s->client, via_field(s, via, sizeof(via)), s->l->name,
-	    s->domain[0] ? s->domain : "-", s->verdict.reason, s->verdict.fields, in, out, (long)d.tv_sec,
+	    s->domain[0] ? s->domain : "-", s->verdict.reason,
+	    s->verdict.fields, in, out, (long)d.tv_sec,
 	    (long)d.tv_usec / 1000);
 
 	TAILQ_REMOVE(&s->srv->sessions, s, entry);
