@@ -142,6 +142,8 @@ static int parse_backend_proxy(struct parser *, const struct key *, void *,
     const char *);
 static int parse_trusted(struct parser *, const struct key *, void *,
     const char *);
+static int parse_sources(struct parser *, const struct key *, void *,
+    const char *);
 
 #define G(f)	offsetof(struct config, f)
 #define T(f)	offsetof(struct config_tls, f)
@@ -286,6 +288,10 @@ static const struct key keys[] = {
 	    parse_trusted, NULL,
 	    "addresses or CIDR blocks allowed to send a PROXY header, "
 	    "separated by commas" },
+	{ SEC_LISTENER, "backend_source", KEY_CUSTOM, S(sources), NULL, 0, 0,
+	    parse_sources, NULL,
+	    "local addresses backend connections come from, used in turn "
+	    "(more than ~28,000 connections to one backend)" },
 };
 
 #undef G
@@ -783,6 +789,65 @@ parse_addr(struct parser *p, const char *keyname, const char *word,
 		memcpy(a->text + sizeof(a->text) - 4, "...", 4);
 	}
 	return 0;
+}
+
+/* "a.b.c.d" or "[v6]" / "v6", numeric, no port: a local address. */
+static int
+parse_sources(struct parser *p, const struct key *k, void *dst,
+    const char *value)
+{
+	struct config_listener *l = (struct config_listener *)((char *)dst -
+	    offsetof(struct config_listener, sources));
+	struct sockaddr_in *sin;
+	struct sockaddr_in6 *sin6;
+	char *copy, **w, host[64];
+	int nw, i, rc = 0;
+	size_t n;
+
+	if ((nw = split_words(value, &copy, &w)) < 0)
+		return oom(p);
+	if (nw > CONFIG_MAX_SOURCES)
+		rc = perr(p, p->lineno, "%s has %d addresses; at most %d are "
+		    "allowed", k->name, nw, CONFIG_MAX_SOURCES);
+	l->nsources = 0;
+	for (i = 0; i < nw && rc == 0; i++) {
+		struct config_addr *a = &l->sources[l->nsources];
+		const char *word = w[i];
+
+		n = strlen(word);
+		if (word[0] == '[' && n > 2 && word[n - 1] == ']') {
+			word++;
+			n -= 2;
+		}
+		if (n >= sizeof(host)) {
+			rc = perr(p, p->lineno, "%s: %s is not an address",
+			    k->name, w[i]);
+			break;
+		}
+		memcpy(host, word, n);
+		host[n] = '\0';
+		memset(a, 0, sizeof(*a));
+		sin = (struct sockaddr_in *)&a->sa;
+		sin6 = (struct sockaddr_in6 *)&a->sa;
+		if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+			sin->sin_family = AF_INET;
+			a->len = sizeof(*sin);
+		} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+			sin6->sin6_family = AF_INET6;
+			a->len = sizeof(*sin6);
+		} else {
+			rc = perr(p, p->lineno, "%s: %s is not a numeric IP "
+			    "address; write local addresses without a port, "
+			    "e.g. %s = 127.0.0.2 127.0.0.3", k->name, w[i],
+			    k->name);
+			break;
+		}
+		snprintf(a->text, sizeof(a->text), "%s", w[i]);
+		l->nsources++;
+	}
+	free(w);
+	free(copy);
+	return rc;
 }
 
 static int
@@ -1486,6 +1551,17 @@ check_file(struct parser *p)
 			    "%s] has proxy_trusted but accept_proxy_protocol is "
 			    "not yes; set accept_proxy_protocol = yes or remove "
 			    "proxy_trusted", l->name);
+		/* A source is used only towards a backend of its family. */
+		for (i = 0; i < l->nsources; i++)
+			if (l->sources[i].sa.ss_family ==
+			    l->backend.sa.ss_family)
+				break;
+		if (l->nsources > 0 && i == l->nsources)
+			return perr(p, rec_line(p, SEC_LISTENER, l), "[listener "
+			    "%s] has no backend_source of the backend's address "
+			    "family (%s); add one, or remove backend_source",
+			    l->name, l->backend.sa.ss_family == AF_INET6 ?
+			    "IPv6" : "IPv4");
 	}
 	for (d = cfg->domains; d != NULL; d = d->next)
 		if ((d->certificate == NULL || d->key == NULL) &&

@@ -21,6 +21,7 @@
 #include "proxyproto.h"
 
 #define CONFIG_MAX_ADDRS 4	/* addresses in one "listen =" list */
+#define CONFIG_MAX_SOURCES 16	/* addresses in one "backend_source =" */
 #define CONFIG_MAX_CIPHERS 3	/* AEAD ciphers xmppshield knows */
 #define CONFIG_MAX_TRUSTED 16	/* address blocks in "proxy_trusted =" */
 
@@ -79,6 +80,10 @@ struct config_listener {
 	int accept_proxy;
 	struct proxyproto_cidr trusted[CONFIG_MAX_TRUSTED];
 	size_t ntrusted;
+	/* Local addresses backend connections are made from, in turn: each
+	   adds ~28,000 ports (the ephemeral range) towards one backend. */
+	struct config_addr sources[CONFIG_MAX_SOURCES];
+	size_t nsources;
 	struct config_listener *next;
 };
 

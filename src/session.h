@@ -36,6 +36,7 @@ struct server {
 	struct admission *admission;	/* connection caps, across reloads */
 	int stopping;		/* SIGTERM: the loop ends with the last session */
 	unsigned nworkers;	/* processes sharing the caps */
+	unsigned long next_source;	/* backend_source taken in turn */
 	unsigned long long next_id;
 	unsigned nsessions;
 	TAILQ_HEAD(, session) sessions;
