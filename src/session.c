@@ -692,16 +692,16 @@ static int
 backend_socket(struct session *s)
 {
 	const struct config_listener *l = s->l;
-	const struct config_addr *src;
+	const struct config_addr *src = NULL, *c;
 	int fd, one = 1;
 	size_t i;
 
-	for (i = 0; i < l->nsources; i++) {
-		src = &l->sources[s->srv->next_source++ % l->nsources];
-		if (src->sa.ss_family == s->backend_addr->sa.ss_family)
-			break;
+	for (i = 0; i < l->nsources && src == NULL; i++) {
+		c = &l->sources[s->srv->next_source++ % l->nsources];
+		if (c->sa.ss_family == s->backend_addr->sa.ss_family)
+			src = c;
 	}
-	if (i == l->nsources)
+	if (src == NULL)
 		return -1;
 	fd = socket(src->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
