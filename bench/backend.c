@@ -1,9 +1,10 @@
 /*
  * backend.c - the XMPP "server" behind every proxy the benchmark measures.
  *
- *   backend PORT sink|echo
+ *   backend PORT sink|echo [ADDRESS]
  *
- * Listens on 127.0.0.1:PORT (prints the port when PORT is 0).  On each
+ * Listens on ADDRESS:PORT (127.0.0.1 by default; prints the port when
+ * PORT is 0).  On each
  * connection it waits for the client's stream header (it ends with
  * "version='1.0'>", as bench/loadgen.c writes it), answers with its own
  * header and an empty <stream:features/>, then either discards everything
@@ -15,6 +16,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,8 +149,8 @@ main(int argc, char **argv)
 	socklen_t sl = sizeof(sin);
 	int lfd, one = 1, i, n;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: backend PORT sink|echo\n");
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: backend PORT sink|echo [ADDRESS]\n");
 		return 2;
 	}
 	echo = strcmp(argv[2], "echo") == 0;
@@ -158,6 +160,10 @@ main(int argc, char **argv)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (argc == 4 && inet_pton(AF_INET, argv[3], &sin.sin_addr) != 1) {
+		fprintf(stderr, "backend: bad address %s\n", argv[3]);
+		return 2;
+	}
 	sin.sin_port = htons((unsigned short)atoi(argv[1]));
 	if ((lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0)) == -1)
 		die("socket");

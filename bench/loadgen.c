@@ -7,9 +7,16 @@
  *   hs      -n N sequential TLS handshakes; with -r every handshake after
  *           the first resumes the previous session by its ticket.
  *           Reports the server CPU per handshake (-p PIDs).
+ *           With -C K: K client processes, each doing handshakes one
+ *           after another for -t seconds (after a short warm-up); reports
+ *           handshakes per second of wall time too.  Client k connects
+ *           from 127.0.0.(2 + k % S) (-S S), so that servers which steer
+ *           connections by client address spread them over workers.
  *   idle    open -n N connections, each through TLS and the XMPP stream
  *           header exchange with the backend, and report the servers' RSS
- *           growth per connection; then close them all.
+ *           growth per connection; then close them all.  With -C K, K
+ *           processes hold N/K connections each (a process's descriptors
+ *           are capped by RLIMIT_NOFILE).
  *   tput    -n N connections each writing 16,000-byte stanzas for -t
  *           seconds (after 1 s warm-up): bytes per second and per
  *           second of server CPU.
@@ -24,12 +31,17 @@
  *   -r          resume sessions with tickets
  *   -p PIDS     comma-separated server PIDs whose CPU/RSS is measured
  *   -S N        spread connections over 127.0.0.2 .. 127.0.0.(N+1)
+ *   -C K        hs, idle: K client processes
+ *   -L N        connect to ports PORT .. PORT+N-1 in turn
  *   -t SECS     measuring time (tput, stanza)
  *   -w N        stanzas in flight per connection (stanza)
  *
  * The server's CPU is utime+stime from /proc/PID/stat (all threads, and
  * the threads that have exited); its memory is VmRSS from
- * /proc/PID/status.
+ * /proc/PID/status.  The children of every PID given (found once at start
+ * by their ppid in /proc/NNN/stat: xmppshield's or hitch's workers) are
+ * measured too: a live child's CPU shows in its parent's cutime/cstime
+ * only after it has exited.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -41,9 +53,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,7 +76,7 @@ static const char header[] =
 static const char starttls_cmd[] =
     "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>";
 
-static int port, starttls, resume, nsrc = 1, window = 8;
+static int port, nports = 1, starttls, resume, nsrc = 1, window = 8, conc;
 static double secs = 5;
 static long n = 100;
 static const char *ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256";
@@ -97,6 +112,59 @@ now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Add pid to the measured set unless it is there already. */
+static void
+add_pid(int pid)
+{
+	int i;
+
+	for (i = 0; i < npids; i++)
+		if (pids[i] == pid)
+			return;
+	if (npids < MAXPIDS)
+		pids[npids++] = pid;
+}
+
+/* The ppid field of /proc/PID/stat, or -1. */
+static int
+parent_of(int pid)
+{
+	char path[64], buf[1024], *p;
+	FILE *f;
+	int ppid = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	if (fgets(buf, sizeof(buf), f) != NULL &&
+	    (p = strrchr(buf, ')')) != NULL &&
+	    sscanf(p + 2, "%*c %d", &ppid) != 1)
+		ppid = -1;
+	fclose(f);
+	return ppid;
+}
+
+/* Add the live children of the PIDs given with -p (one level). */
+static void
+add_children(void)
+{
+	DIR *d;
+	struct dirent *e;
+	int given = npids, i, pid, ppid;
+
+	if ((d = opendir("/proc")) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if ((pid = atoi(e->d_name)) <= 0)
+			continue;
+		ppid = parent_of(pid);
+		for (i = 0; i < given; i++)
+			if (ppid == pids[i])
+				add_pid(pid);
+	}
+	closedir(d);
 }
 
 /* Server CPU seconds (utime + stime of every PID). */
@@ -163,7 +231,7 @@ tcp_connect(long idx)
 			die("bind: %s", strerror(errno));
 	}
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sin.sin_port = htons((unsigned short)port);
+	sin.sin_port = htons((unsigned short)(port + idx % nports));
 	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
 		die("connect: %s", strerror(errno));
 	return fd;
@@ -273,6 +341,154 @@ mode_hs(void)
 	printf("mode=hs n=%ld resumed=%ld server_cpu_s=%.3f "
 	    "cpu_ms_per_hs=%.4f wall_s=%.2f\n", n, resumed, c0,
 	    c0 * 1000 / (double)n, now() - t0);
+}
+
+/*
+ * Read one byte from each of k client processes, or die if one of them
+ * exits first (the others then see "go" closed and end too).
+ */
+static void
+wait_ready(int fd, int k)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int status;
+	char ch;
+
+	while (k > 0) {
+		if (poll(&pfd, 1, 1000) == 1) {
+			if (read(fd, &ch, 1) != 1)
+				die("a client process failed%s", "");
+			k--;
+			continue;
+		}
+		if (waitpid(-1, &status, WNOHANG) > 0)
+			die("a client process failed%s", "");
+	}
+}
+
+/*
+ * -C K: K processes, each handshaking one connection after another from
+ * its own source address.  They warm up (the first handshake gets the
+ * ticket the others resume), report ready, and start together when the
+ * parent closes the "go" pipe; each stops at the deadline and writes its
+ * counts back.  The parent reads the server's CPU around all of it.
+ */
+static void
+mode_hs_conc(void)
+{
+	int ready[2], go[2], res[2], k, i;
+	long total = 0, totres = 0, cnt[2];
+	double c0, t0, tend;
+	char ch;
+
+	fflush(stdout);
+
+	if (pipe(ready) == -1 || pipe(go) == -1 || pipe(res) == -1)
+		die("pipe: %s", strerror(errno));
+	for (k = 0; k < conc; k++) {
+		pid_t pid = fork();
+
+		if (pid == -1)
+			die("fork: %s", strerror(errno));
+		if (pid == 0) {
+			struct conn c;
+
+			close(go[1]);
+			for (i = 0; i < 3; i++) {
+				conn_open(&c, k, 0);
+				conn_close(&c, 1);
+			}
+			resumed = 0;
+			/* Ready; the parent closing "go" (EOF) starts us. */
+			if (write(ready[1], "r", 1) != 1 ||
+			    read(go[0], &ch, 1) != 0)
+				_exit(1);
+			tend = now() + secs;
+			cnt[0] = 0;
+			while (now() < tend) {
+				conn_open(&c, k, 0);
+				conn_close(&c, 1);
+				cnt[0]++;
+			}
+			cnt[1] = resumed;
+			if (write(res[1], cnt, sizeof(cnt)) != sizeof(cnt))
+				_exit(1);
+			_exit(0);
+		}
+	}
+	close(go[0]);
+	close(res[1]);
+	wait_ready(ready[0], conc);
+	c0 = server_cpu();
+	t0 = now();
+	close(go[1]);
+	for (k = 0; k < conc; k++) {
+		if (read(res[0], cnt, sizeof(cnt)) != sizeof(cnt))
+			die("a client process failed%s", "");
+		total += cnt[0];
+		totres += cnt[1];
+	}
+	t0 = now() - t0;
+	c0 = server_cpu() - c0;
+	while (wait(NULL) > 0)
+		;
+	printf("mode=hs conc=%d n=%ld resumed=%ld server_cpu_s=%.3f "
+	    "cpu_ms_per_hs=%.4f wall_s=%.2f hs_per_s=%.1f "
+	    "server_cores=%.2f\n", conc, total, totres, c0,
+	    c0 * 1000 / (double)(total ? total : 1), t0,
+	    (double)total / t0, c0 / t0);
+}
+
+/*
+ * idle with -C K: each process opens its share (connection i of the whole
+ * is opened by process i % K, so the spread over source addresses and
+ * ports is the same as with one process), reports ready and holds them
+ * until the parent, having read the servers' RSS, closes "go".
+ */
+static void
+mode_idle_conc(void)
+{
+	int ready[2], go[2], k;
+	long r0, r1, i;
+	double t0 = now();
+	char ch;
+
+	fflush(stdout);
+	if (pipe(ready) == -1 || pipe(go) == -1)
+		die("pipe: %s", strerror(errno));
+	r0 = server_rss();
+	for (k = 0; k < conc; k++) {
+		pid_t pid = fork();
+
+		if (pid == -1)
+			die("fork: %s", strerror(errno));
+		if (pid == 0) {
+			struct conn *cs = calloc((size_t)(n / conc + 1),
+			    sizeof(*cs));
+			long m = 0;
+
+			close(go[1]);
+			for (i = k; i < n; i += conc)
+				conn_open(&cs[m++], i, 1);
+			if (write(ready[1], "r", 1) != 1 ||
+			    read(go[0], &ch, 1) != 0)
+				_exit(1);
+			for (i = 0; i < m; i++)
+				conn_close(&cs[i], 0);
+			_exit(0);
+		}
+	}
+	close(go[0]);
+	close(ready[1]);
+	wait_ready(ready[0], conc);
+	r1 = server_rss();
+	printf("mode=idle n=%ld procs=%d rss0_kib=%ld rss1_kib=%ld "
+	    "kib_per_conn=%.2f wall_s=%.2f\n", n, conc, r0, r1,
+	    (double)(r1 - r0) / (double)n, now() - t0);
+	fflush(stdout);
+	close(go[1]);
+	while (wait(NULL) > 0)
+		;
 }
 
 static void
@@ -449,7 +665,7 @@ main(int argc, char **argv)
 	char *p;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "m:P:sc:g:rn:p:S:t:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "m:P:sc:g:rn:p:S:t:w:C:L:")) != -1) {
 		switch (ch) {
 		case 'm': mode = optarg; break;
 		case 'P': port = atoi(optarg); break;
@@ -462,10 +678,12 @@ main(int argc, char **argv)
 		case 't': secs = atof(optarg); break;
 		case 'w': window = atoi(optarg); break;
 		case 'p':
-			for (p = strtok(optarg, ","); p && npids < MAXPIDS;
+			for (p = strtok(optarg, ","); p != NULL;
 			    p = strtok(NULL, ","))
-				pids[npids++] = atoi(p);
+				add_pid(atoi(p));
 			break;
+		case 'C': conc = atoi(optarg); break;
+		case 'L': nports = atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: see bench/loadgen.c\n");
 			return 2;
@@ -473,6 +691,7 @@ main(int argc, char **argv)
 	}
 	if (port == 0 || n <= 0)
 		die("need -P PORT and -n N > 0%s", "");
+	add_children();
 	signal(SIGPIPE, SIG_IGN);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		rl.rlim_cur = rl.rlim_max;
@@ -489,8 +708,12 @@ main(int argc, char **argv)
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 
-	if (strcmp(mode, "hs") == 0)
+	if (strcmp(mode, "hs") == 0 && conc > 0)
+		mode_hs_conc();
+	else if (strcmp(mode, "hs") == 0)
 		mode_hs();
+	else if (strcmp(mode, "idle") == 0 && conc > 0)
+		mode_idle_conc();
 	else if (strcmp(mode, "idle") == 0)
 		mode_idle();
 	else if (strcmp(mode, "tput") == 0)

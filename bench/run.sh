@@ -9,7 +9,10 @@
 # Options: --quick, --no-install (use what is installed), --keep (keep the
 # work directory).  XMPPSHIELD=/path/to/xmppshield uses that binary instead
 # of building one in the work directory (BENCH_DIR, default build-bench/);
-# BENCH_SERVERS="xs-starttls ref" measures only those.
+# BENCH_SERVERS="xs-starttls ref" measures only those;
+# BENCH_WORKERS_SERVERS="xs-direct" limits the workers table to those;
+# BENCH_MANY=N holds N idle connections to xmppshield at once (default
+# 50000, 0 skips; --quick skips it unless set).
 #
 # Every server gets the same ECDSA P-256 certificate, TLS 1.2 only, and the
 # same client (bench/loadgen.c, OpenSSL) and backend (bench/backend.c).
@@ -17,7 +20,9 @@
 # with STARTTLS, and with direct TLS too when its listeners offer it.
 # Server CPU is utime+stime from /proc/PID/stat, memory is VmRSS; the
 # load generator and the backend run on the same machine and their CPU is
-# not counted.  Not part of "make check".
+# not counted.  xmppshield runs with workers = 1 in the side-by-side table
+# (every peer runs one process or thread too); a second table measures
+# handshakes with 1, 2 and nproc workers.  Not part of "make check".
 set -eu
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -86,18 +91,34 @@ cc $CFLAGS -o "$B/refrelay" "$TOP/bench/refrelay.c" -levent -lmbedtls \
 cc $CFLAGS -o "$B/aeadspeed" "$TOP/bench/aeadspeed.c" -lmbedcrypto
 
 # --- parameters --------------------------------------------------------
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-FDMAX=$(ulimit -n)
 if [ "$QUICK" = 1 ]; then
 	NFULL=150 NRES=1000 SECS=2 BIGS=""
 else
 	NFULL=600 NRES=4000 SECS=5 BIGS=10000
 fi
-# A proxy holds two descriptors per connection (client, backend).
+# A proxy holds two descriptors per connection (client, backend).  Root
+# may raise the hard limit only with CAP_SYS_RESOURCE (not in every
+# container); what is left caps the large idle test.
+if [ -n "$BIGS" ] && [ "$(ulimit -Hn)" != unlimited ] &&
+    [ "$(ulimit -Hn)" -lt $((BIGS * 2 + 1000)) ]; then
+	ulimit -Hn $((BIGS * 2 + 1000)) 2>/dev/null || true
+fi
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+FDMAX=$(ulimit -n)
 if [ -n "$BIGS" ] && [ $((BIGS * 2 + 200)) -gt "$FDMAX" ]; then
 	BIGS=$(((FDMAX - 200) / 2 / 1000 * 1000))
 	say "bench: the fd limit is $FDMAX (hard); the large idle test uses $BIGS connections"
 fi
+# Workers measured for the scaling table: 1, 2 and nproc if larger; the
+# load is the same for each: WCONC client processes, each from its own
+# source address (xmppshield steers connections to workers by client
+# address).
+NCPU=$(nproc)
+WLIST="1 2"
+[ "$NCPU" -gt 2 ] && WLIST="$WLIST $NCPU"
+WMAX=${WLIST##* }
+WCONC=$((4 * WMAX))
+[ "$WCONC" -gt 250 ] && WCONC=250
 AES=ECDHE-ECDSA-AES128-GCM-SHA256
 CHACHA=ECDHE-ECDSA-CHACHA20-POLY1305
 NSRC=4		# client source addresses 127.0.0.2 .. 127.0.0.5
@@ -125,16 +146,16 @@ start_bg() {	# start_bg OUTFILE cmd... ; sets LASTPID
 	PIDS_STARTED+=("$LASTPID")
 }
 wait_file_line() {	# wait_file_line FILE REGEX
-	local i
-	for i in $(seq 1 200); do
+	local _
+	for _ in $(seq 1 200); do
 		grep -qE "$2" "$1" 2>/dev/null && return 0
 		sleep 0.05
 	done
 	say "bench: timed out waiting for /$2/ in $1:"; cat "$1" >&2; return 1
 }
 wait_port() {
-	local i
-	for i in $(seq 1 200); do
+	local _
+	for _ in $(seq 1 200); do
 		(exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
 		sleep 0.05
 	done
@@ -174,15 +195,22 @@ start_server() {
 	xs-*)
 		local tlsline=""
 		[ "$name" = xs-direct ] && tlsline="tls = direct"
+		# The benchmark's clients come from a few addresses, fast:
+		# no per-address caps; idle streams never authenticate.
 		cat > "$f.conf" <<-EOF
 		[global]
 		log_level = notice
+		workers = $XS_WORKERS
 		[tls]
 		certificate = $RUN/cert.pem
 		key = $RUN/key.pem
 		$XS_TLS_EXTRA
 		[limits]
 		pre_tls_timeout = 600
+		auth_timeout = 3600
+		max_connections = $((XS_WORKERS * (FDMAX / 2 - 100)))
+		max_connections_per_ip = 0
+		connection_rate_per_ip = 0
 		[domain example.org]
 		[listener c2s]
 		listen = 127.0.0.1:$SPORT
@@ -192,7 +220,8 @@ start_server() {
 		EOF
 		start_bg "$f.log" "$XMPPSHIELD" -d -c "$f.conf"
 		SMAIN=$LASTPID
-		wait_file_line "$f.log" 'event=listening'
+		# "started" comes after the workers are forked.
+		wait_file_line "$f.log" 'event=started'
 		;;
 	ref)
 		start_bg "$f.log" "$B/refrelay" "$SPORT" "$bp" "$RUN/cert.pem" \
@@ -257,7 +286,8 @@ start_server() {
 		;;
 	esac
 	# The measured processes: the server and its children (hitch's
-	# worker).
+	# worker, xmppshield's workers; bench/loadgen.c looks for them as
+	# well).
 	SPIDS=$SMAIN
 	local c
 	for c in $(pgrep -P "$SMAIN" 2>/dev/null); do SPIDS="$SPIDS,$c"; done
@@ -286,11 +316,16 @@ RES=$RUN/results.tsv
 put() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >> "$RES"; }
 
 say "bench: machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+# Other jobs on the machine skew wall-clock rates: say how busy it was.
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+say "bench: load average at start: $LOAD0"
+T0=$(date +%s)
 AEAD=$("$B/aeadspeed")
 say "bench: mbedTLS AEAD on one core: $AEAD"
 
+XS_TLS_EXTRA=${XS_TLS_EXTRA:-}
+XS_WORKERS=1
 for s in $SERVERS; do
-	XS_TLS_EXTRA=${XS_TLS_EXTRA:-}
 	say "bench: $s: handshakes"
 	start_server "$s" "$SINK"
 	r=$(lg "$s" -m hs -n "$NFULL" -g X25519:P-256)
@@ -327,12 +362,113 @@ for s in $SERVERS; do
 	done
 done
 
+# --- workers -----------------------------------------------------------
+# Full and resumed handshakes from WCONC concurrent clients for SECS
+# seconds: per second of wall time, and server CPU (master and every
+# worker) per handshake.
+WSERVERS=""
+for s in $SERVERS; do
+	case $s in xs-*) WSERVERS="$WSERVERS $s" ;; esac
+done
+WSERVERS=${BENCH_WORKERS_SERVERS:-${WSERVERS# }}
+for s in $WSERVERS; do
+	for w in $WLIST; do
+		XS_WORKERS=$w
+		say "bench: $s: handshakes with $w worker(s), $WCONC clients"
+		start_server "$s" "$SINK"
+		r=$(lg "$s" -m hs -C "$WCONC" -S "$WCONC" -t "$SECS" \
+		    -g X25519:P-256)
+		put "$s" "w${w}_full_rate" "$(val hs_per_s "$r")"
+		put "$s" "w${w}_full_cpu" "$(val cpu_ms_per_hs "$r")"
+		put "$s" "w${w}_full_cores" "$(val server_cores "$r")"
+		r=$(lg "$s" -m hs -C "$WCONC" -S "$WCONC" -t "$SECS" -r)
+		put "$s" "w${w}_res_rate" "$(val hs_per_s "$r")"
+		put "$s" "w${w}_res_cpu" "$(val cpu_ms_per_hs "$r")"
+		put "$s" "w${w}_res_cores" "$(val server_cores "$r")"
+		put "$s" "w${w}_res_ok" "$(val resumed "$r")/$(val n "$r")"
+		stop_server
+	done
+done
+XS_WORKERS=1
+
+# --- many idle connections ----------------------------------------------
+# MANY (default 50,000) idle STARTTLS connections to xmppshield.  Every
+# process's descriptors are capped by RLIMIT_NOFILE (FDMAX), and one
+# source address reaches one address:port at most once per ephemeral port
+# (about 28,000): so the connections are spread over enough workers
+# (two descriptors each), client processes, source addresses and
+# listeners, each listener relaying to its own backend process on its own
+# loopback address (127.0.1.x).
+MANY=${BENCH_MANY:-50000}
+[ "$QUICK" = 1 ] && MANY=${BENCH_MANY:-0}
+case " $SERVERS " in *" xs-starttls "*) ;; *) MANY=0 ;; esac
+if [ "$MANY" -gt 0 ]; then
+	per=$((FDMAX - 1000))
+	MW=$(((2 * MANY + per - 1) / per))		# workers
+	[ "$MW" -lt 2 ] && MW=2
+	MP=$(((MANY + per - 1) / per))			# client processes
+	ML=$(((MANY + 19999) / 20000))			# listeners, backends
+	[ "$ML" -lt "$MP" ] && ML=$MP
+	MS=$(((4 + MW - 1) / MW * MW))			# source addresses
+	say "bench: xs-starttls: $MANY idle connections: $MW workers," \
+	    "$ML listeners and backends, $MP client processes, $MS source addresses"
+	MBP=()
+	for k in $(seq 1 "$ML"); do
+		start_bg "$RUN/many-sink$k.out" "$B/backend" 0 sink "127.0.1.$k"
+		wait_file_line "$RUN/many-sink$k.out" '^[0-9]+$'
+		MBP+=("$(head -1 "$RUN/many-sink$k.out")")
+	done
+	PORT=$((PORT + 1))
+	f=$RUN/xs-many.$PORT
+	{
+		cat <<-EOF
+		[global]
+		log_level = notice
+		workers = $MW
+		[tls]
+		certificate = $RUN/cert.pem
+		key = $RUN/key.pem
+		[limits]
+		pre_tls_timeout = 600
+		auth_timeout = 3600
+		max_connections = $((MW * (FDMAX / 2 - 100)))
+		max_connections_per_ip = 0
+		connection_rate_per_ip = 0
+		[domain example.org]
+		EOF
+		for k in $(seq 1 "$ML"); do
+			cat <<-EOF
+			[listener c2s$k]
+			listen = 127.0.0.1:$((PORT + k - 1))
+			backend = 127.0.1.$k:${MBP[$((k - 1))]}
+			domains = example.org
+			EOF
+		done
+	} > "$f.conf"
+	start_bg "$f.log" "$XMPPSHIELD" -d -c "$f.conf"
+	SMAIN=$LASTPID SPIDS=$LASTPID SPORT=$PORT
+	wait_file_line "$f.log" 'event=started'
+	PORT=$((PORT + ML))
+	if r=$(lg xs-starttls -m idle -r -n "$MANY" -C "$MP" -L "$ML" \
+	    -S "$MS"); then
+		put xs-starttls many_n "$MANY"
+		put xs-starttls many_kib "$(val kib_per_conn "$r")"
+		put xs-starttls many_mib $(($(val rss1_kib "$r") / 1024))
+		put xs-starttls many_s "$(val wall_s "$r")"
+	else
+		say "bench: the $MANY-connection test failed:"
+		grep -v 'event=stopping' "$f.log" | tail -5 >&2
+	fi
+	stop_server
+fi
+
 # --- the table ---------------------------------------------------------
 {
 	echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(uname -r)"
 	echo "versions: $("$XMPPSHIELD" -V 2>&1 | head -1); $(haproxy -v | head -1 | cut -d' ' -f1-3); $(hitch --version 2>&1 | head -1); $(stunnel4 -version 2>&1 | grep -m1 '^stunnel'| cut -d' ' -f1-2); $(openssl version | cut -d' ' -f1-2)"
 	echo "mbedTLS AEAD, one core: $AEAD"
 	echo "TLS 1.2, ECDHE-ECDSA P-256 certificate, AES-128-GCM unless noted; CPU = server utime+stime."
+	echo "run: $(date -u +%Y-%m-%d), $(($(date +%s) - T0)) s; load average at start $LOAD0, at end $(cut -d' ' -f1-3 /proc/loadavg); fd limit $FDMAX"
 	echo
 } > "$RUN/table.md"
 awk -F'\t' -v servers="$SERVERS" -v big="$BIGS" '
@@ -380,6 +516,43 @@ END {
 	}
 }' "$RES" >> "$RUN/table.md"
 echo >> "$RUN/table.md"
-echo "xs = xmppshield (STARTTLS, including the XMPP exchange before TLS); ref = bench/refrelay.c, a bare mbedTLS+libevent relay (the library's floor); ratios are xs-starttls / peer (CPU and RSS: lower is better; MB and stanzas: higher is better)." >> "$RUN/table.md"
+echo "xs = xmppshield with workers = 1 (xs-starttls: STARTTLS, including the XMPP exchange before TLS; xs-direct: tls = direct); ref = bench/refrelay.c, a bare mbedTLS+libevent relay (the library's floor); ratios are xs-starttls / peer (CPU and RSS: lower is better; MB and stanzas: higher is better)." >> "$RUN/table.md"
+for s in $WSERVERS; do
+	{
+		echo
+		echo "$s, workers: $WCONC concurrent clients from $WCONC source addresses, ${SECS} s each; handshakes per second of wall time, server CPU (master and workers) per handshake, server cores busy; scaling = handshakes/s / those at 1 worker."
+		echo
+	} >> "$RUN/table.md"
+	awk -F'\t' -v s="$s" -v wl="$WLIST" '
+	$1 == s { v[$2] = $3 }
+	function r(a, b) {
+		return (a == "" || b == "" || b + 0 == 0) ? "-" : \
+		    sprintf("%.2f", a / b)
+	}
+	END {
+		print "| workers | full hs/s | scaling | CPU per full hs (ms) | cores | resumed hs/s | scaling | CPU per resumed hs (ms) | cores | resumed |"
+		print "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+		n = split(wl, W, " ")
+		for (i = 1; i <= n; i++) {
+			w = "w" W[i] "_"
+			printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			    W[i], v[w "full_rate"],
+			    r(v[w "full_rate"], v["w1_full_rate"]),
+			    v[w "full_cpu"], v[w "full_cores"],
+			    v[w "res_rate"],
+			    r(v[w "res_rate"], v["w1_res_rate"]),
+			    v[w "res_cpu"], v[w "res_cores"], v[w "res_ok"]
+		}
+	}' "$RES" >> "$RUN/table.md"
+done
+mk=$(awk -F'\t' '$1 == "xs-starttls" && $2 == "many_kib" { print $3 }' "$RES")
+if [ -n "$mk" ]; then
+	mm=$(awk -F'\t' '$2 == "many_mib" { print $3 }' "$RES")
+	ms=$(awk -F'\t' '$2 == "many_s" { print $3 }' "$RES")
+	{
+		echo
+		echo "xs-starttls, $MANY idle STARTTLS connections held at once ($MW workers, $ML listeners each to its own backend, $MP client processes from $MS source addresses, all opened in $ms s): RSS $mk KiB per connection, $mm MiB in all (master and workers)."
+	} >> "$RUN/table.md"
+fi
 cp "$RUN/table.md" "$W/table.md"
 cat "$W/table.md"
