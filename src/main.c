@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -57,6 +58,7 @@ struct daemon_state {
 	struct event *ev_chld, *ev_respawn;
 	int respawn_due;	/* fork once the loop has returned */
 	unsigned spawned;	/* workers forked so far */
+	pid_t master_pid;
 };
 
 /* Each worker numbers its sessions from its own block, so that session=
@@ -286,6 +288,7 @@ spawn(struct daemon_state *d, unsigned slot)
 {
 	pid_t pid;
 
+	d->master_pid = getpid();
 	if ((pid = fork()) == -1) {
 		log_msg(LOG_ERR, "event=worker-error worker=%u error=%s", slot,
 		    strerror(errno));
@@ -416,6 +419,8 @@ master_reload(struct daemon_state *d)
 	d->srv.gen = g;
 	d->srv.cfg = g->cfg;
 	d->srv.tls = g->tls;
+	log_set(g->cfg->syslog_facility, g->cfg->log_level);
+	log_set_rate(d->srv.base, g->cfg->log_rate_limit);
 	signal_workers(d, SIGHUP);
 }
 
@@ -508,6 +513,11 @@ run_worker(struct daemon_state *d, unsigned slot)
 {
 	char err[512], esc[600];
 
+	/* A worker whose master is gone (killed outright) drains and
+	   exits instead of serving on unsupervised. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 ||
+	    getppid() != d->master_pid)
+		_exit(1);
 	/* A fork shares the parent's DRBG state and event loop: both are
 	   renewed before anything is drawn or dispatched. */
 	d->is_master = 0;
@@ -529,6 +539,7 @@ run_worker(struct daemon_state *d, unsigned slot)
 	log_msg(LOG_INFO, "event=worker-started worker=%u pid=%ld", slot,
 	    (long)getpid());
 	event_base_dispatch(d->srv.base);
+	log_msg(LOG_NOTICE, "event=stopped worker=%u", slot);
 	log_shutdown();
 	_exit(0);
 }

@@ -158,6 +158,28 @@ def main(t):
                  "zombie" not in open("/proc/%d/status" % p).read()]
         k.check(not alive, "no worker left running", alive)
 
+    with t.case("a master killed outright (SIGKILL) takes its workers "
+                "with it: they get SIGTERM and exit") as k:
+        tmp2 = util.make_tmpdir()
+        d2 = daemon.Daemon(tmp2, cfg).start()
+        d2.wait_for(r"event=started\b")
+        pids = []
+        start = 0
+        for _ in range(WORKERS):
+            line = d2.wait_for(r"event=worker-started\b", start=start)
+            if line is None:
+                break
+            pids.append(int(daemon.parse_line(line)["pid"]))
+            start = d2.log.lines.index(line) + 1
+        k.require(len(pids) == WORKERS, "both workers started", pids)
+        os.kill(d2.proc.pid, signal.SIGKILL)
+        d2.proc.wait(5)
+        for pid in pids:
+            line = d2.wait_for(r"xmppshield\[%d\]: \w+: event=stopped\b"
+                               % pid, start=start)
+            k.check(line is not None, "worker %d logged event=stopped"
+                    % pid, d2.text(start)[-800:])
+
 
 if __name__ == "__main__":
     tap.main(main)
