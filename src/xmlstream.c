@@ -386,6 +386,21 @@ on_text(void *ud, const XML_Char *s, int len)
 	emit(xs, XS_UNIT_WHITESPACE, event_end(xs));
 }
 
+/*
+ * A CDATA section between stanzas is text there, whatever it holds (as
+ * "&#32;" is): refused at its start.  Let through, a chunk holding only
+ * its first whitespace made a unit of "<![CDATA[ " and the next one began
+ * with "]]>".
+ */
+static void XMLCALL
+on_cdata_start(void *ud)
+{
+	struct xmlstream *xs = ud;
+
+	if (running(xs) && xs->depth == 1)
+		fail(xs, XS_ERR_BAD_FORMAT, "text-between-stanzas");
+}
+
 static void XMLCALL
 on_comment(void *ud, const XML_Char *data)
 {
@@ -450,6 +465,7 @@ parser_create(struct xmlstream *xs)
 	XML_SetStartNamespaceDeclHandler(p, on_ns_start);
 	XML_SetElementHandler(p, on_start, on_end);
 	XML_SetCharacterDataHandler(p, on_text);
+	XML_SetStartCdataSectionHandler(p, on_cdata_start);
 	XML_SetCommentHandler(p, on_comment);
 	XML_SetProcessingInstructionHandler(p, on_pi);
 	XML_SetStartDoctypeDeclHandler(p, on_doctype);

@@ -10,7 +10,8 @@
  *
  * Rejected, as RFC 6120 section 11 asks: comments, processing instructions,
  * DOCTYPE (and so every entity declaration), references to undefined
- * entities, byte-order marks and encodings other than UTF-8; and, as limits:
+ * entities, byte-order marks and encodings other than UTF-8; text between
+ * stanzas (a CDATA section there too); and, as limits:
  * a unit larger than max_unit bytes, nesting deeper than max_depth,
  * more than max_attributes attributes on one element.
  *

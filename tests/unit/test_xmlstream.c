@@ -253,6 +253,10 @@ main(void)
 	    "!bad-format");
 	expect("mismatched tag refused", HDR "<iq></message>", 0,
 	    "!not-well-formed");
+	expect("CDATA between stanzas refused", HDR "<iq/><![CDATA[ ]]><iq/>",
+	    0, "E[<iq/>]!bad-format");
+	check_invariant("CDATA between stanzas", HDR "<iq/><![CDATA[\n]]>",
+	    0, -1, -1);
 
 	/* Bounds. */
 	{
