@@ -2,11 +2,25 @@
  * xmlstream.c - restricted-XML stream parser over Expat; see xmlstream.h.
  *
  * The bytes fed are kept in buf until the unit they belong to is complete.
- * Expat reports the absolute offset of every event (XML_GetCurrentByteIndex
- * plus XML_GetCurrentByteCount is the end of the construct just parsed, for
- * an empty element too), so a unit is exactly buf[head, end - base).
+ * Expat reports the offset of every event (XML_GetCurrentByteIndex plus
+ * XML_GetCurrentByteCount is the end of the construct just parsed, for an
+ * empty element too); plus shift it is the absolute offset in the stream,
+ * so a unit is exactly buf[head, end - base).
+ *
+ * Idle streams hold no Expat parser.  Between stanzas (depth 1, nothing
+ * pending) all that Expat knows about the stream is what the stream
+ * header declared: its namespace bindings and the open root element.  So
+ * at the end of a feed that leaves the stream there, the parser (about
+ * 10 KiB, and a buffer as large as the largest feed) is freed, and
+ * rebuilt on the next byte by parsing the saved header bytes again with
+ * every handler muted ("priming"): the new parser is in the very state
+ * the old one was in, and the bytes after it get the same units and the
+ * same errors.  shift maps the rebuilt parser's offsets, which count the
+ * primed header, to the stream's.
  */
 #include "autoconf.h"
+
+#include <sys/random.h>
 
 #include <expat.h>
 #include <stdlib.h>
@@ -23,7 +37,7 @@
 enum xs_state { XS_RUNNING, XS_STOPPED, XS_FAILED };
 
 struct strip_rule {
-	char *parent_ns, *parent_name, *ns, *name;
+	const char *parent_ns, *parent_name, *ns, *name;	/* not ours */
 };
 
 struct cut {
@@ -31,7 +45,14 @@ struct cut {
 };
 
 struct xmlstream {
-	XML_Parser parser;
+	XML_Parser parser;	/* NULL before the first byte and while idle */
+	unsigned long salt;	/* Expat's hash salt, 0: Expat picks one */
+	int idle_release;	/* free the parser between stanzas */
+	int priming;		/* parsing hdr again: handlers are mute */
+	int primed;		/* ... and the root start tag was seen */
+	long long shift;	/* stream offset = Expat's offset + shift */
+	char *hdr;		/* the current stream's header bytes */
+	size_t hdrlen;
 	struct xs_limits lim;
 	struct xs_callbacks cb;
 	void *ctx;
@@ -49,19 +70,17 @@ struct xmlstream {
 	unsigned depth;		/* 0 before the header, 1 between stanzas */
 	int want_restart;
 
-	/* The header of the current stream. */
-	struct xs_header header;
 	char *default_ns;	/* declared before the root start handler */
 
 	/* The top-level element being parsed. */
 	char *el_ns, *el_name;
 
-	struct strip_rule strip[MAX_STRIP];
+	struct strip_rule *strip;	/* nstrip of them */
 	size_t nstrip;
 	int strip_parent;	/* current top-level element matches a rule */
 	int strip_child;	/* current depth-2 child is to be cut */
 	long long child_start;
-	struct cut cuts[MAX_CUTS];
+	struct cut *cuts;	/* MAX_CUTS, only while a unit is cut */
 	size_t ncuts;
 };
 
@@ -75,7 +94,8 @@ fail(struct xmlstream *xs, enum xs_error err, const char *detail)
 	xs->state = XS_FAILED;
 	xs->err = err;
 	xs->detail = detail;
-	XML_StopParser(xs->parser, XML_FALSE);
+	if (xs->parser != NULL)
+		XML_StopParser(xs->parser, XML_FALSE);
 }
 
 /* Split Expat's "uri<SEP>local" into two strings; no namespace gives "". */
@@ -102,24 +122,29 @@ name_is(const char *qname, const char *ns, const char *name)
 	    strcmp(qname + nslen + 1, name) == 0;
 }
 
+/* Stream offsets of the start and the end of the event being reported. */
+static long long
+event_start(struct xmlstream *xs)
+{
+	return (long long)XML_GetCurrentByteIndex(xs->parser) + xs->shift;
+}
+
 static long long
 event_end(struct xmlstream *xs)
 {
-	return (long long)XML_GetCurrentByteIndex(xs->parser) +
-	    XML_GetCurrentByteCount(xs->parser);
+	return event_start(xs) + XML_GetCurrentByteCount(xs->parser);
 }
 
 static void
-free_header(struct xmlstream *xs)
+free_header(struct xs_header *h)
 {
-	free((char *)xs->header.ns);
-	free((char *)xs->header.name);
-	free((char *)xs->header.default_ns);
-	free((char *)xs->header.to);
-	free((char *)xs->header.from);
-	free((char *)xs->header.version);
-	free((char *)xs->header.id);
-	memset(&xs->header, 0, sizeof(xs->header));
+	free((char *)h->ns);
+	free((char *)h->name);
+	free((char *)h->default_ns);
+	free((char *)h->to);
+	free((char *)h->from);
+	free((char *)h->version);
+	free((char *)h->id);
 }
 
 static void
@@ -149,9 +174,10 @@ apply_cuts(struct xmlstream *xs, char *data, size_t n)
 	return out;
 }
 
-/* Hand buf[head, end - base) to the owner as one unit. */
+/* Hand buf[head, end - base) to the owner as one unit; h for HEADER. */
 static void
-emit(struct xmlstream *xs, enum xs_unit_kind kind, long long end)
+emit(struct xmlstream *xs, enum xs_unit_kind kind, long long end,
+    const struct xs_header *h)
 {
 	struct xs_unit u;
 	size_t n = (size_t)(end - xs->base);
@@ -172,14 +198,16 @@ emit(struct xmlstream *xs, enum xs_unit_kind kind, long long end)
 		if (xs->ncuts > 0)
 			u.len = apply_cuts(xs, xs->buf + xs->head, n);
 	} else if (kind == XS_UNIT_HEADER) {
-		u.ns = xs->header.ns;
-		u.name = xs->header.name;
-		u.header = &xs->header;
+		u.ns = h->ns;
+		u.name = h->name;
+		u.header = h;
 	}
 	next = xs->cb.unit(xs->ctx, &u);
 	xs->head += n;
 	xs->base = end;
 	xs->ncuts = 0;
+	free(xs->cuts);
+	xs->cuts = NULL;
 	if (next < 0)
 		fail(xs, XS_ERR_REJECTED, "rejected");
 	else if (next == XS_STOP) {
@@ -194,7 +222,7 @@ emit(struct xmlstream *xs, enum xs_unit_kind kind, long long end)
 static int
 running(struct xmlstream *xs)
 {
-	return xs->state == XS_RUNNING && !xs->want_restart;
+	return xs->state == XS_RUNNING && !xs->want_restart && !xs->priming;
 }
 
 static void XMLCALL
@@ -236,35 +264,55 @@ static void
 start_header(struct xmlstream *xs, const XML_Char *qname,
     const XML_Char **atts)
 {
+	struct xs_header h;
 	char *ns, *name;
-	size_t i;
+	long long end;
+	size_t i, n;
 
-	free_header(xs);
+	memset(&h, 0, sizeof(h));
 	split_name(qname, &ns, &name);
-	xs->header.ns = ns;
-	xs->header.name = name;
-	xs->header.default_ns = xs->default_ns;
+	h.ns = ns;
+	h.name = name;
+	h.default_ns = xs->default_ns;
 	xs->default_ns = NULL;
 	for (i = 0; atts[i] != NULL; i += 2) {
 		const char **slot = NULL;
 
 		if (strcmp(atts[i], "to") == 0)
-			slot = &xs->header.to;
+			slot = &h.to;
 		else if (strcmp(atts[i], "from") == 0)
-			slot = &xs->header.from;
+			slot = &h.from;
 		else if (strcmp(atts[i], "version") == 0)
-			slot = &xs->header.version;
+			slot = &h.version;
 		else if (strcmp(atts[i], "id") == 0)
-			slot = &xs->header.id;
+			slot = &h.id;
 		if (slot != NULL && *slot == NULL)
 			*slot = strdup(atts[i + 1]);
 	}
 	if (ns == NULL || name == NULL) {
 		fail(xs, XS_ERR_NO_MEMORY, "memory");
+		free_header(&h);
 		return;
 	}
+	/* Kept to rebuild the parser after idling (see the top); a header
+	   over max_unit fails in emit() anyway. */
+	end = event_end(xs);
+	n = (size_t)(end - xs->base);
+	if (n <= xs->lim.max_unit) {
+		free(xs->hdr);
+		if ((xs->hdr = malloc(n)) == NULL) {
+			xs->hdrlen = 0;
+			fail(xs, XS_ERR_NO_MEMORY, "memory");
+			free_header(&h);
+			return;
+		}
+		memcpy(xs->hdr, xs->buf + xs->head, n);
+		xs->hdrlen = n;
+	}
 	xs->depth = 1;
-	emit(xs, XS_UNIT_HEADER, event_end(xs));
+	emit(xs, XS_UNIT_HEADER, end, &h);
+	/* The owner had it during the callback; nothing needs it later. */
+	free_header(&h);
 }
 
 static void XMLCALL
@@ -273,6 +321,10 @@ on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
 	struct xmlstream *xs = ud;
 	size_t natts = 0, i;
 
+	if (xs->priming) {
+		xs->primed = 1;
+		return;
+	}
 	if (!running(xs))
 		return;
 	while (atts[natts] != NULL)
@@ -325,9 +377,14 @@ on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
 			    strcmp(xs->el_name, xs->strip[i].parent_name) == 0 &&
 			    name_is(qname, xs->strip[i].ns, xs->strip[i].name))
 				xs->strip_child = 1;
-		if (xs->strip_child && xs->ncuts < MAX_CUTS)
-			xs->child_start = XML_GetCurrentByteIndex(xs->parser);
-		else
+		if (xs->strip_child && xs->ncuts < MAX_CUTS) {
+			xs->child_start = event_start(xs);
+			if (xs->cuts == NULL && (xs->cuts = malloc(MAX_CUTS *
+			    sizeof(*xs->cuts))) == NULL) {
+				fail(xs, XS_ERR_NO_MEMORY, "memory");
+				return;
+			}
+		} else
 			xs->strip_child = 0;
 	}
 	xs->depth++;
@@ -343,9 +400,9 @@ on_end(void *ud, const XML_Char *qname)
 		return;
 	xs->depth--;
 	if (xs->depth == 0) {
-		emit(xs, XS_UNIT_END, event_end(xs));
+		emit(xs, XS_UNIT_END, event_end(xs), NULL);
 	} else if (xs->depth == 1) {
-		emit(xs, XS_UNIT_ELEMENT, event_end(xs));
+		emit(xs, XS_UNIT_ELEMENT, event_end(xs), NULL);
 		xs->strip_parent = 0;
 	} else if (xs->depth == 2 && xs->strip_child) {
 		xs->cuts[xs->ncuts].start = xs->child_start;
@@ -377,13 +434,13 @@ on_text(void *ud, const XML_Char *s, int len)
 	if (!running(xs) || xs->depth != 1)
 		return;
 	/* Judge the raw bytes: "&#32;" decodes to a space but is not one. */
-	start = XML_GetCurrentByteIndex(xs->parser);
+	start = event_start(xs);
 	if (!all_space(xs->buf + xs->head + (size_t)(start - xs->base),
 	    (size_t)XML_GetCurrentByteCount(xs->parser))) {
 		fail(xs, XS_ERR_BAD_FORMAT, "text-between-stanzas");
 		return;
 	}
-	emit(xs, XS_UNIT_WHITESPACE, event_end(xs));
+	emit(xs, XS_UNIT_WHITESPACE, event_end(xs), NULL);
 }
 
 /*
@@ -455,6 +512,10 @@ parser_create(struct xmlstream *xs)
 	p = XML_ParserCreateNS("UTF-8", NS_SEP);
 	if (p == NULL)
 		return -1;
+	/* Ours, drawn once per stream: Expat's own costs it several
+	   microseconds for every parser it creates. */
+	if (xs->salt != 0)
+		XML_SetHashSalt(p, xs->salt);
 #ifdef HAVE_XML_SETREPARSEDEFERRALENABLED
 	/* Report a <starttls/> fed byte by byte as soon as its '>' arrives;
 	   max_unit bounds the rescanning cost instead. */
@@ -473,7 +534,59 @@ parser_create(struct xmlstream *xs)
 	XML_SetSkippedEntityHandler(p, on_skipped_entity);
 	XML_SetParamEntityParsing(p, XML_PARAM_ENTITY_PARSING_NEVER);
 	xs->parser = p;
+	xs->shift = 0;
 	return 0;
+}
+
+/*
+ * A parser for the next byte: a new one at the start of a stream, or,
+ * between stanzas, one primed with the stream's header.  0, or -1 (out of
+ * memory, the stream failed).
+ */
+static int
+parser_wake(struct xmlstream *xs)
+{
+	enum XML_Status st;
+
+	if (parser_create(xs) == -1) {
+		fail(xs, XS_ERR_NO_MEMORY, "memory");
+		return -1;
+	}
+	if (xs->depth == 0)
+		return 0;
+	xs->priming = 1;
+	xs->primed = 0;
+	st = XML_Parse(xs->parser, xs->hdr, (int)xs->hdrlen, XML_FALSE);
+	xs->priming = 0;
+	if (xs->state != XS_RUNNING)
+		return -1;
+	if (st != XML_STATUS_OK || !xs->primed) {
+		/* The same bytes parsed before: only memory can fail. */
+		fail(xs, XS_ERR_NO_MEMORY, "memory");
+		return -1;
+	}
+	xs->shift = xs->base - (long long)xs->hdrlen;
+	return 0;
+}
+
+/*
+ * Between stanzas: give back the parser and the unit buffer; see the top.
+ * An unfinished header, a stream ended or stopped, a restart wanted:
+ * nothing is given back.
+ */
+static void
+parser_sleep(struct xmlstream *xs)
+{
+	if (!xs->idle_release || xs->parser == NULL ||
+	    xs->state != XS_RUNNING || xs->want_restart || xs->depth != 1 ||
+	    xs->hdr == NULL || xs->head != xs->len)
+		return;
+	XML_ParserFree(xs->parser);
+	xs->parser = NULL;
+	free_element(xs);
+	free(xs->buf);
+	xs->buf = NULL;
+	xs->cap = xs->len = xs->head = 0;
 }
 
 struct xmlstream *
@@ -487,30 +600,39 @@ xmlstream_new(const struct xs_limits *limits, const struct xs_callbacks *cb,
 	xs->lim = *limits;
 	xs->cb = *cb;
 	xs->ctx = ctx;
-	if (parser_create(xs) == -1) {
-		free(xs);
-		return NULL;
-	}
+	xs->idle_release = 1;
+	/* No salt (0) lets Expat draw its own. */
+	if (getrandom(&xs->salt, sizeof(xs->salt), GRND_NONBLOCK) !=
+	    (ssize_t)sizeof(xs->salt))
+		xs->salt = 0;
+	/* The parser comes with the first byte. */
 	return xs;
+}
+
+void
+xmlstream_set_idle_release(struct xmlstream *xs, int on)
+{
+	xs->idle_release = on;
+}
+
+int
+xmlstream_idle(const struct xmlstream *xs)
+{
+	return xs->parser == NULL && xs->depth == 1;
 }
 
 void
 xmlstream_free(struct xmlstream *xs)
 {
-	size_t i;
-
 	if (xs == NULL)
 		return;
-	XML_ParserFree(xs->parser);
-	free_header(xs);
+	if (xs->parser != NULL)
+		XML_ParserFree(xs->parser);
 	free_element(xs);
 	free(xs->default_ns);
-	for (i = 0; i < xs->nstrip; i++) {
-		free(xs->strip[i].parent_ns);
-		free(xs->strip[i].parent_name);
-		free(xs->strip[i].ns);
-		free(xs->strip[i].name);
-	}
+	free(xs->hdr);
+	free(xs->strip);
+	free(xs->cuts);
 	free(xs->buf);
 	free(xs);
 }
@@ -521,30 +643,28 @@ xmlstream_strip(struct xmlstream *xs, const char *parent_ns,
 {
 	struct strip_rule *r;
 
-	if (xs->nstrip == MAX_STRIP)
+	if (xs->nstrip == MAX_STRIP || (r = realloc(xs->strip,
+	    (xs->nstrip + 1) * sizeof(*r))) == NULL)
 		return -1;
-	r = &xs->strip[xs->nstrip];
-	r->parent_ns = strdup(parent_ns);
-	r->parent_name = strdup(parent_name);
-	r->ns = strdup(ns);
-	r->name = strdup(name);
-	if (!r->parent_ns || !r->parent_name || !r->ns || !r->name) {
-		free(r->parent_ns);
-		free(r->parent_name);
-		free(r->ns);
-		free(r->name);
-		return -1;
-	}
-	xs->nstrip++;
+	xs->strip = r;
+	r = &xs->strip[xs->nstrip++];
+	r->parent_ns = parent_ns;
+	r->parent_name = parent_name;
+	r->ns = ns;
+	r->name = name;
 	return 0;
 }
 
 int
 xmlstream_reset(struct xmlstream *xs)
 {
-	XML_ParserFree(xs->parser);
+	if (xs->parser != NULL)
+		XML_ParserFree(xs->parser);
 	xs->parser = NULL;
-	free_header(xs);
+	free(xs->hdr);
+	xs->hdr = NULL;
+	xs->hdrlen = 0;
+	xs->shift = 0;
 	free_element(xs);
 	free(xs->default_ns);
 	xs->default_ns = NULL;
@@ -558,12 +678,9 @@ xmlstream_reset(struct xmlstream *xs)
 	xs->want_restart = 0;
 	xs->strip_parent = xs->strip_child = 0;
 	xs->ncuts = 0;
-	if (parser_create(xs) == -1) {
-		xs->state = XS_FAILED;
-		xs->err = XS_ERR_NO_MEMORY;
-		xs->detail = "memory";
-		return -1;
-	}
+	free(xs->cuts);
+	xs->cuts = NULL;
+	/* The new stream's parser comes with its first byte. */
 	return 0;
 }
 
@@ -636,6 +753,8 @@ feed_slice(struct xmlstream *xs, const char *data, size_t n)
 			return -1;
 		}
 	}
+	if (xs->parser == NULL && parser_wake(xs) == -1)
+		return -1;
 	if (buf_append(xs, data, n) == -1) {
 		xs->state = XS_FAILED;
 		xs->err = XS_ERR_NO_MEMORY;
@@ -726,6 +845,7 @@ xmlstream_feed(struct xmlstream *xs, const char *data, size_t len)
 		xs->buf = NULL;
 		xs->cap = xs->len = xs->head = 0;
 	}
+	parser_sleep(xs);
 	return 0;
 }
 

@@ -15,6 +15,10 @@
  * a unit larger than max_unit bytes, nesting deeper than max_depth,
  * more than max_attributes attributes on one element.
  *
+ * Between stanzas a stream holds no Expat parser: it is freed at the end of
+ * a feed that leaves nothing pending and rebuilt, in the same state, on the
+ * next byte (see xmlstream.c); the units and errors are the same.
+ *
  * Pure module: no I/O, no libevent, no mbedTLS.
  */
 #ifndef XMPPSHIELD_XMLSTREAM_H
@@ -62,7 +66,7 @@ struct xs_unit {
 	size_t len;
 	const char *ns;		/* ELEMENT, HEADER: namespace and */
 	const char *name;	/* local name of the element */
-	const struct xs_header *header;	/* HEADER only */
+	const struct xs_header *header;	/* HEADER only, during the call */
 	unsigned stripped;	/* ELEMENT: children removed (see strip) */
 };
 
@@ -93,15 +97,30 @@ struct xs_limits {
 				   0: bounded by max_unit only */
 };
 
-/* A new parser; NULL on allocation failure.  cb and ctx are kept. */
+/*
+ * A new parser; NULL on allocation failure.  cb and ctx are kept.  Expat's
+ * parser is made with the first byte fed (failing there, as
+ * XS_ERR_NO_MEMORY, if it cannot be).
+ */
 struct xmlstream *xmlstream_new(const struct xs_limits *limits,
     const struct xs_callbacks *cb, void *ctx);
 void xmlstream_free(struct xmlstream *xs);
 
 /*
+ * Idle release (on by default): free the Expat parser and the unit buffer
+ * whenever a feed ends between stanzas, and rebuild them on the next byte.
+ * Off keeps one parser per stream, as a reference for tests.
+ */
+void xmlstream_set_idle_release(struct xmlstream *xs, int on);
+
+/* 1 while the stream holds no Expat parser between stanzas, else 0. */
+int xmlstream_idle(const struct xmlstream *xs);
+
+/*
  * Remove every child element (ns, name) of top-level elements
  * (parent_ns, parent_name) from the units handed out.  Used to take
  * <starttls/> out of the backend's <stream:features/>.  Up to 4 rules.
+ * The strings are not copied: they must outlive xs (string constants).
  * Returns 0, or -1 if full.
  */
 int xmlstream_strip(struct xmlstream *xs, const char *parent_ns,
@@ -124,7 +143,7 @@ int xmlstream_feed(struct xmlstream *xs, const char *data, size_t len);
 void xmlstream_tail(const struct xmlstream *xs, const char **data,
     size_t *len);
 
-/* Forget everything and expect a new stream (a new Expat parser). */
+/* Forget everything and expect a new stream (a new Expat parser); 0. */
 int xmlstream_reset(struct xmlstream *xs);
 
 /* Bytes waiting in an incomplete unit (bounded by max_unit). */
