@@ -17,9 +17,20 @@
  * the old one was in, and the bytes after it get the same units and the
  * same errors.  shift maps the rebuilt parser's offsets, which count the
  * primed header, to the stream's.
+ *
+ * A rebuild costs a few microseconds, as much as parsing a small stanza
+ * twice: a busy stream should not pay it for every stanza.  So a stream
+ * that wakes within XS_WARM_FEEDS feeds of going to sleep is busy ("hot")
+ * and, at its next boundary, keeps its parser on the warm list instead;
+ * each feed of the process gives back the parsers of warm streams that
+ * had no feed of their own in the last XS_WARM_FEEDS.  Feeds, not time,
+ * count: the module stays pure and reproducible, and a process never
+ * holds more than XS_WARM_FEEDS warm parsers.  A stream that was not
+ * busy (a new one, or one idle for longer) gives its parser back at once.
  */
 #include "autoconf.h"
 
+#include <sys/queue.h>
 #include <sys/random.h>
 
 #include <expat.h>
@@ -47,28 +58,19 @@ struct cut {
 struct xmlstream {
 	XML_Parser parser;	/* NULL before the first byte and while idle */
 	unsigned long salt;	/* Expat's hash salt, 0: Expat picks one */
-	int idle_release;	/* free the parser between stanzas */
-	int priming;		/* parsing hdr again: handlers are mute */
-	int primed;		/* ... and the root start tag was seen */
-	long long shift;	/* stream offset = Expat's offset + shift */
-	char *hdr;		/* the current stream's header bytes */
-	size_t hdrlen;
 	struct xs_limits lim;
 	struct xs_callbacks cb;
 	void *ctx;
-
-	enum xs_state state;
-	enum xs_error err;
 	const char *detail;
+
+	char *hdr;		/* the current stream's header bytes */
+	size_t hdrlen;
+	long long shift;	/* stream offset = Expat's offset + shift */
 
 	/* Bytes not yet handed out: buf[head, len) starts at offset base. */
 	char *buf;
 	size_t head, len, cap;
 	long long base;
-	int first_byte_seen;	/* of the current stream (BOM check) */
-
-	unsigned depth;		/* 0 before the header, 1 between stanzas */
-	int want_restart;
 
 	char *default_ns;	/* declared before the root start handler */
 
@@ -76,15 +78,35 @@ struct xmlstream {
 	char *el_ns, *el_name;
 
 	struct strip_rule *strip;	/* nstrip of them */
-	size_t nstrip;
-	int strip_parent;	/* current top-level element matches a rule */
-	int strip_child;	/* current depth-2 child is to be cut */
-	long long child_start;
 	struct cut *cuts;	/* MAX_CUTS, only while a unit is cut */
-	size_t ncuts;
+	long long child_start;
+
+	TAILQ_ENTRY(xmlstream) warm_entry;
+	unsigned slept;		/* feeds, when the parser was freed */
+	unsigned last;		/* feeds, when it joined the warm list */
+
+	enum xs_state state;
+	enum xs_error err;
+	enum xs_release release;
+	unsigned depth;		/* 0 before the header, 1 between stanzas */
+	unsigned char nstrip, ncuts;
+	unsigned hot:1;		/* woke soon after going to sleep: busy */
+	unsigned is_warm:1;	/* on the warm list, parser kept */
+	unsigned priming:1;	/* parsing hdr again: handlers are mute */
+	unsigned primed:1;	/* ... and the root start tag was seen */
+	unsigned first_byte_seen:1;	/* of the stream (BOM check) */
+	unsigned want_restart:1;
+	unsigned strip_parent:1;	/* top-level element matches a rule */
+	unsigned strip_child:1;	/* current depth-2 child is to be cut */
 };
 
 static int parser_create(struct xmlstream *);
+
+/* This process's xmlstream_feed() calls (modulo 2^32: intervals are
+   what counts), and its warm streams, oldest first (one event loop per
+   process). */
+static unsigned feeds;
+static TAILQ_HEAD(, xmlstream) warm = TAILQ_HEAD_INITIALIZER(warm);
 
 static void
 fail(struct xmlstream *xs, enum xs_error err, const char *detail)
@@ -552,8 +574,11 @@ parser_wake(struct xmlstream *xs)
 		fail(xs, XS_ERR_NO_MEMORY, "memory");
 		return -1;
 	}
-	if (xs->depth == 0)
+	if (xs->depth == 0) {
+		xs->hot = 0;	/* a new stream */
 		return 0;
+	}
+	xs->hot = feeds - xs->slept <= XS_WARM_FEEDS;
 	xs->priming = 1;
 	xs->primed = 0;
 	st = XML_Parse(xs->parser, xs->hdr, (int)xs->hdrlen, XML_FALSE);
@@ -569,24 +594,60 @@ parser_wake(struct xmlstream *xs)
 	return 0;
 }
 
-/*
- * Between stanzas: give back the parser and the unit buffer; see the top.
- * An unfinished header, a stream ended or stopped, a restart wanted:
- * nothing is given back.
- */
+/* Give back the parser and the unit buffer, between stanzas. */
 static void
-parser_sleep(struct xmlstream *xs)
+parser_drop(struct xmlstream *xs)
 {
-	if (!xs->idle_release || xs->parser == NULL ||
-	    xs->state != XS_RUNNING || xs->want_restart || xs->depth != 1 ||
-	    xs->hdr == NULL || xs->head != xs->len)
-		return;
 	XML_ParserFree(xs->parser);
 	xs->parser = NULL;
+	xs->slept = feeds;
 	free_element(xs);
 	free(xs->buf);
 	xs->buf = NULL;
 	xs->cap = xs->len = xs->head = 0;
+}
+
+static void
+warm_remove(struct xmlstream *xs)
+{
+	if (xs->is_warm) {
+		TAILQ_REMOVE(&warm, xs, warm_entry);
+		xs->is_warm = 0;
+	}
+}
+
+/* Warm streams without a feed in the last XS_WARM_FEEDS go to sleep. */
+static void
+warm_sweep(void)
+{
+	struct xmlstream *w;
+
+	while ((w = TAILQ_FIRST(&warm)) != NULL &&
+	    feeds - w->last > XS_WARM_FEEDS) {
+		warm_remove(w);
+		parser_drop(w);
+	}
+}
+
+/*
+ * At the end of a feed: between stanzas, go to sleep, or stay warm if
+ * busy; see the top.  An unfinished header, a stream ended or stopped, a
+ * restart wanted: the parser is kept.
+ */
+static void
+parser_sleep(struct xmlstream *xs)
+{
+	if (xs->release == XS_RELEASE_OFF || xs->parser == NULL ||
+	    xs->state != XS_RUNNING || xs->want_restart || xs->depth != 1 ||
+	    xs->hdr == NULL || xs->head != xs->len)
+		return;
+	if (xs->release == XS_RELEASE_IDLE && xs->hot) {
+		xs->last = feeds;
+		TAILQ_INSERT_TAIL(&warm, xs, warm_entry);
+		xs->is_warm = 1;
+		return;
+	}
+	parser_drop(xs);
 }
 
 struct xmlstream *
@@ -600,7 +661,7 @@ xmlstream_new(const struct xs_limits *limits, const struct xs_callbacks *cb,
 	xs->lim = *limits;
 	xs->cb = *cb;
 	xs->ctx = ctx;
-	xs->idle_release = 1;
+	xs->release = XS_RELEASE_IDLE;
 	/* No salt (0) lets Expat draw its own. */
 	if (getrandom(&xs->salt, sizeof(xs->salt), GRND_NONBLOCK) !=
 	    (ssize_t)sizeof(xs->salt))
@@ -610,9 +671,9 @@ xmlstream_new(const struct xs_limits *limits, const struct xs_callbacks *cb,
 }
 
 void
-xmlstream_set_idle_release(struct xmlstream *xs, int on)
+xmlstream_set_idle_release(struct xmlstream *xs, enum xs_release mode)
 {
-	xs->idle_release = on;
+	xs->release = mode;
 }
 
 int
@@ -626,6 +687,7 @@ xmlstream_free(struct xmlstream *xs)
 {
 	if (xs == NULL)
 		return;
+	warm_remove(xs);
 	if (xs->parser != NULL)
 		XML_ParserFree(xs->parser);
 	free_element(xs);
@@ -658,6 +720,7 @@ xmlstream_strip(struct xmlstream *xs, const char *parent_ns,
 int
 xmlstream_reset(struct xmlstream *xs)
 {
+	warm_remove(xs);
 	if (xs->parser != NULL)
 		XML_ParserFree(xs->parser);
 	xs->parser = NULL;
@@ -784,6 +847,10 @@ xmlstream_feed(struct xmlstream *xs, const char *data, size_t len)
 {
 	char *again = NULL;
 
+	/* This stream is busy now: off the warm list, parser kept. */
+	feeds++;
+	warm_remove(xs);
+	warm_sweep();
 	if (xs->state == XS_STOPPED) {
 		/* The tail grows: it is everything after the stop. */
 		if (len > 0 && buf_append(xs, data, len) == -1)

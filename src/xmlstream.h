@@ -15,9 +15,9 @@
  * a unit larger than max_unit bytes, nesting deeper than max_depth,
  * more than max_attributes attributes on one element.
  *
- * Between stanzas a stream holds no Expat parser: it is freed at the end of
- * a feed that leaves nothing pending and rebuilt, in the same state, on the
- * next byte (see xmlstream.c); the units and errors are the same.
+ * Between stanzas an idle stream holds no Expat parser: it is freed at the
+ * end of a feed that leaves nothing pending and rebuilt, in the same state,
+ * on the next byte (see xmlstream.c); the units and errors are the same.
  *
  * Pure module: no I/O, no libevent, no mbedTLS.
  */
@@ -107,11 +107,22 @@ struct xmlstream *xmlstream_new(const struct xs_limits *limits,
 void xmlstream_free(struct xmlstream *xs);
 
 /*
- * Idle release (on by default): free the Expat parser and the unit buffer
- * whenever a feed ends between stanzas, and rebuild them on the next byte.
- * Off keeps one parser per stream, as a reference for tests.
+ * When a stream between stanzas gives back its Expat parser and unit
+ * buffer, to rebuild them on the next byte (see xmlstream.c).
  */
-void xmlstream_set_idle_release(struct xmlstream *xs, int on);
+enum xs_release {
+	XS_RELEASE_OFF,		/* never: one parser for the stream's life */
+	XS_RELEASE_IDLE,	/* the default: at the end of a feed, unless
+				   the stream is busy (it woke within
+				   XS_WARM_FEEDS feeds of going to sleep);
+				   a busy one keeps its parser until
+				   XS_WARM_FEEDS feeds of this process went
+				   by without one of its own */
+	XS_RELEASE_ALWAYS,	/* at the end of every such feed (tests) */
+};
+#define XS_WARM_FEEDS	1024
+
+void xmlstream_set_idle_release(struct xmlstream *xs, enum xs_release mode);
 
 /* 1 while the stream holds no Expat parser between stanzas, else 0. */
 int xmlstream_idle(const struct xmlstream *xs);

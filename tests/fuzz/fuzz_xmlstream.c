@@ -3,8 +3,9 @@
  * Properties: with no strip rules the units handed out, joined, are
  * exactly a prefix of the input (nothing invented, reordered or repaired);
  * and a stream that gives back its Expat parser between stanzas (idle
- * release) hands out the same units, names and error as one that keeps
- * it, split there and fed byte by byte, with strip rules too.
+ * release, at every boundary and when idle) hands out the same units,
+ * names and error as one that keeps it, split there and fed byte by
+ * byte, with strip rules too.
  */
 #include "autoconf.h"
 #include <stdio.h>
@@ -63,7 +64,7 @@ on_unit(void *ctx, const struct xs_unit *u)
 /* Parse data, split at split (bytewise: one byte per feed). */
 static void
 parse(struct acc *a, const uint8_t *data, size_t size, size_t split,
-    int bytewise, int release, int strip)
+    int bytewise, enum xs_release release, int strip)
 {
 	static const struct xs_callbacks cb = { NULL, on_unit };
 	static const struct xs_limits lim = { 2048, 16, 16, 128 };
@@ -89,15 +90,18 @@ parse(struct acc *a, const uint8_t *data, size_t size, size_t split,
 	xmlstream_free(xs);
 }
 
+/* x and y saw the same; y is freed, and x unless kept. */
 static void
-same(struct acc *x, struct acc *y)
+same(struct acc *x, struct acc *y, int last)
 {
 	if (x->loglen != y->loglen || x->len != y->len ||
 	    (x->len > 0 && memcmp(x->buf, y->buf, x->len) != 0) ||
 	    (x->loglen > 0 && memcmp(x->log, y->log, x->loglen) != 0))
 		abort();	/* idle release changed what was seen */
-	free(x->buf);
-	free(x->log);
+	if (last) {
+		free(x->buf);
+		free(x->log);
+	}
 	free(y->buf);
 	free(y->log);
 }
@@ -115,13 +119,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size--;
 	if (split > size)
 		split = size;
-	parse(&a, data, size, split, 0, 0, 0);
+	parse(&a, data, size, split, 0, XS_RELEASE_OFF, 0);
 	if (a.len > size || (a.len > 0 && memcmp(a.buf, data, a.len) != 0))
 		abort();	/* forwarded bytes are not the input's prefix */
-	parse(&b, data, size, split, 0, 1, 0);
-	same(&a, &b);
-	parse(&a, data, size, 0, 1, 0, 1);
-	parse(&b, data, size, 0, 1, 1, 1);
-	same(&a, &b);
+	parse(&b, data, size, split, 0, XS_RELEASE_ALWAYS, 0);
+	same(&a, &b, 0);
+	parse(&b, data, size, split, 0, XS_RELEASE_IDLE, 0);
+	same(&a, &b, 1);
+	parse(&a, data, size, 0, 1, XS_RELEASE_OFF, 1);
+	parse(&b, data, size, 0, 1, XS_RELEASE_ALWAYS, 1);
+	same(&a, &b, 0);
+	parse(&b, data, size, 0, 1, XS_RELEASE_IDLE, 1);
+	same(&a, &b, 1);
 	return 0;
 }

@@ -38,8 +38,8 @@ struct rec {
 	int idles;		/* feeds after which the stream held no parser */
 };
 
-/* Idle release for the next runs (the library's default is on). */
-static int release = 1;
+/* Idle release for the next runs. */
+static enum xs_release release = XS_RELEASE_IDLE;
 
 static void __attribute__((format(printf, 2, 3)))
 rec_add(struct rec *r, const char *fmt, ...)
@@ -158,31 +158,34 @@ rec_setup(struct rec *r, int stop_on, int restart_on)
 
 /*
  * Same transcript (units, names, stripping, error and its detail, tail)
- * whole, byte by byte, and split at every position, each with idle
- * release off and on.  Returns the feeds after which a stream held no
- * parser, byte by byte with release on.
+ * whole, byte by byte, and split at every position, each with the parser
+ * kept, given back at every boundary, and given back when idle (the
+ * default).  Returns the feeds after which a stream held no parser, byte
+ * by byte, given back at every boundary.
  */
 static int
 check_invariant(const char *name, const char *in, int strip,
     int stop_on, int restart_on)
 {
+	static const char *how[] = { "", ", parser given back between "
+	    "stanzas", ", parser given back when idle" };
 	static struct rec whole, other;
 	size_t len = strlen(in), i;
 	int same, mode, idles = 0;
 
-	release = 0;
+	release = XS_RELEASE_OFF;
 	rec_setup(&whole, stop_on, restart_on);
 	run(&whole, in, len, 0, 0, strip);
-	for (mode = 0; mode < 2; mode++) {
-		release = mode;
+	for (mode = XS_RELEASE_OFF; mode <= XS_RELEASE_ALWAYS; mode++) {
+		release = (enum xs_release)mode;
 		rec_setup(&other, stop_on, restart_on);
 		run(&other, in, len, 1, 0, strip);
 		same = strcmp(whole.log, other.log) == 0 &&
-		    (mode == 1 || other.idles == 0);
-		if (mode == 1)
+		    (mode != XS_RELEASE_OFF || other.idles == 0);
+		if (mode == XS_RELEASE_ALWAYS)
 			idles = other.idles;
 		ok(same, "%s: byte by byte gives the same units%s", name,
-		    mode ? ", parser given back between stanzas" : "");
+		    how[mode]);
 		if (!same)
 			printf("# whole: %s\n# bytes: %s\n", whole.log,
 			    other.log);
@@ -196,9 +199,9 @@ check_invariant(const char *name, const char *in, int strip,
 			}
 		}
 		ok(same, "%s: split at every position gives the same units%s",
-		    name, mode ? ", parser given back between stanzas" : "");
+		    name, how[mode]);
 	}
-	release = 1;
+	release = XS_RELEASE_IDLE;
 	return idles;
 }
 
@@ -227,6 +230,61 @@ heap_used(void)
 	return mallinfo2().uordblks;
 }
 #endif
+
+/* Feed "<iq/>" n times to xs. */
+static void
+feed_iqs(struct xmlstream *xs, int n)
+{
+	while (n-- > 0)
+		feed(xs, "<iq/>");
+}
+
+/*
+ * The default: a stream that is not busy gives its parser back at once;
+ * a busy one (it woke soon after going to sleep) keeps it until
+ * XS_WARM_FEEDS feeds of the process went by without one of its own.
+ */
+static void
+test_warm(void)
+{
+	static struct rec ra, rb;
+	struct xmlstream *a, *b;
+
+	rec_init(&ra);
+	rec_init(&rb);
+	a = xmlstream_new(&lim, &cb, &ra);
+	b = xmlstream_new(&lim, &cb, &rb);
+	ok(feed(a, HDR) == 0 && xmlstream_idle(a), "default: a new stream "
+	    "gives its parser back after the header");
+	ok(feed(a, "<iq/>") == 0 && !xmlstream_idle(a), "woken at once: "
+	    "busy, the parser is kept");
+	feed_iqs(a, 3);
+	ok(!xmlstream_idle(a), "... while it stays busy");
+	feed(b, HDR);
+	feed_iqs(b, XS_WARM_FEEDS - 1);
+	ok(!xmlstream_idle(a), "... and for XS_WARM_FEEDS feeds of other "
+	    "streams");
+	feed_iqs(b, 1);
+	ok(xmlstream_idle(a) && !xmlstream_idle(b), "one feed more: given "
+	    "back; the stream fed all along keeps its parser");
+	feed_iqs(a, 1);
+	ok(!xmlstream_idle(a), "woken soon after: busy again");
+	feed_iqs(b, 2 * XS_WARM_FEEDS + 2);
+	ok(xmlstream_idle(a), "quiet again: given back");
+	feed_iqs(a, 1);
+	ok(xmlstream_idle(a), "woken long after: not busy, given back at "
+	    "once");
+	xmlstream_free(b);
+	feed_iqs(a, 1);
+	ok(!xmlstream_idle(a), "woken at once: busy");
+	ok(xmlstream_reset(a) == 0 && feed(a, HDR) == 0 && xmlstream_idle(a),
+	    "a reset stream starts not busy");
+	feed_iqs(a, 1);
+	xmlstream_free(a);	/* warm: taken off the list */
+	ok(strstr(ra.log, "!") == NULL && ra.units == 2 + 8 &&
+	    rb.units == 1 + 3 * XS_WARM_FEEDS + 2, "every unit was handed "
+	    "out (%d, %d)", ra.units, rb.units);
+}
 
 /*
  * Idle release: between stanzas the Expat parser is given back and
@@ -311,6 +369,7 @@ test_idle_release(void)
 	rec_init(&r);
 	r.names = 1;
 	xs = xmlstream_new(&lim, &cb, &r);
+	xmlstream_set_idle_release(xs, XS_RELEASE_ALWAYS);
 	ok(xs != NULL && !xmlstream_idle(xs), "new stream: no parser yet, "
 	    "not idle");
 	ok(feed(xs, HDR "<iq") == 0 && !xmlstream_idle(xs) &&
@@ -339,10 +398,12 @@ test_idle_release(void)
 	xmlstream_free(xs);
 
 	xs = xmlstream_new(&lim, &cb, &r);
-	xmlstream_set_idle_release(xs, 0);
+	xmlstream_set_idle_release(xs, XS_RELEASE_OFF);
 	ok(feed(xs, HDR "<iq/>") == 0 && !xmlstream_idle(xs) &&
 	    xmlstream_at_boundary(xs), "release off: the parser is kept");
 	xmlstream_free(xs);
+
+	test_warm();
 
 #ifdef __GLIBC__
 	/* What an idle stream holds after a large feed (ASan's allocator
@@ -358,7 +419,8 @@ test_idle_release(void)
 		for (mode = 0; mode < 2; mode++) {
 			before = heap_used();
 			xs = xmlstream_new(&lim, &cb, &r);
-			xmlstream_set_idle_release(xs, mode);
+			xmlstream_set_idle_release(xs, mode ?
+			    XS_RELEASE_ALWAYS : XS_RELEASE_OFF);
 			rec_init(&r);
 			feed(xs, HDR);
 			feed(xs, big);
