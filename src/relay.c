@@ -241,6 +241,7 @@ relay_new(const struct config *cfg, const struct config_listener *l,
 	if (domain != NULL && (r->domain = strdup(domain)) == NULL)
 		goto fail;
 
+	memset(&lim, 0, sizeof(lim));
 	lim.max_unit = cfg->limits.max_stanza_size;
 	lim.max_depth = cfg->limits.max_depth;
 	lim.max_attributes = cfg->limits.max_attributes;

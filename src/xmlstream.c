@@ -27,6 +27,13 @@
  * count: the module stays pure and reproducible, and a process never
  * holds more than XS_WARM_FEEDS warm parsers.  A stream that was not
  * busy (a new one, or one idle for longer) gives its parser back at once.
+ *
+ * Expat remembers every element, attribute and prefix name it met for
+ * as long as the parser lives (about 80 bytes each): a stream of stanzas
+ * with ever new names grew without bound.  names_cost counts what a
+ * parser met (bytes of names, plus NAME_COST for each); past the budget
+ * (xs_limits.max_names) the parser is rebuilt at the next boundary, in
+ * the middle of a feed too, the way a restart re-feeds the rest.
  */
 #include "autoconf.h"
 
@@ -44,6 +51,8 @@
 #define FEED_SLICE	16384	/* bounds how far buf grows past max_unit */
 #define MAX_STRIP	4
 #define MAX_CUTS	16
+#define NAME_COST	64	/* Expat's overhead per remembered name */
+#define NAMES_BUDGET	65536	/* default for max_names */
 
 enum xs_state { XS_RUNNING, XS_STOPPED, XS_FAILED };
 
@@ -65,6 +74,7 @@ struct xmlstream {
 
 	char *hdr;		/* the current stream's header bytes */
 	size_t hdrlen;
+	size_t names_cost;	/* names this parser met, see the top */
 	long long shift;	/* stream offset = Expat's offset + shift */
 
 	/* Bytes not yet handed out: buf[head, len) starts at offset base. */
@@ -96,6 +106,7 @@ struct xmlstream {
 	unsigned primed:1;	/* ... and the root start tag was seen */
 	unsigned first_byte_seen:1;	/* of the stream (BOM check) */
 	unsigned want_restart:1;
+	unsigned want_rebuild:1;	/* names over budget, at a boundary */
 	unsigned strip_parent:1;	/* top-level element matches a rule */
 	unsigned strip_child:1;	/* current depth-2 child is to be cut */
 };
@@ -238,13 +249,20 @@ emit(struct xmlstream *xs, enum xs_unit_kind kind, long long end,
 	} else if (next == XS_RESTART) {
 		xs->want_restart = 1;
 		XML_StopParser(xs->parser, XML_FALSE);
+	} else if (kind != XS_UNIT_HEADER && kind != XS_UNIT_END &&
+	    xs->release != XS_RELEASE_OFF && xs->names_cost >
+	    (xs->lim.max_names ? xs->lim.max_names : NAMES_BUDGET)) {
+		/* Between stanzas: a new parser for the rest. */
+		xs->want_rebuild = 1;
+		XML_StopParser(xs->parser, XML_FALSE);
 	}
 }
 
 static int
 running(struct xmlstream *xs)
 {
-	return xs->state == XS_RUNNING && !xs->want_restart && !xs->priming;
+	return xs->state == XS_RUNNING && !xs->want_restart &&
+	    !xs->want_rebuild && !xs->priming;
 }
 
 static void XMLCALL
@@ -276,6 +294,8 @@ on_ns_start(void *ud, const XML_Char *prefix, const XML_Char *uri)
 		fail(xs, XS_ERR_NAME_TOO_LONG, "name");
 		return;
 	}
+	xs->names_cost += NAME_COST + (prefix != NULL ? strlen(prefix) : 0) +
+	    (uri != NULL ? strlen(uri) : 0);
 	if (xs->depth != 0 || prefix != NULL)
 		return;
 	free(xs->default_ns);
@@ -355,6 +375,9 @@ on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
 		fail(xs, XS_ERR_TOO_MANY_ATTRIBUTES, "attributes");
 		return;
 	}
+	xs->names_cost += NAME_COST + strlen(qname);
+	for (i = 0; i < natts; i += 2)
+		xs->names_cost += NAME_COST + strlen(atts[i]);
 	/* Names are hashed and compared by Expat and by us: keep them
 	   short, whatever the stanza size allows. */
 	if (xs->lim.max_name > 0) {
@@ -557,6 +580,7 @@ parser_create(struct xmlstream *xs)
 	XML_SetParamEntityParsing(p, XML_PARAM_ENTITY_PARSING_NEVER);
 	xs->parser = p;
 	xs->shift = 0;
+	xs->names_cost = 0;
 	return 0;
 }
 
@@ -831,6 +855,8 @@ feed_slice(struct xmlstream *xs, const char *data, size_t n)
 		return 1;
 	if (xs->want_restart)
 		return 2;
+	if (xs->want_rebuild)
+		return 3;
 	if (st != XML_STATUS_OK) {
 		map_expat_error(xs);
 		return -1;
@@ -880,9 +906,10 @@ xmlstream_feed(struct xmlstream *xs, const char *data, size_t len)
 			free(again);
 			return 1;
 		}
-		if (r == 2) {
+		if (r == 2 || r == 3) {
 			/* Everything after the restarting unit begins the
-			   new stream: parse it again with a new parser. */
+			   new stream, or (3) continues this one: parse it
+			   again with a new parser. */
 			size_t keep = xs->len - xs->head;
 			char *rest = malloc(keep + len + 1);
 
@@ -890,6 +917,7 @@ xmlstream_feed(struct xmlstream *xs, const char *data, size_t len)
 				free(again);
 				xs->state = XS_FAILED;
 				xs->err = XS_ERR_NO_MEMORY;
+				xs->detail = "memory";
 				return -1;
 			}
 			memcpy(rest, xs->buf + xs->head, keep);
@@ -898,7 +926,10 @@ xmlstream_feed(struct xmlstream *xs, const char *data, size_t len)
 			again = rest;
 			data = rest;
 			len = keep + len;
-			if (xmlstream_reset(xs) == -1) {
+			if (r == 3) {
+				xs->want_rebuild = 0;
+				parser_drop(xs);
+			} else if (xmlstream_reset(xs) == -1) {
 				free(again);
 				return -1;
 			}

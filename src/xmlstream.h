@@ -95,6 +95,10 @@ struct xs_limits {
 	unsigned max_attributes;
 	size_t max_name;	/* bytes of a name with its namespace URI;
 				   0: bounded by max_unit only */
+	size_t max_names;	/* names Expat may remember (their bytes, plus
+				   64 each) before its parser is rebuilt at the
+				   next boundary; 0: 64 KiB.  Not with
+				   XS_RELEASE_OFF. */
 };
 
 /*

@@ -67,7 +67,9 @@ parse(struct acc *a, const uint8_t *data, size_t size, size_t split,
     int bytewise, enum xs_release release, int strip)
 {
 	static const struct xs_callbacks cb = { NULL, on_unit };
-	static const struct xs_limits lim = { 2048, 16, 16, 128 };
+	/* A names budget this small rebuilds the parser every few
+	   stanzas, in the middle of feeds too. */
+	static const struct xs_limits lim = { 2048, 16, 16, 128, 300 };
 	struct xmlstream *xs;
 	size_t off = 0;
 	int r = 0;

@@ -95,7 +95,11 @@ on_unit(void *ctx, const struct xs_unit *u)
 }
 
 static const struct xs_callbacks cb = { on_start, on_unit };
-static const struct xs_limits lim = { 4096, 8, 16, 64 };
+static const struct xs_limits lim = { 4096, 8, 16, 64, 0 };
+/* Names budget so small the parser is rebuilt every stanza or two. */
+static const struct xs_limits lim_few = { 4096, 8, 16, 64, 200 };
+/* The limits of the next runs. */
+static const struct xs_limits *limits = &lim;
 
 /* Feed input split into pieces of step bytes; 0 = whole; returns result
    of the last feed and the transcript in r. */
@@ -103,7 +107,7 @@ static int
 run(struct rec *r, const char *in, size_t len, size_t step, size_t split,
     int strip)
 {
-	struct xmlstream *xs = xmlstream_new(&lim, &cb, r);
+	struct xmlstream *xs = xmlstream_new(limits, &cb, r);
 	int ret = 0;
 	size_t off = 0;
 
@@ -287,6 +291,81 @@ test_warm(void)
 }
 
 /*
+ * Expat remembers every name it met while its parser lives: past the
+ * names budget the parser is rebuilt at the next boundary, in the middle
+ * of a feed too.  Same units; memory bounded.
+ */
+static void
+test_names_budget(void)
+{
+	static const char *streams[] = {
+	    HDR "<a x='1'/><b y='2' xmlns:p='urn:p'><p:c/></b>\n<d/>"
+	    "<stream:features><starttls xmlns='" NS_TLS "'/><e/>"
+	    "</stream:features><f/><g/><h/></stream:stream>",
+	    HDR "<a/><b/><c/><d/><success xmlns='urn:ietf:params:xml:ns:"
+	    "xmpp-sasl'/>" HDR "<e/><f/><g/><h/><i/>",
+	    HDR "<a/><b/><c/><d/><e/><x:y/>",
+	};
+	char name[64];
+	size_t i;
+
+	limits = &lim_few;
+	for (i = 0; i < sizeof(streams) / sizeof(streams[0]); i++) {
+		snprintf(name, sizeof(name), "names budget, stream %zu", i + 1);
+		check_invariant(name, streams[i], 1, -1, i == 1 ? 5 : -1);
+	}
+	limits = &lim;
+
+#ifdef __GLIBC__
+	/* Stanzas with ever new names, fed whole, and in pieces that never
+	   end between stanzas: what the stream holds afterwards. */
+	if (heap_used() > 0) {
+		static char in[200000];
+		static struct rec r;
+		struct xmlstream *xs;
+		size_t len, before, held[2][2], off, n;
+		int mode, pieces, k;
+		char *p;
+
+		len = (size_t)snprintf(in, sizeof(in), "%s", HDR);
+		for (k = 0; len + 64 < sizeof(in); k++)
+			len += (size_t)snprintf(in + len, sizeof(in) - len,
+			    "<m%d a%d='1' xmlns:p%d='u'/>", k, k, k);
+		for (mode = 0; mode < 2; mode++)
+			for (pieces = 0; pieces < 2; pieces++) {
+				before = heap_used();
+				rec_init(&r);
+				xs = xmlstream_new(&lim, &cb, &r);
+				xmlstream_set_idle_release(xs, mode ?
+				    XS_RELEASE_IDLE : XS_RELEASE_OFF);
+				for (off = 0; off < len; off += n) {
+					/* in pieces: up to the '<' of a stanza */
+					p = pieces && len - off > 1000 ?
+					    strstr(in + off + 1000, "<m") : NULL;
+					n = p != NULL ? (size_t)(p - in) + 1 - off :
+					    len - off;
+					if (xmlstream_feed(xs, in + off, n) != 0 ||
+					    (pieces && p != NULL &&
+					    xmlstream_at_boundary(xs)))
+						break;
+				}
+				held[mode][pieces] = heap_used() - before;
+				ok(r.units == k + 1 && xmlstream_error(xs) ==
+				    XS_ERR_NONE, "%d stanzas with new names "
+				    "(%s, %s)", k, mode ? "default" : "parser "
+				    "kept", pieces ? "in pieces" : "whole");
+				xmlstream_free(xs);
+			}
+		ok(held[1][0] < 300 * 1024 && held[1][1] < 300 * 1024 &&
+		    held[0][0] > 1024 * 1024, "Expat's names bounded: "
+		    "%zu, %zu bytes held (%zu with the parser kept)",
+		    held[1][0], held[1][1], held[0][0]);
+	} else
+		ok(1, "# SKIP heap figures unavailable");
+#endif
+}
+
+/*
  * Idle release: between stanzas the Expat parser is given back and
  * rebuilt from the saved header on the next byte.  Everything here is
  * run whole with one parser kept and compared with runs that idle at
@@ -404,6 +483,7 @@ test_idle_release(void)
 	xmlstream_free(xs);
 
 	test_warm();
+	test_names_budget();
 
 #ifdef __GLIBC__
 	/* What an idle stream holds after a large feed (ASan's allocator
