@@ -19,14 +19,15 @@
  * primed header, to the stream's.
  *
  * A rebuild costs a few microseconds, as much as parsing a small stanza
- * twice: a busy stream should not pay it for every stanza.  So a stream
- * that wakes within XS_WARM_FEEDS feeds of going to sleep is busy ("hot")
- * and, at its next boundary, keeps its parser on the warm list instead;
- * each feed of the process gives back the parsers of warm streams that
- * had no feed of their own in the last XS_WARM_FEEDS.  Feeds, not time,
- * count: the module stays pure and reproducible, and a process never
- * holds more than XS_WARM_FEEDS warm parsers.  A stream that was not
- * busy (a new one, or one idle for longer) gives its parser back at once.
+ * several times: a busy stream should not pay it for every stanza.  So a
+ * stream that woke XS_HOT_WAKES times in a row within XS_WARM_FEEDS feeds
+ * of going to sleep is busy and, at its next boundary, keeps its parser
+ * on the warm list instead; each feed of the process gives back the
+ * parsers of warm streams that had no feed of their own in the last
+ * XS_WARM_FEEDS.  Feeds, not time, count: the module stays pure and
+ * reproducible, and a process never holds more than XS_WARM_FEEDS warm
+ * parsers.  Other streams (a new one, one idle for longer, a login's
+ * handful of exchanges) give their parser back at once.
  *
  * Expat remembers every element, attribute and prefix name it met for
  * as long as the parser lives (about 80 bytes each): a stream of stanzas
@@ -100,7 +101,7 @@ struct xmlstream {
 	enum xs_release release;
 	unsigned depth;		/* 0 before the header, 1 between stanzas */
 	unsigned char nstrip, ncuts;
-	unsigned hot:1;		/* woke soon after going to sleep: busy */
+	unsigned char heat;	/* quick wakes in a row, up to XS_HOT_WAKES */
 	unsigned is_warm:1;	/* on the warm list, parser kept */
 	unsigned priming:1;	/* parsing hdr again: handlers are mute */
 	unsigned primed:1;	/* ... and the root start tag was seen */
@@ -599,10 +600,13 @@ parser_wake(struct xmlstream *xs)
 		return -1;
 	}
 	if (xs->depth == 0) {
-		xs->hot = 0;	/* a new stream */
+		xs->heat = 0;	/* a new stream */
 		return 0;
 	}
-	xs->hot = feeds - xs->slept <= XS_WARM_FEEDS;
+	if (feeds - xs->slept > XS_WARM_FEEDS)
+		xs->heat = 0;
+	else if (xs->heat < XS_HOT_WAKES)
+		xs->heat++;
 	xs->priming = 1;
 	xs->primed = 0;
 	st = XML_Parse(xs->parser, xs->hdr, (int)xs->hdrlen, XML_FALSE);
@@ -665,7 +669,7 @@ parser_sleep(struct xmlstream *xs)
 	    xs->state != XS_RUNNING || xs->want_restart || xs->depth != 1 ||
 	    xs->hdr == NULL || xs->head != xs->len)
 		return;
-	if (xs->release == XS_RELEASE_IDLE && xs->hot) {
+	if (xs->release == XS_RELEASE_IDLE && xs->heat >= XS_HOT_WAKES) {
 		xs->last = feeds;
 		TAILQ_INSERT_TAIL(&warm, xs, warm_entry);
 		xs->is_warm = 1;

@@ -117,14 +117,15 @@ void xmlstream_free(struct xmlstream *xs);
 enum xs_release {
 	XS_RELEASE_OFF,		/* never: one parser for the stream's life */
 	XS_RELEASE_IDLE,	/* the default: at the end of a feed, unless
-				   the stream is busy (it woke within
-				   XS_WARM_FEEDS feeds of going to sleep);
-				   a busy one keeps its parser until
-				   XS_WARM_FEEDS feeds of this process went
-				   by without one of its own */
+				   the stream is busy (it woke XS_HOT_WAKES
+				   times in a row within XS_WARM_FEEDS feeds
+				   of going to sleep); a busy one keeps its
+				   parser until XS_WARM_FEEDS feeds of this
+				   process went by without one of its own */
 	XS_RELEASE_ALWAYS,	/* at the end of every such feed (tests) */
 };
-#define XS_WARM_FEEDS	1024
+#define XS_WARM_FEEDS	4096
+#define XS_HOT_WAKES	8
 
 void xmlstream_set_idle_release(struct xmlstream *xs, enum xs_release mode);
 

@@ -245,8 +245,9 @@ feed_iqs(struct xmlstream *xs, int n)
 
 /*
  * The default: a stream that is not busy gives its parser back at once;
- * a busy one (it woke soon after going to sleep) keeps it until
- * XS_WARM_FEEDS feeds of the process went by without one of its own.
+ * a busy one (it woke XS_HOT_WAKES times in a row soon after going to
+ * sleep) keeps it until XS_WARM_FEEDS feeds of the process went by
+ * without one of its own.
  */
 static void
 test_warm(void)
@@ -260,8 +261,11 @@ test_warm(void)
 	b = xmlstream_new(&lim, &cb, &rb);
 	ok(feed(a, HDR) == 0 && xmlstream_idle(a), "default: a new stream "
 	    "gives its parser back after the header");
-	ok(feed(a, "<iq/>") == 0 && !xmlstream_idle(a), "woken at once: "
-	    "busy, the parser is kept");
+	feed_iqs(a, XS_HOT_WAKES - 1);
+	ok(xmlstream_idle(a), "woken at once %d times: given back each time",
+	    XS_HOT_WAKES - 1);
+	feed_iqs(a, 1);
+	ok(!xmlstream_idle(a), "once more: busy, the parser is kept");
 	feed_iqs(a, 3);
 	ok(!xmlstream_idle(a), "... while it stays busy");
 	feed(b, HDR);
@@ -272,22 +276,25 @@ test_warm(void)
 	ok(xmlstream_idle(a) && !xmlstream_idle(b), "one feed more: given "
 	    "back; the stream fed all along keeps its parser");
 	feed_iqs(a, 1);
-	ok(!xmlstream_idle(a), "woken soon after: busy again");
+	ok(!xmlstream_idle(a), "woken soon after: still busy");
 	feed_iqs(b, 2 * XS_WARM_FEEDS + 2);
 	ok(xmlstream_idle(a), "quiet again: given back");
 	feed_iqs(a, 1);
 	ok(xmlstream_idle(a), "woken long after: not busy, given back at "
 	    "once");
 	xmlstream_free(b);
-	feed_iqs(a, 1);
-	ok(!xmlstream_idle(a), "woken at once: busy");
+	feed_iqs(a, XS_HOT_WAKES);
+	ok(!xmlstream_idle(a), "busy again after %d quick wakes",
+	    XS_HOT_WAKES);
 	ok(xmlstream_reset(a) == 0 && feed(a, HDR) == 0 && xmlstream_idle(a),
 	    "a reset stream starts not busy");
 	feed_iqs(a, 1);
+	ok(xmlstream_idle(a), "... and is not busy after one wake");
+	feed_iqs(a, XS_HOT_WAKES);
 	xmlstream_free(a);	/* warm: taken off the list */
-	ok(strstr(ra.log, "!") == NULL && ra.units == 2 + 8 &&
-	    rb.units == 1 + 3 * XS_WARM_FEEDS + 2, "every unit was handed "
-	    "out (%d, %d)", ra.units, rb.units);
+	ok(strstr(ra.log, "!") == NULL && ra.units == 2 + XS_HOT_WAKES + 5 +
+	    2 * XS_HOT_WAKES + 1 && rb.units == 1 + 3 * XS_WARM_FEEDS + 2,
+	    "every unit was handed out (%d, %d)", ra.units, rb.units);
 }
 
 /*
