@@ -9,7 +9,8 @@
  *
  * Idle streams hold no Expat parser.  Between stanzas (depth 1, nothing
  * pending) all that Expat knows about the stream is what the stream
- * header declared: its namespace bindings and the open root element.  So
+ * header declared: its namespace bindings and the open root element (no
+ * CDATA section can be open there: see on_cdata_start()).  So
  * at the end of a feed that leaves the stream there, the parser (about
  * 10 KiB, and a buffer as large as the largest feed) is freed, and
  * rebuilt on the next byte by parsing the saved header bytes again with
