@@ -196,6 +196,7 @@ pretls_new(const struct config *cfg, const struct config_listener *l,
 	p->write = write;
 	p->ctx = ctx;
 	snprintf(p->id, sizeof(p->id), "%s", stream_id);
+	memset(&lim, 0, sizeof(lim));
 	lim.max_unit = cfg->limits.max_pre_tls_bytes;
 	lim.max_depth = 2;	/* <starttls/> may hold an empty child, no more */
 	lim.max_attributes = 16;

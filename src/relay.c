@@ -30,8 +30,27 @@ struct relay {
 	int failed;
 	int authenticated;	/* the backend said SASL <success/> */
 	unsigned stripped;
-	struct verdict verdict;
+	struct verdict *verdict;	/* made on the first failure */
 };
+
+/*
+ * Most sessions never fail: a verdict (mostly its fields text) is made
+ * only when one is set.  Out of memory then, this one stands in; it is
+ * read at once by the owner, in this single-threaded process.
+ */
+static struct verdict spare_verdict;
+
+static struct verdict *
+verdict_of(struct relay *r)
+{
+	if (r->verdict == NULL &&
+	    (r->verdict = calloc(1, sizeof(*r->verdict))) == NULL) {
+		verdict_set(&spare_verdict, "internal-error", "out-of-memory",
+		    XMPP_COND_RESOURCE_CONSTRAINT, NULL, NULL);
+		return &spare_verdict;
+	}
+	return r->verdict;
+}
 
 static int
 check_client_header(struct relay *r, const struct xs_header *h)
@@ -41,12 +60,12 @@ check_client_header(struct relay *r, const struct xs_header *h)
 	if (strcmp(h->ns, XMPP_NS_STREAMS) != 0 ||
 	    strcmp(h->name, "stream") != 0 || h->default_ns == NULL ||
 	    strcmp(h->default_ns, xmpp_content_ns(r->l->kind)) != 0) {
-		verdict_set(&r->verdict, "protocol-error", "invalid-namespace",
+		verdict_set(verdict_of(r), "protocol-error", "invalid-namespace",
 		    XMPP_COND_INVALID_NAMESPACE, NULL, NULL);
 		return -1;
 	}
 	if (h->version == NULL || strtol(h->version, NULL, 10) != 1) {
-		verdict_set(&r->verdict, "protocol-error", "unsupported-version",
+		verdict_set(verdict_of(r), "protocol-error", "unsupported-version",
 		    XMPP_COND_UNSUPPORTED_VERSION, "Version 1.0 is required",
 		    NULL);
 		return -1;
@@ -55,14 +74,14 @@ check_client_header(struct relay *r, const struct xs_header *h)
 	   domain, once. */
 	if (r->domain == NULL) {
 		if (h->to == NULL || !config_listener_serves(r->l, h->to)) {
-			verdict_set(&r->verdict, "protocol-error",
+			verdict_set(verdict_of(r), "protocol-error",
 			    "host-unknown", XMPP_COND_HOST_UNKNOWN, NULL,
 			    " to=%s", log_escape(h->to, to, sizeof(to)));
 			return -1;
 		}
 		r->domain = strdup(config_find_domain(r->cfg, h->to)->name);
 		if (r->domain == NULL) {
-			verdict_set(&r->verdict, "internal-error",
+			verdict_set(verdict_of(r), "internal-error",
 			    "out-of-memory", XMPP_COND_RESOURCE_CONSTRAINT,
 			    NULL, NULL);
 			return -1;
@@ -73,7 +92,7 @@ check_client_header(struct relay *r, const struct xs_header *h)
 	   certificate): a client may not switch virtual host across a
 	   restart (cf. Prosody CVE-2018-10847). */
 	if (h->to == NULL || strcasecmp(h->to, r->domain) != 0) {
-		verdict_set(&r->verdict, "policy-violation", "domain-changed",
+		verdict_set(verdict_of(r), "policy-violation", "domain-changed",
 		    XMPP_COND_HOST_UNKNOWN, NULL, " to=%s",
 		    log_escape(h->to, to, sizeof(to)));
 		return -1;
@@ -94,7 +113,7 @@ client_element_start(void *ctx, const char *ns, const char *name)
 
 	if ((strcmp(ns, XMPP_NS_TLS) == 0 && strcmp(name, "starttls") == 0) ||
 	    (strcmp(ns, XMPP_NS_COMPRESS) == 0 && strcmp(name, "compress") == 0)) {
-		verdict_set(&r->verdict, "policy-violation", "post-tls-element",
+		verdict_set(verdict_of(r), "policy-violation", "post-tls-element",
 		    XMPP_COND_POLICY_VIOLATION, "Not offered on this stream",
 		    " element=%s ns=%s", log_escape(name, ename, sizeof(ename)),
 		    log_escape(ns, ens, sizeof(ens)));
@@ -222,6 +241,7 @@ relay_new(const struct config *cfg, const struct config_listener *l,
 	if (domain != NULL && (r->domain = strdup(domain)) == NULL)
 		goto fail;
 
+	memset(&lim, 0, sizeof(lim));
 	lim.max_unit = cfg->limits.max_stanza_size;
 	lim.max_depth = cfg->limits.max_depth;
 	lim.max_attributes = cfg->limits.max_attributes;
@@ -259,6 +279,7 @@ relay_free(struct relay *r)
 		return;
 	xmlstream_free(r->client);
 	xmlstream_free(r->backend);
+	free(r->verdict);
 	free(r->domain);
 	free(r);
 }
@@ -275,13 +296,13 @@ feed(struct relay *r, struct xmlstream *xs, const char *data, size_t len,
 	if (xmlstream_feed(xs, data, len) == -1) {
 		r->failed = 1;
 		if (xmlstream_error(xs) == XS_ERR_REJECTED &&
-		    r->verdict.event != NULL)
+		    relay_verdict(r)->event != NULL)
 			return RELAY_ERROR;
 		if (from_client)
-			verdict_from_xmlstream(&r->verdict, xs,
+			verdict_from_xmlstream(verdict_of(r), xs,
 			    r->cfg->limits.max_stanza_size);
 		else
-			verdict_set(&r->verdict, "backend-error", "bad-xml",
+			verdict_set(verdict_of(r), "backend-error", "bad-xml",
 			    XMPP_COND_INTERNAL_SERVER_ERROR, NULL,
 			    " detail=%s", xmlstream_strerror(xmlstream_error(xs)));
 		return RELAY_ERROR;
@@ -326,7 +347,12 @@ relay_fail(struct relay *r, const struct verdict *v)
 const struct verdict *
 relay_verdict(const struct relay *r)
 {
-	return &r->verdict;
+	static const struct verdict none;
+
+	if (r->verdict != NULL)
+		return r->verdict;
+	/* A failure without memory for its verdict; else nothing failed. */
+	return r->failed ? &spare_verdict : &none;
 }
 
 int

@@ -2,11 +2,45 @@
  * xmlstream.c - restricted-XML stream parser over Expat; see xmlstream.h.
  *
  * The bytes fed are kept in buf until the unit they belong to is complete.
- * Expat reports the absolute offset of every event (XML_GetCurrentByteIndex
- * plus XML_GetCurrentByteCount is the end of the construct just parsed, for
- * an empty element too), so a unit is exactly buf[head, end - base).
+ * Expat reports the offset of every event (XML_GetCurrentByteIndex plus
+ * XML_GetCurrentByteCount is the end of the construct just parsed, for an
+ * empty element too); plus shift it is the absolute offset in the stream,
+ * so a unit is exactly buf[head, end - base).
+ *
+ * Idle streams hold no Expat parser.  Between stanzas (depth 1, nothing
+ * pending) all that Expat knows about the stream is what the stream
+ * header declared: its namespace bindings and the open root element (no
+ * CDATA section can be open there: see on_cdata_start()).  So
+ * at the end of a feed that leaves the stream there, the parser (about
+ * 10 KiB, and a buffer as large as the largest feed) is freed, and
+ * rebuilt on the next byte by parsing the saved header bytes again with
+ * every handler muted ("priming"): the new parser is in the very state
+ * the old one was in, and the bytes after it get the same units and the
+ * same errors.  shift maps the rebuilt parser's offsets, which count the
+ * primed header, to the stream's.
+ *
+ * A rebuild costs a few microseconds, as much as parsing a small stanza
+ * several times: a busy stream should not pay it for every stanza.  So a
+ * stream that woke XS_HOT_WAKES times in a row within XS_WARM_FEEDS feeds
+ * of going to sleep is busy and, at its next boundary, keeps its parser
+ * on the warm list instead; each feed of the process gives back the
+ * parsers of warm streams that had no feed of their own in the last
+ * XS_WARM_FEEDS.  Feeds, not time, count: the module stays pure and
+ * reproducible, and a process never holds more than XS_WARM_FEEDS warm
+ * parsers.  Other streams (a new one, one idle for longer, a login's
+ * handful of exchanges) give their parser back at once.
+ *
+ * Expat remembers every element, attribute and prefix name it met for
+ * as long as the parser lives (about 80 bytes each): a stream of stanzas
+ * with ever new names grew without bound.  names_cost counts what a
+ * parser met (bytes of names, plus NAME_COST for each); past the budget
+ * (xs_limits.max_names) the parser is rebuilt at the next boundary, in
+ * the middle of a feed too, the way a restart re-feeds the rest.
  */
 #include "autoconf.h"
+
+#include <sys/queue.h>
+#include <sys/random.h>
 
 #include <expat.h>
 #include <stdlib.h>
@@ -19,11 +53,13 @@
 #define FEED_SLICE	16384	/* bounds how far buf grows past max_unit */
 #define MAX_STRIP	4
 #define MAX_CUTS	16
+#define NAME_COST	64	/* Expat's overhead per remembered name */
+#define NAMES_BUDGET	65536	/* default for max_names */
 
 enum xs_state { XS_RUNNING, XS_STOPPED, XS_FAILED };
 
 struct strip_rule {
-	char *parent_ns, *parent_name, *ns, *name;
+	const char *parent_ns, *parent_name, *ns, *name;	/* not ours */
 };
 
 struct cut {
@@ -31,41 +67,59 @@ struct cut {
 };
 
 struct xmlstream {
-	XML_Parser parser;
+	XML_Parser parser;	/* NULL before the first byte and while idle */
+	unsigned long salt;	/* Expat's hash salt, 0: Expat picks one */
 	struct xs_limits lim;
 	struct xs_callbacks cb;
 	void *ctx;
-
-	enum xs_state state;
-	enum xs_error err;
 	const char *detail;
+
+	char *hdr;		/* the current stream's header bytes */
+	size_t hdrlen;
+	size_t names_cost;	/* names this parser met, see the top */
+	long long shift;	/* stream offset = Expat's offset + shift */
 
 	/* Bytes not yet handed out: buf[head, len) starts at offset base. */
 	char *buf;
 	size_t head, len, cap;
 	long long base;
-	int first_byte_seen;	/* of the current stream (BOM check) */
 
-	unsigned depth;		/* 0 before the header, 1 between stanzas */
-	int want_restart;
-
-	/* The header of the current stream. */
-	struct xs_header header;
 	char *default_ns;	/* declared before the root start handler */
 
 	/* The top-level element being parsed. */
 	char *el_ns, *el_name;
 
-	struct strip_rule strip[MAX_STRIP];
-	size_t nstrip;
-	int strip_parent;	/* current top-level element matches a rule */
-	int strip_child;	/* current depth-2 child is to be cut */
+	struct strip_rule *strip;	/* nstrip of them */
+	struct cut *cuts;	/* MAX_CUTS, only while a unit is cut */
 	long long child_start;
-	struct cut cuts[MAX_CUTS];
-	size_t ncuts;
+
+	TAILQ_ENTRY(xmlstream) warm_entry;
+	unsigned slept;		/* feeds, when the parser was freed */
+	unsigned last;		/* feeds, when it joined the warm list */
+
+	enum xs_state state;
+	enum xs_error err;
+	enum xs_release release;
+	unsigned depth;		/* 0 before the header, 1 between stanzas */
+	unsigned char nstrip, ncuts;
+	unsigned char heat;	/* quick wakes in a row, up to XS_HOT_WAKES */
+	unsigned is_warm:1;	/* on the warm list, parser kept */
+	unsigned priming:1;	/* parsing hdr again: handlers are mute */
+	unsigned primed:1;	/* ... and the root start tag was seen */
+	unsigned first_byte_seen:1;	/* of the stream (BOM check) */
+	unsigned want_restart:1;
+	unsigned want_rebuild:1;	/* names over budget, at a boundary */
+	unsigned strip_parent:1;	/* top-level element matches a rule */
+	unsigned strip_child:1;	/* current depth-2 child is to be cut */
 };
 
 static int parser_create(struct xmlstream *);
+
+/* This process's xmlstream_feed() calls (modulo 2^32: intervals are
+   what counts), and its warm streams, oldest first (one event loop per
+   process). */
+static unsigned feeds;
+static TAILQ_HEAD(, xmlstream) warm = TAILQ_HEAD_INITIALIZER(warm);
 
 static void
 fail(struct xmlstream *xs, enum xs_error err, const char *detail)
@@ -75,7 +129,8 @@ fail(struct xmlstream *xs, enum xs_error err, const char *detail)
 	xs->state = XS_FAILED;
 	xs->err = err;
 	xs->detail = detail;
-	XML_StopParser(xs->parser, XML_FALSE);
+	if (xs->parser != NULL)
+		XML_StopParser(xs->parser, XML_FALSE);
 }
 
 /* Split Expat's "uri<SEP>local" into two strings; no namespace gives "". */
@@ -102,24 +157,29 @@ name_is(const char *qname, const char *ns, const char *name)
 	    strcmp(qname + nslen + 1, name) == 0;
 }
 
+/* Stream offsets of the start and the end of the event being reported. */
+static long long
+event_start(struct xmlstream *xs)
+{
+	return (long long)XML_GetCurrentByteIndex(xs->parser) + xs->shift;
+}
+
 static long long
 event_end(struct xmlstream *xs)
 {
-	return (long long)XML_GetCurrentByteIndex(xs->parser) +
-	    XML_GetCurrentByteCount(xs->parser);
+	return event_start(xs) + XML_GetCurrentByteCount(xs->parser);
 }
 
 static void
-free_header(struct xmlstream *xs)
+free_header(struct xs_header *h)
 {
-	free((char *)xs->header.ns);
-	free((char *)xs->header.name);
-	free((char *)xs->header.default_ns);
-	free((char *)xs->header.to);
-	free((char *)xs->header.from);
-	free((char *)xs->header.version);
-	free((char *)xs->header.id);
-	memset(&xs->header, 0, sizeof(xs->header));
+	free((char *)h->ns);
+	free((char *)h->name);
+	free((char *)h->default_ns);
+	free((char *)h->to);
+	free((char *)h->from);
+	free((char *)h->version);
+	free((char *)h->id);
 }
 
 static void
@@ -149,9 +209,10 @@ apply_cuts(struct xmlstream *xs, char *data, size_t n)
 	return out;
 }
 
-/* Hand buf[head, end - base) to the owner as one unit. */
+/* Hand buf[head, end - base) to the owner as one unit; h for HEADER. */
 static void
-emit(struct xmlstream *xs, enum xs_unit_kind kind, long long end)
+emit(struct xmlstream *xs, enum xs_unit_kind kind, long long end,
+    const struct xs_header *h)
 {
 	struct xs_unit u;
 	size_t n = (size_t)(end - xs->base);
@@ -172,14 +233,16 @@ emit(struct xmlstream *xs, enum xs_unit_kind kind, long long end)
 		if (xs->ncuts > 0)
 			u.len = apply_cuts(xs, xs->buf + xs->head, n);
 	} else if (kind == XS_UNIT_HEADER) {
-		u.ns = xs->header.ns;
-		u.name = xs->header.name;
-		u.header = &xs->header;
+		u.ns = h->ns;
+		u.name = h->name;
+		u.header = h;
 	}
 	next = xs->cb.unit(xs->ctx, &u);
 	xs->head += n;
 	xs->base = end;
 	xs->ncuts = 0;
+	free(xs->cuts);
+	xs->cuts = NULL;
 	if (next < 0)
 		fail(xs, XS_ERR_REJECTED, "rejected");
 	else if (next == XS_STOP) {
@@ -188,13 +251,20 @@ emit(struct xmlstream *xs, enum xs_unit_kind kind, long long end)
 	} else if (next == XS_RESTART) {
 		xs->want_restart = 1;
 		XML_StopParser(xs->parser, XML_FALSE);
+	} else if (kind != XS_UNIT_HEADER && kind != XS_UNIT_END &&
+	    xs->release != XS_RELEASE_OFF && xs->names_cost >
+	    (xs->lim.max_names ? xs->lim.max_names : NAMES_BUDGET)) {
+		/* Between stanzas: a new parser for the rest. */
+		xs->want_rebuild = 1;
+		XML_StopParser(xs->parser, XML_FALSE);
 	}
 }
 
 static int
 running(struct xmlstream *xs)
 {
-	return xs->state == XS_RUNNING && !xs->want_restart;
+	return xs->state == XS_RUNNING && !xs->want_restart &&
+	    !xs->want_rebuild && !xs->priming;
 }
 
 static void XMLCALL
@@ -226,6 +296,8 @@ on_ns_start(void *ud, const XML_Char *prefix, const XML_Char *uri)
 		fail(xs, XS_ERR_NAME_TOO_LONG, "name");
 		return;
 	}
+	xs->names_cost += NAME_COST + (prefix != NULL ? strlen(prefix) : 0) +
+	    (uri != NULL ? strlen(uri) : 0);
 	if (xs->depth != 0 || prefix != NULL)
 		return;
 	free(xs->default_ns);
@@ -236,35 +308,55 @@ static void
 start_header(struct xmlstream *xs, const XML_Char *qname,
     const XML_Char **atts)
 {
+	struct xs_header h;
 	char *ns, *name;
-	size_t i;
+	long long end;
+	size_t i, n;
 
-	free_header(xs);
+	memset(&h, 0, sizeof(h));
 	split_name(qname, &ns, &name);
-	xs->header.ns = ns;
-	xs->header.name = name;
-	xs->header.default_ns = xs->default_ns;
+	h.ns = ns;
+	h.name = name;
+	h.default_ns = xs->default_ns;
 	xs->default_ns = NULL;
 	for (i = 0; atts[i] != NULL; i += 2) {
 		const char **slot = NULL;
 
 		if (strcmp(atts[i], "to") == 0)
-			slot = &xs->header.to;
+			slot = &h.to;
 		else if (strcmp(atts[i], "from") == 0)
-			slot = &xs->header.from;
+			slot = &h.from;
 		else if (strcmp(atts[i], "version") == 0)
-			slot = &xs->header.version;
+			slot = &h.version;
 		else if (strcmp(atts[i], "id") == 0)
-			slot = &xs->header.id;
+			slot = &h.id;
 		if (slot != NULL && *slot == NULL)
 			*slot = strdup(atts[i + 1]);
 	}
 	if (ns == NULL || name == NULL) {
 		fail(xs, XS_ERR_NO_MEMORY, "memory");
+		free_header(&h);
 		return;
 	}
+	/* Kept to rebuild the parser after idling (see the top); a header
+	   over max_unit fails in emit() anyway. */
+	end = event_end(xs);
+	n = (size_t)(end - xs->base);
+	if (n <= xs->lim.max_unit) {
+		free(xs->hdr);
+		if ((xs->hdr = malloc(n)) == NULL) {
+			xs->hdrlen = 0;
+			fail(xs, XS_ERR_NO_MEMORY, "memory");
+			free_header(&h);
+			return;
+		}
+		memcpy(xs->hdr, xs->buf + xs->head, n);
+		xs->hdrlen = n;
+	}
 	xs->depth = 1;
-	emit(xs, XS_UNIT_HEADER, event_end(xs));
+	emit(xs, XS_UNIT_HEADER, end, &h);
+	/* The owner had it during the callback; nothing needs it later. */
+	free_header(&h);
 }
 
 static void XMLCALL
@@ -273,6 +365,10 @@ on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
 	struct xmlstream *xs = ud;
 	size_t natts = 0, i;
 
+	if (xs->priming) {
+		xs->primed = 1;
+		return;
+	}
 	if (!running(xs))
 		return;
 	while (atts[natts] != NULL)
@@ -281,6 +377,9 @@ on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
 		fail(xs, XS_ERR_TOO_MANY_ATTRIBUTES, "attributes");
 		return;
 	}
+	xs->names_cost += NAME_COST + strlen(qname);
+	for (i = 0; i < natts; i += 2)
+		xs->names_cost += NAME_COST + strlen(atts[i]);
 	/* Names are hashed and compared by Expat and by us: keep them
 	   short, whatever the stanza size allows. */
 	if (xs->lim.max_name > 0) {
@@ -325,9 +424,14 @@ on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
 			    strcmp(xs->el_name, xs->strip[i].parent_name) == 0 &&
 			    name_is(qname, xs->strip[i].ns, xs->strip[i].name))
 				xs->strip_child = 1;
-		if (xs->strip_child && xs->ncuts < MAX_CUTS)
-			xs->child_start = XML_GetCurrentByteIndex(xs->parser);
-		else
+		if (xs->strip_child && xs->ncuts < MAX_CUTS) {
+			xs->child_start = event_start(xs);
+			if (xs->cuts == NULL && (xs->cuts = malloc(MAX_CUTS *
+			    sizeof(*xs->cuts))) == NULL) {
+				fail(xs, XS_ERR_NO_MEMORY, "memory");
+				return;
+			}
+		} else
 			xs->strip_child = 0;
 	}
 	xs->depth++;
@@ -343,9 +447,9 @@ on_end(void *ud, const XML_Char *qname)
 		return;
 	xs->depth--;
 	if (xs->depth == 0) {
-		emit(xs, XS_UNIT_END, event_end(xs));
+		emit(xs, XS_UNIT_END, event_end(xs), NULL);
 	} else if (xs->depth == 1) {
-		emit(xs, XS_UNIT_ELEMENT, event_end(xs));
+		emit(xs, XS_UNIT_ELEMENT, event_end(xs), NULL);
 		xs->strip_parent = 0;
 	} else if (xs->depth == 2 && xs->strip_child) {
 		xs->cuts[xs->ncuts].start = xs->child_start;
@@ -377,13 +481,28 @@ on_text(void *ud, const XML_Char *s, int len)
 	if (!running(xs) || xs->depth != 1)
 		return;
 	/* Judge the raw bytes: "&#32;" decodes to a space but is not one. */
-	start = XML_GetCurrentByteIndex(xs->parser);
+	start = event_start(xs);
 	if (!all_space(xs->buf + xs->head + (size_t)(start - xs->base),
 	    (size_t)XML_GetCurrentByteCount(xs->parser))) {
 		fail(xs, XS_ERR_BAD_FORMAT, "text-between-stanzas");
 		return;
 	}
-	emit(xs, XS_UNIT_WHITESPACE, event_end(xs));
+	emit(xs, XS_UNIT_WHITESPACE, event_end(xs), NULL);
+}
+
+/*
+ * A CDATA section between stanzas is text there, whatever it holds (as
+ * "&#32;" is): refused at its start.  Let through, a chunk holding only
+ * its first whitespace made a unit of "<![CDATA[ " and the next one began
+ * with "]]>".
+ */
+static void XMLCALL
+on_cdata_start(void *ud)
+{
+	struct xmlstream *xs = ud;
+
+	if (running(xs) && xs->depth == 1)
+		fail(xs, XS_ERR_BAD_FORMAT, "text-between-stanzas");
 }
 
 static void XMLCALL
@@ -440,6 +559,10 @@ parser_create(struct xmlstream *xs)
 	p = XML_ParserCreateNS("UTF-8", NS_SEP);
 	if (p == NULL)
 		return -1;
+	/* Ours, drawn once per stream: Expat's own costs it several
+	   microseconds for every parser it creates. */
+	if (xs->salt != 0)
+		XML_SetHashSalt(p, xs->salt);
 #ifdef HAVE_XML_SETREPARSEDEFERRALENABLED
 	/* Report a <starttls/> fed byte by byte as soon as its '>' arrives;
 	   max_unit bounds the rescanning cost instead. */
@@ -450,6 +573,7 @@ parser_create(struct xmlstream *xs)
 	XML_SetStartNamespaceDeclHandler(p, on_ns_start);
 	XML_SetElementHandler(p, on_start, on_end);
 	XML_SetCharacterDataHandler(p, on_text);
+	XML_SetStartCdataSectionHandler(p, on_cdata_start);
 	XML_SetCommentHandler(p, on_comment);
 	XML_SetProcessingInstructionHandler(p, on_pi);
 	XML_SetStartDoctypeDeclHandler(p, on_doctype);
@@ -457,7 +581,102 @@ parser_create(struct xmlstream *xs)
 	XML_SetSkippedEntityHandler(p, on_skipped_entity);
 	XML_SetParamEntityParsing(p, XML_PARAM_ENTITY_PARSING_NEVER);
 	xs->parser = p;
+	xs->shift = 0;
+	xs->names_cost = 0;
 	return 0;
+}
+
+/*
+ * A parser for the next byte: a new one at the start of a stream, or,
+ * between stanzas, one primed with the stream's header.  0, or -1 (out of
+ * memory, the stream failed).
+ */
+static int
+parser_wake(struct xmlstream *xs)
+{
+	enum XML_Status st;
+
+	if (parser_create(xs) == -1) {
+		fail(xs, XS_ERR_NO_MEMORY, "memory");
+		return -1;
+	}
+	if (xs->depth == 0) {
+		xs->heat = 0;	/* a new stream */
+		return 0;
+	}
+	if (feeds - xs->slept > XS_WARM_FEEDS)
+		xs->heat = 0;
+	else if (xs->heat < XS_HOT_WAKES)
+		xs->heat++;
+	xs->priming = 1;
+	xs->primed = 0;
+	st = XML_Parse(xs->parser, xs->hdr, (int)xs->hdrlen, XML_FALSE);
+	xs->priming = 0;
+	if (xs->state != XS_RUNNING)
+		return -1;
+	if (st != XML_STATUS_OK || !xs->primed) {
+		/* The same bytes parsed before: only memory can fail. */
+		fail(xs, XS_ERR_NO_MEMORY, "memory");
+		return -1;
+	}
+	xs->shift = xs->base - (long long)xs->hdrlen;
+	return 0;
+}
+
+/* Give back the parser and the unit buffer, between stanzas. */
+static void
+parser_drop(struct xmlstream *xs)
+{
+	XML_ParserFree(xs->parser);
+	xs->parser = NULL;
+	xs->slept = feeds;
+	free_element(xs);
+	free(xs->buf);
+	xs->buf = NULL;
+	xs->cap = xs->len = xs->head = 0;
+}
+
+static void
+warm_remove(struct xmlstream *xs)
+{
+	if (xs->is_warm) {
+		TAILQ_REMOVE(&warm, xs, warm_entry);
+		xs->is_warm = 0;
+	}
+}
+
+/* Warm streams without a feed in the last XS_WARM_FEEDS go to sleep. */
+static void
+warm_sweep(void)
+{
+	struct xmlstream *w;
+
+	while ((w = TAILQ_FIRST(&warm)) != NULL &&
+	    feeds - w->last > XS_WARM_FEEDS) {
+		warm_remove(w);
+		parser_drop(w);
+	}
+}
+
+/*
+ * At the end of a feed: between stanzas, go to sleep, or stay warm if
+ * busy; see the top.  An unfinished header, a stream ended or stopped, a
+ * restart wanted: the parser is kept.
+ */
+static void
+parser_sleep(struct xmlstream *xs)
+{
+	if (xs->release == XS_RELEASE_OFF || xs->parser == NULL ||
+	    xs->state != XS_RUNNING || xs->want_restart || xs->depth != 1 ||
+	    xs->hdr == NULL || xs->head != xs->len)
+		return;
+	if (xs->release == XS_RELEASE_IDLE && xs->heat >= XS_HOT_WAKES) {
+		xs->last = feeds;
+		TAILQ_INSERT_TAIL(&warm, xs, warm_entry);
+		xs->is_warm = 1;
+		return;
+	}
+	parser_drop(xs);
 }
 
 struct xmlstream *
@@ -471,30 +690,40 @@ xmlstream_new(const struct xs_limits *limits, const struct xs_callbacks *cb,
 	xs->lim = *limits;
 	xs->cb = *cb;
 	xs->ctx = ctx;
-	if (parser_create(xs) == -1) {
-		free(xs);
-		return NULL;
-	}
+	xs->release = XS_RELEASE_IDLE;
+	/* No salt (0) lets Expat draw its own. */
+	if (getrandom(&xs->salt, sizeof(xs->salt), GRND_NONBLOCK) !=
+	    (ssize_t)sizeof(xs->salt))
+		xs->salt = 0;
+	/* The parser comes with the first byte. */
 	return xs;
+}
+
+void
+xmlstream_set_idle_release(struct xmlstream *xs, enum xs_release mode)
+{
+	xs->release = mode;
+}
+
+int
+xmlstream_idle(const struct xmlstream *xs)
+{
+	return xs->parser == NULL && xs->depth == 1;
 }
 
 void
 xmlstream_free(struct xmlstream *xs)
 {
-	size_t i;
-
 	if (xs == NULL)
 		return;
-	XML_ParserFree(xs->parser);
-	free_header(xs);
+	warm_remove(xs);
+	if (xs->parser != NULL)
+		XML_ParserFree(xs->parser);
 	free_element(xs);
 	free(xs->default_ns);
-	for (i = 0; i < xs->nstrip; i++) {
-		free(xs->strip[i].parent_ns);
-		free(xs->strip[i].parent_name);
-		free(xs->strip[i].ns);
-		free(xs->strip[i].name);
-	}
+	free(xs->hdr);
+	free(xs->strip);
+	free(xs->cuts);
 	free(xs->buf);
 	free(xs);
 }
@@ -505,30 +734,29 @@ xmlstream_strip(struct xmlstream *xs, const char *parent_ns,
 {
 	struct strip_rule *r;
 
-	if (xs->nstrip == MAX_STRIP)
+	if (xs->nstrip == MAX_STRIP || (r = realloc(xs->strip,
+	    (xs->nstrip + 1) * sizeof(*r))) == NULL)
 		return -1;
-	r = &xs->strip[xs->nstrip];
-	r->parent_ns = strdup(parent_ns);
-	r->parent_name = strdup(parent_name);
-	r->ns = strdup(ns);
-	r->name = strdup(name);
-	if (!r->parent_ns || !r->parent_name || !r->ns || !r->name) {
-		free(r->parent_ns);
-		free(r->parent_name);
-		free(r->ns);
-		free(r->name);
-		return -1;
-	}
-	xs->nstrip++;
+	xs->strip = r;
+	r = &xs->strip[xs->nstrip++];
+	r->parent_ns = parent_ns;
+	r->parent_name = parent_name;
+	r->ns = ns;
+	r->name = name;
 	return 0;
 }
 
 int
 xmlstream_reset(struct xmlstream *xs)
 {
-	XML_ParserFree(xs->parser);
+	warm_remove(xs);
+	if (xs->parser != NULL)
+		XML_ParserFree(xs->parser);
 	xs->parser = NULL;
-	free_header(xs);
+	free(xs->hdr);
+	xs->hdr = NULL;
+	xs->hdrlen = 0;
+	xs->shift = 0;
 	free_element(xs);
 	free(xs->default_ns);
 	xs->default_ns = NULL;
@@ -542,12 +770,9 @@ xmlstream_reset(struct xmlstream *xs)
 	xs->want_restart = 0;
 	xs->strip_parent = xs->strip_child = 0;
 	xs->ncuts = 0;
-	if (parser_create(xs) == -1) {
-		xs->state = XS_FAILED;
-		xs->err = XS_ERR_NO_MEMORY;
-		xs->detail = "memory";
-		return -1;
-	}
+	free(xs->cuts);
+	xs->cuts = NULL;
+	/* The new stream's parser comes with its first byte. */
 	return 0;
 }
 
@@ -620,6 +845,8 @@ feed_slice(struct xmlstream *xs, const char *data, size_t n)
 			return -1;
 		}
 	}
+	if (xs->parser == NULL && parser_wake(xs) == -1)
+		return -1;
 	if (buf_append(xs, data, n) == -1) {
 		xs->state = XS_FAILED;
 		xs->err = XS_ERR_NO_MEMORY;
@@ -633,6 +860,8 @@ feed_slice(struct xmlstream *xs, const char *data, size_t n)
 		return 1;
 	if (xs->want_restart)
 		return 2;
+	if (xs->want_rebuild)
+		return 3;
 	if (st != XML_STATUS_OK) {
 		map_expat_error(xs);
 		return -1;
@@ -649,6 +878,10 @@ xmlstream_feed(struct xmlstream *xs, const char *data, size_t len)
 {
 	char *again = NULL;
 
+	/* This stream is busy now: off the warm list, parser kept. */
+	feeds++;
+	warm_remove(xs);
+	warm_sweep();
 	if (xs->state == XS_STOPPED) {
 		/* The tail grows: it is everything after the stop. */
 		if (len > 0 && buf_append(xs, data, len) == -1)
@@ -678,9 +911,10 @@ xmlstream_feed(struct xmlstream *xs, const char *data, size_t len)
 			free(again);
 			return 1;
 		}
-		if (r == 2) {
+		if (r == 2 || r == 3) {
 			/* Everything after the restarting unit begins the
-			   new stream: parse it again with a new parser. */
+			   new stream, or (3) continues this one: parse it
+			   again with a new parser. */
 			size_t keep = xs->len - xs->head;
 			char *rest = malloc(keep + len + 1);
 
@@ -688,6 +922,7 @@ xmlstream_feed(struct xmlstream *xs, const char *data, size_t len)
 				free(again);
 				xs->state = XS_FAILED;
 				xs->err = XS_ERR_NO_MEMORY;
+				xs->detail = "memory";
 				return -1;
 			}
 			memcpy(rest, xs->buf + xs->head, keep);
@@ -696,7 +931,10 @@ xmlstream_feed(struct xmlstream *xs, const char *data, size_t len)
 			again = rest;
 			data = rest;
 			len = keep + len;
-			if (xmlstream_reset(xs) == -1) {
+			if (r == 3) {
+				xs->want_rebuild = 0;
+				parser_drop(xs);
+			} else if (xmlstream_reset(xs) == -1) {
 				free(again);
 				return -1;
 			}
@@ -710,6 +948,7 @@ xmlstream_feed(struct xmlstream *xs, const char *data, size_t len)
 		xs->buf = NULL;
 		xs->cap = xs->len = xs->head = 0;
 	}
+	parser_sleep(xs);
 	return 0;
 }
 

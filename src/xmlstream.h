@@ -10,9 +10,14 @@
  *
  * Rejected, as RFC 6120 section 11 asks: comments, processing instructions,
  * DOCTYPE (and so every entity declaration), references to undefined
- * entities, byte-order marks and encodings other than UTF-8; and, as limits:
+ * entities, byte-order marks and encodings other than UTF-8; text between
+ * stanzas (a CDATA section there too); and, as limits:
  * a unit larger than max_unit bytes, nesting deeper than max_depth,
  * more than max_attributes attributes on one element.
+ *
+ * Between stanzas an idle stream holds no Expat parser: it is freed at the
+ * end of a feed that leaves nothing pending and rebuilt, in the same state,
+ * on the next byte (see xmlstream.c); the units and errors are the same.
  *
  * Pure module: no I/O, no libevent, no mbedTLS.
  */
@@ -61,7 +66,7 @@ struct xs_unit {
 	size_t len;
 	const char *ns;		/* ELEMENT, HEADER: namespace and */
 	const char *name;	/* local name of the element */
-	const struct xs_header *header;	/* HEADER only */
+	const struct xs_header *header;	/* HEADER only, during the call */
 	unsigned stripped;	/* ELEMENT: children removed (see strip) */
 };
 
@@ -90,17 +95,48 @@ struct xs_limits {
 	unsigned max_attributes;
 	size_t max_name;	/* bytes of a name with its namespace URI;
 				   0: bounded by max_unit only */
+	size_t max_names;	/* names Expat may remember (their bytes, plus
+				   64 each) before its parser is rebuilt at the
+				   next boundary; 0: 64 KiB.  Not with
+				   XS_RELEASE_OFF. */
 };
 
-/* A new parser; NULL on allocation failure.  cb and ctx are kept. */
+/*
+ * A new parser; NULL on allocation failure.  cb and ctx are kept.  Expat's
+ * parser is made with the first byte fed (failing there, as
+ * XS_ERR_NO_MEMORY, if it cannot be).
+ */
 struct xmlstream *xmlstream_new(const struct xs_limits *limits,
     const struct xs_callbacks *cb, void *ctx);
 void xmlstream_free(struct xmlstream *xs);
 
 /*
+ * When a stream between stanzas gives back its Expat parser and unit
+ * buffer, to rebuild them on the next byte (see xmlstream.c).
+ */
+enum xs_release {
+	XS_RELEASE_OFF,		/* never: one parser for the stream's life */
+	XS_RELEASE_IDLE,	/* the default: at the end of a feed, unless
+				   the stream is busy (it woke XS_HOT_WAKES
+				   times in a row within XS_WARM_FEEDS feeds
+				   of going to sleep); a busy one keeps its
+				   parser until XS_WARM_FEEDS feeds of this
+				   process went by without one of its own */
+	XS_RELEASE_ALWAYS,	/* at the end of every such feed (tests) */
+};
+#define XS_WARM_FEEDS	4096
+#define XS_HOT_WAKES	8
+
+void xmlstream_set_idle_release(struct xmlstream *xs, enum xs_release mode);
+
+/* 1 while the stream holds no Expat parser between stanzas, else 0. */
+int xmlstream_idle(const struct xmlstream *xs);
+
+/*
  * Remove every child element (ns, name) of top-level elements
  * (parent_ns, parent_name) from the units handed out.  Used to take
  * <starttls/> out of the backend's <stream:features/>.  Up to 4 rules.
+ * The strings are not copied: they must outlive xs (string constants).
  * Returns 0, or -1 if full.
  */
 int xmlstream_strip(struct xmlstream *xs, const char *parent_ns,
@@ -123,7 +159,7 @@ int xmlstream_feed(struct xmlstream *xs, const char *data, size_t len);
 void xmlstream_tail(const struct xmlstream *xs, const char **data,
     size_t *len);
 
-/* Forget everything and expect a new stream (a new Expat parser). */
+/* Forget everything and expect a new stream (a new Expat parser); 0. */
 int xmlstream_reset(struct xmlstream *xs);
 
 /* Bytes waiting in an incomplete unit (bounded by max_unit). */

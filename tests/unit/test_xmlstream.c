@@ -2,10 +2,16 @@
  * test_xmlstream.c - the restricted-XML stream parser, through its header.
  *
  * The central property: the units handed out are exactly the bytes fed,
- * cut at element boundaries, whatever the chunking of the input.
+ * cut at element boundaries, whatever the chunking of the input.  And a
+ * stream that gave back its Expat parser between stanzas (idle release,
+ * on by default) behaves exactly as one that kept it: every chunked run
+ * below is made both ways.
  */
 #include <stdarg.h>
 #include <stdio.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +34,12 @@ struct rec {
 	const char *reject_name;
 	int units;
 	int last_kind;
+	int names;		/* also record namespace, name, stripped */
+	int idles;		/* feeds after which the stream held no parser */
 };
+
+/* Idle release for the next runs. */
+static enum xs_release release = XS_RELEASE_IDLE;
 
 static void __attribute__((format(printf, 2, 3)))
 rec_add(struct rec *r, const char *fmt, ...)
@@ -71,6 +82,9 @@ on_unit(void *ctx, const struct xs_unit *u)
 	}
 	r->last_kind = (int)u->kind;
 	rec_add(r, "%s[%.*s]", kinds[u->kind], (int)u->len, u->data);
+	if (r->names && (u->kind == XS_UNIT_ELEMENT ||
+	    u->kind == XS_UNIT_HEADER))
+		rec_add(r, "{%s|%s|%u}", u->ns, u->name, u->stripped);
 	if (u->kind == XS_UNIT_HEADER)
 		rec_add(r, "{to=%s}", u->header->to ? u->header->to : "");
 	if (n == r->stop_on)
@@ -81,7 +95,11 @@ on_unit(void *ctx, const struct xs_unit *u)
 }
 
 static const struct xs_callbacks cb = { on_start, on_unit };
-static const struct xs_limits lim = { 4096, 8, 16, 64 };
+static const struct xs_limits lim = { 4096, 8, 16, 64, 0 };
+/* Names budget so small the parser is rebuilt every stanza or two. */
+static const struct xs_limits lim_few = { 4096, 8, 16, 64, 200 };
+/* The limits of the next runs. */
+static const struct xs_limits *limits = &lim;
 
 /* Feed input split into pieces of step bytes; 0 = whole; returns result
    of the last feed and the transcript in r. */
@@ -89,14 +107,16 @@ static int
 run(struct rec *r, const char *in, size_t len, size_t step, size_t split,
     int strip)
 {
-	struct xmlstream *xs = xmlstream_new(&lim, &cb, r);
+	struct xmlstream *xs = xmlstream_new(limits, &cb, r);
 	int ret = 0;
 	size_t off = 0;
 
+	xmlstream_set_idle_release(xs, release);
 	if (strip)
 		xmlstream_strip(xs, NS_STREAMS, "features", NS_TLS, "starttls");
 	if (split > 0) {
 		ret = xmlstream_feed(xs, in, split);
+		r->idles += xmlstream_idle(xs);
 		if (ret != -1)
 			ret = xmlstream_feed(xs, in + split, len - split);
 	} else {
@@ -105,11 +125,13 @@ run(struct rec *r, const char *in, size_t len, size_t step, size_t split,
 			    len - off : step;
 
 			ret = xmlstream_feed(xs, in + off, n);
+			r->idles += xmlstream_idle(xs);
 			off += n;
 		}
 	}
 	if (ret == -1)
-		rec_add(r, "!%s", xmlstream_strerror(xmlstream_error(xs)));
+		rec_add(r, "!%s(%s)", xmlstream_strerror(xmlstream_error(xs)),
+		    xmlstream_error_detail(xs));
 	if (ret == 1) {
 		const char *t;
 		size_t tl;
@@ -129,39 +151,62 @@ rec_init(struct rec *r)
 	r->last_kind = -1;
 }
 
-/* Same transcript whole, byte by byte, and split at every position. */
 static void
+rec_setup(struct rec *r, int stop_on, int restart_on)
+{
+	rec_init(r);
+	r->stop_on = stop_on;
+	r->restart_on = restart_on;
+	r->names = 1;
+}
+
+/*
+ * Same transcript (units, names, stripping, error and its detail, tail)
+ * whole, byte by byte, and split at every position, each with the parser
+ * kept, given back at every boundary, and given back when idle (the
+ * default).  Returns the feeds after which a stream held no parser, byte
+ * by byte, given back at every boundary.
+ */
+static int
 check_invariant(const char *name, const char *in, int strip,
     int stop_on, int restart_on)
 {
+	static const char *how[] = { "", ", parser given back between "
+	    "stanzas", ", parser given back when idle" };
 	static struct rec whole, other;
 	size_t len = strlen(in), i;
-	int same = 1;
+	int same, mode, idles = 0;
 
-	rec_init(&whole);
-	whole.stop_on = stop_on;
-	whole.restart_on = restart_on;
+	release = XS_RELEASE_OFF;
+	rec_setup(&whole, stop_on, restart_on);
 	run(&whole, in, len, 0, 0, strip);
-	rec_init(&other);
-	other.stop_on = stop_on;
-	other.restart_on = restart_on;
-	run(&other, in, len, 1, 0, strip);
-	same = strcmp(whole.log, other.log) == 0;
-	ok(same, "%s: byte by byte gives the same units", name);
-	if (!same)
-		printf("# whole: %s\n# bytes: %s\n", whole.log, other.log);
-	same = 1;
-	for (i = 1; i < len && same; i++) {
-		rec_init(&other);
-		other.stop_on = stop_on;
-		other.restart_on = restart_on;
-		run(&other, in, len, 0, i, strip);
-		if (strcmp(whole.log, other.log) != 0) {
-			same = 0;
-			printf("# split at %zu: %s\n", i, other.log);
+	for (mode = XS_RELEASE_OFF; mode <= XS_RELEASE_ALWAYS; mode++) {
+		release = (enum xs_release)mode;
+		rec_setup(&other, stop_on, restart_on);
+		run(&other, in, len, 1, 0, strip);
+		same = strcmp(whole.log, other.log) == 0 &&
+		    (mode != XS_RELEASE_OFF || other.idles == 0);
+		if (mode == XS_RELEASE_ALWAYS)
+			idles = other.idles;
+		ok(same, "%s: byte by byte gives the same units%s", name,
+		    how[mode]);
+		if (!same)
+			printf("# whole: %s\n# bytes: %s\n", whole.log,
+			    other.log);
+		same = 1;
+		for (i = 1; i < len && same; i++) {
+			rec_setup(&other, stop_on, restart_on);
+			run(&other, in, len, 0, i, strip);
+			if (strcmp(whole.log, other.log) != 0) {
+				same = 0;
+				printf("# split at %zu: %s\n", i, other.log);
+			}
 		}
+		ok(same, "%s: split at every position gives the same units%s",
+		    name, how[mode]);
 	}
-	ok(same, "%s: split at every position gives the same units", name);
+	release = XS_RELEASE_IDLE;
+	return idles;
 }
 
 static void
@@ -173,6 +218,308 @@ expect(const char *name, const char *in, int strip, const char *want)
 	run(&r, in, strlen(in), 0, 0, strip);
 	if (!ok(strstr(r.log, want) != NULL, "%s", name))
 		printf("# want %s\n# got  %s\n", want, r.log);
+}
+
+/* Feed a string; returns xmlstream_feed()'s result. */
+static int
+feed(struct xmlstream *xs, const char *str)
+{
+	return xmlstream_feed(xs, str, strlen(str));
+}
+
+#ifdef __GLIBC__
+static size_t
+heap_used(void)
+{
+	return mallinfo2().uordblks;
+}
+#endif
+
+/* Feed "<iq/>" n times to xs. */
+static void
+feed_iqs(struct xmlstream *xs, int n)
+{
+	while (n-- > 0)
+		feed(xs, "<iq/>");
+}
+
+/*
+ * The default: a stream that is not busy gives its parser back at once;
+ * a busy one (it woke XS_HOT_WAKES times in a row soon after going to
+ * sleep) keeps it until XS_WARM_FEEDS feeds of the process went by
+ * without one of its own.
+ */
+static void
+test_warm(void)
+{
+	static struct rec ra, rb;
+	struct xmlstream *a, *b;
+
+	rec_init(&ra);
+	rec_init(&rb);
+	a = xmlstream_new(&lim, &cb, &ra);
+	b = xmlstream_new(&lim, &cb, &rb);
+	ok(feed(a, HDR) == 0 && xmlstream_idle(a), "default: a new stream "
+	    "gives its parser back after the header");
+	feed_iqs(a, XS_HOT_WAKES - 1);
+	ok(xmlstream_idle(a), "woken at once %d times: given back each time",
+	    XS_HOT_WAKES - 1);
+	feed_iqs(a, 1);
+	ok(!xmlstream_idle(a), "once more: busy, the parser is kept");
+	feed_iqs(a, 3);
+	ok(!xmlstream_idle(a), "... while it stays busy");
+	feed(b, HDR);
+	feed_iqs(b, XS_WARM_FEEDS - 1);
+	ok(!xmlstream_idle(a), "... and for XS_WARM_FEEDS feeds of other "
+	    "streams");
+	feed_iqs(b, 1);
+	ok(xmlstream_idle(a) && !xmlstream_idle(b), "one feed more: given "
+	    "back; the stream fed all along keeps its parser");
+	feed_iqs(a, 1);
+	ok(!xmlstream_idle(a), "woken soon after: still busy");
+	feed_iqs(b, 2 * XS_WARM_FEEDS + 2);
+	ok(xmlstream_idle(a), "quiet again: given back");
+	feed_iqs(a, 1);
+	ok(xmlstream_idle(a), "woken long after: not busy, given back at "
+	    "once");
+	xmlstream_free(b);
+	feed_iqs(a, XS_HOT_WAKES);
+	ok(!xmlstream_idle(a), "busy again after %d quick wakes",
+	    XS_HOT_WAKES);
+	ok(xmlstream_reset(a) == 0 && feed(a, HDR) == 0 && xmlstream_idle(a),
+	    "a reset stream starts not busy");
+	feed_iqs(a, 1);
+	ok(xmlstream_idle(a), "... and is not busy after one wake");
+	feed_iqs(a, XS_HOT_WAKES);
+	xmlstream_free(a);	/* warm: taken off the list */
+	ok(strstr(ra.log, "!") == NULL && ra.units == 2 + XS_HOT_WAKES + 5 +
+	    2 * XS_HOT_WAKES + 1 && rb.units == 1 + 3 * XS_WARM_FEEDS + 2,
+	    "every unit was handed out (%d, %d)", ra.units, rb.units);
+}
+
+/*
+ * Expat remembers every name it met while its parser lives: past the
+ * names budget the parser is rebuilt at the next boundary, in the middle
+ * of a feed too.  Same units; memory bounded.
+ */
+static void
+test_names_budget(void)
+{
+	static const char *streams[] = {
+	    HDR "<a x='1'/><b y='2' xmlns:p='urn:p'><p:c/></b>\n<d/>"
+	    "<stream:features><starttls xmlns='" NS_TLS "'/><e/>"
+	    "</stream:features><f/><g/><h/></stream:stream>",
+	    HDR "<a/><b/><c/><d/><success xmlns='urn:ietf:params:xml:ns:"
+	    "xmpp-sasl'/>" HDR "<e/><f/><g/><h/><i/>",
+	    HDR "<a/><b/><c/><d/><e/><x:y/>",
+	};
+	char name[64];
+	size_t i;
+
+	limits = &lim_few;
+	for (i = 0; i < sizeof(streams) / sizeof(streams[0]); i++) {
+		snprintf(name, sizeof(name), "names budget, stream %zu", i + 1);
+		check_invariant(name, streams[i], 1, -1, i == 1 ? 5 : -1);
+	}
+	limits = &lim;
+
+#ifdef __GLIBC__
+	/* Stanzas with ever new names, fed whole, and in pieces that never
+	   end between stanzas: what the stream holds afterwards. */
+	if (heap_used() > 0) {
+		static char in[200000];
+		static struct rec r;
+		struct xmlstream *xs;
+		size_t len, before, held[2][2], off, n;
+		int mode, pieces, k;
+		char *p;
+
+		len = (size_t)snprintf(in, sizeof(in), "%s", HDR);
+		for (k = 0; len + 64 < sizeof(in); k++)
+			len += (size_t)snprintf(in + len, sizeof(in) - len,
+			    "<m%d a%d='1' xmlns:p%d='u'/>", k, k, k);
+		for (mode = 0; mode < 2; mode++)
+			for (pieces = 0; pieces < 2; pieces++) {
+				before = heap_used();
+				rec_init(&r);
+				xs = xmlstream_new(&lim, &cb, &r);
+				xmlstream_set_idle_release(xs, mode ?
+				    XS_RELEASE_IDLE : XS_RELEASE_OFF);
+				for (off = 0; off < len; off += n) {
+					/* in pieces: up to the '<' of a stanza */
+					p = pieces && len - off > 1000 ?
+					    strstr(in + off + 1000, "<m") : NULL;
+					n = p != NULL ? (size_t)(p - in) + 1 - off :
+					    len - off;
+					if (xmlstream_feed(xs, in + off, n) != 0 ||
+					    (pieces && p != NULL &&
+					    xmlstream_at_boundary(xs)))
+						break;
+				}
+				held[mode][pieces] = heap_used() - before;
+				ok(r.units == k + 1 && xmlstream_error(xs) ==
+				    XS_ERR_NONE, "%d stanzas with new names "
+				    "(%s, %s)", k, mode ? "default" : "parser "
+				    "kept", pieces ? "in pieces" : "whole");
+				xmlstream_free(xs);
+			}
+		ok(held[1][0] < 300 * 1024 && held[1][1] < 300 * 1024 &&
+		    held[0][0] > 1024 * 1024, "Expat's names bounded: "
+		    "%zu, %zu bytes held (%zu with the parser kept)",
+		    held[1][0], held[1][1], held[0][0]);
+	} else
+		ok(1, "# SKIP heap figures unavailable");
+#endif
+}
+
+/*
+ * Idle release: between stanzas the Expat parser is given back and
+ * rebuilt from the saved header on the next byte.  Everything here is
+ * run whole with one parser kept and compared with runs that idle at
+ * every possible place.
+ */
+static void
+test_idle_release(void)
+{
+	/* Faults found by a rebuilt parser, each after idle stanzas. */
+	static const struct {
+		const char *name, *in;
+	} after_idle[] = {
+	    { "comment", HDR "<iq/> <!-- c --><iq/>" },
+	    { "processing instruction", HDR "<iq/><?pi x?>" },
+	    { "undefined entity", HDR "<iq/><iq>&lol;</iq>" },
+	    { "unbound prefix", HDR "<iq/><x:y/>" },
+	    { "prefix bound only inside an earlier stanza",
+	      HDR "<x:a xmlns:x='urn:x'/><x:b/>" },
+	    { "mismatched tag", HDR "<iq/><iq></message>" },
+	    { "text between stanzas", HDR "<iq/>x<iq/>" },
+	    { "char reference between stanzas", HDR "<iq/>&#32;<iq/>" },
+	    { "too deep", HDR "<iq/><a><b><c><d><e><f><g><h><i/></h></g>"
+	      "</f></e></d></c></b></a>" },
+	    { "too many attributes", HDR "<iq/><iq a='1' b='1' c='1' d='1' "
+	      "e='1' f='1' g='1' h='1' i='1' j='1' k='1' l='1' m='1' n='1' "
+	      "o='1' p='1' q='1'/>" },
+	    { "name too long", HDR "<iq/>"
+	      "<aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/>" },
+	    { "duplicate attribute", HDR "<iq/><iq a='1' a='2'/>" },
+	    { "invalid UTF-8", HDR "<iq/><iq a='\xc3\x28'/>" },
+	    { "a second header without a restart", HDR "<iq/>" HDR },
+	    { "an XML declaration after stanzas",
+	      HDR "<iq/><?xml version='1.0'?>" },
+	    { "wrong closing tag for the stream", HDR "<iq/></stream:strean>" },
+	    { "bytes after the stream's end",
+	      HDR "<iq/></stream:stream><iq/>" },
+	};
+	/* Streams whose header declares more than the usual two. */
+	static const char *headers[] = {
+	    "<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n\r\t "
+	    "<stream:stream xmlns='jabber:server' xmlns:stream='"
+	    NS_STREAMS "' xmlns:db='jabber:server:dialback' "
+	    "version='1.0'>\n<db:result from='a' to='b'>k</db:result>"
+	    "<stream:features><db:x/></stream:features>\n"
+	    "<iq xmlns:db='urn:other'><db:x/></iq><db:y/></stream:stream>",
+	    "<s:stream xmlns:s='" NS_STREAMS "' xmlns:c='jabber:client'>"
+	    "<c:iq/><iq/><s:features/></s:stream>",
+	    "<stream:stream xmlns:stream='" NS_STREAMS "' xmlns='a&amp;b&#9;"
+	    "&#x10FFFF;\xf4\x8f\xbf\xbf'><iq/></stream:stream>",
+	};
+	static struct rec r;
+	struct xmlstream *xs;
+	char name[160];
+	size_t i;
+	int idles, all = 1;
+
+	for (i = 0; i < sizeof(after_idle) / sizeof(after_idle[0]); i++) {
+		snprintf(name, sizeof(name), "after idling: %s",
+		    after_idle[i].name);
+		idles = check_invariant(name, after_idle[i].in, 0, -1, -1);
+		all = all && idles > 0;
+	}
+	ok(all, "... and each was found by a rebuilt parser");
+	for (i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
+		snprintf(name, sizeof(name), "header %zu rebuilt", i + 1);
+		idles = check_invariant(name, headers[i], 0, -1, -1);
+		ok(idles > 0, "header %zu: parser rebuilt %d times", i + 1,
+		    idles);
+	}
+	/* Restart after SASL, idle before and after: every chunking. */
+	check_invariant("restart after idling", HDR "<iq/> <success xmlns="
+	    "'urn:ietf:params:xml:ns:xmpp-sasl'/><?xml version='1.0'?>"
+	    "<stream:stream xmlns='jabber:client' xmlns:stream='" NS_STREAMS
+	    "' to='other' version='1.0'><iq/><other/></stream:stream>", 0,
+	    -1, 2);
+	check_invariant("stop after idling", HDR "<iq/>\n<starttls xmlns='"
+	    NS_TLS "'/><iq/>", 0, 2, -1);
+
+	/* Step by step: when the parser is given back, and what it costs. */
+	rec_init(&r);
+	r.names = 1;
+	xs = xmlstream_new(&lim, &cb, &r);
+	xmlstream_set_idle_release(xs, XS_RELEASE_ALWAYS);
+	ok(xs != NULL && !xmlstream_idle(xs), "new stream: no parser yet, "
+	    "not idle");
+	ok(feed(xs, HDR "<iq") == 0 && !xmlstream_idle(xs) &&
+	    !xmlstream_at_boundary(xs), "half a stanza: the parser is kept");
+	ok(feed(xs, "/>") == 0 && xmlstream_idle(xs) &&
+	    xmlstream_pending(xs) == 0, "stanza complete: given back");
+	ok(feed(xs, "<stream:features><starttls xmlns='" NS_TLS "'/>"
+	    "</stream:features>") == 0 && xmlstream_idle(xs) &&
+	    strstr(r.log, "{" NS_STREAMS "|features|0}") != NULL,
+	    "rebuilt parser knows the header's prefix");
+	ok(feed(xs, "<message/>") == 0 && strstr(r.log,
+	    "E[<message/>]{jabber:client|message|0}") != NULL,
+	    "... and its default namespace");
+	/* The backend's SASL <success/> resets the client's stream while
+	   it is idle: the next bytes are a new stream. */
+	ok(xmlstream_reset(xs) == 0 && !xmlstream_idle(xs),
+	    "reset while idle: a new stream, not idle");
+	rec_init(&r);
+	r.names = 1;
+	ok(feed(xs, "<stream:stream xmlns='jabber:client' xmlns:stream='"
+	    NS_STREAMS "' to='x'>") == 0 && strstr(r.log, "{to=x}") != NULL &&
+	    xmlstream_idle(xs), "new header after the reset, given back");
+	ok(feed(xs, "<iq/></stream:stream>") == 0 && !xmlstream_idle(xs) &&
+	    strstr(r.log, "}E[<iq/>]{jabber:client|iq|0}X[</stream:stream>]")
+	    != NULL, "stream end: the parser is kept (nothing to wake into)");
+	xmlstream_free(xs);
+
+	xs = xmlstream_new(&lim, &cb, &r);
+	xmlstream_set_idle_release(xs, XS_RELEASE_OFF);
+	ok(feed(xs, HDR "<iq/>") == 0 && !xmlstream_idle(xs) &&
+	    xmlstream_at_boundary(xs), "release off: the parser is kept");
+	xmlstream_free(xs);
+
+	test_warm();
+	test_names_budget();
+
+#ifdef __GLIBC__
+	/* What an idle stream holds after a large feed (ASan's allocator
+	   reports nothing: skipped there). */
+	if (heap_used() > 0) {
+		static char big[4000];
+		size_t before, held[2];
+		int mode;
+
+		memset(big, ' ', sizeof(big) - 1);
+		memcpy(big, "<iq>", 4);
+		memcpy(big + sizeof(big) - 6, "</iq>", 5);
+		for (mode = 0; mode < 2; mode++) {
+			before = heap_used();
+			xs = xmlstream_new(&lim, &cb, &r);
+			xmlstream_set_idle_release(xs, mode ?
+			    XS_RELEASE_ALWAYS : XS_RELEASE_OFF);
+			rec_init(&r);
+			feed(xs, HDR);
+			feed(xs, big);
+			held[mode] = heap_used() - before;
+			xmlstream_free(xs);
+		}
+		ok(held[1] < 2048 && held[0] > 8 * 1024, "an idle stream "
+		    "holds %zu bytes, %zu with its parser kept", held[1],
+		    held[0]);
+	} else
+		ok(1, "# SKIP heap figures unavailable");
+#endif
 }
 
 int
@@ -253,6 +600,10 @@ main(void)
 	    "!bad-format");
 	expect("mismatched tag refused", HDR "<iq></message>", 0,
 	    "!not-well-formed");
+	expect("CDATA between stanzas refused", HDR "<iq/><![CDATA[ ]]><iq/>",
+	    0, "E[<iq/>]!bad-format");
+	check_invariant("CDATA between stanzas", HDR "<iq/><![CDATA[\n]]>",
+	    0, -1, -1);
 
 	/* Bounds. */
 	{
@@ -307,6 +658,8 @@ main(void)
 	expect("prefix at max_name accepted", HDR "<message xmlns:"
 	    "pppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppp"
 	    "='urn:x'/>", 0, "E[<message");
+
+	test_idle_release();
 
 	/* The owner may refuse an element by its start tag alone. */
 	rec_init(&r);
