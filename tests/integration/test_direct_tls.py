@@ -22,14 +22,6 @@ def ctx_alpn(protocols):
     return c
 
 
-def close_on_end(conn):
-    """Spy script tail: answer the client's </stream:stream> with ours
-    and close, as a server does."""
-    if conn.wait_data(rb"</stream:stream>", 10):
-        conn.send(raw.END)
-        conn.close()
-
-
 def main(t):
     daemon.binary()
     util.require_tool("openssl")
@@ -37,8 +29,8 @@ def main(t):
     ca = certs.make_certs(tmp)
     cb = certs.make_cert(tmp, "ecdsa", "b.example")
     feats = spy.STARTTLS_FEATURE + spy.MECHANISMS
-    spy_a = spy.Spy(spy.xmpp_script(feats, close_on_end))  # listeners'
-    spy_b = spy.Spy(spy.xmpp_script(feats, close_on_end))  # b.example's
+    spy_a = spy.Spy(spy.xmpp_script(feats, spy.close_on_end))  # listeners'
+    spy_b = spy.Spy(spy.xmpp_script(feats, spy.close_on_end))  # b.example's
     d = daemon.Daemon(tmp, {
         "tls": {"certificate": ca["rsa"].cert, "key": ca["rsa"].key},
         "limits": {"pre_tls_timeout": PRE_TLS_TIMEOUT},

@@ -37,9 +37,7 @@ def dialback_backend(conn):
     conn.send(BACKEND_S2S_HDR + FEATURES)
     if conn.wait_data(rb"</db:result>", 10):
         conn.send(DB_VALID)
-    if conn.wait_data(rb"</stream:stream>", 10):
-        conn.send(raw.END)
-        conn.close()
+    spy.close_on_end(conn)
 
 
 def main(t):

@@ -6,12 +6,6 @@ CVE-2018-10847), sni_strict, and per-domain backends."""
 from lib import certs, common, daemon, expect, raw, sclient, spy, tap, util
 
 
-def close_on_end(conn):
-    if conn.wait_data(rb"</stream:stream>", 10):
-        conn.send(raw.END)
-        conn.close()
-
-
 def established(k, d, mark, **kv):
     line = d.wait_for(r"event=%s\b" % expect.TLS_ESTABLISHED, start=mark)
     e = daemon.parse_line(line) if line else {}
@@ -28,9 +22,9 @@ def main(t):
     cb = certs.make_cert(tmp, "ecdsa", "b.example")
     cc = certs.make_cert(tmp, "rsa", "c.example")
     feats = spy.MECHANISMS
-    spy_a = spy.Spy(spy.xmpp_script(feats, close_on_end))
-    spy_b = spy.Spy(spy.xmpp_script(feats, close_on_end))
-    spy_b_s2s = spy.Spy(spy.xmpp_script("", close_on_end))
+    spy_a = spy.Spy(spy.xmpp_script(feats, spy.close_on_end))
+    spy_b = spy.Spy(spy.xmpp_script(feats, spy.close_on_end))
+    spy_b_s2s = spy.Spy(spy.xmpp_script("", spy.close_on_end))
     dead = spy.refused_port()
 
     def config(strict):

@@ -209,3 +209,11 @@ def xmpp_script(features, then=None):
         if then:
             then(conn)
     return handler
+
+
+def close_on_end(conn):
+    """Script tail: answer the client's </stream:stream> with ours and
+    close, as a server does."""
+    if conn.wait_data(rb"</stream:stream>", 10):
+        conn.send("</stream:stream>")
+        conn.close()
