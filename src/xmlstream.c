@@ -114,6 +114,7 @@ struct xmlstream {
 };
 
 static int parser_create(struct xmlstream *);
+static void XMLCALL on_text(void *, const XML_Char *, int);
 
 /* This process's xmlstream_feed() calls (modulo 2^32: intervals are
    what counts), and its warm streams, oldest first (one event loop per
@@ -435,6 +436,10 @@ on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
 			xs->strip_child = 0;
 	}
 	xs->depth++;
+	/* Text matters only between stanzas (on_text()): inside one, Expat
+	   still checks every byte but need not call us for each run. */
+	if (xs->depth == 2)
+		XML_SetCharacterDataHandler(xs->parser, NULL);
 }
 
 static void XMLCALL
@@ -449,6 +454,7 @@ on_end(void *ud, const XML_Char *qname)
 	if (xs->depth == 0) {
 		emit(xs, XS_UNIT_END, event_end(xs), NULL);
 	} else if (xs->depth == 1) {
+		XML_SetCharacterDataHandler(xs->parser, on_text);
 		emit(xs, XS_UNIT_ELEMENT, event_end(xs), NULL);
 		xs->strip_parent = 0;
 	} else if (xs->depth == 2 && xs->strip_child) {
