@@ -145,9 +145,16 @@ write_pidfile(const char *path)
 }
 
 static void
+apply_log_settings(struct event_base *base, const struct config *cfg)
+{
+	log_set(cfg->syslog_facility, cfg->log_level);
+	log_set_rate(base, cfg->log_rate_limit);
+}
+
+static void
 apply_limits(struct server *srv)
 {
-	const struct config_limits *lim = &srv->cfg->limits;
+	const struct config_limits *lim = &srv->gen->cfg->limits;
 	unsigned n = srv->nworkers ? srv->nworkers : 1;
 	struct admission_limits al = {
 		/* Each worker takes its share of the total. */
@@ -157,8 +164,7 @@ apply_limits(struct server *srv)
 	};
 
 	admission_set_limits(srv->admission, &al);
-	log_set(srv->cfg->syslog_facility, srv->cfg->log_level);
-	log_set_rate(srv->base, srv->cfg->log_rate_limit);
+	apply_log_settings(srv->base, srv->gen->cfg);
 }
 
 /*
@@ -191,15 +197,14 @@ check_fd_limit(const struct config *cfg)
  * new files (syntax, an unreadable or mismatched key, a port that cannot
  * be bound) leaves the old generation serving; the log says why.
  */
-static void
-reload(struct daemon_state *d)
+static struct generation *
+load_next_generation(struct daemon_state *d, int bind_listeners)
 {
-	struct generation *g, *old = d->srv.gen;
+	struct generation *g;
 	char err[512], esc[600];
 
-	log_msg(LOG_NOTICE, "event=reloading config=%s", d->config_path);
 	g = generation_load(d->config_path, err, sizeof(err));
-	if (g != NULL && d->listeners != NULL &&
+	if (g != NULL && bind_listeners && d->listeners != NULL &&
 	    listeners_reload(d->listeners, &d->srv, g->cfg, err,
 	    sizeof(err)) == -1) {
 		generation_unref(g);
@@ -207,14 +212,23 @@ reload(struct daemon_state *d)
 	}
 	if (g == NULL) {
 		log_msg(LOG_ERR, "event=reload-failed generation=%u "
-		    "detail=%s", old->number, log_quote(err, esc,
+		    "detail=%s", d->srv.gen->number, log_quote(err, esc,
 		    sizeof(esc)));
-		return;
+		return NULL;
 	}
-	g->number = old->number + 1;
+	g->number = d->srv.gen->number + 1;
+	return g;
+}
+
+static void
+reload(struct daemon_state *d)
+{
+	struct generation *g, *old = d->srv.gen;
+
+	log_msg(LOG_NOTICE, "event=reloading config=%s", d->config_path);
+	if ((g = load_next_generation(d, 1)) == NULL)
+		return;
 	d->srv.gen = g;
-	d->srv.cfg = g->cfg;
-	d->srv.tls = g->tls;
 	apply_limits(&d->srv);
 	log_msg(LOG_NOTICE, "event=reloaded generation=%u sessions=%u "
 	    "sessions_on_old=%u", g->number, d->srv.nsessions,
@@ -243,7 +257,7 @@ on_grace(evutil_socket_t fd, short what, void *arg)
 static void
 stop(struct daemon_state *d, const char *signame)
 {
-	struct timeval tv = { .tv_sec = d->srv.cfg->shutdown_grace };
+	struct timeval tv = { .tv_sec = d->srv.gen->cfg->shutdown_grace };
 
 	if (d->srv.stopping) {
 		event_del(d->ev_grace);
@@ -256,13 +270,13 @@ stop(struct daemon_state *d, const char *signame)
 	/* Logged once the ports are closed: a reader of the log may count
 	   on it. */
 	log_msg(LOG_NOTICE, "event=stopping signal=%s sessions=%u grace=%u",
-	    signame, d->srv.nsessions, d->srv.cfg->shutdown_grace);
+	    signame, d->srv.nsessions, d->srv.gen->cfg->shutdown_grace);
 	event_del(d->ev_hup);
 	if (d->srv.nsessions == 0) {
 		event_base_loopexit(d->srv.base, NULL);
 		return;
 	}
-	if (d->srv.cfg->shutdown_grace == 0)
+	if (d->srv.gen->cfg->shutdown_grace == 0)
 		on_grace(-1, 0, d);
 	else
 		event_add(d->ev_grace, &tv);
@@ -406,21 +420,14 @@ static void
 master_reload(struct daemon_state *d)
 {
 	struct generation *g;
-	char err[512], esc[600];
 
-	if ((g = generation_load(d->config_path, err, sizeof(err))) == NULL) {
-		log_msg(LOG_ERR, "event=reload-failed generation=%u "
-		    "detail=%s", d->srv.gen->number,
-		    log_quote(err, esc, sizeof(esc)));
+	/* The master accepts nothing: its sockets stay as bound at start,
+	   and each worker adapts its own to the new generation. */
+	if ((g = load_next_generation(d, 0)) == NULL)
 		return;
-	}
-	g->number = d->srv.gen->number + 1;
 	generation_unref(d->srv.gen);
 	d->srv.gen = g;
-	d->srv.cfg = g->cfg;
-	d->srv.tls = g->tls;
-	log_set(g->cfg->syslog_facility, g->cfg->log_level);
-	log_set_rate(d->srv.base, g->cfg->log_rate_limit);
+	apply_log_settings(d->srv.base, g->cfg);
 	signal_workers(d, SIGHUP);
 }
 
@@ -489,7 +496,7 @@ worker_setup(struct daemon_state *d, unsigned slot, char *err,
 
 	d->slot = slot;
 	d->srv.nworkers = d->nworkers;
-	if (tls_random(d->srv.tls, &seed, sizeof(seed)) == -1 ||
+	if (tls_random(d->srv.gen->tls, &seed, sizeof(seed)) == -1 ||
 	    (d->srv.admission = admission_new(ADMISSION_MAX_ENTRIES,
 	    seed)) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -502,7 +509,7 @@ worker_setup(struct daemon_state *d, unsigned slot, char *err,
 	/* Respawned after a reload: the sockets follow the start-up
 	   config; take the current one over as a reload would. */
 	if (d->listen_gen != d->srv.gen &&
-	    listeners_reload(d->listeners, &d->srv, d->srv.cfg, err,
+	    listeners_reload(d->listeners, &d->srv, d->srv.gen->cfg, err,
 	    errlen) == -1)
 		return -1;
 	return 0;
@@ -522,7 +529,7 @@ run_worker(struct daemon_state *d, unsigned slot)
 	   renewed before anything is drawn or dispatched. */
 	d->is_master = 0;
 	if (event_reinit(d->srv.base) == -1 ||
-	    tls_ctx_reseed(d->srv.tls) == -1) {
+	    tls_ctx_reseed(d->srv.gen->tls) == -1) {
 		log_msg(LOG_ERR, "event=startup-error reason=after-fork "
 		    "worker=%u", slot);
 		_exit(1);
@@ -585,8 +592,7 @@ main(int argc, char *argv[])
 		fprintf(stderr, "xmppshield: %s\n", err);
 		return 1;
 	}
-	cfg = d.srv.cfg = d.srv.gen->cfg;
-	d.srv.tls = d.srv.gen->tls;
+	cfg = d.srv.gen->cfg;
 	if (check_only) {
 		printf("configuration OK\n");
 		generation_unref(d.srv.gen);
@@ -600,8 +606,7 @@ main(int argc, char *argv[])
 		fprintf(stderr, "xmppshield: cannot start the event loop\n");
 		return 1;
 	}
-	log_set(cfg->syslog_facility, cfg->log_level);
-	log_set_rate(d.srv.base, cfg->log_rate_limit);
+	apply_log_settings(d.srv.base, cfg);
 	check_fd_limit(cfg);
 	/* Handlers first: a test (or an admin) may send SIGTERM as soon as
 	   the "listening" line appears. */
@@ -624,7 +629,7 @@ main(int argc, char *argv[])
 			return 1;
 		}
 		if (event_reinit(d.srv.base) == -1 ||
-		    tls_ctx_reseed(d.srv.tls) == -1) {
+		    tls_ctx_reseed(d.srv.gen->tls) == -1) {
 			log_msg(LOG_ERR, "event=startup-error "
 			    "reason=after-fork");
 			return 1;

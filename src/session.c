@@ -1122,7 +1122,7 @@ session_accept(struct server *srv, const struct config_listener *l, int fd,
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
 	/* RFC 6120 4.7.3: an unpredictable stream id. */
-	if (tls_random(srv->tls, rnd, sizeof(rnd)) == -1)
+	if (tls_random(srv->gen->tls, rnd, sizeof(rnd)) == -1)
 		goto fail;
 	for (i = 0; i < sizeof(rnd); i++)
 		snprintf(s->stream_id + 2 * i, 3, "%02x", rnd[i]);

@@ -24,15 +24,12 @@
 struct admission;
 struct event_base;
 struct generation;
-struct tls_ctx;
 struct session;
 
 /* What every session shares: one per daemon. */
 struct server {
 	struct event_base *base;
 	struct generation *gen;	/* the newest: new connections take it */
-	struct config *cfg;	/* gen->cfg */
-	struct tls_ctx *tls;	/* gen->tls */
 	struct admission *admission;	/* connection caps, across reloads */
 	int stopping;		/* SIGTERM: the loop ends with the last session */
 	unsigned nworkers;	/* processes sharing the caps */
