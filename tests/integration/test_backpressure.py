@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 
-from lib import certs, common, daemon, expect, raw, spy, tap, util
+from lib import certs, common, daemon, expect, spy, tap, util
 
 TOTAL = 100 * 1024 * 1024
 STANZA_BODY = 16 * 1024 - 64
@@ -129,14 +129,7 @@ def main(t):
     cert = certs.make_certs(tmp)["ecdsa"]
 
     def tls_session(d):
-        cl = d.client(timeout=60)
-        if not cl.open_stream():
-            raise util.HarnessError("no pre-TLS features: %r" % cl.data)
-        cl.starttls()
-        cl.send(raw.header())
-        if not cl.recv_until(rb"</stream:features>"):
-            raise util.HarnessError("no backend features: %r" % cl.data)
-        return cl
+        return common.relayed(d.client(timeout=60))
 
     # -- backend -> client ----------------------------------------------
     def flood_client(be, s):

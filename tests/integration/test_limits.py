@@ -128,14 +128,8 @@ def main(t):
             "domains": "example.org"}})).start()
 
     def tls_client(listener="c2s", features=True):
-        cl = d.client(listener)
-        if not cl.open_stream():
-            raise util.HarnessError("no pre-TLS features: %r" % cl.data)
-        cl.starttls(cafile=cert.cert)
-        cl.send(raw.header())
-        if features and not cl.recv_until(rb"</stream:features>"):
-            raise util.HarnessError("no features after TLS: %r" % cl.data)
-        return cl
+        return common.relayed(d.client(listener), cert.cert,
+                              features=features)
 
     def backend_conn(spy_, n_before):
         conn = spy_.wait_connection(index=n_before)

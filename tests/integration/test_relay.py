@@ -36,14 +36,7 @@ def main(t):
     def tls_client(hdr=None, features=True):
         """Connect, STARTTLS, send the post-TLS header; with features=True
         wait for the (relayed) backend features."""
-        cl = d.client()
-        if not cl.open_stream():
-            raise util.HarnessError("no pre-TLS features: %r" % cl.data)
-        cl.starttls(cafile=cert.cert)
-        cl.send(hdr if hdr is not None else raw.header())
-        if features and not cl.recv_until(rb"</stream:features>"):
-            raise util.HarnessError("no features after TLS: %r" % cl.data)
-        return cl
+        return common.relayed(d.client(), cert.cert, hdr, features)
 
     def script(features, then=None):
         backend.handler = spy.xmpp_script(features, then)

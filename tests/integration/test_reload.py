@@ -56,13 +56,8 @@ def main(t):
         (client, DER of the certificate it was served)."""
         cl = raw.RawClient(port or d.port(), mark=d.mark()) if port \
             else d.client()
-        if not cl.open_stream():
-            raise util.HarnessError("no pre-TLS features: %r" % cl.data)
-        tls = cl.starttls()
-        cl.send(raw.header())
-        if not cl.recv_until(rb"</stream:features>"):
-            raise util.HarnessError("no backend features: %r" % cl.data)
-        return cl, tls.getpeercert(binary_form=True)
+        common.relayed(cl)
+        return cl, cl.tls.getpeercert(binary_form=True)
 
     def exchange(k, cl, n, what):
         mark = len(cl.data)

@@ -4,31 +4,11 @@ connections steered by client address (so per-address caps hold across
 workers); a DRBG reseeded in every worker; a killed worker replaced; reload
 and stop reaching every worker."""
 import os
-import re
 import signal
-import socket
 
-from lib import certs, daemon, expect, raw, spy, tap, util
+from lib import certs, daemon, spy, tap, util
 
 WORKERS = 2
-
-
-def connect_from(port, source, mark=None):
-    """A RawClient whose socket is bound to the given source address;
-    mark: the daemon's log position before connecting."""
-    s = socket.socket()
-    s.settimeout(util.DEFAULT_TIMEOUT)
-    s.bind((source, 0))
-    s.connect(("127.0.0.1", port))
-    c = raw.RawClient.__new__(raw.RawClient)
-    c.timeout = util.DEFAULT_TIMEOUT
-    c.mark = mark
-    c.sock = s
-    h, p = s.getsockname()[:2]
-    c.local = "%s:%d" % (h, p)
-    c.data, c.pre_tls_data, c.eof, c.reset, c.tls = b"", None, False, \
-        False, None
-    return c
 
 
 def main(t):
@@ -78,7 +58,7 @@ def main(t):
         ids = {}
         for src in ("127.0.0.1", "127.0.0.2"):
             for _ in range(3):
-                c = connect_from(d.port(), src, d.mark())
+                c = d.client(source=src)
                 c.open_stream()
                 pid = served_by(c)
                 by_source.setdefault(src, set()).add(pid)
@@ -96,11 +76,11 @@ def main(t):
 
     with t.case("max_connections_per_ip holds across workers: the 4th "
                 "connection from one address is refused") as k:
-        open_ = [connect_from(d.port(), "127.0.0.3") for _ in range(3)]
+        open_ = [d.client(source="127.0.0.3") for _ in range(3)]
         for c in open_:
             c.open_stream()
         mark = d.mark()
-        extra = connect_from(d.port(), "127.0.0.3")
+        extra = d.client(source="127.0.0.3")
         extra.read_to_eof(5)
         k.check(extra.view().stream_error() == "resource-constraint",
                 "<resource-constraint/>", extra.data[-200:])
@@ -113,7 +93,7 @@ def main(t):
 
     with t.case("a killed worker is replaced and its clients are served "
                 "again") as k:
-        c = connect_from(d.port(), "127.0.0.1", d.mark())
+        c = d.client(source="127.0.0.1")
         c.open_stream()
         victim = served_by(c)
         c.close()
@@ -125,7 +105,7 @@ def main(t):
         new = worker_pids(start=mark, n=1)
         k.check(len(new) == 1 and victim not in new.values(),
                 "a new worker started", new)
-        c = connect_from(d.port(), "127.0.0.1", d.mark())
+        c = d.client(source="127.0.0.1")
         ok = c.open_stream()
         k.check(bool(ok) and b"<starttls" in c.data,
                 "the same client address is served again", c.data[-200:])

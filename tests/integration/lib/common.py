@@ -5,6 +5,20 @@ from . import daemon as daemon_mod
 from . import expect, raw, util
 
 
+def relayed(cl, cafile=None, hdr=None, features=True):
+    """Take a connected RawClient through STARTTLS and send its post-TLS
+    header (hdr, default raw.header()); with features=True wait for the
+    backend's relayed <stream:features>.  Returns cl; raises HarnessError
+    when a step does not come."""
+    if not cl.open_stream():
+        raise util.HarnessError("no pre-TLS features: %r" % cl.data)
+    cl.starttls(cafile=cafile)
+    cl.send(hdr if hdr is not None else raw.header())
+    if features and not cl.recv_until(rb"</stream:features>"):
+        raise util.HarnessError("no features after TLS: %r" % cl.data)
+    return cl
+
+
 def end_line(case, d, client, event, reason=None,
              timeout=util.DEFAULT_TIMEOUT, **kv):
     """Wait for the end-of-session line of client_addr and check event
