@@ -29,6 +29,7 @@
 #include "generation.h"
 #include "listener.h"
 #include "log.h"
+#include "monotime.h"
 #include "session.h"
 #include "tls.h"
 
@@ -284,15 +285,6 @@ stop(struct daemon_state *d, const char *signame)
 
 /* --- the master of several workers -------------------------------- */
 
-static double
-mono_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void run_worker(struct daemon_state *d, unsigned slot)
     __attribute__((noreturn));
 
@@ -314,7 +306,7 @@ spawn(struct daemon_state *d, unsigned slot)
 		run_worker(d, slot);
 	}
 	d->workers[slot].pid = pid;
-	d->workers[slot].started = (time_t)mono_seconds();
+	d->workers[slot].started = (time_t)monotime_now();
 	return 0;
 }
 
@@ -398,7 +390,7 @@ on_child(evutil_socket_t sig, short what, void *arg)
 		else
 			log_msg(LOG_ERR, "event=worker-exited worker=%u pid=%ld "
 			    "status=%d", i, (long)pid, WEXITSTATUS(status));
-		quick |= (time_t)mono_seconds() - d->workers[i].started < 1;
+		quick |= (time_t)monotime_now() - d->workers[i].started < 1;
 	}
 	if (d->srv.stopping) {
 		if (workers_running(d) == 0)
