@@ -17,6 +17,7 @@
 
 #include "listener.h"
 #include "log.h"
+#include "monotime.h"
 #include "workers.h"
 
 /* One worker process, as the master sees it. */
@@ -37,15 +38,6 @@ struct workers {
 	unsigned spawned;	/* workers forked so far */
 	pid_t master_pid;
 };
-
-static double
-mono_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /*
  * In the child: the chores every fork needs, then the caller's body.
@@ -86,7 +78,7 @@ spawn(struct workers *w, unsigned slot)
 	if (pid == 0)
 		child(w, slot, w->spawned - 1);
 	w->w[slot].pid = pid;
-	w->w[slot].started = (time_t)mono_seconds();
+	w->w[slot].started = (time_t)monotime_now();
 	return 0;
 }
 
@@ -165,7 +157,7 @@ on_child(evutil_socket_t sig, short what, void *arg)
 		else
 			log_msg(LOG_ERR, "event=worker-exited worker=%u pid=%ld "
 			    "status=%d", i, (long)pid, WEXITSTATUS(status));
-		quick |= (time_t)mono_seconds() - w->w[i].started < 1;
+		quick |= (time_t)monotime_now() - w->w[i].started < 1;
 	}
 	if (w->stopping) {
 		if (workers_running(w) == 0)

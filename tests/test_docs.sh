@@ -30,8 +30,8 @@ for e in $events $verdicts; do
 	check "event $e documented in xmppshield(8)" grep -q -- "event=$e" "$man8"
 done
 
-# Reasons passed to verdicts, end_with() and backend_fail().
-reasons=$(grep -hoE '(verdict_set\(&?[a-z>.-]+, "[a-z-]+", |end_with\([a-z]+, "[a-z-]+", (n == 0 \? )?|backend_fail\([a-z]+, )"[a-z-]+"' "$TOP_SRCDIR"/src/*.c |
+# Reasons passed to verdicts, end_with() and end_backend_error().
+reasons=$(grep -hoE '(verdict_set\(&?[a-z>.-]+, "[a-z-]+", |end_with\([a-z]+, "[a-z-]+", (n == 0 \? )?|end_backend_error\([a-z]+, )"[a-z-]+"' "$TOP_SRCDIR"/src/*.c |
     grep -o '"[a-z-]*"$' | tr -d '"' | sort -u)
 for r in $reasons; do
 	check "reason $r documented in xmppshield(8)" grep -q -- "$r" "$man8"
