@@ -517,8 +517,9 @@ main(int argc, char *argv[])
 		fprintf(stderr, "xmppshield: %s\n", err);
 		return 1;
 	}
-	log_msg(LOG_NOTICE, "event=started version=%s config=%s workers=%u",
-	    PACKAGE_VERSION, path, d.nworkers);
+	log_msg(LOG_NOTICE, "event=started version=%s config=%s workers=%u "
+	    "mbedtls=%s tls13=%s", PACKAGE_VERSION, path, d.nworkers,
+	    tls_library(), tls_has_tls13() ? "yes" : "no");
 	if (d.is_master)
 		workers_dispatch(d.workers);	/* forks happen in there */
 	else
