@@ -36,6 +36,7 @@
 #include "session.h"
 #include "tls.h"
 #include "vhost.h"
+#include "verdict.h"
 #include "xmpp.h"
 
 #define READ_CHUNK	16384	/* one TLS record of plaintext */
@@ -154,20 +155,6 @@ via_field(const struct session *s, char *buf, size_t len)
 		return "";
 	snprintf(buf, len, " via=%s", s->via);
 	return buf;
-}
-
-/* How loud the end of a session is, by the event that ended it. */
-static int
-verdict_priority(const struct verdict *v)
-{
-	if (strcmp(v->event, "policy-violation") == 0)
-		return LOG_WARNING;
-	if (strcmp(v->event, "backend-error") == 0 ||
-	    strcmp(v->event, "internal-error") == 0)
-		return LOG_ERR;
-	if (strcmp(v->event, "close") == 0)
-		return LOG_INFO;
-	return LOG_NOTICE;
 }
 
 /* The one line a session leaves behind, then everything is released. */
