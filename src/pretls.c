@@ -230,8 +230,7 @@ pretls_feed(struct pretls *p, const char *data, size_t len)
 	r = xmlstream_feed(p->xs, data, len);
 	if (r == -1) {
 		if (xmlstream_error(p->xs) != XMLSTREAM_ERR_REJECTED)
-			verdict_from_xmlstream(&p->verdict, p->xs,
-			    p->cfg->limits.max_pre_tls_bytes);
+			verdict_from_xmlstream(&p->verdict, p->xs);
 		pretls_fail(p, &p->verdict);
 		return PRETLS_CLOSE;
 	}

@@ -270,8 +270,7 @@ feed(struct relay *r, struct xmlstream *xs, const char *data, size_t len,
 		    relay_verdict(r)->event != NULL)
 			return RELAY_ERROR;
 		if (from_client)
-			verdict_from_xmlstream(verdict_of(r), xs,
-			    r->cfg->limits.max_stanza_size);
+			verdict_from_xmlstream(verdict_of(r), xs);
 		else
 			verdict_set(verdict_of(r), "backend-error", "bad-xml",
 			    XMPP_COND_INTERNAL_SERVER_ERROR, NULL,

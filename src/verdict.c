@@ -74,6 +74,8 @@ static const struct {
 	{ "policy-violation", "restricted-xml" },
 	{ "policy-violation", "unsupported-encoding" },
 	{ "policy-violation", "stanza-too-large" },
+	{ "policy-violation", "header-too-large" },
+	{ "policy-violation", "too-many-names" },
 	{ "policy-violation", "too-deep" },
 	{ "policy-violation", "too-many-attributes" },
 	{ "policy-violation", "name-too-long" },
@@ -166,10 +168,10 @@ slug(char *out, size_t len, const char *s)
 }
 
 void
-verdict_from_xmlstream(struct verdict *v, const struct xmlstream *xs,
-    size_t max_unit)
+verdict_from_xmlstream(struct verdict *v, const struct xmlstream *xs)
 {
 	const char *detail = xmlstream_error_detail(xs);
+	size_t limit = xmlstream_error_limit(xs);
 	char word[64];
 
 	switch (xmlstream_error(xs)) {
@@ -189,7 +191,17 @@ verdict_from_xmlstream(struct verdict *v, const struct xmlstream *xs,
 	case XMLSTREAM_ERR_TOO_LARGE:
 		verdict_set(v, "policy-violation", "stanza-too-large",
 		    XMPP_COND_POLICY_VIOLATION, "Stanza too large",
-		    " limit=%zu", max_unit);
+		    " limit=%zu", limit);
+		break;
+	case XMLSTREAM_ERR_HEADER_TOO_LARGE:
+		verdict_set(v, "policy-violation", "header-too-large",
+		    XMPP_COND_POLICY_VIOLATION, "Stream header too large",
+		    " limit=%zu", limit);
+		break;
+	case XMLSTREAM_ERR_TOO_MANY_NAMES:
+		verdict_set(v, "policy-violation", "too-many-names",
+		    XMPP_COND_POLICY_VIOLATION, "Too many distinct names",
+		    " limit=%zu", limit);
 		break;
 	case XMLSTREAM_ERR_TOO_DEEP:
 		verdict_set(v, "policy-violation", "too-deep",

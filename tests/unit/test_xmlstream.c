@@ -95,9 +95,9 @@ on_unit(void *ctx, const struct xmlstream_unit *u)
 }
 
 static const struct xmlstream_callbacks cb = { on_start, on_unit };
-static const struct xmlstream_limits lim = { 4096, 8, 16, 64, 0 };
+static const struct xmlstream_limits lim = { 4096, 8, 16, 64, 0, 0 };
 /* Names budget so small the parser is rebuilt every stanza or two. */
-static const struct xmlstream_limits lim_few = { 4096, 8, 16, 64, 200 };
+static const struct xmlstream_limits lim_few = { 4096, 8, 16, 64, 200, 0 };
 /* The limits of the next runs. */
 static const struct xmlstream_limits *limits = &lim;
 
@@ -234,6 +234,102 @@ heap_used(void)
 	return mallinfo2().uordblks;
 }
 #endif
+
+static void
+repeat(char *out, size_t size, const char *pre, const char *unit, int n,
+    const char *post)
+{
+	size_t len = (size_t)snprintf(out, size, "%s", pre);
+
+	while (n-- > 0 && len < size)
+		len += (size_t)snprintf(out + len, size - len, "%s", unit);
+	if (len < size)
+		snprintf(out + len, size - len, "%s", post);
+}
+
+/*
+ * The bounds of issue 10: rescans (a long tag in any split gives the same
+ * units, none waits for more bytes), xmlns declarations as attributes, the
+ * header's own cap, names inside one stanza, and the strip limit.
+ */
+static void
+test_hardening(void)
+{
+	static char in[16384], tag[4096];
+	static struct rec r;
+	struct xmlstream *xs;
+	size_t len;
+
+	/* Tags longer than SMALL_TOKEN, '>' inside values, a comment. */
+	repeat(tag, sizeof(tag), "<m a='", ">", 600, "' b=\"x\"/>");
+	repeat(in, sizeof(in), HDR, "", 0, tag);
+	len = strlen(in);
+	repeat(in + len, sizeof(in) - len, "<n b=\"", "x", 700,
+	    "\">text &amp; more</n><o");
+	len = strlen(in);
+	repeat(in + len, sizeof(in) - len, "", " ", 300, "/>\n");
+	check_invariant("long tags, '>' in values", in, 0, -1, -1);
+	repeat(in, sizeof(in), HDR "<iq/><!--", "x", 500, "--><iq/>");
+	check_invariant("long comment", in, 0, -1, -1);
+
+	/* A complete tag never waits: the last piece is one byte. */
+	repeat(in, sizeof(in), HDR "<message a='", "y", 2000, "'/>");
+	len = strlen(in);
+	rec_init(&r);
+	xs = xmlstream_new(&lim, &cb, &r);
+	ok(xmlstream_feed(xs, in, len - 1) == 0 && r.units == 1 &&
+	    xmlstream_feed(xs, in + len - 1, 1) == 0 && r.units == 2,
+	    "a 2 KiB tag whose last byte comes alone is handed out at once");
+	ok(feed(xs, "<iq><q") == 0 && feed(xs, "/></iq") == 0 &&
+	    r.units == 2 && feed(xs, ">") == 0 && r.units == 3,
+	    "... and so is an end tag whose '>' comes alone");
+	xmlstream_free(xs);
+
+	/* 16 attributes on <message>: xmlns declarations count. */
+	expect("10 attributes and 6 xmlns declarations accepted", HDR
+	    "<m a='1' b='1' c='1' d='1' e='1' f='1' g='1' h='1' i='1' j='1' "
+	    "xmlns='u' xmlns:p='u' xmlns:q='u' xmlns:r='u' xmlns:s='u' "
+	    "xmlns:t='u'/>", 0, "E[<m");
+	expect("10 attributes and 7 xmlns declarations: too many", HDR
+	    "<m a='1' b='1' c='1' d='1' e='1' f='1' g='1' h='1' i='1' j='1' "
+	    "xmlns='u' xmlns:p='u' xmlns:q='u' xmlns:r='u' xmlns:s='u' "
+	    "xmlns:t='u' xmlns:v='u'/>", 0, "!too-many-attributes");
+	repeat(in, sizeof(in), "<stream:stream xmlns='jabber:client' "
+	    "xmlns:stream='" NS_STREAMS "' x='", "x", XMLSTREAM_MAX_HEADER,
+	    "'>");
+	expect("a stream header over XMLSTREAM_MAX_HEADER refused", in, 0,
+	    "!header-too-large(header-size)");
+	repeat(in, sizeof(in), "<stream:stream xmlns='jabber:client' "
+	    "xmlns:stream='" NS_STREAMS "' x='", "x",
+	    XMLSTREAM_MAX_HEADER - 200, "'><iq/>");
+	expect("... one under it accepted", in, 0, "E[<iq/>]");
+
+	/* Names: a budget of 200 is three new names in one stanza. */
+	limits = &lim_few;
+	expect("one stanza with more new names than the budget refused",
+	    HDR "<m><a1/><a2/><a3/><a4/></m>", 0, "!too-many-names");
+	repeat(in, sizeof(in), HDR, "<iq a='1'/>", 300, "");
+	expect("300 stanzas of the same names accepted", in, 0,
+	    "E[<iq a='1'/>]E");
+	rec_init(&r);
+	run(&r, in, strlen(in), 0, 0, 0);
+	ok(r.units == 301 && strchr(r.log, '!') == NULL, "... all %d units",
+	    r.units);
+	limits = &lim;
+
+	/* Strip limit: 16 removed, the 17th fails the stream. */
+	repeat(in, sizeof(in), HDR "<stream:features>",
+	    "<starttls xmlns='" NS_TLS "'/>", 16, "</stream:features>");
+	expect("16 <starttls/> removed", in, 1, "E[<stream:features>"
+	    "</stream:features>]");
+	repeat(in, sizeof(in), HDR "<stream:features>",
+	    "<starttls xmlns='" NS_TLS "'/>", 17, "</stream:features>");
+	expect("17 <starttls/>: the stream fails, none passes", in, 1,
+	    "!strip-limit");
+	rec_init(&r);
+	run(&r, in, strlen(in), 0, 0, 1);
+	ok(strstr(r.log, "starttls") == NULL, "... no <starttls/> handed out");
+}
 
 /* Feed "<iq/>" n times to xs. */
 static void
@@ -662,6 +758,7 @@ main(void)
 	    "='urn:x'/>", 0, "E[<message");
 
 	test_idle_release();
+	test_hardening();
 
 	/* The owner may refuse an element by its start tag alone. */
 	rec_init(&r);
