@@ -61,7 +61,8 @@
 #define FEED_SLICE	16384	/* bounds how far buf grows past max_unit */
 #define MAX_STRIP	4
 #define MAX_CUTS	16	/* children removed from one unit, at most */
-#define NAME_COST	64	/* Expat's overhead per remembered name */
+#define NAME_COST	128	/* Expat's bytes per remembered name, its
+				   hash tables and ours included (measured) */
 #define SMALL_TOKEN	128	/* a partial token this short is rescanned at
 				   once (see feed_slice()) */
 #define NAMES_BUDGET	65536	/* default for max_names */
