@@ -13,6 +13,10 @@
 /* The backend is ours, but its nesting is still bounded. */
 #define BACKEND_MAX_DEPTH	256
 #define BACKEND_MAX_ATTRIBUTES	1024
+/* The backend relays other users' stanzas: a budget of names four times
+   the client's (about 2000 new names in one stanza) before it fails the
+   recipient's stream; docs/SECURITY.md counts it. */
+#define BACKEND_MAX_NAMES	(256 * 1024)
 
 struct relay {
 	const struct config *cfg;
@@ -224,6 +228,7 @@ relay_new(const struct config *cfg, const struct config_listener *l,
 	lim.max_depth = BACKEND_MAX_DEPTH;
 	lim.max_attributes = BACKEND_MAX_ATTRIBUTES;
 	lim.max_name = 0;	/* the backend is trusted to be sane */
+	lim.max_names = BACKEND_MAX_NAMES;
 	if ((r->backend = xmlstream_new(&lim, &backend_cb, r)) == NULL)
 		goto fail;
 	if (xmlstream_strip(r->backend, XMPP_NS_STREAMS, "features",

@@ -18,7 +18,8 @@ S = 256 * KB            # max_stanza_size (the default)
 B = 256 * KB            # max_backend_stanza_size
 Q = 64 * KB             # buffer_size
 P = 4 * KB              # max_pre_tls_bytes
-NAMES = 64 * KB         # the names budget of a parser
+NAMES = 64 * KB         # the names budget of the client's parser
+NAMES_B = 256 * KB      # ... and of the backend's
 F = 16 * KB             # bytes xmlstream parses at once
 R = 16 * KB             # one read: a TLS record, or libevent's
 E0 = 16 * KB            # a fresh Expat parser with its header, our stream
@@ -33,7 +34,7 @@ def stream(u, f=F, names=NAMES):
 
 M_PRE = SESSION + stream(P, 4 * KB, 0)
 M_UNAUTH = SESSION + TLS + stream(S) + E0 + 2 * (Q + R)
-M_AUTH = SESSION + TLS + stream(S) + stream(B) + 2 * (Q + R)
+M_AUTH = SESSION + TLS + stream(S) + stream(B, names=NAMES_B) + 2 * (Q + R)
 
 N = 16
 SASL_SUCCESS = "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>"
