@@ -6,7 +6,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "log.h"
 #include "relay.h"
@@ -55,49 +54,19 @@ verdict_of(struct relay *r)
 	return r->verdict;
 }
 
+/* The header check shared with pretls; the first one may fix the
+   domain (direct TLS without a served SNI), once. */
 static int
-check_client_header(struct relay *r, const struct xs_header *h)
+check_client_header(struct relay *r, const struct xmlstream_header *h)
 {
-	char to[256];
+	const char *served;
 
-	if (strcmp(h->ns, XMPP_NS_STREAMS) != 0 ||
-	    strcmp(h->name, "stream") != 0 || h->default_ns == NULL ||
-	    strcmp(h->default_ns, xmpp_content_ns(r->l->kind)) != 0) {
-		verdict_set(verdict_of(r), "protocol-error", "invalid-namespace",
-		    XMPP_COND_INVALID_NAMESPACE, NULL, NULL);
+	if (verdict_check_header(verdict_of(r), r->cfg, r->l, h, r->domain,
+	    &served) == -1)
 		return -1;
-	}
-	if (h->version == NULL || strtol(h->version, NULL, 10) != 1) {
-		verdict_set(verdict_of(r), "protocol-error", "unsupported-version",
-		    XMPP_COND_UNSUPPORTED_VERSION, "Version 1.0 is required",
-		    NULL);
-		return -1;
-	}
-	/* Direct TLS without a served SNI: this first header fixes the
-	   domain, once. */
-	if (r->domain == NULL) {
-		if (h->to == NULL || !config_listener_serves(r->l, h->to)) {
-			verdict_set(verdict_of(r), "protocol-error",
-			    "host-unknown", XMPP_COND_HOST_UNKNOWN, NULL,
-			    " to=%s", log_escape(h->to, to, sizeof(to)));
-			return -1;
-		}
-		r->domain = strdup(config_find_domain(r->cfg, h->to)->name);
-		if (r->domain == NULL) {
-			verdict_set(verdict_of(r), "internal-error",
-			    "out-of-memory", XMPP_COND_RESOURCE_CONSTRAINT,
-			    NULL, NULL);
-			return -1;
-		}
-		return 0;
-	}
-	/* The domain was fixed before TLS or by the SNI (and chose the
-	   certificate): a client may not switch virtual host across a
-	   restart (cf. Prosody CVE-2018-10847). */
-	if (h->to == NULL || strcasecmp(h->to, r->domain) != 0) {
-		verdict_set(verdict_of(r), "policy-violation", "domain-changed",
-		    XMPP_COND_HOST_UNKNOWN, NULL, " to=%s",
-		    log_escape(h->to, to, sizeof(to)));
+	if (r->domain == NULL && (r->domain = strdup(served)) == NULL) {
+		verdict_set(verdict_of(r), "internal-error", "out-of-memory",
+		    XMPP_COND_RESOURCE_CONSTRAINT, NULL, NULL);
 		return -1;
 	}
 	return 0;
@@ -141,7 +110,7 @@ client_element_start(void *ctx, const char *ns, const char *name)
  * elements need no hold.
  */
 static int
-sasl_request(const struct xs_unit *u)
+sasl_request(const struct xmlstream_unit *u)
 {
 	return strcmp(u->ns, XMPP_NS_SASL) == 0 &&
 	    (strcmp(u->name, "auth") == 0 ||
@@ -151,7 +120,7 @@ sasl_request(const struct xs_unit *u)
 
 /* The backend's answer to a SASL request. */
 static int
-sasl_answer(const struct xs_unit *u)
+sasl_answer(const struct xmlstream_unit *u)
 {
 	return strcmp(u->ns, XMPP_NS_SASL) == 0 &&
 	    (strcmp(u->name, "challenge") == 0 ||
@@ -165,29 +134,30 @@ sasl_answer(const struct xs_unit *u)
  * come yet: parsing them now could disagree with the backend, which, on
  * <success/>, reads them as its new stream header (CVE-2022-22784 and
  * CVE-2018-10847 class).  So the client's parser stops right after the
- * request (XS_STOP), what the client sends next waits unparsed in its
+ * request (XMLSTREAM_STOP), what the client sends next waits unparsed in its
  * tail, bounded by max_stanza_size like any pending unit (the session
  * stops reading when relay_client_room() is 0), and the backend's answer
  * says how it is parsed: as a new stream after <success/>, header check
  * included, as the rest of this stream otherwise.
  */
 static int
-client_unit(void *ctx, const struct xs_unit *u)
+client_unit(void *ctx, const struct xmlstream_unit *u)
 {
 	struct relay *r = ctx;
 
-	if (u->kind == XS_UNIT_HEADER && check_client_header(r, u->header))
+	if (u->kind == XMLSTREAM_UNIT_HEADER &&
+	    check_client_header(r, u->header))
 		return -1;
 	r->cb.to_backend(r->ctx, u->data, u->len);
-	if (u->kind == XS_UNIT_END) {
+	if (u->kind == XMLSTREAM_UNIT_END) {
 		r->client_ended = 1;
-		return XS_STOP;
+		return XMLSTREAM_STOP;
 	}
-	if (u->kind == XS_UNIT_ELEMENT && sasl_request(u)) {
+	if (u->kind == XMLSTREAM_UNIT_ELEMENT && sasl_request(u)) {
 		r->held = 1;
-		return XS_STOP;
+		return XMLSTREAM_STOP;
 	}
-	return XS_CONTINUE;
+	return XMLSTREAM_CONTINUE;
 }
 
 /* The client's parser failed: its verdict, unless a callback set one. */
@@ -195,7 +165,7 @@ static void
 client_failed(struct relay *r)
 {
 	r->failed = 1;
-	if (xmlstream_error(r->client) == XS_ERR_REJECTED &&
+	if (xmlstream_error(r->client) == XMLSTREAM_ERR_REJECTED &&
 	    relay_verdict(r)->event != NULL)
 		return;
 	verdict_from_xmlstream(verdict_of(r), r->client,
@@ -254,16 +224,16 @@ dialback_valid(const char *p, size_t len)
 }
 
 static int
-backend_unit(void *ctx, const struct xs_unit *u)
+backend_unit(void *ctx, const struct xmlstream_unit *u)
 {
 	struct relay *r = ctx;
 
 	r->cb.to_client(r->ctx, u->data, u->len);
 	switch (u->kind) {
-	case XS_UNIT_HEADER:
+	case XMLSTREAM_UNIT_HEADER:
 		r->client_has_header = 1;
 		break;
-	case XS_UNIT_ELEMENT:
+	case XMLSTREAM_UNIT_ELEMENT:
 		r->stripped += u->stripped;
 		/* RFC 6120 6.4.6: after SASL success both sides start new
 		   streams; the client can only send its new header once it
@@ -278,9 +248,9 @@ backend_unit(void *ctx, const struct xs_unit *u)
 				   backend's does. */
 				if (release_held(r, 1) == -1)
 					return -1;
-			} else if (xmlstream_reset(r->client) == -1)
-				return -1;
-			return XS_RESTART;
+			} else
+				xmlstream_reset(r->client);
+			return XMLSTREAM_RESTART;
 		}
 		if (r->held && sasl_answer(u) && release_held(r, 0) == -1)
 			return -1;
@@ -294,13 +264,13 @@ backend_unit(void *ctx, const struct xs_unit *u)
 		    dialback_valid(u->data, u->len))
 			r->authenticated = 1;
 		break;
-	case XS_UNIT_END:
+	case XMLSTREAM_UNIT_END:
 		r->backend_ended = 1;
-		return XS_STOP;
-	case XS_UNIT_WHITESPACE:
+		return XMLSTREAM_STOP;
+	case XMLSTREAM_UNIT_WHITESPACE:
 		break;
 	}
-	return XS_CONTINUE;
+	return XMLSTREAM_CONTINUE;
 }
 
 struct relay *
@@ -308,12 +278,14 @@ relay_new(const struct config *cfg, const struct config_listener *l,
     const char *domain, const char *stream_id,
     const struct relay_callbacks *cb, void *ctx)
 {
-	static const struct xs_callbacks client_cb = {
+	static const struct xmlstream_callbacks client_cb = {
 		.element_start = client_element_start,
 		.unit = client_unit,
 	};
-	static const struct xs_callbacks backend_cb = { .unit = backend_unit };
-	struct xs_limits lim;
+	static const struct xmlstream_callbacks backend_cb = {
+		.unit = backend_unit,
+	};
+	struct xmlstream_limits lim;
 	struct relay *r;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
@@ -384,7 +356,7 @@ feed(struct relay *r, struct xmlstream *xs, const char *data, size_t len,
 			return RELAY_ERROR;
 		}
 		r->failed = 1;
-		if (xmlstream_error(xs) == XS_ERR_REJECTED &&
+		if (xmlstream_error(xs) == XMLSTREAM_ERR_REJECTED &&
 		    relay_verdict(r)->event != NULL)
 			return RELAY_ERROR;
 		verdict_set(verdict_of(r), "backend-error", "bad-xml",

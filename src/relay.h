@@ -32,7 +32,7 @@
 #include <stddef.h>
 
 #include "config.h"
-#include "xmpp.h"
+#include "verdict.h"
 
 struct relay;
 

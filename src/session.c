@@ -42,6 +42,7 @@
 #include "session.h"
 #include "tls.h"
 #include "vhost.h"
+#include "verdict.h"
 #include "xmpp.h"
 
 #define READ_CHUNK	16384	/* one TLS record of plaintext */
@@ -174,20 +175,6 @@ via_field(const struct session *s, char *buf, size_t len)
 	return buf;
 }
 
-/* How loud the end of a session is, by the event that ended it. */
-static int
-end_priority(const struct verdict *v)
-{
-	if (strcmp(v->event, "policy-violation") == 0)
-		return LOG_WARNING;
-	if (strcmp(v->event, "backend-error") == 0 ||
-	    strcmp(v->event, "internal-error") == 0)
-		return LOG_ERR;
-	if (strcmp(v->event, "close") == 0)
-		return LOG_INFO;
-	return LOG_NOTICE;
-}
-
 /* The one line a session leaves behind, then everything is released. */
 static void
 session_free(struct session *s)
@@ -207,7 +194,7 @@ session_free(struct session *s)
 		    pretls_domain(s->pretls));
 	gettimeofday(&now, NULL);
 	timersub(&now, &s->start, &d);
-	log_msg(end_priority(&s->verdict), "event=%s session=%llu "
+	log_msg(verdict_priority(&s->verdict), "event=%s session=%llu "
 	    "client=%s%s listener=%s domain=%s reason=%s%s bytes_in=%llu "
 	    "bytes_out=%llu duration=%ld.%03ld", s->verdict.event, s->id,
 	    s->client, via_field(s, via, sizeof(via)), s->l->name,
