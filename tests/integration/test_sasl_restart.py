@@ -48,6 +48,8 @@ class Backend:
         self.opened_rx = opened_rx
 
     def mark(self):
+        """The log offset from which a case's lines are searched; every
+        earlier session was waited for with finished_session()."""
         return len(self.be.log_text())
 
     def finished_session(self, start, timeout=util.DEFAULT_TIMEOUT):
@@ -107,6 +109,7 @@ def cases(t, b, cert):
     with t.case("%s: a pipelined login (<auth/>, the new stream header and "
                 "resource binding in one write) succeeds: delayed behind "
                 "<auth/>, not lost" % b.name) as k:
+        start = b.mark()
         with d.client() as cl:
             common.relayed(cl, cafile=cert.cert)
             mark = len(cl.data)
@@ -120,6 +123,12 @@ def cases(t, b, cert):
             cl.send(raw.END)
             cl.read_to_eof(10)
         common.end_line(k, d, cl, expect.CLOSE)
+        # Before the next case: the server has logged all of this one
+        # (ejabberd logs asynchronously), so that the next case's lines
+        # are the only ones after its mark.
+        k.require(b.finished_session(start) is not None,
+                  "%s finished the session" % b.name,
+                  b.be.log_text()[start:][-1500:])
 
     # After <success/>: the held bytes are the new stream; its header is
     # checked like the first one.
