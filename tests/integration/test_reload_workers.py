@@ -5,9 +5,11 @@ removed on reload refuses connections (the master keeps no copy that
 would complete handshakes nobody accepts); an address added on reload is
 steered by client address like those bound at start (per-address caps
 exact across workers and addresses); a removed address can be added
-again.  And every generation is released once nothing holds it, the
+again, and a worker replaced later inherits the master's sockets as they
+are now.  And every generation is released once nothing holds it, the
 first one included (event=generation-freed, debug)."""
 import errno
+import os
 import signal
 import socket
 
@@ -55,6 +57,7 @@ def main(t):
         return pids
 
     workers = lines_from_each(r"event=worker-started\b", 0, WORKERS)
+    first_workers = list(workers)
 
     def reload(cfg):
         """SIGHUP with cfg; True once every worker has reloaded."""
@@ -155,17 +158,34 @@ def main(t):
                 "each client address reaches one worker on both listeners",
                 by_src)
 
+    with t.case("workers=2: a worker replaced after the reloads serves "
+                "the added address from the master's sockets, steered") as k:
+        c, victim = connect(added_port, "127.0.0.9")
+        c.close()
+        k.require(victim in workers, "served before", c.data[-200:])
+        mark = d.mark()
+        os.kill(victim, signal.SIGKILL)
+        new = lines_from_each(r"event=worker-started\b", mark, 1)
+        k.require(len(new) == 1 and victim not in new, "a new worker "
+                  "started", new)
+        for port in (added_port, extra_port, d.port()):
+            c, pid = connect(port, "127.0.0.9")
+            k.check(pid == new[0], "port %d: served by the new worker"
+                    % port, (pid, new))
+            c.close()
+        workers[workers.index(victim)] = new[0]
+
     with t.case("the first generation is released after a reload, in the "
                 "master and in each worker (event=generation-freed "
                 "generation=1)") as k:
         pids = set(lines_from_each(
             r"event=generation-freed generation=1\b", 0, WORKERS + 1))
-        k.check(pids == set(workers) | {d.proc.pid}, "freed by all three "
-                "processes", (pids, workers, d.proc.pid))
+        k.check(pids == set(first_workers) | {d.proc.pid}, "freed by all "
+                "three processes", (pids, first_workers, d.proc.pid))
         pids = set(lines_from_each(
             r"event=generation-freed generation=2\b", 0, WORKERS + 1))
-        k.check(pids == set(workers) | {d.proc.pid}, "and the second",
-                pids)
+        k.check(pids == set(first_workers) | {d.proc.pid}, "and the "
+                "second", pids)
 
     t.ok(d.alive(), "daemon still running", d.text()[-1500:])
     rc = d.stop()
