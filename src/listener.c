@@ -167,13 +167,6 @@ bind_socket(const struct config_addr *a, const struct sockaddr *sa,
 	return fd;
 }
 
-static int
-same_address(const struct config_addr *a, const struct config_addr *b)
-{
-	return a->len == b->len && a->sa.ss_family == b->sa.ss_family &&
-	    memcmp(&a->sa, &b->sa, a->len) == 0;
-}
-
 static void
 free_bound(struct bound *b)
 {
@@ -329,6 +322,17 @@ listeners_close(struct listeners *ls)
 	free(ls);
 }
 
+/* Reload: a configured address that was already listening keeps its
+   socket, and a socket the master offers is matched to its address the
+   same way.  Port 0 too: "any free port" keeps the one it got (whereas
+   config.c's duplicate check never counts two port-0 addresses as one). */
+static int
+same_listen(const struct config_addr *a, const struct config_addr *b)
+{
+	return addr_equal((const struct sockaddr *)&a->sa, a->len,
+	    (const struct sockaddr *)&b->sa, b->len);
+}
+
 int
 listeners_offer(struct listeners *ls, const struct config_addr *conf, int fd)
 {
@@ -336,7 +340,7 @@ listeners_offer(struct listeners *ls, const struct config_addr *conf, int fd)
 
 	/* Two reloads in a row: the later socket for an address wins. */
 	for (pp = &ls->offers; (o = *pp) != NULL; pp = &o->next)
-		if (same_address(&o->conf, conf)) {
+		if (same_listen(&o->conf, conf)) {
 			close(o->fd);
 			o->fd = fd;
 			return 0;
@@ -372,7 +376,7 @@ take_offer(struct listeners *ls, const struct config_addr *a)
 	int fd;
 
 	for (pp = &ls->offers; (o = *pp) != NULL; pp = &o->next)
-		if (same_address(&o->conf, a)) {
+		if (same_listen(&o->conf, a)) {
 			fd = o->fd;
 			*pp = o->next;
 			free(o);
@@ -446,7 +450,7 @@ listeners_reload(struct listeners *ls, struct server *srv,
 		for (i = 0; i < l->nlisten; i++) {
 			for (b = ls->all; b != NULL; b = b->next)
 				if (b->next_l == NULL &&
-				    same_address(&b->conf, &l->listen[i]))
+				    same_listen(&b->conf, &l->listen[i]))
 					break;
 			if (b != NULL) {
 				b->next_l = l;

@@ -32,6 +32,7 @@
 #include "session.h"
 #include "tls.h"
 #include "workers.h"
+#include "xmlstream.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -417,6 +418,9 @@ worker_setup(struct daemon_state *d, unsigned slot, char *err,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	/* Expat's hash salts: a secret of this worker, a salt per stream. */
+	if (tls_random(d->srv.gen->tls, &seed, sizeof(seed)) == 0)
+		xmlstream_seed(seed);
 	apply_limits(&d->srv);
 	if ((d->ev_grace = evtimer_new(d->srv.base, on_grace, d)) == NULL ||
 	    listeners_start(d->listeners, &d->srv, slot, err, errlen) == -1)

@@ -18,6 +18,7 @@
 
 #include "listener.h"
 #include "log.h"
+#include "monotime.h"
 #include "workers.h"
 
 /* One worker process, as the master sees it. */
@@ -40,15 +41,6 @@ struct workers {
 	pid_t master_pid;
 	int chan;		/* in a worker: its end of the channel */
 };
-
-static double
-mono_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /*
  * In the child: the chores every fork needs, then the caller's body.
@@ -112,7 +104,7 @@ spawn(struct workers *w, unsigned slot)
 	close(sv[1]);
 	w->w[slot].chan = sv[0];
 	w->w[slot].pid = pid;
-	w->w[slot].started = (time_t)mono_seconds();
+	w->w[slot].started = (time_t)monotime_now();
 	return 0;
 }
 
@@ -193,7 +185,7 @@ on_child(evutil_socket_t sig, short what, void *arg)
 		else
 			log_msg(LOG_ERR, "event=worker-exited worker=%u pid=%ld "
 			    "status=%d", i, (long)pid, WEXITSTATUS(status));
-		quick |= (time_t)mono_seconds() - w->w[i].started < 1;
+		quick |= (time_t)monotime_now() - w->w[i].started < 1;
 	}
 	if (w->stopping) {
 		if (workers_running(w) == 0)
