@@ -367,8 +367,13 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	   event would bring back the default action, and a log rotation's
 	   reload would kill the process and every session in grace. */
 	if (sig == SIGHUP && d->srv.stopping) {
-		log_msg(LOG_NOTICE, "event=reload-ignored reason=stopping "
-		    "sessions=%u", d->srv.nsessions);
+		if (d->is_master)
+			log_msg(LOG_NOTICE, "event=reload-ignored "
+			    "reason=stopping workers=%u",
+			    workers_running(d->workers));
+		else
+			log_msg(LOG_NOTICE, "event=reload-ignored "
+			    "reason=stopping sessions=%u", d->srv.nsessions);
 		return;
 	}
 	if (d->is_master) {
