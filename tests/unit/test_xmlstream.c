@@ -330,6 +330,111 @@ test_hardening(void)
 	ok(strstr(r.log, "starttls") == NULL, "... no <starttls/> handed out");
 }
 
+static int counted;
+
+static int
+count_unit(void *ctx, const struct xmlstream_unit *u)
+{
+	(void)ctx;
+	(void)u;
+	counted++;
+	return XMLSTREAM_CONTINUE;
+}
+
+static void
+rep(char **p, const char *s, int n)
+{
+	while (n-- > 0)
+		*p += sprintf(*p, "%s", s);
+}
+
+/*
+ * No complete unit waits: random streams of long tokens (attribute values
+ * with '>' and quotes, text with references and CRs, CDATA, whitespace,
+ * multi-byte characters, long tags) fed in random pieces; after every
+ * feed the units handed out are those of the same prefix fed whole.
+ */
+static void
+test_no_unit_waits(void)
+{
+	static const struct xmlstream_callbacks ccb = { NULL, count_unit };
+	static const struct xmlstream_limits big = { 1 << 20, 16, 64, 256, 0,
+	    0 };
+	static char in[65536];
+	struct xmlstream *xs, *ref;
+	int iter, k, got, bad = 0, feeds = 0;
+	size_t n, off, step;
+	char *p;
+
+	srand(1);
+	for (iter = 0; iter < 200 && !bad; iter++) {
+		p = in;
+		p += sprintf(p, "<?xml version='1.0'?>");
+		rep(&p, " ", rand() % 300);
+		p += sprintf(p, "<stream:stream xmlns='jabber:client' "
+		    "xmlns:stream='" NS_STREAMS "' x='");
+		rep(&p, "h", rand() % 400);
+		p += sprintf(p, "'>");
+		for (k = 0; k < 12; k++)
+			switch (rand() % 7) {
+			case 0:
+				p += sprintf(p, "<m a='");
+				rep(&p, ">x\"", rand() % 200);
+				p += sprintf(p, "'/>");
+				break;
+			case 1:
+				p += sprintf(p, "<m><b>");
+				rep(&p, "text\r\n&amp;&#x41;", rand() % 100);
+				p += sprintf(p, "</b></m>");
+				break;
+			case 2:
+				rep(&p, " \r\n", rand() % 200);
+				break;
+			case 3:
+				p += sprintf(p, "<m><![CDATA[");
+				rep(&p, "]]x>]", rand() % 100);
+				p += sprintf(p, "]]></m>");
+				break;
+			case 4:
+				p += sprintf(p, "<m b=\"");
+				rep(&p, "y", rand() % 500);
+				p += sprintf(p, "\"   \n ><n/></m   \n>");
+				break;
+			case 5:
+				p += sprintf(p, "<m>");
+				rep(&p, "\xc3\xa9\xe2\x82\xac", rand() % 200);
+				p += sprintf(p, "</m>");
+				break;
+			default:
+				p += sprintf(p, "<m");
+				rep(&p, " \n", rand() % 300);
+				p += sprintf(p, "/>");
+				break;
+			}
+		n = (size_t)(p - in);
+		xs = xmlstream_new(&big, &ccb, NULL);
+		got = 0;
+		for (off = 0; off < n && !bad; off += step) {
+			step = 1 + (rand() % 4 == 0 ? (size_t)(rand() % 2000) :
+			    (size_t)(rand() % 3));
+			if (step > n - off)
+				step = n - off;
+			counted = 0;
+			bad = xmlstream_feed(xs, in + off, step) != 0;
+			got += counted;
+			feeds++;
+			ref = xmlstream_new(&big, &ccb, NULL);
+			counted = 0;
+			bad = bad || xmlstream_feed(ref, in, off + step) != 0 ||
+			    counted != got;
+			xmlstream_free(ref);
+		}
+		xmlstream_free(xs);
+	}
+	ok(!bad, "no complete unit waits: %d random streams, %d feeds, "
+	    "each as the prefix fed whole", iter, feeds);
+}
+
 /* Feed "<iq/>" n times to xs. */
 static void
 feed_iqs(struct xmlstream *xs, int n)
@@ -758,6 +863,7 @@ main(void)
 
 	test_idle_release();
 	test_hardening();
+	test_no_unit_waits();
 
 	/* The owner may refuse an element by its start tag alone. */
 	rec_init(&r);
