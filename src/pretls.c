@@ -3,6 +3,7 @@
  */
 #include "autoconf.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -248,6 +249,8 @@ pretls_feed(struct pretls *p, const char *data, size_t len)
 void
 pretls_proceed(struct pretls *p)
 {
+	/* Only after PRETLS_STARTTLS (the session's contract). */
+	assert(p->state == PRETLS_STARTTLS_READ);
 	if (p->state != PRETLS_STARTTLS_READ)
 		return;
 	write_str(p, XMPP_PROCEED, strlen(XMPP_PROCEED));
