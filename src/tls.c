@@ -1046,3 +1046,31 @@ tls_library_version(void)
 	snprintf(buf, sizeof(buf), "mbedTLS %s", v);
 	return buf;
 }
+
+static time_t
+x509_unix_time(const mbedtls_x509_time *t)
+{
+	struct tm tm = {
+		.tm_year = t->year - 1900, .tm_mon = t->mon - 1,
+		.tm_mday = t->day, .tm_hour = t->hour, .tm_min = t->min,
+		.tm_sec = t->sec,
+	};
+
+	return timegm(&tm);
+}
+
+int
+tls_ctx_certificate(const struct tls_ctx *ctx, size_t i, const char **domain,
+    time_t *not_before, time_t *not_after)
+{
+	const struct tls_domain *d;
+
+	for (d = ctx->domains; d != NULL && i > 0; d = d->next)
+		i--;
+	if (d == NULL)
+		return -1;
+	*domain = d->name;
+	*not_before = x509_unix_time(&d->chain.valid_from);
+	*not_after = x509_unix_time(&d->chain.valid_to);
+	return 0;
+}
