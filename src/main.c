@@ -29,6 +29,10 @@
 #include "generation.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_cert.h"
+#include "metrics_http.h"
+#include "metrics_status.h"
 #include "session.h"
 #include "tls.h"
 
@@ -59,6 +63,7 @@ struct daemon_state {
 	int respawn_due;	/* fork once the loop has returned */
 	unsigned spawned;	/* workers forked so far */
 	pid_t master_pid;
+	struct metrics_http *metrics;	/* the master's (or only process's) */
 };
 
 /* Each worker numbers its sessions from its own block, so that session=
@@ -71,11 +76,12 @@ struct daemon_state {
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: xmppshield [-dknV] [-c file]\n"
+	fprintf(stderr, "usage: xmppshield [-dknsV] [-c file]\n"
 	    "  -c file  configuration (default " DEFAULT_CONFIG ")\n"
 	    "  -d       stay in the foreground, log to stderr\n"
 	    "  -k       list every configuration key and exit\n"
 	    "  -n       check the configuration and exit\n"
+	    "  -s       print the running daemon's figures (metrics_listen)\n"
 	    "  -V       print versions and exit\n");
 	exit(2);
 }
@@ -220,15 +226,29 @@ load_next_generation(struct daemon_state *d, int bind_listeners)
 	return g;
 }
 
+/* The serving process (master, or the only one) took a new generation. */
+static void
+observe_generation(struct daemon_state *d, struct generation *g)
+{
+	metrics_reload(1);
+	metrics_http_reload(d->metrics, g->cfg);
+	metrics_cert_check(g->tls, g->cfg->cert_warn_days);
+}
+
 static void
 reload(struct daemon_state *d)
 {
 	struct generation *g, *old = d->srv.gen;
 
 	log_msg(LOG_NOTICE, "event=reloading config=%s", d->config_path);
-	if ((g = load_next_generation(d, 1)) == NULL)
+	if ((g = load_next_generation(d, 1)) == NULL) {
+		if (d->nworkers == 1)
+			metrics_reload(0);
 		return;
+	}
 	d->srv.gen = g;
+	if (d->nworkers == 1)
+		observe_generation(d, g);
 	apply_limits(&d->srv);
 	log_msg(LOG_NOTICE, "event=reloaded generation=%u sessions=%u "
 	    "sessions_on_old=%u", g->number, d->srv.nsessions,
@@ -392,6 +412,7 @@ on_child(evutil_socket_t sig, short what, void *arg)
 		d->workers[i].pid = 0;
 		if (d->srv.stopping)
 			continue;
+		metrics_worker_replaced(i);
 		if (WIFSIGNALED(status))
 			log_msg(LOG_ERR, "event=worker-exited worker=%u pid=%ld "
 			    "signal=%d", i, (long)pid, WTERMSIG(status));
@@ -423,10 +444,13 @@ master_reload(struct daemon_state *d)
 
 	/* The master accepts nothing: its sockets stay as bound at start,
 	   and each worker adapts its own to the new generation. */
-	if ((g = load_next_generation(d, 0)) == NULL)
+	if ((g = load_next_generation(d, 0)) == NULL) {
+		metrics_reload(0);
 		return;
+	}
 	generation_unref(d->srv.gen);
 	d->srv.gen = g;
+	observe_generation(d, g);
 	apply_log_settings(d->srv.base, g->cfg);
 	signal_workers(d, SIGHUP);
 }
@@ -537,6 +561,9 @@ run_worker(struct daemon_state *d, unsigned slot)
 	event_free(d->ev_chld);
 	event_free(d->ev_respawn);
 	d->ev_chld = d->ev_respawn = NULL;
+	metrics_set_worker(slot);
+	metrics_http_drop(d->metrics);
+	metrics_cert_drop();
 	event_add(d->ev_hup, NULL);
 	if (worker_setup(d, slot, err, sizeof(err)) == -1) {
 		log_msg(LOG_ERR, "event=startup-error reason=worker worker=%u "
@@ -560,7 +587,9 @@ main(int argc, char *argv[])
 	struct config *cfg;
 	char err[512], *pidfile;
 
-	while ((ch = getopt(argc, argv, "c:dknVh")) != -1) {
+	int status_only = 0;
+
+	while ((ch = getopt(argc, argv, "c:dknsVh")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -574,6 +603,9 @@ main(int argc, char *argv[])
 		case 'n':
 			check_only = 1;
 			break;
+		case 's':
+			status_only = 1;
+			break;
 		case 'V':
 			print_versions();
 			return 0;
@@ -583,6 +615,8 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
+	if (status_only)
+		return metrics_status_main(path, stdout);
 
 	log_init(foreground || check_only, LOG_DAEMON, LOG_INFO);
 	memset(&d, 0, sizeof(d));
@@ -594,6 +628,7 @@ main(int argc, char *argv[])
 	}
 	cfg = d.srv.gen->cfg;
 	if (check_only) {
+		metrics_cert_check(d.srv.gen->tls, cfg->cert_warn_days);
 		printf("configuration OK\n");
 		generation_unref(d.srv.gen);
 		return 0;
@@ -622,6 +657,16 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	d.listen_gen = generation_ref(d.srv.gen);
+	/* Counters only with an endpoint to read them; shared before fork. */
+	if (cfg->metrics_listen.len != 0 && metrics_init(d.nworkers) == -1) {
+		fprintf(stderr, "xmppshield: metrics: %s\n", strerror(errno));
+		return 1;
+	}
+	if ((d.metrics = metrics_http_open(cfg, err, sizeof(err))) == NULL &&
+	    err[0] != '\0') {
+		fprintf(stderr, "xmppshield: %s\n", err);
+		return 1;
+	}
 	if (!foreground) {
 		if (daemon(0, 0) == -1) {
 			fprintf(stderr, "xmppshield: daemon: %s\n",
@@ -661,6 +706,12 @@ main(int argc, char *argv[])
 		fprintf(stderr, "xmppshield: %s\n", err);
 		return 1;
 	}
+	if (metrics_http_start(d.metrics, d.srv.base, cfg) == -1) {
+		log_msg(LOG_ERR, "event=startup-error reason=metrics");
+		return 1;
+	}
+	metrics_cert_check(d.srv.gen->tls, cfg->cert_warn_days);
+	metrics_cert_daily(d.srv.base);
 	log_msg(LOG_NOTICE, "event=started version=%s config=%s workers=%u",
 	    PACKAGE_VERSION, path, d.nworkers);
 	for (;;) {
@@ -689,6 +740,8 @@ main(int argc, char *argv[])
 	if (d.ev_respawn != NULL)
 		event_free(d.ev_respawn);
 	listeners_close(d.listeners);
+	metrics_http_free(d.metrics);
+	metrics_cert_drop();
 	event_base_free(d.srv.base);
 	admission_free(d.srv.admission);
 	generation_unref(d.listen_gen);

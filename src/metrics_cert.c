@@ -45,10 +45,11 @@ check_one(const struct cert *c, time_t now)
 	long long days;
 
 	log_escape(c->domain, esc, sizeof(esc));
-	/* Whole days left, rounded down: 0 on the last day. */
-	days = ((long long)c->not_after - now) / DAY;
+	/* Days left, rounded up: "expires within N days", 1 on the last
+	   day; an expired one says how many days ago, as -N. */
+	days = ((long long)c->not_after - now + DAY - 1) / DAY;
 	if (now > c->not_after) {
-		days = -(((long long)now - c->not_after + DAY - 1) / DAY);
+		days = -(((long long)now - c->not_after) / DAY);
 		log_msg(LOG_ERR, "event=certificate-expired domain=%s "
 		    "not_after=%s days=%lld", esc,
 		    utc(c->not_after, when, sizeof(when)), days);
@@ -56,7 +57,7 @@ check_one(const struct cert *c, time_t now)
 		log_msg(LOG_ERR, "event=certificate-not-yet-valid domain=%s "
 		    "not_before=%s", esc,
 		    utc(c->not_before, when, sizeof(when)));
-	else if (days < (long long)warn_days)
+	else if (days <= (long long)warn_days)
 		log_msg(LOG_WARNING, "event=certificate-expiring domain=%s "
 		    "days=%lld not_after=%s", esc, days,
 		    utc(c->not_after, when, sizeof(when)));

@@ -6,7 +6,7 @@
  *   event=certificate-expired domain=D not_after=TIME days=-N    (error)
  *   event=certificate-not-yet-valid domain=D not_before=TIME     (error)
  *   event=certificate-expiring domain=D days=N not_after=TIME    (warning,
- *       when fewer than cert_warn_days days are left)
+ *       when it expires within cert_warn_days days; N rounded up)
  * TIME is UTC, 2026-12-06T21:40:00Z.  Checked at start (and by -n), on
  * every reload, and once a day by a timer in the process that serves the
  * metrics (the master).

@@ -260,11 +260,22 @@ on_request(struct evhttp_request *req, void *arg)
 	evbuffer_free(body);
 }
 
+/* Every listener is reported, at 0 until it counts something. */
+static void
+register_listeners(const struct config *cfg)
+{
+	const struct config_listener *l;
+
+	for (l = cfg->listeners; l != NULL; l = l->next)
+		metrics_listener(l->name);
+}
+
 void
 metrics_http_reload(struct metrics_http *mh, const struct config *cfg)
 {
 	if (mh == NULL)
 		return;
+	register_listeners(cfg);
 	memcpy(mh->allow, cfg->metrics_allow, sizeof(mh->allow));
 	mh->nallow = cfg->nmetrics_allow;
 	/* The endpoint itself stays where it was bound at start. */
@@ -286,6 +297,7 @@ metrics_http_start(struct metrics_http *mh, struct event_base *base,
 	if (mh == NULL)
 		return 0;
 	mh->base = base;
+	register_listeners(cfg);
 	memcpy(mh->allow, cfg->metrics_allow, sizeof(mh->allow));
 	mh->nallow = cfg->nmetrics_allow;
 	if ((mh->http = evhttp_new(base)) == NULL ||

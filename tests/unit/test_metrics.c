@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "metrics.h"
+#include "metrics_status.h"
 #include "tap.h"
 
 struct text {
@@ -259,6 +260,24 @@ main(void)
 	    "certificate notAfter by domain");
 	ok(value(t, "xmppshield_certificate_not_before_seconds"
 	    "{domain=\"bad\\\"dom\"}") == 1, "domain label escaped");
+	{
+		char *table = NULL;
+		size_t tlen = 0;
+		FILE *f = open_memstream(&table, &tlen);
+
+		ok(metrics_status_format(t, 1800000000 - 3 * 86400, f) == 0,
+		    "status table from the exposition");
+		fclose(f);
+		ok(strstr(table, "LISTENER") != NULL &&
+		    strstr(table, "\nc2s ") != NULL, "a row per listener:\n%s",
+		    table);
+		ok(strstr(table, "example.org") != NULL &&
+		    strstr(table, "(3 days)") != NULL,
+		    "certificate with days left");
+		free(table);
+		ok(metrics_status_format("foo 1\n", 0, stdout) == -1,
+		    "no xmppshield metrics: -1");
+	}
 	metrics_certificates_begin();
 	free(t);
 	t = scrape();
