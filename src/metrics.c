@@ -11,7 +11,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "admission.h"
 #include "metrics.h"
+#include "verdict.h"
 
 #define LABELS_MAX	160	/* one rendered label set, escaped */
 #define SPIN_MAX	10000	/* yields while another process names a set */
@@ -111,6 +113,8 @@ static struct slot *mine;
 
 /* The one writer of a slot adds with plain loads and stores; the
    relaxed atomics only keep readers from seeing a torn value. */
+static void preregister(void);
+
 static inline void
 add(uint64_t *p, uint64_t n)
 {
@@ -155,6 +159,7 @@ metrics_init(unsigned nworkers)
 		store->nkeys[f] = 1;
 	}
 	mine = &store->slots[0];
+	preregister();
 	return 0;
 }
 
@@ -256,6 +261,53 @@ intern(uint32_t *countp, struct label *tab, unsigned cap, const char *text)
 	}
 }
 
+static void render(char *text, size_t len, const char *const *names,
+    const char *const *values, size_t n);
+
+/*
+ * The label sets known in advance are reported (at 0) from the start, so
+ * that rate() and increase() see their first event: every pair of
+ * verdict.c's table, the handshake failures among them, the admission
+ * refusals, the backend connect failures.
+ */
+static void
+preregister(void)
+{
+	static const char *const er[] = { "event", "reason" };
+	static const char *const r[] = { "reason" };
+	static const enum admission_result refusals[] = {
+		ADMIT_MAX_CONNECTIONS, ADMIT_PER_IP, ADMIT_RATE,
+	};
+	const char *ev, *why, *values[2];
+	char text[LABELS_MAX];
+	size_t i;
+
+#define KEEP(f, text)	(void)intern(&store->nkeys[f], \
+	store->keys + families[f].base, families[f].cap, text)
+	for (i = 0; verdict_name(i, &ev, &why); i++) {
+		values[0] = ev;
+		values[1] = why;
+		render(text, sizeof(text), er, values, 2);
+		KEEP(FAM_SESSION_END, text);
+		render(text, sizeof(text), r, &why, 1);
+		if (strcmp(ev, "tls-failed") == 0 ||
+		    strcmp(why, "sni-mismatch") == 0)
+			KEEP(FAM_HANDSHAKE_FAIL, text);
+		if (strcmp(ev, "backend-error") == 0 &&
+		    strncmp(why, "connect-", 8) == 0)
+			KEEP(FAM_BACKEND_FAIL, text);
+	}
+	why = "timeout";
+	render(text, sizeof(text), r, &why, 1);
+	KEEP(FAM_HANDSHAKE_FAIL, text);
+	for (i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+		why = admission_reason(refusals[i]);
+		render(text, sizeof(text), r, &why, 1);
+		KEEP(FAM_REFUSED, text);
+	}
+#undef KEEP
+}
+
 static unsigned
 listener_index(const char *name)
 {
@@ -278,27 +330,42 @@ metrics_listener(const char *listener)
  * Count one in family f for listener, under the label set made of
  * names[i]="values[i]".
  */
+/* names[i]="values[i]",... into text; "" if it does not fit. */
+static void
+render(char *text, size_t len, const char *const *names,
+    const char *const *values, size_t n)
+{
+	char esc[LABELS_MAX];
+	size_t i, o = 0;
+	int w;
+
+	text[0] = '\0';
+	for (i = 0; i < n; i++) {
+		if (metrics_escape(values[i] ? values[i] : "unknown", esc,
+		    sizeof(esc)) == -1) {
+			text[0] = '\0';
+			return;
+		}
+		w = snprintf(text + o, len - o, "%s%s=\"%s\"", i ? "," : "",
+		    names[i], esc);
+		if (w < 0 || (size_t)w >= len - o) {
+			text[0] = '\0';
+			return;
+		}
+		o += (size_t)w;
+	}
+}
+
 static void
 count_keyed(enum family f, const char *listener, const char *const *names,
     const char *const *values, size_t n, uint64_t by)
 {
 	const struct family_def *fd = &families[f];
-	char text[LABELS_MAX], esc[LABELS_MAX];
-	size_t i, o = 0;
+	char text[LABELS_MAX];
 	unsigned k = 0;
-	int w;
 
-	for (i = 0; i < n; i++) {
-		if (metrics_escape(values[i] ? values[i] : "unknown", esc,
-		    sizeof(esc)) == -1)
-			break;
-		w = snprintf(text + o, sizeof(text) - o, "%s%s=\"%s\"",
-		    i ? "," : "", names[i], esc);
-		if (w < 0 || (size_t)w >= sizeof(text) - o)
-			break;
-		o += (size_t)w;
-	}
-	if (i == n)
+	render(text, sizeof(text), names, values, n);
+	if (text[0] != '\0')
 		k = intern(&store->nkeys[f], store->keys + fd->base, fd->cap,
 		    text);
 	add(&mine->keyed[listener_index(listener)][fd->base + k], by);
