@@ -288,6 +288,15 @@ struct fetch {
 	int status;
 };
 
+/* libevent's own warnings ("connection failed: Success") say less than
+   the message below. */
+static void
+quiet(int severity, const char *msg)
+{
+	(void)severity;
+	(void)msg;
+}
+
 static void
 on_response(struct evhttp_request *req, void *arg)
 {
@@ -336,11 +345,13 @@ metrics_status_main(const char *config_path, FILE *out)
 		((struct sockaddr_in6 *)&sa)->sin6_addr = in6addr_loopback;
 	if (getnameinfo((struct sockaddr *)&sa, cfg->metrics_listen.len, host,
 	    sizeof(host), port, sizeof(port),
-	    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-		fprintf(stderr, "xmppshield: metrics_listen = %s: not an "
-		    "address\n", cfg->metrics_listen.text);
+	    NI_NUMERICHOST | NI_NUMERICSERV) != 0 || atoi(port) == 0) {
+		fprintf(stderr, "xmppshield: metrics_listen = %s: -s needs "
+		    "the address and a fixed port, e.g. 127.0.0.1:9470\n",
+		    cfg->metrics_listen.text);
 		goto out;
 	}
+	event_set_log_callback(quiet);
 	if ((base = event_base_new()) == NULL ||
 	    (f.body = evbuffer_new()) == NULL ||
 	    (conn = evhttp_connection_base_new(base, NULL, host,
