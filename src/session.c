@@ -514,7 +514,7 @@ do_handshake(struct session *s)
 	    name ? log_escape(name, sni, sizeof(sni)) : "-",
 	    tls_alpn(s->tls) ? tls_alpn(s->tls) : "-");
 	metrics_handshake(s->l->name, tls_version(s->tls), tls_cipher(s->tls),
-	    NULL, 0);
+	    tls_group(s->tls), tls_resumed(s->tls));
 	pretls_free(s->pretls);
 	s->pretls = NULL;
 	/* RFC 6120 5.4.3.3: nothing learned before TLS survives it, except

@@ -120,6 +120,13 @@ const char *tls_error_detail(const struct tls_conn *c);
 unsigned long long tls_bytes_in(const struct tls_conn *c);
 unsigned long long tls_bytes_out(const struct tls_conn *c);
 
+/* After the handshake: the key exchange group ("x25519", "secp256r1",
+   ..., "none" for a resumed TLS 1.2 session; NULL where the library
+   does not say: mbedTLS 3), and 1 if a session ticket resumed the
+   session, else 0. */
+const char *tls_group(const struct tls_conn *c);
+int tls_resumed(const struct tls_conn *c);
+
 /*
  * The leaf certificate of the i-th served domain (0-based): its domain
  * and validity (notBefore, notAfter) as Unix times.  0, or -1 past the

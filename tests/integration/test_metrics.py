@@ -256,6 +256,34 @@ def main(t):
         k.check(v and v >= sum(int(x["bytes_in"]) for x in ends),
                 "bytes received counted", v)
 
+    with t.case("a resumed TLS session counts as resumed=\"yes\"; on "
+                "mbedTLS 2.28 the group is named") as k:
+        ctx = raw.client_context(cert.cert)
+        sess, reused = None, []
+        for _ in range(2):
+            c = d.client()
+            c.open_stream()
+            c.send(raw.STARTTLS)
+            c.recv_until(rb"<proceed")
+            tls = ctx.wrap_socket(c.sock, server_hostname="example.org",
+                                  session=sess)
+            reused.append(tls.session_reused)
+            tls.sendall(raw.header().encode())
+            tls.recv(4096)      # a TLS 1.3 ticket comes with the data
+            sess = tls.session
+            tls.close()
+            d.end_of(c)
+        k.check(reused == [False, True], "second handshake resumed", reused)
+        s = parse(scrape())
+        k.check(total(s, "xmppshield_tls_handshakes_total",
+                      resumed="yes") == 1, "one resumed handshake")
+        if "mbedTLS 2." in util.run([d.bin, "-V"]).stdout:
+            k.check(total(s, "xmppshield_tls_handshakes_total",
+                          group="unknown") == 0 and
+                    total(s, "xmppshield_tls_handshakes_total",
+                          group="x25519") >= 1, "group=\"x25519\"",
+                    [x for x in s if x[0].startswith("xmppshield_tls_h")])
+
     with t.case("a policy violation from each of two client addresses "
                 "(steered to the two workers) is summed to 2") as k:
         served = set()
