@@ -11,7 +11,9 @@
 #   bench/metrics.sh [ROUNDS]     XMPPSHIELD=/path/to/xmppshield
 #
 # Uses bench/loadgen.c and bench/backend.c (as bench/run.sh does); needs
-# gcc, libssl-dev, openssl, curl.  Not part of "make check".
+# gcc, libssl-dev, openssl, curl.  Not part of "make check".  With one
+# worker the scrapes are served by the measured process itself, so "on"
+# is an upper bound; bench/metricsspeed.c measures the counters alone.
 set -eu
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
