@@ -256,6 +256,17 @@ metrics_status_format(const char *text, time_t now, FILE *out)
 	for (c = 0; c < NCOLS; c++)
 		fprintf(out, " %*s", c == COL_BACKEND ? 12 : 8, col_names[c]);
 	fprintf(out, "\n");
+	/* "other" (listeners past the label limit) last. */
+	for (i = 0; i < st->nrows; i++)
+		if (strcmp(st->rows[i].listener, "other") == 0 &&
+		    i + 1 < st->nrows) {
+			struct row tmp = st->rows[i];
+
+			memmove(&st->rows[i], &st->rows[i + 1],
+			    (st->nrows - i - 1) * sizeof(st->rows[0]));
+			st->rows[st->nrows - 1] = tmp;
+			break;
+		}
 	for (i = 0; i < st->nrows; i++) {
 		fprintf(out, "%-16s", st->rows[i].listener);
 		for (c = 0; c < NCOLS; c++)
