@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "metrics_status.h"
 #include "tap.h"
+#include "verdict.h"
 
 struct text {
 	char *s;
@@ -71,6 +72,12 @@ scrape_value(const char *series)
 
 	free(t);
 	return v;
+}
+
+static void
+diag_missing(const char *series)
+{
+	printf("# missing: %s\n", series);
 }
 
 /* Run worker i's part in a child process, as the daemon would. */
@@ -173,6 +180,24 @@ main(void)
 	ok(t != NULL && value(t,
 	    "xmppshield_connections_accepted_total{listener=\"c2s\"}") == 0,
 	    "a registered listener is reported at 0");
+	{
+		const char *ev, *why;
+		char series[256];
+		size_t i, missing = 0;
+
+		for (i = 0; verdict_name(i, &ev, &why); i++) {
+			snprintf(series, sizeof(series),
+			    "xmppshield_sessions_ended_total{listener=\"c2s\","
+			    "event=\"%s\",reason=\"%s\"}", ev, why);
+			if (value(t, series) != 0) {
+				missing++;
+				diag_missing(series);
+			}
+		}
+		ok(i > 0 && missing == 0, "every one of verdict.c's %zu "
+		    "(event, reason) pairs is reported at 0 from the start "
+		    "(one vocabulary with the log)", i);
+	}
 	ok(t != NULL && strstr(t, "# TYPE xmppshield_sessions_ended_total "
 	    "counter\n") != NULL && strstr(t, "# HELP "
 	    "xmppshield_connections_open ") != NULL, "HELP and TYPE lines");
