@@ -101,8 +101,9 @@ class Prometheus:
         return v
 
 
-def make_expired_cert(tmp):
-    """A self-signed example.org certificate that expired yesterday."""
+def make_dated_cert(tmp, tag, start_days, end_days):
+    """A self-signed example.org certificate valid from now + start_days
+    to now + end_days (negative: in the past)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -113,13 +114,13 @@ def make_expired_cert(tmp):
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=30))
-            .not_valid_after(now - datetime.timedelta(days=1))
+            .not_valid_before(now + datetime.timedelta(days=start_days))
+            .not_valid_after(now + datetime.timedelta(days=end_days))
             .add_extension(x509.SubjectAlternativeName(
                 [x509.DNSName("example.org")]), critical=False)
             .sign(key, hashes.SHA256()))
-    crt, kp = os.path.join(tmp, "expired.crt"), os.path.join(tmp,
-                                                             "expired.key")
+    crt, kp = (os.path.join(tmp, tag + ".crt"),
+               os.path.join(tmp, tag + ".key"))
     with open(crt, "wb") as f:
         f.write(cert.public_bytes(serialization.Encoding.PEM))
     with open(kp, "wb") as f:
@@ -493,19 +494,29 @@ def main(t):
                 r.stdout)
         k.check("example.org" in r.stdout, "certificate listed", r.stdout)
 
-    with t.case("-n warns about an expired certificate, and about one "
-                "expiring soon") as k:
-        bad = make_expired_cert(tmp)
+    with t.case("-n warns about an expired certificate, one not yet "
+                "valid, and one expiring soon (and still says OK)") as k:
+        bad = make_dated_cert(tmp, "expired", -30, -1)
         c2 = daemon.base_config(bad, be.port)
         path = daemon.write_config(os.path.join(tmp, "expired.conf"), c2)
         r = daemon.check_config(path)
         k.check("event=certificate-expired domain=example.org" in r.stderr,
                 "certificate-expired", r.stderr)
+        k.check(r.returncode == 0 and "configuration OK" in r.stdout,
+                "a warning, not an error", (r.returncode, r.stdout))
+        early = make_dated_cert(tmp, "early", 2, 60)
+        c3 = daemon.base_config(early, be.port)
+        p3 = daemon.write_config(os.path.join(tmp, "early.conf"), c3)
+        r = daemon.check_config(p3)
+        k.check("event=certificate-not-yet-valid domain=example.org"
+                in r.stderr, "certificate-not-yet-valid", r.stderr)
         r = daemon.check_config(d.conf)
         k.check("event=certificate-expiring domain=example.org days=3"
                 in r.stderr, "certificate-expiring", r.stderr)
 
     with t.case("xmppshield -s without metrics_listen says what to set") as k:
+        path = daemon.write_config(os.path.join(tmp, "nometrics.conf"),
+                                   daemon.base_config(cert, be.port))
         r = util.run([d.bin, "-s", "-c", path], timeout=20)
         k.check(r.returncode == 1 and "metrics_listen" in r.stderr,
                 "exit 1, names metrics_listen", r.stderr)
