@@ -484,6 +484,29 @@ def main(t):
                       '"example.org"}', lambda v: v > 0)
         k.check(v == na, "gauge == notAfter", (v, na))
 
+    with t.case("every query of contrib/prometheus/grafana-dashboard.json "
+                "runs on the real Prometheus, and the certificate panel "
+                "says 3 days") as k:
+        path = os.path.join(daemon.top_srcdir(), "contrib", "prometheus",
+                            "grafana-dashboard.json")
+        with open(path) as f:
+            dash = json.load(f)
+        exprs = [tg["expr"] for p in dash["panels"] for tg in p["targets"]]
+        k.check(len(exprs) >= 10, "the dashboard has its queries",
+                len(exprs))
+        for e in exprs:
+            q = e.replace("$__rate_interval", "1m").replace("$instance",
+                                                            ".*")
+            try:
+                prom.query(q)
+                err = None
+            except Exception as ex:     # HTTP 400: a bad query
+                err = ex
+            k.check(err is None, "query runs: %s" % q, err)
+        days = prom.value([e for e in exprs if "not_after" in e][0]
+                          .replace("$instance", ".*"))
+        k.check(days is not None and 2.9 < days <= 3, "about 3 days", days)
+
     with t.case("xmppshield -s prints the per-listener table from the "
                 "running daemon") as k:
         r = util.run([d.bin, "-s", "-c", d.conf], timeout=20)
