@@ -6,9 +6,10 @@
 #                                    test suite runs (Prosody, ejabberd,
 #                                    slixmpp, openssl, clang, HAProxy,
 #                                    testssl.sh, fail2ban-regex,
-#                                    systemd-analyze; dnsmasq-base answers
-#                                    DNS inside the federation test's
-#                                    network namespace)
+#                                    systemd-analyze, prometheus and
+#                                    promtool; dnsmasq-base answers DNS
+#                                    inside the federation test's network
+#                                    namespace)
 #   contrib/install-deps.sh --mbedtls-only
 #                                    only (re)build the private mbedTLS 3.6
 #                                    (the update command in docs/SECURITY.md)
@@ -45,7 +46,7 @@ BUILD="build-essential autoconf automake pkg-config libevent-dev
 MBEDTLS_BUILD="dpkg-dev cmake python3 debian-archive-keyring xz-utils bzip2"
 TESTS="prosody ejabberd python3 python3-slixmpp openssl clang
     libclang-rt-14-dev iproute2 procps dnsmasq-base
-    haproxy fail2ban systemd testssl.sh"
+    haproxy fail2ban systemd prometheus python3-cryptography testssl.sh"
 
 # Bump when the build recipe below changes: the prefix is rebuilt.
 RECIPE=1

@@ -266,8 +266,8 @@ log_shutdown(void)
 	log_flush_ev = NULL;
 }
 
-/* The header's prototype has no format attribute; clang wants one here. */
-void __attribute__((format(printf, 2, 0)))
+/* log_msg() with a va_list. */
+static void __attribute__((format(printf, 2, 0)))
 log_vmsg(int prio, const char *fmt, va_list ap)
 {
 	if (!log_enabled(prio) || over_rate(prio))

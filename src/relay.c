@@ -3,9 +3,9 @@
  */
 #include "autoconf.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "log.h"
 #include "relay.h"
@@ -14,6 +14,10 @@
 /* The backend is ours, but its nesting is still bounded. */
 #define BACKEND_MAX_DEPTH	256
 #define BACKEND_MAX_ATTRIBUTES	1024
+/* The backend relays other users' stanzas: a budget of names four times
+   the client's (about 2000 new names in one stanza) before it fails the
+   recipient's stream; docs/SECURITY.md counts it. */
+#define BACKEND_MAX_NAMES	(256 * 1024)
 
 struct relay {
 	const struct config *cfg;
@@ -29,6 +33,8 @@ struct relay {
 	int backend_ended;	/* ... and from the backend */
 	int failed;
 	int authenticated;	/* the backend said SASL <success/> */
+	int held;		/* client input held: a SASL request waits
+				   for the backend's answer (see below) */
 	unsigned stripped;
 	struct verdict *verdict;	/* made on the first failure */
 };
@@ -41,7 +47,7 @@ struct relay {
 static struct verdict spare_verdict;
 
 static struct verdict *
-verdict_of(struct relay *r)
+failure(struct relay *r)
 {
 	if (r->verdict == NULL &&
 	    (r->verdict = calloc(1, sizeof(*r->verdict))) == NULL) {
@@ -52,49 +58,19 @@ verdict_of(struct relay *r)
 	return r->verdict;
 }
 
+/* The header check shared with pretls; the first one may fix the
+   domain (direct TLS without a served SNI), once. */
 static int
-check_client_header(struct relay *r, const struct xs_header *h)
+check_client_header(struct relay *r, const struct xmlstream_header *h)
 {
-	char to[256];
+	const char *served;
 
-	if (strcmp(h->ns, XMPP_NS_STREAMS) != 0 ||
-	    strcmp(h->name, "stream") != 0 || h->default_ns == NULL ||
-	    strcmp(h->default_ns, xmpp_content_ns(r->l->kind)) != 0) {
-		verdict_set(verdict_of(r), "protocol-error", "invalid-namespace",
-		    XMPP_COND_INVALID_NAMESPACE, NULL, NULL);
+	if (verdict_check_header(failure(r), r->cfg, r->l, h, r->domain,
+	    &served) == -1)
 		return -1;
-	}
-	if (h->version == NULL || strtol(h->version, NULL, 10) != 1) {
-		verdict_set(verdict_of(r), "protocol-error", "unsupported-version",
-		    XMPP_COND_UNSUPPORTED_VERSION, "Version 1.0 is required",
-		    NULL);
-		return -1;
-	}
-	/* Direct TLS without a served SNI: this first header fixes the
-	   domain, once. */
-	if (r->domain == NULL) {
-		if (h->to == NULL || !config_listener_serves(r->l, h->to)) {
-			verdict_set(verdict_of(r), "protocol-error",
-			    "host-unknown", XMPP_COND_HOST_UNKNOWN, NULL,
-			    " to=%s", log_escape(h->to, to, sizeof(to)));
-			return -1;
-		}
-		r->domain = strdup(config_find_domain(r->cfg, h->to)->name);
-		if (r->domain == NULL) {
-			verdict_set(verdict_of(r), "internal-error",
-			    "out-of-memory", XMPP_COND_RESOURCE_CONSTRAINT,
-			    NULL, NULL);
-			return -1;
-		}
-		return 0;
-	}
-	/* The domain was fixed before TLS or by the SNI (and chose the
-	   certificate): a client may not switch virtual host across a
-	   restart (cf. Prosody CVE-2018-10847). */
-	if (h->to == NULL || strcasecmp(h->to, r->domain) != 0) {
-		verdict_set(verdict_of(r), "policy-violation", "domain-changed",
-		    XMPP_COND_HOST_UNKNOWN, NULL, " to=%s",
-		    log_escape(h->to, to, sizeof(to)));
+	if (r->domain == NULL && (r->domain = strdup(served)) == NULL) {
+		verdict_set(failure(r), "internal-error", "out-of-memory",
+		    XMPP_COND_RESOURCE_CONSTRAINT, NULL, NULL);
 		return -1;
 	}
 	return 0;
@@ -103,7 +79,10 @@ check_client_header(struct relay *r, const struct xs_header *h)
 /*
  * After TLS the client may not start TLS again or compression (neither
  * is ever offered): refused at the start tag, before the backend, which
- * might say <proceed/>, sees a byte of it.
+ * might say <proceed/>, sees a byte of it.  Nor may it open a stream
+ * inside its stream: a <stream:stream> element is never a stanza, and a
+ * backend that has restarted would read it as its new header (see the
+ * hold below).
  */
 static int
 client_element_start(void *ctx, const char *ns, const char *name)
@@ -111,9 +90,15 @@ client_element_start(void *ctx, const char *ns, const char *name)
 	struct relay *r = ctx;
 	char ens[160], ename[80];
 
+	if (strcmp(ns, XMPP_NS_STREAMS) == 0 && strcmp(name, "stream") == 0) {
+		verdict_set(failure(r), "policy-violation", "nested-stream",
+		    XMPP_COND_POLICY_VIOLATION,
+		    "A stream header inside the stream", NULL);
+		return -1;
+	}
 	if ((strcmp(ns, XMPP_NS_TLS) == 0 && strcmp(name, "starttls") == 0) ||
 	    (strcmp(ns, XMPP_NS_COMPRESS) == 0 && strcmp(name, "compress") == 0)) {
-		verdict_set(verdict_of(r), "policy-violation", "post-tls-element",
+		verdict_set(failure(r), "policy-violation", "post-tls-element",
 		    XMPP_COND_POLICY_VIOLATION, "Not offered on this stream",
 		    " element=%s ns=%s", log_escape(name, ename, sizeof(ename)),
 		    log_escape(ns, ens, sizeof(ens)));
@@ -122,19 +107,84 @@ client_element_start(void *ctx, const char *ns, const char *name)
 	return 0;
 }
 
+/*
+ * SASL (RFC 6120 6.4): a request whose answer may be <success/>, after
+ * which the backend parses what follows as a new stream.  <abort/> is
+ * answered with <failure/>.  SASL2 (XEP-0388) restarts no stream, so its
+ * elements need no hold.
+ */
 static int
-client_unit(void *ctx, const struct xs_unit *u)
+sasl_request(const struct xmlstream_unit *u)
+{
+	return strcmp(u->ns, XMPP_NS_SASL) == 0 &&
+	    (strcmp(u->name, "auth") == 0 ||
+	    strcmp(u->name, "response") == 0 ||
+	    strcmp(u->name, "abort") == 0);
+}
+
+/* The backend's answer to a SASL request. */
+static int
+sasl_answer(const struct xmlstream_unit *u)
+{
+	return strcmp(u->ns, XMPP_NS_SASL) == 0 &&
+	    (strcmp(u->name, "challenge") == 0 ||
+	    strcmp(u->name, "success") == 0 ||
+	    strcmp(u->name, "failure") == 0);
+}
+
+/*
+ * The hold.  Whether the bytes behind a SASL request belong to this
+ * stream or to a new one depends on the backend's answer, which has not
+ * come yet: parsing them now could disagree with the backend, which, on
+ * <success/>, reads them as its new stream header (CVE-2022-22784 and
+ * CVE-2018-10847 class).  So the client's parser stops right after the
+ * request (XMLSTREAM_STOP), what the client sends next waits unparsed in its
+ * tail, bounded by max_stanza_size like any pending unit (the session
+ * stops reading when relay_client_room() is 0), and the backend's answer
+ * says how it is parsed: as a new stream after <success/>, header check
+ * included, as the rest of this stream otherwise.
+ */
+static int
+client_unit(void *ctx, const struct xmlstream_unit *u)
 {
 	struct relay *r = ctx;
 
-	if (u->kind == XS_UNIT_HEADER && check_client_header(r, u->header))
+	if (u->kind == XMLSTREAM_UNIT_HEADER &&
+	    check_client_header(r, u->header))
 		return -1;
 	r->cb.to_backend(r->ctx, u->data, u->len);
-	if (u->kind == XS_UNIT_END) {
+	if (u->kind == XMLSTREAM_UNIT_END) {
 		r->client_ended = 1;
-		return XS_STOP;
+		return XMLSTREAM_STOP;
 	}
-	return XS_CONTINUE;
+	if (u->kind == XMLSTREAM_UNIT_ELEMENT && sasl_request(u)) {
+		r->held = 1;
+		return XMLSTREAM_STOP;
+	}
+	return XMLSTREAM_CONTINUE;
+}
+
+/* The client's parser failed: its verdict, unless a callback set one. */
+static void
+client_failed(struct relay *r)
+{
+	r->failed = 1;
+	if (xmlstream_error(r->client) == XMLSTREAM_ERR_REJECTED &&
+	    relay_verdict(r)->event != NULL)
+		return;
+	verdict_from_xmlstream(failure(r), r->client);
+}
+
+/* The backend answered: parse what was held, as a new stream or not. */
+static int
+release_held(struct relay *r, int new_stream)
+{
+	r->held = 0;
+	if (xmlstream_resume(r->client, new_stream) == -1) {
+		client_failed(r);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -177,16 +227,16 @@ dialback_valid(const char *p, size_t len)
 }
 
 static int
-backend_unit(void *ctx, const struct xs_unit *u)
+backend_unit(void *ctx, const struct xmlstream_unit *u)
 {
 	struct relay *r = ctx;
 
 	r->cb.to_client(r->ctx, u->data, u->len);
 	switch (u->kind) {
-	case XS_UNIT_HEADER:
+	case XMLSTREAM_UNIT_HEADER:
 		r->client_has_header = 1;
 		break;
-	case XS_UNIT_ELEMENT:
+	case XMLSTREAM_UNIT_ELEMENT:
 		r->stripped += u->stripped;
 		/* RFC 6120 6.4.6: after SASL success both sides start new
 		   streams; the client can only send its new header once it
@@ -195,10 +245,18 @@ backend_unit(void *ctx, const struct xs_unit *u)
 		    strcmp(u->name, "success") == 0) {
 			r->client_has_header = 0;
 			r->authenticated = 1;
-			if (xmlstream_reset(r->client) == -1)
-				return -1;
-			return XS_RESTART;
+			if (r->held) {
+				/* What the client sent behind its request
+				   begins its new stream, exactly where the
+				   backend's does. */
+				if (release_held(r, 1) == -1)
+					return -1;
+			} else
+				xmlstream_reset(r->client);
+			return XMLSTREAM_RESTART;
 		}
+		if (r->held && sasl_answer(u) && release_held(r, 0) == -1)
+			return -1;
 		/* XEP-0220: our backend accepted the peer's domain
 		   (db:result), or answered the peer's verification request
 		   (db:verify, a stream that only checks keys): for s2s
@@ -209,13 +267,13 @@ backend_unit(void *ctx, const struct xs_unit *u)
 		    dialback_valid(u->data, u->len))
 			r->authenticated = 1;
 		break;
-	case XS_UNIT_END:
+	case XMLSTREAM_UNIT_END:
 		r->backend_ended = 1;
-		return XS_STOP;
-	case XS_UNIT_WHITESPACE:
+		return XMLSTREAM_STOP;
+	case XMLSTREAM_UNIT_WHITESPACE:
 		break;
 	}
-	return XS_CONTINUE;
+	return XMLSTREAM_CONTINUE;
 }
 
 struct relay *
@@ -223,12 +281,14 @@ relay_new(const struct config *cfg, const struct config_listener *l,
     const char *domain, const char *stream_id,
     const struct relay_callbacks *cb, void *ctx)
 {
-	static const struct xs_callbacks client_cb = {
+	static const struct xmlstream_callbacks client_cb = {
 		.element_start = client_element_start,
 		.unit = client_unit,
 	};
-	static const struct xs_callbacks backend_cb = { .unit = backend_unit };
-	struct xs_limits lim;
+	static const struct xmlstream_callbacks backend_cb = {
+		.unit = backend_unit,
+	};
+	struct xmlstream_limits lim;
 	struct relay *r;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
@@ -253,6 +313,7 @@ relay_new(const struct config *cfg, const struct config_listener *l,
 	lim.max_depth = BACKEND_MAX_DEPTH;
 	lim.max_attributes = BACKEND_MAX_ATTRIBUTES;
 	lim.max_name = 0;	/* the backend is trusted to be sane */
+	lim.max_names = BACKEND_MAX_NAMES;
 	if ((r->backend = xmlstream_new(&lim, &backend_cb, r)) == NULL)
 		goto fail;
 	if (xmlstream_strip(r->backend, XMPP_NS_STREAMS, "features",
@@ -294,17 +355,29 @@ feed(struct relay *r, struct xmlstream *xs, const char *data, size_t len,
 	if (r->failed)
 		return RELAY_ERROR;
 	if (xmlstream_feed(xs, data, len) == -1) {
+		if (from_client) {
+			client_failed(r);
+			return RELAY_ERROR;
+		}
 		r->failed = 1;
-		if (xmlstream_error(xs) == XS_ERR_REJECTED &&
+		if (xmlstream_error(xs) == XMLSTREAM_ERR_REJECTED &&
 		    relay_verdict(r)->event != NULL)
 			return RELAY_ERROR;
-		if (from_client)
-			verdict_from_xmlstream(verdict_of(r), xs,
-			    r->cfg->limits.max_stanza_size);
-		else
-			verdict_set(verdict_of(r), "backend-error", "bad-xml",
-			    XMPP_COND_INTERNAL_SERVER_ERROR, NULL,
-			    " detail=%s", xmlstream_strerror(xmlstream_error(xs)));
+		verdict_set(failure(r), "backend-error", "bad-xml",
+		    XMPP_COND_INTERNAL_SERVER_ERROR, NULL, " detail=%s",
+		    xmlstream_strerror(xmlstream_error(xs)));
+		return RELAY_ERROR;
+	}
+	if (r->held &&
+	    xmlstream_pending(r->client) > r->cfg->limits.max_stanza_size) {
+		/* Held bytes count as a pending unit does (the session reads
+		   no more than relay_client_room(), so only a caller that
+		   ignores it gets here). */
+		r->failed = 1;
+		verdict_set(failure(r), "policy-violation",
+		    "stanza-too-large", XMPP_COND_POLICY_VIOLATION,
+		    "Stanza too large", " limit=%zu",
+		    r->cfg->limits.max_stanza_size);
 		return RELAY_ERROR;
 	}
 	ended = from_client ? r->client_ended : r->backend_ended;
@@ -353,6 +426,24 @@ relay_verdict(const struct relay *r)
 		return r->verdict;
 	/* A failure without memory for its verdict; else nothing failed. */
 	return r->failed ? &spare_verdict : &none;
+}
+
+size_t
+relay_client_room(const struct relay *r)
+{
+	size_t max = r->cfg->limits.max_stanza_size;
+	size_t held;
+
+	if (!r->held)
+		return SIZE_MAX;
+	held = xmlstream_pending(r->client);
+	return held < max ? max - held : 0;
+}
+
+int
+relay_client_ended(const struct relay *r)
+{
+	return r->client_ended;
 }
 
 int

@@ -35,6 +35,7 @@
 #include "backend.h"
 #include "generation.h"
 #include "log.h"
+#include "metrics.h"
 #include "monotime.h"
 #include "pretls.h"
 #include "proxyproto.h"
@@ -42,6 +43,7 @@
 #include "session.h"
 #include "tls.h"
 #include "vhost.h"
+#include "verdict.h"
 #include "xmpp.h"
 
 #define READ_CHUNK	16384	/* one TLS record of plaintext */
@@ -174,20 +176,6 @@ via_field(const struct session *s, char *buf, size_t len)
 	return buf;
 }
 
-/* How loud the end of a session is, by the event that ended it. */
-static int
-end_priority(const struct verdict *v)
-{
-	if (strcmp(v->event, "policy-violation") == 0)
-		return LOG_WARNING;
-	if (strcmp(v->event, "backend-error") == 0 ||
-	    strcmp(v->event, "internal-error") == 0)
-		return LOG_ERR;
-	if (strcmp(v->event, "close") == 0)
-		return LOG_INFO;
-	return LOG_NOTICE;
-}
-
 /* The one line a session leaves behind, then everything is released. */
 static void
 session_free(struct session *s)
@@ -207,13 +195,15 @@ session_free(struct session *s)
 		    pretls_domain(s->pretls));
 	gettimeofday(&now, NULL);
 	timersub(&now, &s->start, &d);
-	log_msg(end_priority(&s->verdict), "event=%s session=%llu "
+	log_msg(verdict_priority(&s->verdict), "event=%s session=%llu "
 	    "client=%s%s listener=%s domain=%s reason=%s%s bytes_in=%llu "
 	    "bytes_out=%llu duration=%ld.%03ld", s->verdict.event, s->id,
 	    s->client, via_field(s, via, sizeof(via)), s->l->name,
 	    s->domain[0] ? s->domain : "-", s->verdict.reason,
 	    s->verdict.fields, in, out, (long)d.tv_sec,
 	    (long)d.tv_usec / 1000);
+	metrics_session_ended(s->l->name, s->verdict.event, s->verdict.reason,
+	    in, out);
 
 	TAILQ_REMOVE(&s->srv->sessions, s, entry);
 	s->srv->nsessions--;
@@ -503,6 +493,7 @@ do_handshake(struct session *s)
 		/* RFC 6120 5.4.3.2: a failed handshake just closes TCP.  An
 		   SNI naming another of our domains than the stream did is
 		   refused as policy, not as a TLS failure. */
+		metrics_handshake_failed(s->l->name, tls_error_reason(s->tls));
 		verdict_set(&v, tls_policy_refused(s->tls) ?
 		    "policy-violation" : "tls-failed", tls_error_reason(s->tls),
 		    XMPP_COND_NONE, NULL, "%s", fields);
@@ -522,6 +513,8 @@ do_handshake(struct session *s)
 	    s->domain[0] ? s->domain : "-", tls_version(s->tls), tls_cipher(s->tls),
 	    name ? log_escape(name, sni, sizeof(sni)) : "-",
 	    tls_alpn(s->tls) ? tls_alpn(s->tls) : "-");
+	metrics_handshake(s->l->name, tls_version(s->tls), tls_cipher(s->tls),
+	    tls_group(s->tls), tls_resumed(s->tls));
 	pretls_free(s->pretls);
 	s->pretls = NULL;
 	/* RFC 6120 5.4.3.3: nothing learned before TLS survives it, except
@@ -562,6 +555,16 @@ start_handshake(struct session *s)
 	do_handshake(s);
 }
 
+/* The client's </stream:stream> is passed on: wait (bounded) for the
+   backend to close its side. */
+static void
+client_stream_ended(struct session *s)
+{
+	s->client_ended = 1;
+	event_del(s->ev_read);
+	set_timer(s, LINGER_SECONDS);
+}
+
 /* --- the backend ------------------------------------------------------ */
 
 static int flush_tls(struct session *);
@@ -572,6 +575,8 @@ end_backend_error(struct session *s, const char *reason, const char *error)
 	char esc[128];
 	struct verdict v;
 
+	if (strncmp(reason, "connect-", 8) == 0)
+		metrics_backend_failed(s->l->name, reason);
 	verdict_set(&v, "backend-error", reason,
 	    XMPP_COND_REMOTE_CONNECTION_FAILED,
 	    "The XMPP service behind this server is unavailable",
@@ -608,6 +613,10 @@ from_backend(void *arg, const char *data, size_t len)
 		    "client-closed" : "backend-closed", NULL);
 		return -1;
 	}
+	/* Held client bytes released by a SASL answer may have ended the
+	   client's stream. */
+	if (!s->client_ended && relay_client_ended(s->relay))
+		client_stream_ended(s);
 	return 0;
 }
 
@@ -624,6 +633,15 @@ from_backend_done(void *arg)
 	}
 	if (evbuffer_get_length(s->tls_out) >= s->cfg->limits.buffer_size)
 		backend_pause_reading(s->backend);
+	/* A SASL answer released the client input held behind the request:
+	   read again what waited meanwhile (in mbedTLS or the socket). */
+	if (s->client_paused && !s->client_ended &&
+	    relay_client_room(s->relay) > 0 &&
+	    !backend_output_full(s->backend)) {
+		s->client_paused = 0;
+		event_add(s->ev_read, NULL);
+		read_relayed(s);
+	}
 }
 
 /* Backend callback: its queue drained below half: take client input
@@ -771,16 +789,22 @@ read_relayed(struct session *s)
 {
 	char buf[READ_CHUNK];
 	enum relay_result r;
-	size_t n;
+	size_t n, room;
 
 	s->read_wants_write = 0;
 	while (s->state == SESSION_RELAY && !s->client_ended) {
-		if (s->backend != NULL && backend_output_full(s->backend)) {
+		/* Stop while the backend's queue is full, or while the relay
+		   holds as much client input as it may (behind a SASL
+		   request, until the backend answers). */
+		room = relay_client_room(s->relay);
+		if (room == 0 || (s->backend != NULL &&
+		    backend_output_full(s->backend))) {
 			s->client_paused = 1;
 			event_del(s->ev_read);
 			return;
 		}
-		switch (tls_read(s->tls, buf, sizeof(buf), &n)) {
+		switch (tls_read(s->tls, buf, room < sizeof(buf) ? room :
+		    sizeof(buf), &n)) {
 		case TLS_IO_WANT_READ:
 			return;
 		case TLS_IO_WANT_WRITE:
@@ -809,12 +833,8 @@ read_relayed(struct session *s)
 			session_end(s, relay_verdict(s->relay));
 			return;
 		}
-		if (r == RELAY_STREAM_END) {
-			/* Wait (bounded) for the backend to close its side. */
-			s->client_ended = 1;
-			event_del(s->ev_read);
-			set_timer(s, LINGER_SECONDS);
-		}
+		if (r == RELAY_STREAM_END)
+			client_stream_ended(s);
 	}
 }
 
@@ -967,6 +987,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 		session_end(s, &v);
 		break;
 	case SESSION_HANDSHAKE:
+		metrics_handshake_failed(s->l->name, "timeout");
 		verdict_set(&v, "timeout", "handshake", XMPP_COND_NONE, NULL,
 		    " limit=%u", s->cfg->limits.handshake_timeout);
 		session_end(s, &v);
@@ -1019,6 +1040,7 @@ refuse(struct server *srv, const struct config_listener *l, int fd,
 	log_msg(LOG_WARNING, "event=refused client=%s listener=%s reason=%s "
 	    "connections=%u", client, l->name, admission_reason(ar),
 	    admission_connections(srv->admission));
+	metrics_refused(l->name, admission_reason(ar));
 }
 
 void
@@ -1083,6 +1105,7 @@ session_accept(struct server *srv, const struct config_listener *l, int fd,
 
 	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
 	srv->nsessions++;
+	metrics_accepted(l->name);
 	log_msg(LOG_INFO, "event=accept session=%llu client=%s listener=%s",
 	    s->id, s->client, l->name);
 	if (l->accept_proxy) {

@@ -21,28 +21,36 @@
  *
  * A rebuild costs a few microseconds, as much as parsing a small stanza
  * several times: a busy stream should not pay it for every stanza.  So a
- * stream that woke XS_HOT_WAKES times in a row within XS_WARM_FEEDS feeds
- * of going to sleep is busy and, at its next boundary, keeps its parser
- * on the warm list instead; each feed of the process gives back the
- * parsers of warm streams that had no feed of their own in the last
- * XS_WARM_FEEDS.  Feeds, not time, count: the module stays pure and
- * reproducible, and a process never holds more than XS_WARM_FEEDS warm
- * parsers.  Other streams (a new one, one idle for longer, a login's
- * handful of exchanges) give their parser back at once.
+ * stream that woke XMLSTREAM_HOT_WAKES times in a row within
+ * XMLSTREAM_WARM_FEEDS feeds of going to sleep is busy and, at its next
+ * boundary, keeps its parser on the warm list instead; each feed of the
+ * process gives back the parsers of warm streams that had no feed of
+ * their own in the last XMLSTREAM_WARM_FEEDS.  Feeds, not time, count:
+ * the module stays pure and reproducible, and a process never holds more
+ * than XMLSTREAM_WARM_FEEDS warm parsers.  Other streams (a new one,
+ * one idle for longer, a login's handful of exchanges) give their parser
+ * back at once.
  *
- * Expat remembers every element, attribute and prefix name it met for
- * as long as the parser lives (about 80 bytes each): a stream of stanzas
- * with ever new names grew without bound.  names_cost counts what a
- * parser met (bytes of names, plus NAME_COST for each); past the budget
- * (xs_limits.max_names) the parser is rebuilt at the next boundary, in
- * the middle of a feed too, the way a restart re-feeds the rest.
+ * Expat remembers every distinct element and attribute name it met, as
+ * written (a prefix makes another name; "xmlns:p" is an attribute name
+ * and a prefix), for as long as the parser lives (about 80 bytes each):
+ * a stream of stanzas with ever new names grew without bound.  names_cost
+ * counts the distinct names a parser met (their bytes, plus NAME_COST for
+ * each), read from the raw start tags (count_names()), the stream
+ * header's in every rebuilt parser too; repeated names cost nothing, so
+ * ordinary stanzas never add up.  Past the budget
+ * (xmlstream_limits.max_names) the parser is rebuilt at the next
+ * boundary, in the middle of a feed too, the way a restart re-feeds the
+ * rest; and one unit may not add more than the budget by itself
+ * (XMLSTREAM_ERR_TOO_MANY_NAMES): a parser holds at most twice the
+ * budget of names.
  */
 #include "autoconf.h"
 
 #include <sys/queue.h>
-#include <sys/random.h>
 
 #include <expat.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -52,11 +60,28 @@
 #define NS_SEP		' '	/* cannot occur in a namespace URI */
 #define FEED_SLICE	16384	/* bounds how far buf grows past max_unit */
 #define MAX_STRIP	4
-#define MAX_CUTS	16
-#define NAME_COST	64	/* Expat's overhead per remembered name */
+#define MAX_CUTS	16	/* children removed from one unit, at most */
+#define NAME_COST	128	/* Expat's bytes per remembered name, its
+				   hash tables and ours included (measured) */
+#define SMALL_TOKEN	128	/* a partial token this short is rescanned at
+				   once (see feed_slice()) */
 #define NAMES_BUDGET	65536	/* default for max_names */
 
-enum xs_state { XS_RUNNING, XS_STOPPED, XS_FAILED };
+enum xmlstream_state { XMLSTREAM_RUNNING, XMLSTREAM_STOPPED, XMLSTREAM_FAILED };
+
+/* Where the bytes after Expat's partial token are (see feed_slice()). */
+enum lex {
+	LEX_OTHER,	/* not a tag: only the doubling rule applies */
+	LEX_TAG,	/* inside a start or end tag, outside quotes */
+	LEX_APOS,	/* inside an attribute value in '...' */
+	LEX_QUOT,	/* inside an attribute value in "..." */
+	LEX_COMMENT,	/* inside <!-- ... */
+	LEX_COMMENT1,	/* ... after one '-' */
+	LEX_COMMENT2,	/* ... after two or more */
+	LEX_PI,		/* inside <? ... */
+	LEX_PI_Q,	/* ... after a '?' */
+	LEX_END,	/* the token may be complete: rescan now */
+};
 
 struct strip_rule {
 	const char *parent_ns, *parent_name, *ns, *name;	/* not ours */
@@ -69,15 +94,22 @@ struct cut {
 struct xmlstream {
 	XML_Parser parser;	/* NULL before the first byte and while idle */
 	unsigned long salt;	/* Expat's hash salt, 0: Expat picks one */
-	struct xs_limits lim;
-	struct xs_callbacks cb;
+	struct xmlstream_limits lim;
+	struct xmlstream_callbacks cb;
 	void *ctx;
 	const char *detail;
 
 	char *hdr;		/* the current stream's header bytes */
 	size_t hdrlen;
 	size_t names_cost;	/* names this parser met, see the top */
+	size_t names_at_unit;	/* ... when the current unit began */
+	uint64_t *names;	/* hashes of those names (0: free slot) */
+	size_t names_cap, names_used;
+	unsigned ns_decls;	/* xmlns declarations of the next start tag */
 	long long shift;	/* stream offset = Expat's offset + shift */
+	long long fed;		/* stream offset Expat has the bytes up to */
+	long long token;	/* ... and where its partial token starts */
+	enum lex lex;		/* that token's state at buf's end */
 
 	/* Bytes not yet handed out: buf[head, len) starts at offset base. */
 	char *buf;
@@ -97,12 +129,13 @@ struct xmlstream {
 	unsigned slept;		/* feeds, when the parser was freed */
 	unsigned last;		/* feeds, when it joined the warm list */
 
-	enum xs_state state;
-	enum xs_error err;
-	enum xs_release release;
+	enum xmlstream_state state;
+	enum xmlstream_err err;
+	enum xmlstream_release release;
 	unsigned depth;		/* 0 before the header, 1 between stanzas */
 	unsigned char nstrip, ncuts;
-	unsigned char heat;	/* quick wakes in a row, up to XS_HOT_WAKES */
+	unsigned char heat;	/* quick wakes in a row, up to
+				   XMLSTREAM_HOT_WAKES */
 	unsigned is_warm:1;	/* on the warm list, parser kept */
 	unsigned priming:1;	/* parsing hdr again: handlers are mute */
 	unsigned primed:1;	/* ... and the root start tag was seen */
@@ -122,12 +155,15 @@ static void XMLCALL on_text(void *, const XML_Char *, int);
 static unsigned feeds;
 static TAILQ_HEAD(, xmlstream) warm = TAILQ_HEAD_INITIALIZER(warm);
 
+/* Expat hash salts: a secret key from xmlstream_seed() and a counter. */
+static uint64_t salt_key, salt_count;
+
 static void
-fail(struct xmlstream *xs, enum xs_error err, const char *detail)
+fail(struct xmlstream *xs, enum xmlstream_err err, const char *detail)
 {
-	if (xs->state != XS_RUNNING)
+	if (xs->state != XMLSTREAM_RUNNING)
 		return;
-	xs->state = XS_FAILED;
+	xs->state = XMLSTREAM_FAILED;
 	xs->err = err;
 	xs->detail = detail;
 	if (xs->parser != NULL)
@@ -172,7 +208,7 @@ event_end(struct xmlstream *xs)
 }
 
 static void
-free_header(struct xs_header *h)
+free_header(struct xmlstream_header *h)
 {
 	free((char *)h->ns);
 	free((char *)h->name);
@@ -181,6 +217,127 @@ free_header(struct xs_header *h)
 	free((char *)h->from);
 	free((char *)h->version);
 	free((char *)h->id);
+}
+
+static size_t
+header_max(const struct xmlstream *xs)
+{
+	return xs->lim.max_header ? xs->lim.max_header : XMLSTREAM_MAX_HEADER;
+}
+
+static size_t
+names_budget(const struct xmlstream *xs)
+{
+	return xs->lim.max_names ? xs->lim.max_names : NAMES_BUDGET;
+}
+
+/* A new parser knows no names. */
+static void
+names_forget(struct xmlstream *xs)
+{
+	free(xs->names);
+	xs->names = NULL;
+	xs->names_cap = xs->names_used = 0;
+	xs->names_cost = xs->names_at_unit = 0;
+	xs->ns_decls = 0;
+}
+
+/* Count the name p[0, n) if this parser has not met it; -1: no memory. */
+static int
+name_met(struct xmlstream *xs, const char *p, size_t n)
+{
+	uint64_t h = xs->salt ^ UINT64_C(0xcbf29ce484222325), *t;
+	size_t i, cap;
+
+	/* FNV-1a, keyed by the stream's secret salt, then mixed: a peer
+	   cannot aim at collisions to hide names from the count. */
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * UINT64_C(0x100000001b3);
+	h ^= h >> 32;
+	h *= UINT64_C(0xd6e8feb86659fd93);
+	h ^= h >> 32;
+	if (h == 0)
+		h = 1;
+	if (2 * (xs->names_used + 1) > xs->names_cap) {
+		cap = xs->names_cap ? 2 * xs->names_cap : 64;
+		if ((t = calloc(cap, sizeof(*t))) == NULL)
+			return -1;
+		for (i = 0; i < xs->names_cap; i++) {
+			size_t j;
+
+			if (xs->names[i] == 0)
+				continue;
+			for (j = xs->names[i] & (cap - 1); t[j] != 0;
+			    j = (j + 1) & (cap - 1))
+				;
+			t[j] = xs->names[i];
+		}
+		free(xs->names);
+		xs->names = t;
+		xs->names_cap = cap;
+	}
+	for (i = h & (xs->names_cap - 1); xs->names[i] != 0;
+	    i = (i + 1) & (xs->names_cap - 1))
+		if (xs->names[i] == h)
+			return 0;
+	xs->names[i] = h;
+	xs->names_used++;
+	xs->names_cost += NAME_COST + n;
+	return 0;
+}
+
+static int
+is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/*
+ * Count the names of the start tag being reported, as written: its
+ * element name and every attribute name (xmlns:p included).  Expat has
+ * checked the tag, so it is '<' NAME (S NAME S? = S? QUOTED)* S? '/'? '>'.
+ * 0, or -1 out of memory.
+ */
+static int
+count_names(struct xmlstream *xs)
+{
+	long long at = (long long)XML_GetCurrentByteIndex(xs->parser);
+	size_t n = (size_t)XML_GetCurrentByteCount(xs->parser), i = 1, s;
+	const char *p;
+
+	/* While priming, shift is 0 and the bytes are the saved header. */
+	if (xs->priming) {
+		if (at < 0 || (size_t)at + n > xs->hdrlen)
+			return 0;
+		p = xs->hdr + at;
+	} else {
+		at += xs->shift;
+		if (at < xs->base || (size_t)(at - xs->base) + n >
+		    xs->len - xs->head)
+			return 0;
+		p = xs->buf + xs->head + (size_t)(at - xs->base);
+	}
+	while (i < n) {
+		for (s = i; i < n && !is_space(p[i]) && p[i] != '=' &&
+		    p[i] != '/' && p[i] != '>'; i++)
+			;
+		if (i > s && name_met(xs, p + s, i - s) == -1)
+			return -1;
+		while (i < n && (is_space(p[i]) || p[i] == '='))
+			i++;
+		if (i < n && (p[i] == '\'' || p[i] == '"')) {
+			char q = p[i++];
+
+			while (i < n && p[i] != q)
+				i++;
+			i++;
+			while (i < n && is_space(p[i]))
+				i++;
+		}
+		if (i < n && (p[i] == '/' || p[i] == '>'))
+			break;
+	}
+	return 0;
 }
 
 static void
@@ -212,28 +369,32 @@ apply_cuts(struct xmlstream *xs, char *data, size_t n)
 
 /* Hand buf[head, end - base) to the owner as one unit; h for HEADER. */
 static void
-emit(struct xmlstream *xs, enum xs_unit_kind kind, long long end,
-    const struct xs_header *h)
+emit(struct xmlstream *xs, enum xmlstream_unit_kind kind, long long end,
+    const struct xmlstream_header *h)
 {
-	struct xs_unit u;
+	struct xmlstream_unit u;
 	size_t n = (size_t)(end - xs->base);
 	int next;
 
+	if (kind == XMLSTREAM_UNIT_HEADER && n > header_max(xs)) {
+		fail(xs, XMLSTREAM_ERR_HEADER_TOO_LARGE, "header-size");
+		return;
+	}
 	if (n > xs->lim.max_unit) {
-		fail(xs, XS_ERR_TOO_LARGE, "unit-size");
+		fail(xs, XMLSTREAM_ERR_TOO_LARGE, "unit-size");
 		return;
 	}
 	memset(&u, 0, sizeof(u));
 	u.kind = kind;
 	u.data = xs->buf + xs->head;
 	u.len = n;
-	if (kind == XS_UNIT_ELEMENT) {
+	if (kind == XMLSTREAM_UNIT_ELEMENT) {
 		u.ns = xs->el_ns;
 		u.name = xs->el_name;
 		u.stripped = (unsigned)xs->ncuts;
 		if (xs->ncuts > 0)
 			u.len = apply_cuts(xs, xs->buf + xs->head, n);
-	} else if (kind == XS_UNIT_HEADER) {
+	} else if (kind == XMLSTREAM_UNIT_HEADER) {
 		u.ns = h->ns;
 		u.name = h->name;
 		u.header = h;
@@ -245,16 +406,17 @@ emit(struct xmlstream *xs, enum xs_unit_kind kind, long long end,
 	free(xs->cuts);
 	xs->cuts = NULL;
 	if (next < 0)
-		fail(xs, XS_ERR_REJECTED, "rejected");
-	else if (next == XS_STOP) {
-		xs->state = XS_STOPPED;
+		fail(xs, XMLSTREAM_ERR_REJECTED, "rejected");
+	else if (next == XMLSTREAM_STOP) {
+		xs->state = XMLSTREAM_STOPPED;
 		XML_StopParser(xs->parser, XML_FALSE);
-	} else if (next == XS_RESTART) {
+	} else if (next == XMLSTREAM_RESTART) {
 		xs->want_restart = 1;
 		XML_StopParser(xs->parser, XML_FALSE);
-	} else if (kind != XS_UNIT_HEADER && kind != XS_UNIT_END &&
-	    xs->release != XS_RELEASE_OFF && xs->names_cost >
-	    (xs->lim.max_names ? xs->lim.max_names : NAMES_BUDGET)) {
+	} else if (kind != XMLSTREAM_UNIT_HEADER &&
+	    kind != XMLSTREAM_UNIT_END &&
+	    xs->release != XMLSTREAM_RELEASE_OFF &&
+	    xs->names_cost > names_budget(xs)) {
 		/* Between stanzas: a new parser for the rest. */
 		xs->want_rebuild = 1;
 		XML_StopParser(xs->parser, XML_FALSE);
@@ -264,7 +426,7 @@ emit(struct xmlstream *xs, enum xs_unit_kind kind, long long end,
 static int
 running(struct xmlstream *xs)
 {
-	return xs->state == XS_RUNNING && !xs->want_restart &&
+	return xs->state == XMLSTREAM_RUNNING && !xs->want_restart &&
 	    !xs->want_rebuild && !xs->priming;
 }
 
@@ -279,7 +441,7 @@ on_xmldecl(void *ud, const XML_Char *version, const XML_Char *encoding,
 	if (!running(xs))
 		return;
 	if (encoding != NULL && strcasecmp(encoding, "UTF-8") != 0)
-		fail(xs, XS_ERR_UNSUPPORTED_ENCODING, "encoding");
+		fail(xs, XMLSTREAM_ERR_UNSUPPORTED_ENCODING, "encoding");
 }
 
 static void XMLCALL
@@ -294,11 +456,12 @@ on_ns_start(void *ud, const XML_Char *prefix, const XML_Char *uri)
 	if (xs->lim.max_name > 0 && ((prefix != NULL &&
 	    strlen(prefix) > xs->lim.max_name) ||
 	    (uri != NULL && strlen(uri) > xs->lim.max_name))) {
-		fail(xs, XS_ERR_NAME_TOO_LONG, "name");
+		fail(xs, XMLSTREAM_ERR_NAME_TOO_LONG, "name");
 		return;
 	}
-	xs->names_cost += NAME_COST + (prefix != NULL ? strlen(prefix) : 0) +
-	    (uri != NULL ? strlen(uri) : 0);
+	/* An attribute for max_attributes: Expat keeps a binding for each
+	   (the name itself is counted with the start tag's). */
+	xs->ns_decls++;
 	if (xs->depth != 0 || prefix != NULL)
 		return;
 	free(xs->default_ns);
@@ -309,7 +472,7 @@ static void
 start_header(struct xmlstream *xs, const XML_Char *qname,
     const XML_Char **atts)
 {
-	struct xs_header h;
+	struct xmlstream_header h;
 	char *ns, *name;
 	long long end;
 	size_t i, n;
@@ -335,7 +498,7 @@ start_header(struct xmlstream *xs, const XML_Char *qname,
 			*slot = strdup(atts[i + 1]);
 	}
 	if (ns == NULL || name == NULL) {
-		fail(xs, XS_ERR_NO_MEMORY, "memory");
+		fail(xs, XMLSTREAM_ERR_NO_MEMORY, "memory");
 		free_header(&h);
 		return;
 	}
@@ -347,7 +510,7 @@ start_header(struct xmlstream *xs, const XML_Char *qname,
 		free(xs->hdr);
 		if ((xs->hdr = malloc(n)) == NULL) {
 			xs->hdrlen = 0;
-			fail(xs, XS_ERR_NO_MEMORY, "memory");
+			fail(xs, XMLSTREAM_ERR_NO_MEMORY, "memory");
 			free_header(&h);
 			return;
 		}
@@ -355,7 +518,7 @@ start_header(struct xmlstream *xs, const XML_Char *qname,
 		xs->hdrlen = n;
 	}
 	xs->depth = 1;
-	emit(xs, XS_UNIT_HEADER, end, &h);
+	emit(xs, XMLSTREAM_UNIT_HEADER, end, &h);
 	/* The owner had it during the callback; nothing needs it later. */
 	free_header(&h);
 }
@@ -367,20 +530,34 @@ on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
 	size_t natts = 0, i;
 
 	if (xs->priming) {
+		/* The header's names live in every rebuilt parser. */
 		xs->primed = 1;
+		xs->ns_decls = 0;
+		count_names(xs);
 		return;
 	}
 	if (!running(xs))
 		return;
 	while (atts[natts] != NULL)
 		natts += 2;
-	if (natts / 2 > xs->lim.max_attributes) {
-		fail(xs, XS_ERR_TOO_MANY_ATTRIBUTES, "attributes");
+	/* xmlns declarations are attributes too (Expat takes them out). */
+	if (natts / 2 + xs->ns_decls > xs->lim.max_attributes) {
+		fail(xs, XMLSTREAM_ERR_TOO_MANY_ATTRIBUTES, "attributes");
 		return;
 	}
-	xs->names_cost += NAME_COST + strlen(qname);
-	for (i = 0; i < natts; i += 2)
-		xs->names_cost += NAME_COST + strlen(atts[i]);
+	xs->ns_decls = 0;
+	if (xs->depth <= 1)
+		xs->names_at_unit = xs->names_cost;
+	if (count_names(xs) == -1) {
+		fail(xs, XMLSTREAM_ERR_NO_MEMORY, "memory");
+		return;
+	}
+	/* (The header's names are bounded by its own cap.) */
+	if (xs->depth >= 1 &&
+	    xs->names_cost - xs->names_at_unit > names_budget(xs)) {
+		fail(xs, XMLSTREAM_ERR_TOO_MANY_NAMES, "names");
+		return;
+	}
 	/* Names are hashed and compared by Expat and by us: keep them
 	   short, whatever the stanza size allows. */
 	if (xs->lim.max_name > 0) {
@@ -389,7 +566,7 @@ on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
 		for (i = 0; i < natts && !toolong; i += 2)
 			toolong = strlen(atts[i]) > xs->lim.max_name;
 		if (toolong) {
-			fail(xs, XS_ERR_NAME_TOO_LONG, "name");
+			fail(xs, XMLSTREAM_ERR_NAME_TOO_LONG, "name");
 			return;
 		}
 	}
@@ -401,12 +578,12 @@ on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
 		free_element(xs);
 		split_name(qname, &xs->el_ns, &xs->el_name);
 		if (xs->el_ns == NULL || xs->el_name == NULL) {
-			fail(xs, XS_ERR_NO_MEMORY, "memory");
+			fail(xs, XMLSTREAM_ERR_NO_MEMORY, "memory");
 			return;
 		}
 		if (xs->cb.element_start != NULL &&
 		    xs->cb.element_start(xs->ctx, xs->el_ns, xs->el_name) < 0) {
-			fail(xs, XS_ERR_REJECTED, "rejected");
+			fail(xs, XMLSTREAM_ERR_REJECTED, "rejected");
 			return;
 		}
 		xs->strip_parent = 0;
@@ -416,7 +593,7 @@ on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
 				xs->strip_parent = 1;
 	} else if (xs->depth > xs->lim.max_depth) {
 		/* the new element's level is depth: 1 is the stanza itself */
-		fail(xs, XS_ERR_TOO_DEEP, "depth");
+		fail(xs, XMLSTREAM_ERR_TOO_DEEP, "depth");
 		return;
 	} else if (xs->depth == 2 && xs->strip_parent) {
 		xs->strip_child = 0;
@@ -425,11 +602,16 @@ on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
 			    strcmp(xs->el_name, xs->strip[i].parent_name) == 0 &&
 			    name_is(qname, xs->strip[i].ns, xs->strip[i].name))
 				xs->strip_child = 1;
-		if (xs->strip_child && xs->ncuts < MAX_CUTS) {
+		/* Past MAX_CUTS, a child to remove would pass: fail closed. */
+		if (xs->strip_child && xs->ncuts >= MAX_CUTS) {
+			fail(xs, XMLSTREAM_ERR_STRIP_LIMIT, "strip-limit");
+			return;
+		}
+		if (xs->strip_child) {
 			xs->child_start = event_start(xs);
 			if (xs->cuts == NULL && (xs->cuts = malloc(MAX_CUTS *
 			    sizeof(*xs->cuts))) == NULL) {
-				fail(xs, XS_ERR_NO_MEMORY, "memory");
+				fail(xs, XMLSTREAM_ERR_NO_MEMORY, "memory");
 				return;
 			}
 		} else
@@ -452,10 +634,10 @@ on_end(void *ud, const XML_Char *qname)
 		return;
 	xs->depth--;
 	if (xs->depth == 0) {
-		emit(xs, XS_UNIT_END, event_end(xs), NULL);
+		emit(xs, XMLSTREAM_UNIT_END, event_end(xs), NULL);
 	} else if (xs->depth == 1) {
 		XML_SetCharacterDataHandler(xs->parser, on_text);
-		emit(xs, XS_UNIT_ELEMENT, event_end(xs), NULL);
+		emit(xs, XMLSTREAM_UNIT_ELEMENT, event_end(xs), NULL);
 		xs->strip_parent = 0;
 	} else if (xs->depth == 2 && xs->strip_child) {
 		xs->cuts[xs->ncuts].start = xs->child_start;
@@ -463,17 +645,6 @@ on_end(void *ud, const XML_Char *qname)
 		xs->ncuts++;
 		xs->strip_child = 0;
 	}
-}
-
-static int
-all_space(const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
-			return 0;
-	return 1;
 }
 
 static void XMLCALL
@@ -488,12 +659,13 @@ on_text(void *ud, const XML_Char *s, int len)
 		return;
 	/* Judge the raw bytes: "&#32;" decodes to a space but is not one. */
 	start = event_start(xs);
-	if (!all_space(xs->buf + xs->head + (size_t)(start - xs->base),
+	if (!xmlstream_all_space(xs->buf + xs->head +
+	    (size_t)(start - xs->base),
 	    (size_t)XML_GetCurrentByteCount(xs->parser))) {
-		fail(xs, XS_ERR_BAD_FORMAT, "text-between-stanzas");
+		fail(xs, XMLSTREAM_ERR_BAD_FORMAT, "text-between-stanzas");
 		return;
 	}
-	emit(xs, XS_UNIT_WHITESPACE, event_end(xs), NULL);
+	emit(xs, XMLSTREAM_UNIT_WHITESPACE, event_end(xs), NULL);
 }
 
 /*
@@ -508,14 +680,14 @@ on_cdata_start(void *ud)
 	struct xmlstream *xs = ud;
 
 	if (running(xs) && xs->depth == 1)
-		fail(xs, XS_ERR_BAD_FORMAT, "text-between-stanzas");
+		fail(xs, XMLSTREAM_ERR_BAD_FORMAT, "text-between-stanzas");
 }
 
 static void XMLCALL
 on_comment(void *ud, const XML_Char *data)
 {
 	(void)data;
-	fail(ud, XS_ERR_RESTRICTED_XML, "comment");
+	fail(ud, XMLSTREAM_ERR_RESTRICTED_XML, "comment");
 }
 
 static void XMLCALL
@@ -523,7 +695,7 @@ on_pi(void *ud, const XML_Char *target, const XML_Char *data)
 {
 	(void)target;
 	(void)data;
-	fail(ud, XS_ERR_RESTRICTED_XML, "processing-instruction");
+	fail(ud, XMLSTREAM_ERR_RESTRICTED_XML, "processing-instruction");
 }
 
 static void XMLCALL
@@ -534,7 +706,7 @@ on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
 	(void)sysid;
 	(void)pubid;
 	(void)has_internal_subset;
-	fail(ud, XS_ERR_RESTRICTED_XML, "doctype");
+	fail(ud, XMLSTREAM_ERR_RESTRICTED_XML, "doctype");
 }
 
 static void XMLCALL
@@ -544,7 +716,7 @@ on_entity_decl(void *ud, const XML_Char *name, int is_param,
 {
 	(void)name; (void)is_param; (void)value; (void)value_len;
 	(void)base; (void)sysid; (void)pubid; (void)notation;
-	fail(ud, XS_ERR_RESTRICTED_XML, "entity");
+	fail(ud, XMLSTREAM_ERR_RESTRICTED_XML, "entity");
 }
 
 static void XMLCALL
@@ -552,7 +724,7 @@ on_skipped_entity(void *ud, const XML_Char *name, int is_param)
 {
 	(void)name;
 	(void)is_param;
-	fail(ud, XS_ERR_RESTRICTED_XML, "entity");
+	fail(ud, XMLSTREAM_ERR_RESTRICTED_XML, "entity");
 }
 
 static int
@@ -570,8 +742,7 @@ parser_create(struct xmlstream *xs)
 	if (xs->salt != 0)
 		XML_SetHashSalt(p, xs->salt);
 #ifdef HAVE_XML_SETREPARSEDEFERRALENABLED
-	/* Report a <starttls/> fed byte by byte as soon as its '>' arrives;
-	   max_unit bounds the rescanning cost instead. */
+	/* We defer ourselves, never past a tag's end: see feed_slice(). */
 	XML_SetReparseDeferralEnabled(p, XML_FALSE);
 #endif
 	XML_SetUserData(p, xs);
@@ -588,7 +759,10 @@ parser_create(struct xmlstream *xs)
 	XML_SetParamEntityParsing(p, XML_PARAM_ENTITY_PARSING_NEVER);
 	xs->parser = p;
 	xs->shift = 0;
-	xs->names_cost = 0;
+	names_forget(xs);
+	/* A new parser has none of the bytes buffered (if any). */
+	xs->fed = xs->token = xs->base;
+	xs->lex = LEX_OTHER;
 	return 0;
 }
 
@@ -603,26 +777,26 @@ parser_wake(struct xmlstream *xs)
 	enum XML_Status st;
 
 	if (parser_create(xs) == -1) {
-		fail(xs, XS_ERR_NO_MEMORY, "memory");
+		fail(xs, XMLSTREAM_ERR_NO_MEMORY, "memory");
 		return -1;
 	}
 	if (xs->depth == 0) {
 		xs->heat = 0;	/* a new stream */
 		return 0;
 	}
-	if (feeds - xs->slept > XS_WARM_FEEDS)
+	if (feeds - xs->slept > XMLSTREAM_WARM_FEEDS)
 		xs->heat = 0;
-	else if (xs->heat < XS_HOT_WAKES)
+	else if (xs->heat < XMLSTREAM_HOT_WAKES)
 		xs->heat++;
 	xs->priming = 1;
 	xs->primed = 0;
 	st = XML_Parse(xs->parser, xs->hdr, (int)xs->hdrlen, XML_FALSE);
 	xs->priming = 0;
-	if (xs->state != XS_RUNNING)
+	if (xs->state != XMLSTREAM_RUNNING)
 		return -1;
 	if (st != XML_STATUS_OK || !xs->primed) {
 		/* The same bytes parsed before: only memory can fail. */
-		fail(xs, XS_ERR_NO_MEMORY, "memory");
+		fail(xs, XMLSTREAM_ERR_NO_MEMORY, "memory");
 		return -1;
 	}
 	xs->shift = xs->base - (long long)xs->hdrlen;
@@ -635,6 +809,7 @@ parser_drop(struct xmlstream *xs)
 {
 	XML_ParserFree(xs->parser);
 	xs->parser = NULL;
+	names_forget(xs);
 	xs->slept = feeds;
 	free_element(xs);
 	free(xs->buf);
@@ -651,14 +826,14 @@ warm_remove(struct xmlstream *xs)
 	}
 }
 
-/* Warm streams without a feed in the last XS_WARM_FEEDS go to sleep. */
+/* Warm streams without a feed in the last XMLSTREAM_WARM_FEEDS go to sleep. */
 static void
 warm_sweep(void)
 {
 	struct xmlstream *w;
 
 	while ((w = TAILQ_FIRST(&warm)) != NULL &&
-	    feeds - w->last > XS_WARM_FEEDS) {
+	    feeds - w->last > XMLSTREAM_WARM_FEEDS) {
 		warm_remove(w);
 		parser_drop(w);
 	}
@@ -672,11 +847,13 @@ warm_sweep(void)
 static void
 parser_sleep(struct xmlstream *xs)
 {
-	if (xs->release == XS_RELEASE_OFF || xs->parser == NULL ||
-	    xs->state != XS_RUNNING || xs->want_restart || xs->depth != 1 ||
+	if (xs->release == XMLSTREAM_RELEASE_OFF || xs->parser == NULL ||
+	    xs->state != XMLSTREAM_RUNNING || xs->want_restart ||
+	    xs->depth != 1 ||
 	    xs->hdr == NULL || xs->head != xs->len)
 		return;
-	if (xs->release == XS_RELEASE_IDLE && xs->heat >= XS_HOT_WAKES) {
+	if (xs->release == XMLSTREAM_RELEASE_IDLE &&
+	    xs->heat >= XMLSTREAM_HOT_WAKES) {
 		xs->last = feeds;
 		TAILQ_INSERT_TAIL(&warm, xs, warm_entry);
 		xs->is_warm = 1;
@@ -685,9 +862,45 @@ parser_sleep(struct xmlstream *xs)
 	parser_drop(xs);
 }
 
+void
+xmlstream_seed(uint64_t key)
+{
+	salt_key = key;
+}
+
+int
+xmlstream_all_space(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
+			return 0;
+	return 1;
+}
+
+/*
+ * A salt for a new stream: splitmix64 of the secret key and a counter,
+ * distinct per stream and unpredictable without the key.  Unseeded, 0:
+ * Expat draws its own for every parser it creates (slower, as safe).
+ */
+static unsigned long
+next_salt(void)
+{
+	uint64_t z;
+
+	if (salt_key == 0)
+		return 0;
+	z = salt_key + ++salt_count * UINT64_C(0x9e3779b97f4a7c15);
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	z ^= z >> 31;
+	return z != 0 ? (unsigned long)z : 1;
+}
+
 struct xmlstream *
-xmlstream_new(const struct xs_limits *limits, const struct xs_callbacks *cb,
-    void *ctx)
+xmlstream_new(const struct xmlstream_limits *limits,
+    const struct xmlstream_callbacks *cb, void *ctx)
 {
 	struct xmlstream *xs;
 
@@ -696,17 +909,14 @@ xmlstream_new(const struct xs_limits *limits, const struct xs_callbacks *cb,
 	xs->lim = *limits;
 	xs->cb = *cb;
 	xs->ctx = ctx;
-	xs->release = XS_RELEASE_IDLE;
-	/* No salt (0) lets Expat draw its own. */
-	if (getrandom(&xs->salt, sizeof(xs->salt), GRND_NONBLOCK) !=
-	    (ssize_t)sizeof(xs->salt))
-		xs->salt = 0;
+	xs->release = XMLSTREAM_RELEASE_IDLE;
+	xs->salt = next_salt();
 	/* The parser comes with the first byte. */
 	return xs;
 }
 
 void
-xmlstream_set_idle_release(struct xmlstream *xs, enum xs_release mode)
+xmlstream_set_idle_release(struct xmlstream *xs, enum xmlstream_release mode)
 {
 	xs->release = mode;
 }
@@ -731,6 +941,7 @@ xmlstream_free(struct xmlstream *xs)
 	free(xs->strip);
 	free(xs->cuts);
 	free(xs->buf);
+	free(xs->names);
 	free(xs);
 }
 
@@ -752,13 +963,14 @@ xmlstream_strip(struct xmlstream *xs, const char *parent_ns,
 	return 0;
 }
 
-int
+void
 xmlstream_reset(struct xmlstream *xs)
 {
 	warm_remove(xs);
 	if (xs->parser != NULL)
 		XML_ParserFree(xs->parser);
 	xs->parser = NULL;
+	names_forget(xs);
 	free(xs->hdr);
 	xs->hdr = NULL;
 	xs->hdrlen = 0;
@@ -766,8 +978,8 @@ xmlstream_reset(struct xmlstream *xs)
 	free_element(xs);
 	free(xs->default_ns);
 	xs->default_ns = NULL;
-	xs->state = XS_RUNNING;
-	xs->err = XS_ERR_NONE;
+	xs->state = XMLSTREAM_RUNNING;
+	xs->err = XMLSTREAM_ERR_NONE;
 	xs->detail = NULL;
 	xs->head = xs->len = 0;
 	xs->base = 0;
@@ -779,7 +991,6 @@ xmlstream_reset(struct xmlstream *xs)
 	free(xs->cuts);
 	xs->cuts = NULL;
 	/* The new stream's parser comes with its first byte. */
-	return 0;
 }
 
 static int
@@ -817,26 +1028,172 @@ map_expat_error(struct xmlstream *xs)
 	case XML_ERROR_RECURSIVE_ENTITY_REF:
 	case XML_ERROR_BINARY_ENTITY_REF:
 	case XML_ERROR_ATTRIBUTE_EXTERNAL_ENTITY_REF:
-		fail(xs, XS_ERR_RESTRICTED_XML, "entity");
+		fail(xs, XMLSTREAM_ERR_RESTRICTED_XML, "entity");
 		break;
 	case XML_ERROR_UNKNOWN_ENCODING:
 	case XML_ERROR_INCORRECT_ENCODING:
-		fail(xs, XS_ERR_UNSUPPORTED_ENCODING, "encoding");
+		fail(xs, XMLSTREAM_ERR_UNSUPPORTED_ENCODING, "encoding");
 		break;
 	default:
-		fail(xs, XS_ERR_NOT_WELL_FORMED, XML_ErrorString(code));
+		fail(xs, XMLSTREAM_ERR_NOT_WELL_FORMED, XML_ErrorString(code));
 		break;
 	}
 }
 
 /*
- * Feed one slice (at most FEED_SLICE bytes) to Expat.  Returns 0 to go on,
- * 1 stopped, 2 restart wanted, -1 failed.
+ * When Expat sees the bytes: the rescanning rule.
+ *
+ * Expat keeps the bytes of an unfinished token (a start tag with its
+ * attributes, a comment...) and, given more, scans that token again from
+ * its '<'.  Given every byte as it arrives, a token of n bytes dripped a
+ * byte per TLS record cost n^2/2 byte scans: 128 KiB (under
+ * max_stanza_size) took 6 s of CPU, before any login.  Expat's own
+ * answer, reparse deferral (2.6), waits until the bytes buffered have
+ * doubled; but then a tag that is complete may wait too, for bytes that
+ * never come when the peer waits for an answer (a start or end tag split
+ * over two records, the second one shorter than the first), so it stays
+ * off, and this module defers instead, with one exception for tags:
+ *
+ *  - a partial token of at most SMALL_TOKEN bytes is rescanned with every
+ *    feed (cheap; it covers short tags, references, a split UTF-8
+ *    character, the XML declaration);
+ *  - a longer one when the bytes withheld since Expat last saw it are at
+ *    least as many as the token's (the doubling rule: every rescan is
+ *    paid for by as many new bytes, so the cost stays linear);
+ *  - and a start or end tag as soon as a '>' outside quoted attribute
+ *    values arrives, a comment at "-->", a processing instruction (or the
+ *    XML declaration) at "?>": where such a token ends, so a complete one
+ *    (and the unit it completes) is never held back.  The scan for it
+ *    looks at each byte once (token_scan()); a '>' inside a value ('>' is
+ *    allowed there) does not count, so a drip of them costs nothing.
+ *
+ * Other long tokens (only inside a DOCTYPE, refused at its name) get the
+ * doubling rule alone.  Parse cost is thus linear in the bytes received
+ * however they are split, the bytes Expat holds stay bounded by max_unit
+ * (as before), and no complete unit waits.
  */
+
+/* Scan n bytes of the partial token for the '>' that ends a tag. */
+static void
+token_scan(struct xmlstream *xs, const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && xs->lex != LEX_END && xs->lex != LEX_OTHER; i++)
+		switch (xs->lex) {
+		case LEX_TAG:
+			if (p[i] == '>')
+				xs->lex = LEX_END;
+			else if (p[i] == '\'')
+				xs->lex = LEX_APOS;
+			else if (p[i] == '"')
+				xs->lex = LEX_QUOT;
+			break;
+		case LEX_APOS:
+			if (p[i] == '\'')
+				xs->lex = LEX_TAG;
+			break;
+		case LEX_QUOT:
+			if (p[i] == '"')
+				xs->lex = LEX_TAG;
+			break;
+		case LEX_COMMENT:
+		case LEX_COMMENT1:
+		case LEX_COMMENT2:
+			if (p[i] == '-')
+				xs->lex = xs->lex == LEX_COMMENT ?
+				    LEX_COMMENT1 : LEX_COMMENT2;
+			else if (p[i] == '>' && xs->lex == LEX_COMMENT2)
+				xs->lex = LEX_END;
+			else
+				xs->lex = LEX_COMMENT;
+			break;
+		case LEX_PI:
+		case LEX_PI_Q:
+			if (p[i] == '>' && xs->lex == LEX_PI_Q)
+				xs->lex = LEX_END;
+			else
+				xs->lex = p[i] == '?' ? LEX_PI_Q : LEX_PI;
+			break;
+		default:
+			break;
+		}
+}
+
+/* After a parse: Expat's partial token starts at stream offset start. */
+static void
+token_start(struct xmlstream *xs, long long start)
+{
+	const char *p;
+	size_t n;
+
+	if (start < xs->base || start > xs->fed)
+		start = xs->fed;	/* not expected: rescan at once */
+	xs->token = start;
+	n = (size_t)(xs->fed - start);
+	xs->lex = LEX_OTHER;
+	if (n <= SMALL_TOKEN)
+		return;
+	p = xs->buf + xs->head + (size_t)(start - xs->base);
+	/* '<' and a name or '/': a start or end tag (or the header). */
+	if (p[0] == '<' && p[1] != '!' && p[1] != '?') {
+		xs->lex = LEX_TAG;
+		token_scan(xs, p + 1, n - 1);
+	} else if (memcmp(p, "<!--", 4) == 0) {
+		xs->lex = LEX_COMMENT;
+		token_scan(xs, p + 4, n - 4);
+	} else if (p[0] == '<' && p[1] == '?') {
+		xs->lex = LEX_PI;	/* the XML declaration too */
+		token_scan(xs, p + 2, n - 2);
+	}
+}
+
+/* Whether the n bytes just buffered at data go to Expat now; see above. */
 static int
+parse_now(struct xmlstream *xs, const char *data, size_t n)
+{
+	long long partial = xs->fed - xs->token;
+	long long withheld = xs->base + (long long)(xs->len - xs->head) -
+	    xs->fed;
+
+	if (partial <= SMALL_TOKEN || withheld >= partial)
+		return 1;
+	token_scan(xs, data, n);
+	return xs->lex == LEX_END;
+}
+
+/* The bytes of the incomplete unit within bounds?  0, or -1 (failed). */
+static int
+check_size(struct xmlstream *xs)
+{
+	size_t n = xs->len - xs->head;
+
+	if (xs->depth == 0 && n > header_max(xs)) {
+		fail(xs, XMLSTREAM_ERR_HEADER_TOO_LARGE, "header-size");
+		return -1;
+	}
+	if (n > xs->lim.max_unit) {
+		fail(xs, XMLSTREAM_ERR_TOO_LARGE, "unit-size");
+		return -1;
+	}
+	return 0;
+}
+
+/* What feeding one slice to Expat came to. */
+enum xmlstream_slice {
+	XMLSTREAM_SLICE_OK,		/* all parsed: go on */
+	XMLSTREAM_SLICE_STOPPED,	/* a unit callback said STOP */
+	XMLSTREAM_SLICE_RESTART,	/* ... said RESTART: a new stream */
+	XMLSTREAM_SLICE_REBUILD,	/* names over budget: a new parser */
+	XMLSTREAM_SLICE_FAILED,		/* the stream failed (xs->err) */
+};
+
+/* Feed one slice (at most FEED_SLICE bytes) to Expat. */
+static enum xmlstream_slice
 feed_slice(struct xmlstream *xs, const char *data, size_t n)
 {
 	enum XML_Status st;
+	long long start;
 
 	if (!xs->first_byte_seen && n > 0) {
 		unsigned char c = (unsigned char)data[0];
@@ -845,38 +1202,43 @@ feed_slice(struct xmlstream *xs, const char *data, size_t n)
 		/* UTF-8/16/32 byte-order marks: Expat would honour a UTF-16
 		   one whatever encoding it was created for. */
 		if (c == 0xEF || c == 0xFE || c == 0xFF || c == 0x00) {
-			xs->state = XS_FAILED;
-			xs->err = XS_ERR_UNSUPPORTED_ENCODING;
+			xs->state = XMLSTREAM_FAILED;
+			xs->err = XMLSTREAM_ERR_UNSUPPORTED_ENCODING;
 			xs->detail = "byte-order-mark";
-			return -1;
+			return XMLSTREAM_SLICE_FAILED;
 		}
 	}
 	if (xs->parser == NULL && parser_wake(xs) == -1)
-		return -1;
+		return XMLSTREAM_SLICE_FAILED;
 	if (buf_append(xs, data, n) == -1) {
-		xs->state = XS_FAILED;
-		xs->err = XS_ERR_NO_MEMORY;
+		xs->state = XMLSTREAM_FAILED;
+		xs->err = XMLSTREAM_ERR_NO_MEMORY;
 		xs->detail = "memory";
-		return -1;
+		return XMLSTREAM_SLICE_FAILED;
 	}
-	st = XML_Parse(xs->parser, data, (int)n, XML_FALSE);
-	if (xs->state == XS_FAILED)
-		return -1;
-	if (xs->state == XS_STOPPED)
-		return 1;
+	if (!parse_now(xs, data, n))
+		return check_size(xs) == -1 ? XMLSTREAM_SLICE_FAILED :
+		    XMLSTREAM_SLICE_OK;
+	start = xs->fed;
+	xs->fed = xs->base + (long long)(xs->len - xs->head);
+	st = XML_Parse(xs->parser, xs->buf + xs->head +
+	    (size_t)(start - xs->base), (int)(xs->fed - start), XML_FALSE);
+	if (xs->state == XMLSTREAM_FAILED)
+		return XMLSTREAM_SLICE_FAILED;
+	if (xs->state == XMLSTREAM_STOPPED)
+		return XMLSTREAM_SLICE_STOPPED;
 	if (xs->want_restart)
-		return 2;
+		return XMLSTREAM_SLICE_RESTART;
 	if (xs->want_rebuild)
-		return 3;
+		return XMLSTREAM_SLICE_REBUILD;
 	if (st != XML_STATUS_OK) {
 		map_expat_error(xs);
-		return -1;
+		return XMLSTREAM_SLICE_FAILED;
 	}
-	if (xs->len - xs->head > xs->lim.max_unit) {
-		fail(xs, XS_ERR_TOO_LARGE, "unit-size");
-		return -1;
-	}
-	return 0;
+	if (check_size(xs) == -1)
+		return XMLSTREAM_SLICE_FAILED;
+	token_start(xs, event_start(xs));
+	return XMLSTREAM_SLICE_OK;
 }
 
 int
@@ -888,46 +1250,47 @@ xmlstream_feed(struct xmlstream *xs, const char *data, size_t len)
 	feeds++;
 	warm_remove(xs);
 	warm_sweep();
-	if (xs->state == XS_STOPPED) {
+	if (xs->state == XMLSTREAM_STOPPED) {
 		/* The tail grows: it is everything after the stop. */
 		if (len > 0 && buf_append(xs, data, len) == -1)
 			return -1;
 		return 1;
 	}
-	if (xs->state == XS_FAILED)
+	if (xs->state == XMLSTREAM_FAILED)
 		return -1;
 	while (len > 0) {
 		size_t n = len < FEED_SLICE ? len : FEED_SLICE;
-		int r = feed_slice(xs, data, n);
+		enum xmlstream_slice r = feed_slice(xs, data, n);
 
 		data += n;
 		len -= n;
-		if (r == -1) {
+		if (r == XMLSTREAM_SLICE_FAILED) {
 			free(again);
 			return -1;
 		}
-		if (r == 1) {
+		if (r == XMLSTREAM_SLICE_STOPPED) {
 			/* Keep the unparsed rest for xmlstream_tail(). */
 			if (len > 0 && buf_append(xs, data, len) == -1) {
-				xs->state = XS_FAILED;
-				xs->err = XS_ERR_NO_MEMORY;
+				xs->state = XMLSTREAM_FAILED;
+				xs->err = XMLSTREAM_ERR_NO_MEMORY;
 				free(again);
 				return -1;
 			}
 			free(again);
 			return 1;
 		}
-		if (r == 2 || r == 3) {
+		if (r == XMLSTREAM_SLICE_RESTART ||
+		    r == XMLSTREAM_SLICE_REBUILD) {
 			/* Everything after the restarting unit begins the
-			   new stream, or (3) continues this one: parse it
+			   new stream, or (REBUILD) continues this one: parse it
 			   again with a new parser. */
 			size_t keep = xs->len - xs->head;
 			char *rest = malloc(keep + len + 1);
 
 			if (rest == NULL) {
 				free(again);
-				xs->state = XS_FAILED;
-				xs->err = XS_ERR_NO_MEMORY;
+				xs->state = XMLSTREAM_FAILED;
+				xs->err = XMLSTREAM_ERR_NO_MEMORY;
 				xs->detail = "memory";
 				return -1;
 			}
@@ -937,13 +1300,11 @@ xmlstream_feed(struct xmlstream *xs, const char *data, size_t len)
 			again = rest;
 			data = rest;
 			len = keep + len;
-			if (r == 3) {
+			if (r == XMLSTREAM_SLICE_REBUILD) {
 				xs->want_rebuild = 0;
 				parser_drop(xs);
-			} else if (xmlstream_reset(xs) == -1) {
-				free(again);
-				return -1;
-			}
+			} else
+				xmlstream_reset(xs);
 		}
 	}
 	free(again);
@@ -965,6 +1326,37 @@ xmlstream_tail(const struct xmlstream *xs, const char **data, size_t *len)
 	*len = xs->len - xs->head;
 }
 
+int
+xmlstream_resume(struct xmlstream *xs, int new_stream)
+{
+	size_t n = xs->len - xs->head;
+	char *tail;
+	int r;
+
+	if (xs->state != XMLSTREAM_STOPPED)
+		return xs->state == XMLSTREAM_FAILED ? -1 : 0;
+	if ((tail = malloc(n + 1)) == NULL) {
+		xs->state = XMLSTREAM_FAILED;
+		xs->err = XMLSTREAM_ERR_NO_MEMORY;
+		xs->detail = "memory";
+		return -1;
+	}
+	memcpy(tail, xs->buf + xs->head, n);
+	if (new_stream)
+		xmlstream_reset(xs);
+	else {
+		/* Stopped at the end of a top-level element: depth 1,
+		   nothing pending, base the offset of the tail.  A parser
+		   primed with the header continues from there. */
+		warm_remove(xs);
+		parser_drop(xs);
+		xs->state = XMLSTREAM_RUNNING;
+	}
+	r = xmlstream_feed(xs, tail, n);
+	free(tail);
+	return r;
+}
+
 size_t
 xmlstream_pending(const struct xmlstream *xs)
 {
@@ -977,10 +1369,33 @@ xmlstream_at_boundary(const struct xmlstream *xs)
 	return xs->depth <= 1 && xs->len == xs->head;
 }
 
-enum xs_error
+enum xmlstream_err
 xmlstream_error(const struct xmlstream *xs)
 {
 	return xs->err;
+}
+
+size_t
+xmlstream_error_limit(const struct xmlstream *xs)
+{
+	switch (xs->err) {
+	case XMLSTREAM_ERR_TOO_LARGE:
+		return xs->lim.max_unit;
+	case XMLSTREAM_ERR_HEADER_TOO_LARGE:
+		return header_max(xs);
+	case XMLSTREAM_ERR_TOO_DEEP:
+		return xs->lim.max_depth;
+	case XMLSTREAM_ERR_TOO_MANY_ATTRIBUTES:
+		return xs->lim.max_attributes;
+	case XMLSTREAM_ERR_NAME_TOO_LONG:
+		return xs->lim.max_name;
+	case XMLSTREAM_ERR_TOO_MANY_NAMES:
+		return names_budget(xs);
+	case XMLSTREAM_ERR_STRIP_LIMIT:
+		return MAX_CUTS;
+	default:
+		return 0;
+	}
 }
 
 const char *
@@ -990,31 +1405,37 @@ xmlstream_error_detail(const struct xmlstream *xs)
 }
 
 const char *
-xmlstream_strerror(enum xs_error e)
+xmlstream_strerror(enum xmlstream_err e)
 {
 	switch (e) {
-	case XS_ERR_NONE:
+	case XMLSTREAM_ERR_NONE:
 		return "no error";
-	case XS_ERR_NOT_WELL_FORMED:
+	case XMLSTREAM_ERR_NOT_WELL_FORMED:
 		return "not-well-formed";
-	case XS_ERR_RESTRICTED_XML:
+	case XMLSTREAM_ERR_RESTRICTED_XML:
 		return "restricted-xml";
-	case XS_ERR_UNSUPPORTED_ENCODING:
+	case XMLSTREAM_ERR_UNSUPPORTED_ENCODING:
 		return "unsupported-encoding";
-	case XS_ERR_BAD_FORMAT:
+	case XMLSTREAM_ERR_BAD_FORMAT:
 		return "bad-format";
-	case XS_ERR_TOO_LARGE:
+	case XMLSTREAM_ERR_TOO_LARGE:
 		return "stanza-too-large";
-	case XS_ERR_TOO_DEEP:
+	case XMLSTREAM_ERR_TOO_DEEP:
 		return "too-deep";
-	case XS_ERR_TOO_MANY_ATTRIBUTES:
+	case XMLSTREAM_ERR_TOO_MANY_ATTRIBUTES:
 		return "too-many-attributes";
-	case XS_ERR_NAME_TOO_LONG:
+	case XMLSTREAM_ERR_NAME_TOO_LONG:
 		return "name-too-long";
-	case XS_ERR_REJECTED:
+	case XMLSTREAM_ERR_REJECTED:
 		return "rejected";
-	case XS_ERR_NO_MEMORY:
+	case XMLSTREAM_ERR_NO_MEMORY:
 		return "out-of-memory";
+	case XMLSTREAM_ERR_HEADER_TOO_LARGE:
+		return "header-too-large";
+	case XMLSTREAM_ERR_TOO_MANY_NAMES:
+		return "too-many-names";
+	case XMLSTREAM_ERR_STRIP_LIMIT:
+		return "strip-limit";
 	}
 	return "unknown";
 }
