@@ -245,6 +245,27 @@ load_domain(struct tls_ctx *ctx, struct tls_domain *d, const char *crt_path,
 		    "for", d->name, key_path, crt_path);
 		return -1;
 	}
+	/* The Certificate message is sent in one record: it must fit the
+	   library's output buffer (8 KiB in the build install-deps.sh
+	   makes).  Say so now rather than fail every handshake. */
+	{
+		const mbedtls_x509_crt *x;
+		size_t total = 16, n = 0;
+
+		for (x = &d->chain; x != NULL && x->raw.len > 0; x = x->next) {
+			total += x->raw.len + 5;
+			n++;
+		}
+		if (total > MBEDTLS_SSL_OUT_CONTENT_LEN - 256) {
+			snprintf(err, errlen, "domain %s: certificate chain %s "
+			    "(%zu certificates, %zu bytes) is too large for "
+			    "this mbedTLS build (handshake messages up to %d "
+			    "bytes); leave the root and cross-signed "
+			    "certificates out of the file", d->name, crt_path,
+			    n, total, MBEDTLS_SSL_OUT_CONTENT_LEN - 256);
+			return -1;
+		}
+	}
 	bits = mbedtls_pk_get_bitlen(&d->key);
 	if (mbedtls_pk_can_do(&d->key, MBEDTLS_PK_RSA) && bits < 2048) {
 		snprintf(err, errlen, "domain %s: RSA key %s has %zu bits; "

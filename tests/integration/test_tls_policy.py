@@ -186,6 +186,22 @@ def main(t):
         d.stop()
         common.sessions_end_once(t, d)
 
+    with t.case("a certificate chain too large for one handshake message "
+                "is refused at start, naming the file") as k:
+        cert = c["rsa"]
+        with open(cert.cert) as f:
+            pem = f.read()
+        big = tmp + "/big-chain.pem"
+        with open(big, "w") as f:
+            f.write(pem * 40)      # about 40 KiB of DER
+        cfg = daemon.base_config(cert, backend.port)
+        cfg["tls"]["certificate"] = big
+        r = daemon.check_config(daemon.write_config(tmp + "/big.conf", cfg))
+        k.check(r.returncode == 1 and re.search(
+            r"certificate chain .*big-chain\.pem \(40 certificates, \d+ "
+            r"bytes\) is too large", r.stderr), "exit 1, message",
+            "%d %r" % (r.returncode, r.stderr))
+
     t.ok(backend.connection_count() == 0,
          "no TLS-only session reached the backend",
          "%d connections" % backend.connection_count())
