@@ -128,6 +128,8 @@ struct parser {
 	size_t nrecs, arecs;
 };
 
+static const struct key *find_key(enum section_kind, const char *,
+    size_t *);
 static int parse_min_version(struct parser *, const struct key *, void *,
     const char *);
 static int parse_ciphers(struct parser *, const struct key *, void *,
@@ -281,6 +283,13 @@ static const struct key keys[] = {
 	{ SEC_LIMITS, "max_stanza_size", KEY_SIZE, L(max_stanza_size), "256k",
 	    KB, 16 * MB, NULL, NULL, NULL,
 	    "largest stanza a client may send, in bytes" },
+	/* Nothing a client sends before authentication is large (header,
+	   SASL exchange); XEP-0478 lets servers say so.  The minimum fits
+	   a SASL PLAIN or SCRAM element with long names. */
+	{ SEC_LIMITS, "max_preauth_stanza_size", KEY_SIZE,
+	    L(max_preauth_stanza_size), "16k", 4 * KB, 16 * MB, NULL, NULL,
+	    NULL, "largest stanza a client may send before it has "
+	    "authenticated, in bytes (at most max_stanza_size)" },
 	{ SEC_LIMITS, "max_backend_stanza_size", KEY_SIZE,
 	    L(max_backend_stanza_size), "1M", KB, 64 * MB, NULL, NULL, NULL,
 	    "largest stanza passed from the backend to a client, in bytes" },
@@ -1042,6 +1051,37 @@ rec_line(const struct parser *p, enum section_kind kind, const void *obj)
 	return r != NULL ? r->line : p->lineno;
 }
 
+/*
+ * [limits] bounds that depend on each other: max_preauth_stanza_size is
+ * at most max_stanza_size; left unset, it follows a max_stanza_size set
+ * below its default.
+ */
+static int
+end_limits(struct parser *p)
+{
+	struct config_limits *lim = &p->cfg->limits;
+	size_t pre = 0, max = 0;
+	char where[32];
+	int line;
+
+	find_key(SEC_LIMITS, "max_preauth_stanza_size", &pre);
+	find_key(SEC_LIMITS, "max_stanza_size", &max);
+	if (lim->max_preauth_stanza_size <= lim->max_stanza_size)
+		return 0;
+	if ((line = p->seen_line[pre]) == 0) {
+		lim->max_preauth_stanza_size = lim->max_stanza_size;
+		return 0;
+	}
+	if (p->seen_line[max] != 0)
+		snprintf(where, sizeof(where), "line %d", p->seen_line[max]);
+	else
+		snprintf(where, sizeof(where), "the default");
+	return perr(p, line, "max_preauth_stanza_size = %zu is larger than "
+	    "max_stanza_size = %zu (%s); write at most %zu, or raise "
+	    "max_stanza_size", lim->max_preauth_stanza_size,
+	    lim->max_stanza_size, where, lim->max_stanza_size);
+}
+
 /* Checks that need the whole section: required keys, certificate pairs. */
 static int
 end_section(struct parser *p)
@@ -1063,6 +1103,8 @@ end_section(struct parser *p)
 		}
 		idx++;
 	}
+	if (p->cur == SEC_LIMITS)
+		return end_limits(p);
 	if (p->cur == SEC_TLS) {
 		cert = p->cfg->tls.certificate;
 		key = p->cfg->tls.key;
