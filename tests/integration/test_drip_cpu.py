@@ -45,7 +45,11 @@ def main(t):
     backend.handler = spy.xmpp_script(spy.MECHANISMS)
     d = daemon.Daemon(tmp, daemon.base_config(
         cert, backend.port,
-        limits={"max_stanza_size": MAX_STANZA})).start()
+        # the pre-auth bound as large as the stanza bound: the drips
+        # below come before any login, and the token under test is the
+        # largest one the parser may ever hold
+        limits={"max_stanza_size": MAX_STANZA,
+                "max_preauth_stanza_size": MAX_STANZA})).start()
     pid = d.proc.pid
 
     def relayed():
