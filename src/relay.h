@@ -81,10 +81,10 @@ const struct verdict *relay_verdict(const struct relay *r);
 /*
  * How many client bytes relay_from_client() takes now: SIZE_MAX, or while
  * client input is held (see the top) what is left of the client's stanza
- * bound for it (max_preauth_stanza_size: a hold is before authentication
- * but for a client that asks again); 0: stop reading
- * the client until a relay_from_backend() call releases the hold.  Held
- * bytes over that bound fail like a stanza that large.
+ * bound for it (max_preauth_stanza_size until authenticated, then
+ * max_stanza_size); 0: stop reading the client until a
+ * relay_from_backend() call releases the hold.  Held bytes over that
+ * bound fail like a stanza that large.
  */
 size_t relay_client_room(const struct relay *r);
 
