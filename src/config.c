@@ -142,6 +142,8 @@ static int parse_domains(struct parser *, const struct key *, void *,
     const char *);
 static int parse_trusted(struct parser *, const struct key *, void *,
     const char *);
+static int parse_exempt(struct parser *, const struct key *, void *,
+    const char *);
 static int parse_sources(struct parser *, const struct key *, void *,
     const char *);
 
@@ -298,6 +300,15 @@ static const struct key keys[] = {
 	    L(connection_rate_per_ip), "30", 0, 1000000, NULL, NULL, NULL,
 	    "new connections per second from one IPv4 address or IPv6 /64 "
 	    "(0: no cap)" },
+	{ SEC_LIMITS, "max_connections_per_balancer", KEY_UINT,
+	    L(max_connections_per_balancer), "0", 0, 1000000, NULL, NULL, NULL,
+	    "connections open at once from one proxy_trusted load balancer, "
+	    "whose clients are each held to the per-address caps (0: only "
+	    "max_connections)" },
+	{ SEC_LIMITS, "admission_exempt", KEY_CUSTOM, L(exempt),
+	    "127.0.0.0/8 ::1", 0, 0, parse_exempt, NULL, NULL,
+	    "address blocks free of the per-address caps (monitoring, your TLS "
+	    "scanner), or none" },
 	/* The minimum fits every name of RFC 6120 with its namespace (the
 	   longest, the xmpp-streams <remote-connection-failed/>, is 60
 	   bytes); below 40 even the stream header and <starttls/> were
@@ -881,39 +892,69 @@ parse_domains(struct parser *p, const struct key *k, void *dst,
 	return rc;
 }
 
+/*
+ * A list of address blocks, separated by commas or blanks, into cidrs[]
+ * (at most CONFIG_MAX_TRUSTED) and *n.  none_ok: "none" is the empty list.
+ */
+static int
+parse_cidr_list(struct parser *p, const struct key *k, const char *value,
+    struct proxyproto_cidr *cidrs, size_t *n, int none_ok)
+{
+	char *copy, *w, *save = NULL;
+	int rc = 0;
+
+	*n = 0;
+	if (none_ok && strcasecmp(value, "none") == 0)
+		return 0;
+	if ((copy = strdup(value)) == NULL)
+		return oom(p);
+	for (w = strtok_r(copy, ", \t", &save); w != NULL && rc == 0;
+	    w = strtok_r(NULL, ", \t", &save)) {
+		if (*n == CONFIG_MAX_TRUSTED)
+			rc = perr(p, p->lineno, "%s lists more than %d address "
+			    "blocks; use wider CIDR blocks", k->name,
+			    CONFIG_MAX_TRUSTED);
+		else if (proxyproto_cidr_parse(w, &cidrs[*n]) == -1)
+			rc = perr(p, p->lineno, "%s: %s is not an IP address "
+			    "or CIDR block (host bits zero); write e.g. "
+			    "127.0.0.1, 10.0.0.0/8, ::1 or 2001:db8::/32%s",
+			    k->name, w, none_ok ? ", or none" : "");
+		else
+			(*n)++;
+	}
+	free(copy);
+	return rc;
+}
+
 static int
 parse_trusted(struct parser *p, const struct key *k, void *dst,
     const char *value)
 {
 	struct config_listener *l = (struct config_listener *)((char *)dst -
 	    offsetof(struct config_listener, trusted));
-	char *copy, *w, *save = NULL;
-	int rc = 0;
 
-	if ((copy = strdup(value)) == NULL)
-		return oom(p);
-	l->ntrusted = 0;
-	for (w = strtok_r(copy, ", \t", &save); w != NULL && rc == 0;
-	    w = strtok_r(NULL, ", \t", &save)) {
-		if (l->ntrusted == CONFIG_MAX_TRUSTED)
-			rc = perr(p, p->lineno, "%s lists more than %d address "
-			    "blocks; use wider CIDR blocks", k->name,
-			    CONFIG_MAX_TRUSTED);
-		else if (proxyproto_cidr_parse(w, &l->trusted[l->ntrusted])
-		    == -1)
-			rc = perr(p, p->lineno, "%s: %s is not an IP address "
-			    "or CIDR block (host bits zero); write e.g. "
-			    "127.0.0.1, 10.0.0.0/8, ::1 or 2001:db8::/32",
-			    k->name, w);
-		else
-			l->ntrusted++;
-	}
-	if (rc == 0 && l->ntrusted == 0)
-		rc = perr(p, p->lineno, "%s is empty; write the load "
+	if (parse_cidr_list(p, k, value, l->trusted, &l->ntrusted, 0) == -1)
+		return -1;
+	if (l->ntrusted == 0)
+		return perr(p, p->lineno, "%s is empty; write the load "
 		    "balancers' addresses, e.g. %s = 10.0.0.5, 10.0.0.6",
 		    k->name, k->name);
-	free(copy);
-	return rc;
+	return 0;
+}
+
+static int
+parse_exempt(struct parser *p, const struct key *k, void *dst,
+    const char *value)
+{
+	struct config_limits *lim = (struct config_limits *)((char *)dst -
+	    offsetof(struct config_limits, exempt));
+
+	if (parse_cidr_list(p, k, value, lim->exempt, &lim->nexempt, 1) == -1)
+		return -1;
+	if (lim->nexempt == 0 && strcasecmp(value, "none") != 0)
+		return perr(p, p->lineno, "%s is empty; write address blocks, "
+		    "e.g. %s = 127.0.0.0/8 ::1, or none", k->name, k->name);
+	return 0;
 }
 
 static int

@@ -12,6 +12,7 @@
  */
 #include "autoconf.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -55,6 +56,8 @@ struct session {
 	struct generation *gen;	/* held until freed: a reload never
 				   changes a session in flight */
 	struct admission_entry *admitted;
+	struct admission_entry *claimed;	/* the client a PROXY header
+						   named (admission_claim) */
 	const struct config *cfg;	/* gen->cfg */
 	const struct config_listener *l;
 	unsigned long long id;
@@ -160,7 +163,8 @@ via_field(const struct session *s, char *buf, size_t len)
 static int
 verdict_priority(const struct verdict *v)
 {
-	if (strcmp(v->event, "policy-violation") == 0)
+	if (strcmp(v->event, "policy-violation") == 0 ||
+	    strcmp(v->event, "refused") == 0)
 		return LOG_WARNING;
 	if (strcmp(v->event, "backend-error") == 0 ||
 	    strcmp(v->event, "internal-error") == 0)
@@ -199,6 +203,7 @@ session_free(struct session *s)
 
 	TAILQ_REMOVE(&s->srv->sessions, s, entry);
 	s->srv->nsessions--;
+	admission_release(s->srv->admission, s->claimed);
 	admission_leave(s->srv->admission, s->admitted);
 	/* Draining after SIGTERM: the last session out ends the loop. */
 	if (s->srv->stopping && s->srv->nsessions == 0)
@@ -356,6 +361,35 @@ drain_behind_starttls(struct session *s)
 }
 
 /*
+ * The client a trusted PROXY header named is held to the per-address
+ * caps, as if it had connected itself (the balancer's connection was
+ * counted at accept).  0, or -1 when it is over a cap and the session
+ * ended with event=refused.
+ */
+static int
+proxy_admit(struct session *s)
+{
+	const struct config_limits *lim = &s->cfg->limits;
+	struct sockaddr *peer = (struct sockaddr *)&s->peer;
+	enum admission_result ar;
+	struct verdict v;
+
+	ar = admission_claim(s->srv->admission, peer,
+	    proxyproto_cidr_match(lim->exempt, lim->nexempt, peer,
+	    s->peerlen) ? ADMISSION_EXEMPT : ADMISSION_CLIENT,
+	    mono_now(), &s->claimed);
+	if (ar == ADMIT_OK)
+		return 0;
+	verdict_set(&v, "refused", admission_reason(ar),
+	    XMPP_COND_RESOURCE_CONSTRAINT, "Too many connections",
+	    " connections=%u", admission_connections(s->srv->admission));
+	if (s->l->tls == LISTENER_TLS_STARTTLS)
+		pretls_fail(s->pretls, &v);
+	session_end(s, &v);
+	return -1;
+}
+
+/*
  * A listener behind a load balancer: the PROXY header comes first.  On
  * return *data and *len are what follows it (possibly nothing).  Returns
  * 1 when the header is complete, 0 when more is needed, -1 when the
@@ -404,7 +438,31 @@ proxy_read(struct session *s, char **data, size_t *len)
 	s->proxy = NULL;
 	*data += used;
 	*len -= used;
+	if (info->proxied && proxy_admit(s) == -1)
+		return -1;
 	return 1;
+}
+
+/*
+ * The PROXY header was the first thing on the socket; read it exactly,
+ * never a byte past it, so that what follows (a ClientHello on a
+ * direct-TLS listener) stays in the socket for its reader.
+ */
+static void
+proxy_header_read(struct session *s)
+{
+	char buf[PROXYPROTO_MAX_HEADER], *p = buf;
+	size_t want = proxyproto_decoder_want(s->proxy), len;
+	ssize_t n;
+
+	n = recv(s->fd, buf, want < sizeof(buf) ? want : sizeof(buf), 0);
+	if (recv_stops(s, n))
+		return;
+	s->raw_in += (unsigned long long)n;
+	len = (size_t)n;
+	/* Complete or not, the decoder took every byte it allowed. */
+	if (proxy_read(s, &p, &len) == 1)
+		assert(len == 0);
 }
 
 static void
@@ -415,6 +473,10 @@ pretls_read(struct session *s)
 	ssize_t n;
 	enum pretls_result r;
 
+	if (s->proxy != NULL) {
+		proxy_header_read(s);
+		return;
+	}
 	if (s->l->tls == LISTENER_TLS_DIRECT) {
 		direct_read(s);
 		return;
@@ -424,8 +486,6 @@ pretls_read(struct session *s)
 		return;
 	s->raw_in += (unsigned long long)n;
 	len = (size_t)n;
-	if (s->proxy != NULL && (proxy_read(s, &p, &len) <= 0 || len == 0))
-		return;
 	r = pretls_feed(s->pretls, p, len);
 	if (r == PRETLS_STARTTLS)
 		r = drain_behind_starttls(s);
@@ -1083,14 +1143,27 @@ void
 session_accept(struct server *srv, const struct config_listener *l, int fd,
     const struct sockaddr *peer, socklen_t peerlen)
 {
+	const struct config_limits *lim = &srv->gen->cfg->limits;
 	struct admission_entry *admitted;
 	enum admission_result ar;
+	enum admission_peer kind;
 	unsigned char rnd[16];
 	struct session *s;
 	int one = 1;
 	size_t i;
 
-	ar = admission_enter(srv->admission, peer, mono_now(), &admitted);
+	/* A trusted balancer's connections are many clients': each is
+	   counted when its header names it (proxy_admit). */
+	if (l->accept_proxy && proxyproto_cidr_match(l->trusted, l->ntrusted,
+	    peer, peerlen))
+		kind = ADMISSION_BALANCER;
+	else if (proxyproto_cidr_match(lim->exempt, lim->nexempt, peer,
+	    peerlen))
+		kind = ADMISSION_EXEMPT;
+	else
+		kind = ADMISSION_CLIENT;
+	ar = admission_enter(srv->admission, peer, kind, mono_now(),
+	    &admitted);
 	if (ar != ADMIT_OK) {
 		refuse(srv, l, fd, peer, peerlen, ar);
 		return;
@@ -1146,8 +1219,7 @@ session_accept(struct server *srv, const struct config_listener *l, int fd,
 	if (l->accept_proxy) {
 		/* Only a trusted balancer may say who the client is
 		   (proxy-protocol.txt section 5). */
-		if (!proxyproto_cidr_match(l->trusted, l->ntrusted, peer,
-		    peerlen)) {
+		if (kind != ADMISSION_BALANCER) {
 			end_with(s, "policy-violation", "proxy-untrusted", NULL);
 			return;
 		}
