@@ -402,7 +402,7 @@ read_proxy_header(struct session *s, char **data, size_t *len)
 	struct verdict v;
 	size_t used;
 	char a[64], esc[80];
-	int r;
+	int r, proxied;
 
 	r = proxyproto_decode(s->proxy, *data, *len, &used);
 	if (r == 0)
@@ -434,11 +434,12 @@ read_proxy_header(struct session *s, char **data, size_t *len)
 	    info->authority[0] ? " authority=" : "",
 	    info->authority[0] ? log_escape(info->authority, esc,
 	    sizeof(esc)) : "");
+	proxied = info->proxied;	/* info dies with the decoder */
 	proxyproto_decoder_free(s->proxy);
 	s->proxy = NULL;
 	*data += used;
 	*len -= used;
-	if (info->proxied && admit_named_client(s) == -1)
+	if (proxied && admit_named_client(s) == -1)
 		return -1;
 	return 1;
 }
