@@ -146,6 +146,10 @@ static int parse_exempt(struct parser *, const struct key *, void *,
     const char *);
 static int parse_sources(struct parser *, const struct key *, void *,
     const char *);
+static int parse_metrics_listen(struct parser *, const struct key *, void *,
+    const char *);
+static int parse_metrics_allow(struct parser *, const struct key *, void *,
+    const char *);
 
 #define NAMES(t)	(t), sizeof(t) / sizeof((t)[0])
 
@@ -238,6 +242,18 @@ static const struct key keys[] = {
 	    1000000, NULL, NULL, NULL,
 	    "log lines per second before similar lines are counted, not "
 	    "written (0: no limit)" },
+	{ SEC_GLOBAL, "metrics_listen", KEY_CUSTOM, G(metrics_listen), NULL,
+	    0, 0, parse_metrics_listen, NULL, NULL,
+	    "address of the Prometheus endpoint (GET /metrics), e.g. "
+	    "127.0.0.1:9470; unset: off; read at start only" },
+	{ SEC_GLOBAL, "metrics_allow", KEY_CUSTOM, G(metrics_allow),
+	    "127.0.0.0/8, ::1", 0, 0, parse_metrics_allow, NULL, NULL,
+	    "addresses or CIDR blocks allowed to read the metrics, "
+	    "separated by commas" },
+	{ SEC_GLOBAL, "cert_warn_days", KEY_UINT, G(cert_warn_days), "21", 0,
+	    3650, NULL, NULL, NULL,
+	    "log event=certificate-expiring at start, on reload and daily "
+	    "when a certificate expires within this many days (0: never)" },
 
 	{ SEC_TLS, "certificate", KEY_STRING, T(certificate), NULL, 0, 0,
 	    NULL, NULL, NULL,
@@ -893,18 +909,20 @@ parse_domains(struct parser *p, const struct key *k, void *dst,
 }
 
 /*
- * A list of address blocks, separated by commas or blanks, into cidrs[]
- * (at most CONFIG_MAX_TRUSTED) and *n.  none_ok: "none" is the empty list.
+ * A list of CIDR blocks separated by commas or blanks into
+ * cidrs[CONFIG_MAX_TRUSTED].  who: whose addresses to write when it is
+ * empty; NULL: "none" is the empty list, and allowed.
  */
 static int
-parse_cidr_list(struct parser *p, const struct key *k, const char *value,
-    struct proxyproto_cidr *cidrs, size_t *n, int none_ok)
+parse_cidr_list(struct parser *p, const struct key *k,
+    struct proxyproto_cidr *cidrs, size_t *n, const char *value,
+    const char *who)
 {
 	char *copy, *w, *save = NULL;
 	int rc = 0;
 
 	*n = 0;
-	if (none_ok && strcasecmp(value, "none") == 0)
+	if (who == NULL && strcasecmp(value, "none") == 0)
 		return 0;
 	if ((copy = strdup(value)) == NULL)
 		return oom(p);
@@ -918,10 +936,16 @@ parse_cidr_list(struct parser *p, const struct key *k, const char *value,
 			rc = perr(p, p->lineno, "%s: %s is not an IP address "
 			    "or CIDR block (host bits zero); write e.g. "
 			    "127.0.0.1, 10.0.0.0/8, ::1 or 2001:db8::/32%s",
-			    k->name, w, none_ok ? ", or none" : "");
+			    k->name, w, who == NULL ? ", or none" : "");
 		else
 			(*n)++;
 	}
+	if (rc == 0 && *n == 0 && who != NULL)
+		rc = perr(p, p->lineno, "%s is empty; write %s, e.g. "
+		    "%s = 10.0.0.5, 10.0.0.6", k->name, who, k->name);
+	else if (rc == 0 && *n == 0)
+		rc = perr(p, p->lineno, "%s is empty; write address blocks, "
+		    "e.g. %s = 127.0.0.0/8 ::1, or none", k->name, k->name);
 	free(copy);
 	return rc;
 }
@@ -933,13 +957,29 @@ parse_trusted(struct parser *p, const struct key *k, void *dst,
 	struct config_listener *l = (struct config_listener *)((char *)dst -
 	    offsetof(struct config_listener, trusted));
 
-	if (parse_cidr_list(p, k, value, l->trusted, &l->ntrusted, 0) == -1)
-		return -1;
-	if (l->ntrusted == 0)
-		return perr(p, p->lineno, "%s is empty; write the load "
-		    "balancers' addresses, e.g. %s = 10.0.0.5, 10.0.0.6",
-		    k->name, k->name);
-	return 0;
+	return parse_cidr_list(p, k, l->trusted, &l->ntrusted, value,
+	    "the load balancers' addresses");
+}
+
+static int
+parse_metrics_allow(struct parser *p, const struct key *k, void *dst,
+    const char *value)
+{
+	struct config *cfg = (struct config *)((char *)dst -
+	    offsetof(struct config, metrics_allow));
+
+	return parse_cidr_list(p, k, cfg->metrics_allow, &cfg->nmetrics_allow,
+	    value, "the scrapers' addresses");
+}
+
+static int
+parse_metrics_listen(struct parser *p, const struct key *k, void *dst,
+    const char *value)
+{
+	if (strpbrk(value, " \t") != NULL)
+		return perr(p, p->lineno, "%s takes one address; write e.g. "
+		    "%s = 127.0.0.1:9470", k->name, k->name);
+	return parse_addr(p, k->name, value, dst, 1);
 }
 
 static int
@@ -949,12 +989,7 @@ parse_exempt(struct parser *p, const struct key *k, void *dst,
 	struct config_limits *lim = (struct config_limits *)((char *)dst -
 	    offsetof(struct config_limits, exempt));
 
-	if (parse_cidr_list(p, k, value, lim->exempt, &lim->nexempt, 1) == -1)
-		return -1;
-	if (lim->nexempt == 0 && strcasecmp(value, "none") != 0)
-		return perr(p, p->lineno, "%s is empty; write address blocks, "
-		    "e.g. %s = 127.0.0.0/8 ::1, or none", k->name, k->name);
-	return 0;
+	return parse_cidr_list(p, k, lim->exempt, &lim->nexempt, value, NULL);
 }
 
 static int
