@@ -386,6 +386,7 @@ admit_named_client(struct session *s)
 	verdict_set(&v, "refused", admission_reason(ar),
 	    XMPP_COND_RESOURCE_CONSTRAINT, "Too many connections",
 	    " connections=%u", admission_connections(s->srv->admission));
+	metrics_refused(s->l->name, admission_reason(ar));
 	if (s->l->tls == LISTENER_TLS_STARTTLS)
 		pretls_fail(s->pretls, &v);
 	session_end(s, &v);
