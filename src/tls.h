@@ -24,6 +24,7 @@
 
 #include "config.h"
 
+struct peercert;
 struct tls_ctx;
 struct tls_conn;
 
@@ -89,6 +90,14 @@ int tls_pending(struct tls_conn *c);
 
 /* Best effort close_notify alert; never blocks. */
 void tls_close_notify(struct tls_conn *c);
+
+/*
+ * After the handshake: what the peer presented as its certificate, and
+ * what mbedTLS found checking it against the s2s trust store (peercert.h;
+ * asked for on s2s listeners when s2speer_any()).  NULL out of memory;
+ * free with peercert_free().
+ */
+struct peercert *tls_peer_certificate(const struct tls_conn *c);
 
 /* "TLSv1.2" and the IANA-style suite name, after the handshake. */
 const char *tls_version(const struct tls_conn *c);

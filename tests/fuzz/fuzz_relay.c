@@ -45,7 +45,8 @@ to_client(void *ctx, const char *d, size_t n)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct relay_callbacks cb = { to_backend, to_client };
+	static const struct relay_callbacks cb = { to_backend, to_client,
+	    NULL };
 	struct config *cfg = fuzz_config();
 	struct sink s = { NULL, 0, 0, 0 };
 	const char *client, *backend;
