@@ -22,7 +22,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,11 +32,8 @@
 
 #include <ini.h>
 
+#include "addr.h"
 #include "config.h"
-#include "log.h"
-
-/* Backend names go to the resolver unless a fuzzer turned that off. */
-static int resolve_names = 1;
 
 #define LINE_MAX_BYTES	199		/* inih's INI_MAX_LINE 200 less NUL */
 #define FILE_MAX_BYTES	(1024 * 1024)
@@ -67,7 +63,22 @@ enum key_type {
 	KEY_STRING,		/* char *, strdup'ed */
 	KEY_SIZE,		/* size_t, bytes with k/M suffix */
 	KEY_UINT,		/* unsigned, plain decimal */
+	KEY_ENUM,		/* int (or an int-sized enum), key->enums */
 	KEY_CUSTOM,		/* key->parse */
+};
+
+/* One word of a KEY_ENUM key; gloss: shown in errors, may be NULL. */
+struct enum_name {
+	const char *name;
+	int value;
+	const char *gloss;
+};
+
+/* The words of a KEY_ENUM key; matched case-insensitively. */
+struct enum_type {
+	const char *refusal;	/* "%s = %s is <refusal>; write a or b" */
+	const struct enum_name *names;
+	size_t nnames;
 };
 
 struct parser;
@@ -84,6 +95,7 @@ struct key {
 	const char *def;	/* parsed like a value; NULL: unset */
 	unsigned long long min, max;
 	key_parser parse;
+	const struct enum_type *enums;	/* KEY_ENUM */
 	const char *example;	/* non-NULL: the key is required */
 	const char *help;
 };
@@ -116,36 +128,93 @@ struct parser {
 	size_t nrecs, arecs;
 };
 
-static int parse_log_level(struct parser *, const struct key *, void *,
-    const char *);
-static int parse_facility(struct parser *, const struct key *, void *,
-    const char *);
 static int parse_min_version(struct parser *, const struct key *, void *,
     const char *);
 static int parse_ciphers(struct parser *, const struct key *, void *,
     const char *);
 static int parse_listen(struct parser *, const struct key *, void *,
     const char *);
-static int parse_kind(struct parser *, const struct key *, void *,
-    const char *);
 static int parse_workers(struct parser *, const struct key *, void *,
-    const char *);
-static int parse_tls_mode(struct parser *, const struct key *, void *,
-    const char *);
-static int parse_bool(struct parser *, const struct key *, void *,
     const char *);
 static int parse_backend(struct parser *, const struct key *, void *,
     const char *);
 static int parse_domains(struct parser *, const struct key *, void *,
     const char *);
-static int parse_backend_proxy(struct parser *, const struct key *, void *,
-    const char *);
 static int parse_trusted(struct parser *, const struct key *, void *,
     const char *);
 static int parse_sources(struct parser *, const struct key *, void *,
     const char *);
-static int parse_s2s_verify(struct parser *, const struct key *, void *,
-    const char *);
+
+#define NAMES(t)	(t), sizeof(t) / sizeof((t)[0])
+
+static const struct enum_name bool_names[] = {
+	{ "yes", 1, NULL }, { "no", 0, NULL },
+};
+static const struct enum_type enum_bool = {
+	"not yes or no", NAMES(bool_names)
+};
+
+static const struct enum_name log_level_names[] = {
+	{ "error", LOG_ERR, NULL }, { "warning", LOG_WARNING, NULL },
+	{ "notice", LOG_NOTICE, NULL }, { "info", LOG_INFO, NULL },
+	{ "debug", LOG_DEBUG, NULL },
+};
+static const struct enum_type enum_log_level = {
+	"not a log level", NAMES(log_level_names)
+};
+
+static const struct enum_name facility_names[] = {
+	{ "daemon", LOG_DAEMON, NULL }, { "user", LOG_USER, NULL },
+	{ "auth", LOG_AUTH, NULL }, { "authpriv", LOG_AUTHPRIV, NULL },
+	{ "local0", LOG_LOCAL0, NULL }, { "local1", LOG_LOCAL1, NULL },
+	{ "local2", LOG_LOCAL2, NULL }, { "local3", LOG_LOCAL3, NULL },
+	{ "local4", LOG_LOCAL4, NULL }, { "local5", LOG_LOCAL5, NULL },
+	{ "local6", LOG_LOCAL6, NULL }, { "local7", LOG_LOCAL7, NULL },
+};
+static const struct enum_type enum_facility = {
+	"not a syslog facility", NAMES(facility_names)
+};
+
+static const struct enum_name kind_names[] = {
+	{ "c2s", LISTENER_C2S, "clients" }, { "s2s", LISTENER_S2S, "servers" },
+};
+static const struct enum_type enum_kind = {
+	"unknown", NAMES(kind_names)
+};
+
+static const struct enum_name tls_mode_names[] = {
+	{ "starttls", LISTENER_TLS_STARTTLS, "XMPP first, 5222/5269" },
+	{ "direct", LISTENER_TLS_DIRECT, "TLS from the first byte, 5223/5270" },
+};
+static const struct enum_type enum_tls_mode = {
+	"unknown", NAMES(tls_mode_names)
+};
+
+static const struct enum_name backend_proxy_names[] = {
+	{ "none", PROXYPROTO_NONE, NULL }, { "v1", PROXYPROTO_V1, NULL },
+	{ "v2", PROXYPROTO_V2, NULL },
+};
+static const struct enum_type enum_backend_proxy = {
+	"unknown", NAMES(backend_proxy_names)
+};
+
+static const struct enum_name s2s_verify_names[] = {
+	{ "off", CONFIG_S2S_VERIFY_OFF, NULL },
+	{ "log", CONFIG_S2S_VERIFY_LOG, "check and log, dialback goes on" },
+	{ "require", CONFIG_S2S_VERIFY_REQUIRE,
+	    "no valid certificate for the domain: refused" },
+};
+static const struct enum_type enum_s2s_verify = {
+	"unknown", NAMES(s2s_verify_names)
+};
+
+#undef NAMES
+
+/* KEY_ENUM stores an int: every enum behind one must be int-sized. */
+_Static_assert(sizeof(enum listener_kind) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum listener_tls) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum proxyproto_version) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum config_s2s_verify) == sizeof(int), "enum size");
 
 #define G(f)	offsetof(struct config, f)
 #define T(f)	offsetof(struct config_tls, f)
@@ -154,98 +223,98 @@ static int parse_s2s_verify(struct parser *, const struct key *, void *,
 #define S(f)	offsetof(struct config_listener, f)
 
 static const struct key keys[] = {
-	{ SEC_GLOBAL, "log_level", KEY_CUSTOM, G(log_level), "info", 0, 0,
-	    parse_log_level, NULL,
+	{ SEC_GLOBAL, "log_level", KEY_ENUM, G(log_level), "info", 0, 0,
+	    NULL, &enum_log_level, NULL,
 	    "most verbose syslog priority written: error, warning, notice, "
 	    "info or debug" },
-	{ SEC_GLOBAL, "syslog_facility", KEY_CUSTOM, G(syslog_facility),
-	    "daemon", 0, 0, parse_facility, NULL,
+	{ SEC_GLOBAL, "syslog_facility", KEY_ENUM, G(syslog_facility),
+	    "daemon", 0, 0, NULL, &enum_facility, NULL,
 	    "syslog facility: daemon, user, auth, authpriv, local0..local7" },
 	{ SEC_GLOBAL, "user", KEY_STRING, G(user), NULL, 0, 0, NULL, NULL,
-	    "user to run as after binding the ports and reading the keys" },
+	    NULL, "user to run as after binding the ports and reading the keys" },
 	{ SEC_GLOBAL, "group", KEY_STRING, G(group), NULL, 0, 0, NULL, NULL,
-	    "group to run as after binding the ports" },
-	{ SEC_GLOBAL, "pidfile", KEY_STRING, G(pidfile), NULL, 0, 0, NULL,
+	    NULL, "group to run as after binding the ports" },
+	{ SEC_GLOBAL, "pidfile", KEY_STRING, G(pidfile), NULL, 0, 0, NULL, NULL,
 	    NULL, "file the daemon writes its process ID to" },
 	{ SEC_GLOBAL, "workers", KEY_CUSTOM, G(workers), "auto", 0, 0,
-	    parse_workers, NULL,
+	    parse_workers, NULL, NULL,
 	    "processes serving connections: auto (one per CPU) or 1 to 64; "
 	    "read at start only" },
 	{ SEC_GLOBAL, "shutdown_grace", KEY_UINT, G(shutdown_grace), "30", 0,
-	    3600, NULL, NULL,
+	    3600, NULL, NULL, NULL,
 	    "seconds sessions may go on after SIGTERM before <system-shutdown/>" },
 	{ SEC_GLOBAL, "log_rate_limit", KEY_UINT, G(log_rate_limit), "200", 0,
-	    1000000, NULL, NULL,
+	    1000000, NULL, NULL, NULL,
 	    "log lines per second before similar lines are counted, not "
 	    "written (0: no limit)" },
 
 	{ SEC_TLS, "certificate", KEY_STRING, T(certificate), NULL, 0, 0,
-	    NULL, NULL,
+	    NULL, NULL, NULL,
 	    "PEM certificate chain (leaf first) for domains without their own" },
-	{ SEC_TLS, "key", KEY_STRING, T(key), NULL, 0, 0, NULL, NULL,
+	{ SEC_TLS, "key", KEY_STRING, T(key), NULL, 0, 0, NULL, NULL, NULL,
 	    "PEM private key of the [tls] certificate" },
 	{ SEC_TLS, "min_version", KEY_CUSTOM, T(min_version), "TLSv1.2", 0, 0,
-	    parse_min_version, NULL,
+	    parse_min_version, NULL, NULL,
 	    "oldest TLS version accepted: TLSv1.2 or TLSv1.3" },
 	{ SEC_TLS, "ciphers", KEY_CUSTOM, T(ciphers),
-	    "CHACHA20-POLY1305 AES128-GCM AES256-GCM", 0, 0, parse_ciphers,
+	    "CHACHA20-POLY1305 AES128-GCM AES256-GCM", 0, 0, parse_ciphers, NULL,
 	    NULL, "AEAD ciphers in order of preference (ECDHE key exchange)" },
-	{ SEC_TLS, "sni_strict", KEY_CUSTOM, T(sni_strict), "no", 0, 0,
-	    parse_bool, NULL,
+	{ SEC_TLS, "sni_strict", KEY_ENUM, T(sni_strict), "no", 0, 0,
+	    NULL, &enum_bool, NULL,
 	    "yes: refuse a TLS handshake whose SNI names no domain served on "
 	    "the listener" },
-	{ SEC_TLS, "session_tickets", KEY_CUSTOM, T(session_tickets), "yes",
-	    0, 0, parse_bool, NULL,
+	{ SEC_TLS, "session_tickets", KEY_ENUM, T(session_tickets), "yes",
+	    0, 0, NULL, &enum_bool, NULL,
 	    "resume sessions with RFC 5077 tickets: yes or no" },
 	{ SEC_TLS, "ticket_key_file", KEY_STRING, T(ticket_key_file), NULL,
-	    0, 0, NULL, NULL,
+	    0, 0, NULL, NULL, NULL,
 	    "file of 1-3 shared ticket keys (base64, 48 bytes each)" },
 	{ SEC_TLS, "ticket_lifetime", KEY_UINT, T(ticket_lifetime), "7200",
-	    60, 604800, NULL, NULL,
+	    60, 604800, NULL, NULL, NULL,
 	    "seconds a ticket can resume a session (and key rotation period)" },
 	{ SEC_TLS, "s2s_ca_file", KEY_STRING, T(s2s_ca_file),
-	    "/etc/ssl/certs/ca-certificates.crt", 0, 0, NULL, NULL,
+	    "/etc/ssl/certs/ca-certificates.crt", 0, 0, NULL, NULL, NULL,
 	    "PEM CA certificates trusted to vouch for other servers' "
 	    "certificates (s2s_verify)" },
 	{ SEC_TLS, "s2s_crl_file", KEY_STRING, T(s2s_crl_file), NULL, 0, 0,
-	    NULL, NULL,
+	    NULL, NULL, NULL,
 	    "PEM CRLs (concatenated) of the s2s_ca_file CAs; revoked "
 	    "certificates are refused" },
 
 	{ SEC_LIMITS, "max_stanza_size", KEY_SIZE, L(max_stanza_size), "256k",
-	    KB, 16 * MB, NULL, NULL,
+	    KB, 16 * MB, NULL, NULL, NULL,
 	    "largest stanza a client may send, in bytes" },
 	{ SEC_LIMITS, "max_backend_stanza_size", KEY_SIZE,
-	    L(max_backend_stanza_size), "1M", KB, 64 * MB, NULL, NULL,
+	    L(max_backend_stanza_size), "1M", KB, 64 * MB, NULL, NULL, NULL,
 	    "largest stanza passed from the backend to a client, in bytes" },
 	{ SEC_LIMITS, "max_pre_tls_bytes", KEY_SIZE, L(max_pre_tls_bytes),
-	    "4k", 512, 64 * KB, NULL, NULL,
+	    "4k", 512, 64 * KB, NULL, NULL, NULL,
 	    "bytes a client may send before TLS starts" },
-	{ SEC_LIMITS, "max_depth", KEY_UINT, L(max_depth), "32", 2, 256, NULL,
+	{ SEC_LIMITS, "max_depth", KEY_UINT, L(max_depth), "32", 2, 256, NULL, NULL,
 	    NULL, "element nesting allowed inside one stanza" },
 	{ SEC_LIMITS, "max_attributes", KEY_UINT, L(max_attributes), "64", 1,
-	    1024, NULL, NULL, "attributes allowed on one element" },
+	    1024, NULL, NULL, NULL, "attributes allowed on one element" },
 	{ SEC_LIMITS, "pre_tls_timeout", KEY_UINT, L(pre_tls_timeout), "30",
-	    1, 3600, NULL, NULL, "seconds from connect to <starttls/>" },
+	    1, 3600, NULL, NULL, NULL, "seconds from connect to <starttls/>" },
 	{ SEC_LIMITS, "handshake_timeout", KEY_UINT, L(handshake_timeout),
-	    "30", 1, 3600, NULL, NULL, "seconds for the TLS handshake" },
+	    "30", 1, 3600, NULL, NULL, NULL, "seconds for the TLS handshake" },
 	{ SEC_LIMITS, "backend_connect_timeout", KEY_UINT,
-	    L(backend_connect_timeout), "10", 1, 600, NULL, NULL,
+	    L(backend_connect_timeout), "10", 1, 600, NULL, NULL, NULL,
 	    "seconds for the backend to accept a connection" },
 	{ SEC_LIMITS, "auth_timeout", KEY_UINT, L(auth_timeout), "60", 1,
-	    3600, NULL, NULL,
+	    3600, NULL, NULL, NULL,
 	    "seconds from the TLS handshake to SASL success or valid dialback" },
 	{ SEC_LIMITS, "idle_timeout", KEY_UINT, L(idle_timeout), "900", 0,
-	    86400, NULL, NULL,
+	    86400, NULL, NULL, NULL,
 	    "seconds a stream may stay silent after authentication (0: never)" },
 	{ SEC_LIMITS, "max_connections", KEY_UINT, L(max_connections), "4096",
-	    1, 1000000, NULL, NULL, "connections open at once, in all" },
+	    1, 1000000, NULL, NULL, NULL, "connections open at once, in all" },
 	{ SEC_LIMITS, "max_connections_per_ip", KEY_UINT,
-	    L(max_connections_per_ip), "256", 0, 1000000, NULL, NULL,
+	    L(max_connections_per_ip), "256", 0, 1000000, NULL, NULL, NULL,
 	    "connections open at once from one IPv4 address or IPv6 /64 "
 	    "(0: no cap)" },
 	{ SEC_LIMITS, "connection_rate_per_ip", KEY_UINT,
-	    L(connection_rate_per_ip), "30", 0, 1000000, NULL, NULL,
+	    L(connection_rate_per_ip), "30", 0, 1000000, NULL, NULL, NULL,
 	    "new connections per second from one IPv4 address or IPv6 /64 "
 	    "(0: no cap)" },
 	/* The minimum fits every name of RFC 6120 with its namespace (the
@@ -253,61 +322,61 @@ static const struct key keys[] = {
 	   bytes); below 40 even the stream header and <starttls/> were
 	   refused. */
 	{ SEC_LIMITS, "max_name_length", KEY_UINT, L(max_name_length), "256",
-	    64, 4096, NULL, NULL,
+	    64, 4096, NULL, NULL, NULL,
 	    "bytes of an element or attribute name with its namespace URI, "
 	    "and of a declared prefix or namespace" },
 	{ SEC_LIMITS, "buffer_size", KEY_SIZE, L(buffer_size), "64k", 4 * KB,
-	    16 * MB, NULL, NULL,
+	    16 * MB, NULL, NULL, NULL,
 	    "bytes queued per direction before reading pauses" },
 
 	{ SEC_DOMAIN, "certificate", KEY_STRING, D(certificate), NULL, 0, 0,
-	    NULL, NULL,
+	    NULL, NULL, NULL,
 	    "PEM certificate chain for this domain (default: the [tls] one)" },
-	{ SEC_DOMAIN, "key", KEY_STRING, D(key), NULL, 0, 0, NULL, NULL,
+	{ SEC_DOMAIN, "key", KEY_STRING, D(key), NULL, 0, 0, NULL, NULL, NULL,
 	    "PEM private key for this domain (default: the [tls] one)" },
 	{ SEC_DOMAIN, "backend", KEY_CUSTOM, D(backend), NULL, 0, 0,
-	    parse_backend, NULL,
+	    parse_backend, NULL, NULL,
 	    "this domain's c2s backend, host:port (default: the listener's)" },
 	{ SEC_DOMAIN, "s2s_backend", KEY_CUSTOM, D(s2s_backend), NULL, 0, 0,
-	    parse_backend, NULL,
+	    parse_backend, NULL, NULL,
 	    "this domain's s2s backend, host:port (default: the listener's)" },
-	{ SEC_DOMAIN, "s2s_verify", KEY_CUSTOM, D(s2s_verify), NULL, 0, 0,
-	    parse_s2s_verify, NULL,
+	{ SEC_DOMAIN, "s2s_verify", KEY_ENUM, D(s2s_verify), NULL, 0, 0,
+	    NULL, &enum_s2s_verify, NULL,
 	    "certificates of servers connecting to this domain: off, log or "
 	    "require (default: the listener's)" },
 
 	{ SEC_LISTENER, "listen", KEY_CUSTOM, S(listen), NULL, 0, 0,
-	    parse_listen, "0.0.0.0:5222 [::]:5222",
+	    parse_listen, NULL, "0.0.0.0:5222 [::]:5222",
 	    "numeric addresses to listen on: a.b.c.d:port or [v6]:port" },
-	{ SEC_LISTENER, "kind", KEY_CUSTOM, S(kind), "c2s", 0, 0, parse_kind,
-	    NULL, "c2s (clients) or s2s (other servers)" },
-	{ SEC_LISTENER, "tls", KEY_CUSTOM, S(tls), "starttls", 0, 0,
-	    parse_tls_mode, NULL,
+	{ SEC_LISTENER, "kind", KEY_ENUM, S(kind), "c2s", 0, 0, NULL,
+	    &enum_kind, NULL, "c2s (clients) or s2s (other servers)" },
+	{ SEC_LISTENER, "tls", KEY_ENUM, S(tls), "starttls", 0, 0,
+	    NULL, &enum_tls_mode, NULL,
 	    "starttls (5222, 5269) or direct: TLS from the first byte, XEP-0368 "
 	    "(5223, 5270)" },
 	{ SEC_LISTENER, "backend", KEY_CUSTOM, S(backend), NULL, 0, 0,
-	    parse_backend, "127.0.0.1:15222",
+	    parse_backend, NULL, "127.0.0.1:15222",
 	    "the XMPP server's plaintext port: host:port or [v6]:port" },
 	{ SEC_LISTENER, "domains", KEY_CUSTOM, S(domains), NULL, 0, 0,
-	    parse_domains, "example.org",
+	    parse_domains, NULL, "example.org",
 	    "XMPP domains served here, each with a [domain] section" },
-	{ SEC_LISTENER, "backend_proxy_protocol", KEY_CUSTOM,
-	    S(backend_proxy), "none", 0, 0, parse_backend_proxy, NULL,
+	{ SEC_LISTENER, "backend_proxy_protocol", KEY_ENUM,
+	    S(backend_proxy), "none", 0, 0, NULL, &enum_backend_proxy, NULL,
 	    "PROXY protocol header sent to the backend: none, v1 or v2" },
-	{ SEC_LISTENER, "accept_proxy_protocol", KEY_CUSTOM, S(accept_proxy),
-	    "no", 0, 0, parse_bool, NULL,
+	{ SEC_LISTENER, "accept_proxy_protocol", KEY_ENUM, S(accept_proxy),
+	    "no", 0, 0, NULL, &enum_bool, NULL,
 	    "yes: every connection starts with a PROXY v1/v2 header from a "
 	    "proxy_trusted address" },
 	{ SEC_LISTENER, "proxy_trusted", KEY_CUSTOM, S(trusted), NULL, 0, 0,
-	    parse_trusted, NULL,
+	    parse_trusted, NULL, NULL,
 	    "addresses or CIDR blocks allowed to send a PROXY header, "
 	    "separated by commas" },
 	{ SEC_LISTENER, "backend_source", KEY_CUSTOM, S(sources), NULL, 0, 0,
-	    parse_sources, NULL,
+	    parse_sources, NULL, NULL,
 	    "local addresses backend connections come from, used in turn "
 	    "(more than ~28,000 connections to one backend)" },
-	{ SEC_LISTENER, "s2s_verify", KEY_CUSTOM, S(s2s_verify), "log", 0, 0,
-	    parse_s2s_verify, NULL,
+	{ SEC_LISTENER, "s2s_verify", KEY_ENUM, S(s2s_verify), "log", 0, 0,
+	    NULL, &enum_s2s_verify, NULL,
 	    "s2s: check the certificate of connecting servers: off, log "
 	    "(dialback goes on) or require" },
 };
@@ -494,31 +563,41 @@ parse_ranged(struct parser *p, const struct key *k, void *dst,
 	return 0;
 }
 
+/* One word of k->enums, case-insensitive; the error lists them all. */
 static int
-parse_log_level(struct parser *p, const struct key *k, void *dst,
+parse_enum(struct parser *p, const struct key *k, void *dst,
     const char *value)
 {
-	int v = log_level_from_name(value);
+	const struct enum_type *t = k->enums;
+	char list[256];
+	size_t i, len = 0;
 
-	if (v < 0)
-		return perr(p, p->lineno, "%s = %s is not a log level; write "
-		    "error, warning, notice, info or debug", k->name, value);
-	*(int *)dst = v;
-	return 0;
+	for (i = 0; i < t->nnames; i++)
+		if (strcasecmp(value, t->names[i].name) == 0) {
+			*(int *)dst = t->names[i].value;
+			return 0;
+		}
+	list[0] = '\0';
+	for (i = 0; i < t->nnames && len < sizeof(list); i++) {
+		const struct enum_name *e = &t->names[i];
+
+		len += (size_t)snprintf(list + len, sizeof(list) - len,
+		    "%s%s%s%s%s", i == 0 ? "" : i + 1 == t->nnames ? " or " :
+		    ", ", e->name, e->gloss ? " (" : "", e->gloss ? e->gloss :
+		    "", e->gloss ? ")" : "");
+	}
+	return perr(p, p->lineno, "%s = %s is %s; write %s", k->name, value,
+	    t->refusal, list);
 }
 
-static int
-parse_facility(struct parser *p, const struct key *k, void *dst,
-    const char *value)
+/* The word for value in t, or "unknown". */
+static const char *
+enum_word(const struct enum_type *t, int value)
 {
-	int v = log_facility_from_name(value);
-
-	if (v < 0)
-		return perr(p, p->lineno, "%s = %s is not a syslog facility; "
-		    "write daemon, user, auth, authpriv or local0 .. local7",
-		    k->name, value);
-	*(int *)dst = v;
-	return 0;
+	for (size_t i = 0; i < t->nnames; i++)
+		if (t->names[i].value == value)
+			return t->names[i].name;
+	return "unknown";
 }
 
 static int
@@ -624,20 +703,6 @@ parse_ciphers(struct parser *p, const struct key *k, void *dst,
 }
 
 static int
-parse_kind(struct parser *p, const struct key *k, void *dst,
-    const char *value)
-{
-	if (strcasecmp(value, "c2s") == 0)
-		*(enum listener_kind *)dst = LISTENER_C2S;
-	else if (strcasecmp(value, "s2s") == 0)
-		*(enum listener_kind *)dst = LISTENER_S2S;
-	else
-		return perr(p, p->lineno, "%s = %s is unknown; write c2s "
-		    "(clients) or s2s (servers)", k->name, value);
-	return 0;
-}
-
-static int
 parse_workers(struct parser *p, const struct key *k, void *dst,
     const char *value)
 {
@@ -658,165 +723,29 @@ parse_workers(struct parser *p, const struct key *k, void *dst,
 	return 0;
 }
 
-static int
-parse_tls_mode(struct parser *p, const struct key *k, void *dst,
-    const char *value)
-{
-	if (strcasecmp(value, "starttls") == 0)
-		*(enum listener_tls *)dst = LISTENER_TLS_STARTTLS;
-	else if (strcasecmp(value, "direct") == 0)
-		*(enum listener_tls *)dst = LISTENER_TLS_DIRECT;
-	else
-		return perr(p, p->lineno, "%s = %s is unknown; write starttls "
-		    "(XMPP first, 5222/5269) or direct (TLS from the first "
-		    "byte, 5223/5270)", k->name, value);
-	return 0;
-}
-
-/* yes or no, nothing else: a typo must not turn a feature on or off. */
-static int
-parse_bool(struct parser *p, const struct key *k, void *dst,
-    const char *value)
-{
-	if (strcasecmp(value, "yes") == 0)
-		*(int *)dst = 1;
-	else if (strcasecmp(value, "no") == 0)
-		*(int *)dst = 0;
-	else
-		return perr(p, p->lineno, "%s = %s is not yes or no; write "
-		    "yes or no", k->name, value);
-	return 0;
-}
-
-static int
-parse_s2s_verify(struct parser *p, const struct key *k, void *dst,
-    const char *value)
-{
-	if (strcasecmp(value, "off") == 0)
-		*(enum config_s2s_verify *)dst = CONFIG_S2S_VERIFY_OFF;
-	else if (strcasecmp(value, "log") == 0)
-		*(enum config_s2s_verify *)dst = CONFIG_S2S_VERIFY_LOG;
-	else if (strcasecmp(value, "require") == 0)
-		*(enum config_s2s_verify *)dst = CONFIG_S2S_VERIFY_REQUIRE;
-	else
-		return perr(p, p->lineno, "%s = %s is unknown; write off, log "
-		    "(check and log, dialback goes on) or require (no valid "
-		    "certificate for the domain: refused)", k->name, value);
-	return 0;
-}
-
-static int
-parse_port(const char *s, unsigned *port)
-{
-	unsigned v = 0;
-	size_t n;
-
-	for (n = 0; isdigit((unsigned char)s[n]); n++) {
-		if (n >= 5)
-			return -1;
-		v = v * 10 + (unsigned)(s[n] - '0');
-	}
-	if (n == 0 || s[n] != '\0' || v > 65535)
-		return -1;
-	*port = v;
-	return 0;
-}
-
 /*
  * One address: "a.b.c.d:port" or "[v6]:port"; for a backend the host may
- * also be a name, resolved now so that a typo stops the start, not the
- * first client.  passive: a listen address (numeric only, port 0 allowed).
+ * also be a name, kept in a->resolve for config_load() to resolve, so that
+ * a typo stops the start, not the first client.  passive: a listen
+ * address (numeric only, port 0 allowed).
  */
 static int
 parse_addr(struct parser *p, const char *keyname, const char *word,
     struct config_addr *a, int passive)
 {
-	char host[256], portstr[8];
-	const char *port, *rbracket, *colon;
-	struct addrinfo hints, *res = NULL;
-	struct in_addr in4;
-	size_t hostlen, wlen = strlen(word);
-	unsigned portnum;
-	int v6 = 0, rc;
+	char msg[512];
+	size_t wlen = strlen(word);
+	int rc;
 
-	if (word[0] == '[') {
-		rbracket = strchr(word, ']');
-		if (rbracket == NULL || rbracket[1] != ':')
-			return perr(p, p->lineno, "%s: %s is not [IPv6]:port; "
-			    "write e.g. [::1]:5222", keyname, word);
-		hostlen = (size_t)(rbracket - word - 1);
-		memcpy(host, word + 1, hostlen < sizeof(host) ? hostlen : 0);
-		port = rbracket + 2;
-		v6 = 1;
-	} else {
-		colon = strrchr(word, ':');
-		if (colon == NULL)
-			return perr(p, p->lineno, "%s: %s has no port; write "
-			    "HOST:PORT, e.g. 127.0.0.1:5222", keyname, word);
-		if (memchr(word, ':', (size_t)(colon - word)) != NULL)
-			return perr(p, p->lineno, "%s: %s looks like an IPv6 "
-			    "address; write it in brackets, e.g. [::1]:5222",
-			    keyname, word);
-		hostlen = (size_t)(colon - word);
-		memcpy(host, word, hostlen < sizeof(host) ? hostlen : 0);
-		port = colon + 1;
-	}
-	if (hostlen == 0 || hostlen >= sizeof(host))
-		return perr(p, p->lineno, "%s: %s has no valid host; write "
-		    "e.g. %s", keyname, word, passive ?
-		    "0.0.0.0:5222 or [::]:5222 for every address" :
-		    "127.0.0.1:15222");
-	host[hostlen] = '\0';
-	if (parse_port(port, &portnum) == -1 || (!passive && portnum == 0))
-		return perr(p, p->lineno, "%s: %s has no valid port; write a "
-		    "port number from %d to 65535 after the colon", keyname,
-		    word, passive ? 0 : 1);
-	snprintf(portstr, sizeof(portstr), "%u", portnum);
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_protocol = IPPROTO_TCP;
-	hints.ai_flags = AI_NUMERICSERV;
-	if (v6) {
-		hints.ai_family = AF_INET6;
-		hints.ai_flags |= AI_NUMERICHOST;
-	} else if (passive) {
-		/* inet_pton: no "127.1" or octal forms that inet_aton allows. */
-		if (inet_pton(AF_INET, host, &in4) != 1)
-			return perr(p, p->lineno, "%s: %s is not a numeric IPv4 "
-			    "address; write a.b.c.d:port or [IPv6]:port "
-			    "(names are not resolved here)", keyname, word);
-		hints.ai_family = AF_INET;
-		hints.ai_flags |= AI_NUMERICHOST;
-	} else {
-		hints.ai_family = AF_UNSPEC;
-		if (!resolve_names)
-			hints.ai_flags |= AI_NUMERICHOST;
-	}
-	if (passive)
-		hints.ai_flags |= AI_PASSIVE;
-
-	rc = getaddrinfo(host, portstr, &hints, &res);
-	if (rc != 0 || res == NULL) {
-		if (res != NULL)
-			freeaddrinfo(res);
-		if (v6)
-			return perr(p, p->lineno, "%s: %s is not a numeric IPv6 "
-			    "address; write e.g. [::1]:5222", keyname, word);
-		return perr(p, p->lineno, "%s: cannot resolve %s: %s; write "
-		    "an IP address or a name the resolver knows", keyname,
-		    host, rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-	}
-	if (res->ai_addrlen > sizeof(a->sa)) {
-		freeaddrinfo(res);
-		return perr(p, p->lineno, "%s: %s has an unusable address "
-		    "family; write an IPv4 or IPv6 address", keyname, word);
-	}
+	free(a->resolve);
 	memset(a, 0, sizeof(*a));
-	memcpy(&a->sa, res->ai_addr, res->ai_addrlen);
-	a->len = (socklen_t)res->ai_addrlen;
-	freeaddrinfo(res);
-
+	rc = addr_parse(word, passive ? ADDR_PASSIVE : ADDR_NAME, &a->sa,
+	    &a->len, msg, sizeof(msg));
+	if (rc == -1)
+		return perr(p, p->lineno, "%s: %s", keyname, msg);
+	if (rc == 1 && (a->resolve = strdup(word)) == NULL)
+		return oom(p);
+	a->line = p->lineno;
 	if (wlen < sizeof(a->text))
 		memcpy(a->text, word, wlen + 1);
 	else {
@@ -833,11 +762,8 @@ parse_sources(struct parser *p, const struct key *k, void *dst,
 {
 	struct config_listener *l = (struct config_listener *)((char *)dst -
 	    offsetof(struct config_listener, sources));
-	struct sockaddr_in *sin;
-	struct sockaddr_in6 *sin6;
-	char *copy, **w, host[64];
+	char *copy, **w, msg[128];
 	int nw, i, rc = 0;
-	size_t n;
 
 	if ((nw = split_words(value, &copy, &w)) < 0)
 		return oom(p);
@@ -847,36 +773,17 @@ parse_sources(struct parser *p, const struct key *k, void *dst,
 	l->nsources = 0;
 	for (i = 0; i < nw && rc == 0; i++) {
 		struct config_addr *a = &l->sources[l->nsources];
-		const char *word = w[i];
 
-		n = strlen(word);
-		if (word[0] == '[' && n > 2 && word[n - 1] == ']') {
-			word++;
-			n -= 2;
-		}
-		if (n >= sizeof(host)) {
-			rc = perr(p, p->lineno, "%s: %s is not an address",
-			    k->name, w[i]);
-			break;
-		}
-		memcpy(host, word, n);
-		host[n] = '\0';
 		memset(a, 0, sizeof(*a));
-		sin = (struct sockaddr_in *)&a->sa;
-		sin6 = (struct sockaddr_in6 *)&a->sa;
-		if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-			sin->sin_family = AF_INET;
-			a->len = sizeof(*sin);
-		} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-			sin6->sin6_family = AF_INET6;
-			a->len = sizeof(*sin6);
-		} else {
+		if (addr_parse(w[i], ADDR_NO_PORT, &a->sa, &a->len, msg,
+		    sizeof(msg)) == -1) {
 			rc = perr(p, p->lineno, "%s: %s is not a numeric IP "
 			    "address; write local addresses without a port, "
 			    "e.g. %s = 127.0.0.2 127.0.0.3", k->name, w[i],
 			    k->name);
 			break;
 		}
+		a->line = p->lineno;
 		snprintf(a->text, sizeof(a->text), "%s", w[i]);
 		l->nsources++;
 	}
@@ -1002,23 +909,6 @@ parse_domains(struct parser *p, const struct key *k, void *dst,
 }
 
 static int
-parse_backend_proxy(struct parser *p, const struct key *k, void *dst,
-    const char *value)
-{
-	if (strcasecmp(value, "none") == 0)
-		*(enum proxyproto_version *)dst = PROXYPROTO_NONE;
-	else if (strcasecmp(value, "v1") == 0)
-		*(enum proxyproto_version *)dst = PROXYPROTO_V1;
-	else if (strcasecmp(value, "v2") == 0)
-		*(enum proxyproto_version *)dst = PROXYPROTO_V2;
-	else
-		return perr(p, p->lineno, "%s = %s is unknown; write none, v1 "
-		    "or v2 (what the backend's PROXY protocol listener "
-		    "expects)", k->name, value);
-	return 0;
-}
-
-static int
 parse_trusted(struct parser *p, const struct key *k, void *dst,
     const char *value)
 {
@@ -1070,6 +960,8 @@ set_value(struct parser *p, const struct key *k, void *obj,
 	case KEY_SIZE:
 	case KEY_UINT:
 		return parse_ranged(p, k, dst, value);
+	case KEY_ENUM:
+		return parse_enum(p, k, dst, value);
 	case KEY_CUSTOM:
 		return k->parse(p, k, dst, value);
 	}
@@ -1550,29 +1442,19 @@ handler(void *user, const char *section, const char *name,
 /* ---------------------------------------------------------------------- */
 /* Whole-file checks */
 
+/*
+ * Two listen addresses that would bind the same socket.  Port 0 asks for
+ * any free port: two of those never clash, whereas a reload that finds
+ * port 0 configured again keeps its socket (listener.c compares with
+ * addr_equal() alone).
+ */
 static int
-same_addr(const struct config_addr *a, const struct config_addr *b)
+listen_clash(const struct config_addr *a, const struct config_addr *b)
 {
-	const struct sockaddr_in *a4, *b4;
-	const struct sockaddr_in6 *a6, *b6;
+	const struct sockaddr *sa = (const struct sockaddr *)&a->sa;
 
-	if (a->sa.ss_family != b->sa.ss_family)
-		return 0;
-	if (a->sa.ss_family == AF_INET) {
-		a4 = (const struct sockaddr_in *)&a->sa;
-		b4 = (const struct sockaddr_in *)&b->sa;
-		return a4->sin_port != 0 && a4->sin_port == b4->sin_port &&
-		    a4->sin_addr.s_addr == b4->sin_addr.s_addr;
-	}
-	if (a->sa.ss_family == AF_INET6) {
-		a6 = (const struct sockaddr_in6 *)&a->sa;
-		b6 = (const struct sockaddr_in6 *)&b->sa;
-		return a6->sin6_port != 0 && a6->sin6_port == b6->sin6_port &&
-		    a6->sin6_scope_id == b6->sin6_scope_id &&
-		    memcmp(&a6->sin6_addr, &b6->sin6_addr,
-		    sizeof(a6->sin6_addr)) == 0;
-	}
-	return 0;
+	return addr_port(sa) != 0 && addr_equal(sa, a->len,
+	    (const struct sockaddr *)&b->sa, b->len);
 }
 
 static int
@@ -1631,7 +1513,7 @@ check_file(struct parser *p)
 			for (m = cfg->listeners; m != NULL; m = m->next) {
 				mi = m == l ? i : m->nlisten;
 				for (j = 0; j < mi; j++) {
-					if (!same_addr(&l->listen[i],
+					if (!listen_clash(&l->listen[i],
 					    &m->listen[j]))
 						continue;
 					if (m == l)
@@ -1655,12 +1537,6 @@ check_file(struct parser *p)
 
 /* ---------------------------------------------------------------------- */
 /* Interface */
-
-void
-config_resolve_names(int on)
-{
-	resolve_names = on;
-}
 
 int
 config_parse_string(const char *text, const char *name, struct config **out,
@@ -1714,6 +1590,43 @@ config_parse_string(const char *text, const char *name, struct config **out,
 	return 0;
 }
 
+/* Resolve a's host name, if it has one; errors name file:line. */
+static int
+resolve_one(const struct config *cfg, const char *keyname,
+    struct config_addr *a, char *err, size_t errlen)
+{
+	char msg[512];
+
+	if (a->resolve == NULL)
+		return 0;
+	if (addr_resolve(a->resolve, &a->sa, &a->len, msg,
+	    sizeof(msg)) == -1) {
+		format_err(err, errlen, "%s:%d: %s: %s", cfg->path, a->line,
+		    keyname, msg);
+		return -1;
+	}
+	free(a->resolve);
+	a->resolve = NULL;
+	return 0;
+}
+
+int
+config_resolve(struct config *cfg, char *err, size_t errlen)
+{
+	struct config_domain *d;
+	struct config_listener *l;
+
+	for (l = cfg->listeners; l != NULL; l = l->next)
+		if (resolve_one(cfg, "backend", &l->backend, err, errlen) == -1)
+			return -1;
+	for (d = cfg->domains; d != NULL; d = d->next)
+		if (resolve_one(cfg, "backend", &d->backend, err,
+		    errlen) == -1 || resolve_one(cfg, "s2s_backend",
+		    &d->s2s_backend, err, errlen) == -1)
+			return -1;
+	return 0;
+}
+
 int
 config_load(const char *path, struct config **out, char *err, size_t errlen)
 {
@@ -1762,6 +1675,11 @@ config_load(const char *path, struct config **out, char *err, size_t errlen)
 	}
 	rc = config_parse_string(buf, path, out, err, errlen);
 	free(buf);
+	if (rc == 0 && config_resolve(*out, err, errlen) == -1) {
+		config_free(*out);
+		*out = NULL;
+		rc = -1;
+	}
 	return rc;
 }
 
@@ -1775,6 +1693,8 @@ config_free(struct config *cfg)
 		return;
 	for (d = cfg->domains; d != NULL; d = dn) {
 		dn = d->next;
+		free(d->backend.resolve);
+		free(d->s2s_backend.resolve);
 		free(d->name);
 		free(d->certificate);
 		free(d->key);
@@ -1785,6 +1705,7 @@ config_free(struct config *cfg)
 		for (size_t i = 0; i < l->ndomains; i++)
 			free(l->domains[i]);
 		free(l->domains);
+		free(l->backend.resolve);
 		free(l->name);
 		free(l);
 	}
@@ -1827,13 +1748,13 @@ config_listener_serves(const struct config_listener *l, const char *domain)
 const char *
 config_kind_name(enum listener_kind kind)
 {
-	return kind == LISTENER_S2S ? "s2s" : "c2s";
+	return enum_word(&enum_kind, (int)kind);
 }
 
 const char *
 config_tls_mode_name(enum listener_tls mode)
 {
-	return mode == LISTENER_TLS_DIRECT ? "direct" : "starttls";
+	return enum_word(&enum_tls_mode, (int)mode);
 }
 
 const char *

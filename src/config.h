@@ -6,7 +6,9 @@
  * continuation lines and lines longer than Debian's inih limit of 200 bytes
  * are errors reported as "file:line: what is wrong; how to fix it".
  *
- * Pure module apart from reading the file: no libevent, no mbedTLS.  TLS
+ * config_parse_string() is pure: no I/O, no resolver, no libevent, no
+ * mbedTLS.  config_load() is the module's one door to the system: it reads
+ * the file and has addr_resolve() (addr.h) look up backend host names.  TLS
  * policy words (min_version, ciphers) are validated here so that a config
  * asking for less than TLS 1.2 / ECDHE / AEAD is refused before anything
  * starts.
@@ -59,8 +61,11 @@ enum config_s2s_verify {
 
 struct config_addr {
 	struct sockaddr_storage sa;
-	socklen_t len;
+	socklen_t len;		/* 0: unset, or a name not yet resolved */
 	char text[64];		/* as written by the admin, for logs */
+	int line;		/* in the file, for errors */
+	char *resolve;		/* host:port to resolve (owned); NULL: sa set.
+				   config_load() leaves none. */
 };
 
 struct config_domain {
@@ -150,22 +155,28 @@ struct config {
  * new config in *out (free with config_free()).  On failure returns -1 and
  * writes one line "path:line: problem; remedy" (no trailing newline) into
  * err.  Certificate and key files are not opened here (tls.c does that);
- * addresses are resolved (numeric or by name) here.
+ * backend host names are resolved here (config_resolve()), so that a
+ * typo stops the start or the reload.
  */
 int config_load(const char *path, struct config **out, char *err,
     size_t errlen);
 
-/* As config_load(), from a NUL-terminated string; name is used in errors. */
+/*
+ * As config_load(), from a NUL-terminated string (name is used in
+ * errors), but pure: a backend given by host name is only checked for
+ * syntax and left with len 0 and resolve set; config_resolve() finishes
+ * it.  The fuzzers use this, so they never send a DNS query.
+ */
 int config_parse_string(const char *text, const char *name,
     struct config **out, char *err, size_t errlen);
 
-void config_free(struct config *cfg);
-
 /*
- * on = 0: backend addresses must be numeric (no resolver queries), for
- * the config fuzzer, which must not send DNS queries off the machine.
+ * Resolve every backend host name of cfg with addr_resolve() (may block
+ * on DNS).  0, or -1 with "path:line: key: problem; remedy" in err.
  */
-void config_resolve_names(int on);
+int config_resolve(struct config *cfg, char *err, size_t errlen);
+
+void config_free(struct config *cfg);
 
 /* The [domain] section for name (case-insensitive), or NULL. */
 const struct config_domain *config_find_domain(const struct config *cfg,

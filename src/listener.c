@@ -312,11 +312,14 @@ listeners_close(struct listeners *ls)
 	free(ls);
 }
 
+/* Reload: a configured address that was already listening keeps its
+   socket.  Port 0 too: "any free port" keeps the one it got (whereas
+   config.c's duplicate check never counts two port-0 addresses as one). */
 static int
-same_address(const struct config_addr *a, const struct config_addr *b)
+same_listen(const struct config_addr *a, const struct config_addr *b)
 {
-	return a->len == b->len && a->sa.ss_family == b->sa.ss_family &&
-	    memcmp(&a->sa, &b->sa, a->len) == 0;
+	return addr_equal((const struct sockaddr *)&a->sa, a->len,
+	    (const struct sockaddr *)&b->sa, b->len);
 }
 
 int
@@ -336,7 +339,7 @@ listeners_reload(struct listeners *ls, struct server *srv,
 		for (i = 0; i < l->nlisten; i++) {
 			for (b = ls->all; b != NULL; b = b->next)
 				if (b->next_l == NULL &&
-				    same_address(&b->conf, &l->listen[i]))
+				    same_listen(&b->conf, &l->listen[i]))
 					break;
 			if (b != NULL) {
 				b->next_l = l;

@@ -20,6 +20,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "monotime.h"
 
 #define LOG_LINE_MAX	2048	/* one formatted line, prefix included */
 #define LOG_EVENT_VALUE	512	/* an escaped libevent message */
@@ -196,15 +197,6 @@ static void emit(int prio, const char *fmt, ...)
 static void emit_v(int prio, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
-static time_t
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
-}
-
 static void
 flush_suppressed(void)
 {
@@ -221,7 +213,7 @@ on_log_flush(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	if (now_seconds() != log_window) {
+	if ((time_t)monotime_now() != log_window) {
 		log_window = 0;
 		log_window_lines = 0;
 		flush_suppressed();
@@ -240,7 +232,7 @@ over_rate(int prio)
 
 	if (log_rate == 0 || LOG_PRI(prio) <= LOG_ERR)
 		return 0;
-	if ((now = now_seconds()) != log_window) {
+	if ((now = (time_t)monotime_now()) != log_window) {
 		flush_suppressed();
 		log_window = now;
 		log_window_lines = 0;
@@ -274,8 +266,8 @@ log_shutdown(void)
 	log_flush_ev = NULL;
 }
 
-/* The header's prototype has no format attribute; clang wants one here. */
-void __attribute__((format(printf, 2, 0)))
+/* log_msg() with a va_list. */
+static void __attribute__((format(printf, 2, 0)))
 log_vmsg(int prio, const char *fmt, va_list ap)
 {
 	if (!log_enabled(prio) || over_rate(prio))

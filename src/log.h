@@ -8,7 +8,6 @@
 #ifndef XMPPSHIELD_LOG_H
 #define XMPPSHIELD_LOG_H
 
-#include <stdarg.h>
 #include <stddef.h>
 #include <syslog.h>
 
@@ -42,7 +41,6 @@ int log_enabled(int prio);
 /* Write one line at prio; fmt should start with "event=". */
 void log_msg(int prio, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-void log_vmsg(int prio, const char *fmt, va_list ap);
 
 /*
  * Copy s into buf (size len >= 4) as a log value: printable ASCII except

@@ -4,6 +4,9 @@
  * Start-up order matters: read and check everything (config, every
  * certificate and key) while errors can still reach the admin's terminal,
  * bind the ports, then detach and drop privileges, and only then serve.
+ * With several workers this process becomes their master after that
+ * (the supervisor is workers.c); main.c keeps the options, the start-up
+ * order, and what each signal means to a master and to a worker.
  */
 #include "autoconf.h"
 
@@ -15,11 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -31,17 +31,13 @@
 #include "log.h"
 #include "session.h"
 #include "tls.h"
+#include "workers.h"
+#include "xmlstream.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
 #endif
 #define DEFAULT_CONFIG	SYSCONFDIR "/xmppshield/xmppshield.conf"
-
-/* One worker process, as the master sees it. */
-struct worker {
-	pid_t pid;		/* 0: not running */
-	time_t started;		/* monotonic seconds, for respawn backoff */
-};
 
 struct daemon_state {
 	struct server srv;	/* a worker's; the master uses base and gen */
@@ -54,11 +50,7 @@ struct daemon_state {
 	unsigned nworkers;
 	int is_master;
 	unsigned slot;		/* a worker's index */
-	struct worker workers[LISTENER_MAX_SLOTS];
-	struct event *ev_chld, *ev_respawn;
-	int respawn_due;	/* fork once the loop has returned */
-	unsigned spawned;	/* workers forked so far */
-	pid_t master_pid;
+	struct workers *workers;	/* the master's; NULL in a worker */
 };
 
 /* Each worker numbers its sessions from its own block, so that session=
@@ -282,134 +274,7 @@ stop(struct daemon_state *d, const char *signame)
 		event_add(d->ev_grace, &tv);
 }
 
-/* --- the master of several workers -------------------------------- */
-
-static double
-mono_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void run_worker(struct daemon_state *d, unsigned slot)
-    __attribute__((noreturn));
-
-/* Fork the worker for slot; in the child this never returns. */
-static int
-spawn(struct daemon_state *d, unsigned slot)
-{
-	pid_t pid;
-
-	d->master_pid = getpid();
-	if ((pid = fork()) == -1) {
-		log_msg(LOG_ERR, "event=worker-error worker=%u error=%s", slot,
-		    strerror(errno));
-		return -1;
-	}
-	d->spawned++;
-	if (pid == 0) {
-		d->srv.next_id = (d->spawned - 1) * SESSION_ID_BLOCK;
-		run_worker(d, slot);
-	}
-	d->workers[slot].pid = pid;
-	d->workers[slot].started = (time_t)mono_seconds();
-	return 0;
-}
-
-static unsigned
-workers_running(const struct daemon_state *d)
-{
-	unsigned i, n = 0;
-
-	for (i = 0; i < d->nworkers; i++)
-		n += d->workers[i].pid != 0;
-	return n;
-}
-
-static void
-signal_workers(struct daemon_state *d, int sig)
-{
-	unsigned i;
-
-	for (i = 0; i < d->nworkers; i++)
-		if (d->workers[i].pid != 0)
-			kill(d->workers[i].pid, sig);
-}
-
-/* Respawn every slot whose worker died. */
-static void
-respawn(struct daemon_state *d)
-{
-	unsigned i;
-
-	for (i = 0; i < d->nworkers && !d->srv.stopping; i++)
-		if (d->workers[i].pid == 0)
-			spawn(d, i);
-}
-
-/*
- * A child forked inside a callback would run its own loop from inside
- * the master's (libevent refuses that): the loop is left first, and
- * main() forks.
- */
-static void
-on_respawn(evutil_socket_t fd, short what, void *arg)
-{
-	struct daemon_state *d = arg;
-
-	(void)fd;
-	(void)what;
-	d->respawn_due = 1;
-	event_base_loopbreak(d->srv.base);
-}
-
-/*
- * A worker exited.  While stopping, the last one ends the master.
- * Otherwise it crashed or was killed: its slot's sockets are still open
- * in the master, so connections queue for it; a new worker takes them
- * over at once, or after a second if the last one lived less than that
- * (no fork loop on a worker that dies at start).
- */
-static void
-on_child(evutil_socket_t sig, short what, void *arg)
-{
-	struct daemon_state *d = arg;
-	struct timeval one = { 1, 0 };
-	int status, quick = 0;
-	unsigned i;
-	pid_t pid;
-
-	(void)sig;
-	(void)what;
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (i = 0; i < d->nworkers; i++)
-			if (d->workers[i].pid == pid)
-				break;
-		if (i == d->nworkers)
-			continue;
-		d->workers[i].pid = 0;
-		if (d->srv.stopping)
-			continue;
-		if (WIFSIGNALED(status))
-			log_msg(LOG_ERR, "event=worker-exited worker=%u pid=%ld "
-			    "signal=%d", i, (long)pid, WTERMSIG(status));
-		else
-			log_msg(LOG_ERR, "event=worker-exited worker=%u pid=%ld "
-			    "status=%d", i, (long)pid, WEXITSTATUS(status));
-		quick |= (time_t)mono_seconds() - d->workers[i].started < 1;
-	}
-	if (d->srv.stopping) {
-		if (workers_running(d) == 0)
-			event_base_loopexit(d->srv.base, NULL);
-		return;
-	}
-	if (quick)
-		event_add(d->ev_respawn, &one);
-	else
-		on_respawn(-1, 0, d);
-}
+/* --- the master of several workers (workers.c supervises) ----------- */
 
 /*
  * The master's SIGHUP: check the new files first (so that a broken
@@ -428,7 +293,7 @@ master_reload(struct daemon_state *d)
 	generation_unref(d->srv.gen);
 	d->srv.gen = g;
 	apply_log_settings(d->srv.base, g->cfg);
-	signal_workers(d, SIGHUP);
+	workers_signal(d->workers, SIGHUP);
 }
 
 static void
@@ -440,13 +305,11 @@ master_stop(struct daemon_state *d, int sig)
 		listeners_close(d->listeners);
 		d->listeners = NULL;
 		event_del(d->ev_hup);
-		event_del(d->ev_respawn);
 		log_msg(LOG_NOTICE, "event=stopping signal=%s workers=%u",
-		    sig == SIGTERM ? "TERM" : "INT", workers_running(d));
+		    sig == SIGTERM ? "TERM" : "INT",
+		    workers_running(d->workers));
 	}
-	signal_workers(d, sig);
-	if (workers_running(d) == 0)
-		event_base_loopexit(d->srv.base, NULL);
+	workers_stop(d->workers, sig);
 }
 
 static void
@@ -502,6 +365,9 @@ worker_setup(struct daemon_state *d, unsigned slot, char *err,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	/* Expat's hash salts: a secret of this worker, a salt per stream. */
+	if (tls_random(d->srv.gen->tls, &seed, sizeof(seed)) == 0)
+		xmlstream_seed(seed);
 	apply_limits(&d->srv);
 	if ((d->ev_grace = evtimer_new(d->srv.base, on_grace, d)) == NULL ||
 	    listeners_start(d->listeners, &d->srv, slot, err, errlen) == -1)
@@ -515,40 +381,37 @@ worker_setup(struct daemon_state *d, unsigned slot, char *err,
 	return 0;
 }
 
-static void
-run_worker(struct daemon_state *d, unsigned slot)
+/*
+ * The body of a worker (workers.h), in the child the master forked: its
+ * event loop is already renewed; the DRBG is reseeded here, before
+ * anything is drawn from it.
+ */
+static int
+run_worker(void *arg, unsigned slot, unsigned serial)
 {
+	struct daemon_state *d = arg;
 	char err[512], esc[600];
 
-	/* A worker whose master is gone (killed outright) drains and
-	   exits instead of serving on unsupervised. */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 ||
-	    getppid() != d->master_pid)
-		_exit(1);
-	/* A fork shares the parent's DRBG state and event loop: both are
-	   renewed before anything is drawn or dispatched. */
 	d->is_master = 0;
-	if (event_reinit(d->srv.base) == -1 ||
-	    tls_ctx_reseed(d->srv.gen->tls) == -1) {
+	d->workers = NULL;	/* the master's; this copy dies with _exit */
+	d->srv.next_id = serial * SESSION_ID_BLOCK;
+	if (tls_ctx_reseed(d->srv.gen->tls) == -1) {
 		log_msg(LOG_ERR, "event=startup-error reason=after-fork "
 		    "worker=%u", slot);
-		_exit(1);
+		return 1;
 	}
-	event_free(d->ev_chld);
-	event_free(d->ev_respawn);
-	d->ev_chld = d->ev_respawn = NULL;
 	event_add(d->ev_hup, NULL);
 	if (worker_setup(d, slot, err, sizeof(err)) == -1) {
 		log_msg(LOG_ERR, "event=startup-error reason=worker worker=%u "
 		    "detail=%s", slot, log_quote(err, esc, sizeof(esc)));
-		_exit(1);
+		return 1;
 	}
 	log_msg(LOG_INFO, "event=worker-started worker=%u pid=%ld", slot,
 	    (long)getpid());
 	event_base_dispatch(d->srv.base);
 	log_msg(LOG_NOTICE, "event=stopped worker=%u", slot);
 	log_shutdown();
-	_exit(0);
+	return 0;
 }
 
 int
@@ -647,29 +510,23 @@ main(int argc, char *argv[])
 	}
 
 	if (d.is_master) {
-		unsigned i;
-
-		d.ev_chld = evsignal_new(d.srv.base, SIGCHLD, on_child, &d);
-		d.ev_respawn = evtimer_new(d.srv.base, on_respawn, &d);
-		event_add(d.ev_chld, NULL);
-		for (i = 0; i < d.nworkers; i++)
-			if (spawn(&d, i) == -1) {
-				master_stop(&d, SIGTERM);
-				break;
-			}
+		if ((d.workers = workers_new(d.srv.base, d.nworkers,
+		    run_worker, &d)) == NULL) {
+			fprintf(stderr, "xmppshield: out of memory\n");
+			return 1;
+		}
+		if (workers_start(d.workers) == -1)
+			master_stop(&d, SIGTERM);
 	} else if (worker_setup(&d, 0, err, sizeof(err)) == -1) {
 		fprintf(stderr, "xmppshield: %s\n", err);
 		return 1;
 	}
 	log_msg(LOG_NOTICE, "event=started version=%s config=%s workers=%u",
 	    PACKAGE_VERSION, path, d.nworkers);
-	for (;;) {
+	if (d.is_master)
+		workers_dispatch(d.workers);	/* forks happen in there */
+	else
 		event_base_dispatch(d.srv.base);
-		if (!d.respawn_due)
-			break;
-		d.respawn_due = 0;
-		respawn(&d);	/* a child does not return from here */
-	}
 	log_msg(LOG_NOTICE, "event=stopped");
 
 	/* The pidfile of the first generation: a reload may not move it,
@@ -684,10 +541,7 @@ main(int argc, char *argv[])
 	event_free(d.ev_hup);
 	if (d.ev_grace != NULL)
 		event_free(d.ev_grace);
-	if (d.ev_chld != NULL)
-		event_free(d.ev_chld);
-	if (d.ev_respawn != NULL)
-		event_free(d.ev_respawn);
+	workers_free(d.workers);
 	listeners_close(d.listeners);
 	event_base_free(d.srv.base);
 	admission_free(d.srv.admission);

@@ -5,7 +5,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "log.h"
 #include "pretls.h"
@@ -20,11 +19,12 @@ static const char tls_alert_handshake_failure[] = {
 };
 
 enum pretls_state {
-	ST_HEADER,		/* waiting for the stream header */
-	ST_FEATURES_SENT,	/* waiting for <starttls/> */
-	ST_STARTTLS,		/* <starttls/> read; only whitespace may follow */
-	ST_PROCEED,		/* <proceed/> written */
-	ST_CLOSED,
+	PRETLS_HEADER,		/* waiting for the stream header */
+	PRETLS_FEATURES_SENT,	/* waiting for <starttls/> */
+	PRETLS_STARTTLS_READ,	/* <starttls/> read; only whitespace may
+				   follow */
+	PRETLS_PROCEED,		/* <proceed/> written */
+	PRETLS_CLOSED,
 };
 
 struct pretls {
@@ -37,7 +37,7 @@ struct pretls {
 	int header_sent;	/* our own header has been written */
 	size_t fed;		/* bytes read so far, against the cap */
 	char id[64];
-	char *domain;
+	const char *domain;	/* cfg's name, once the header chose it */
 	struct verdict verdict;
 };
 
@@ -66,7 +66,7 @@ pretls_fail(struct pretls *p, const struct verdict *v)
 	char buf[1024];
 	size_t n;
 
-	if (p->state == ST_CLOSED)
+	if (p->state == PRETLS_CLOSED)
 		return;
 	if (v != &p->verdict)
 		p->verdict = *v;
@@ -77,54 +77,15 @@ pretls_fail(struct pretls *p, const struct verdict *v)
 		n = xmpp_write_stream_error(buf, sizeof(buf), v->cond, v->text);
 		write_str(p, buf, n);
 	}
-	p->state = ST_CLOSED;
+	p->state = PRETLS_CLOSED;
 }
 
-/* Check the client's stream header; 0 if acceptable, else a verdict. */
+/* The header check shared with the relay; p->domain becomes cfg's. */
 static int
-check_header(struct pretls *p, const struct xs_header *h)
+check_header(struct pretls *p, const struct xmlstream_header *h)
 {
-	struct verdict *v = &p->verdict;
-	char to[256];
-
-	if (strcmp(h->ns, XMPP_NS_STREAMS) != 0 ||
-	    strcmp(h->name, "stream") != 0) {
-		verdict_set(v, "protocol-error", "invalid-namespace",
-		    XMPP_COND_INVALID_NAMESPACE, NULL, " detail=stream-element");
-		return -1;
-	}
-	if (h->default_ns == NULL ||
-	    strcmp(h->default_ns, xmpp_content_ns(p->l->kind)) != 0) {
-		verdict_set(v, "protocol-error", "invalid-namespace",
-		    XMPP_COND_INVALID_NAMESPACE, NULL, " detail=content-namespace");
-		return -1;
-	}
-	/* RFC 6120 4.7.5: no version means a pre-1.0 entity without
-	   features, and so without STARTTLS. */
-	if (h->version == NULL || strtol(h->version, NULL, 10) != 1) {
-		verdict_set(v, "protocol-error", "unsupported-version",
-		    XMPP_COND_UNSUPPORTED_VERSION, "Version 1.0 is required",
-		    NULL);
-		return -1;
-	}
-	if (h->to == NULL || h->to[0] == '\0') {
-		verdict_set(v, "protocol-error", "host-unknown",
-		    XMPP_COND_HOST_UNKNOWN, NULL, " to=-");
-		return -1;
-	}
-	if (!config_listener_serves(p->l, h->to)) {
-		verdict_set(v, "protocol-error", "host-unknown",
-		    XMPP_COND_HOST_UNKNOWN, NULL, " to=%s",
-		    log_escape(h->to, to, sizeof(to)));
-		return -1;
-	}
-	if ((p->domain = strdup(config_find_domain(p->cfg, h->to)->name)) ==
-	    NULL) {
-		verdict_set(v, "internal-error", "out-of-memory",
-		    XMPP_COND_RESOURCE_CONSTRAINT, NULL, NULL);
-		return -1;
-	}
-	return 0;
+	return verdict_check_header(&p->verdict, p->cfg, p->l, h, NULL,
+	    &p->domain);
 }
 
 static int
@@ -133,7 +94,7 @@ on_element_start(void *ctx, const char *ns, const char *name)
 	struct pretls *p = ctx;
 	char ens[160], ename[80];
 
-	if (p->state == ST_FEATURES_SENT &&
+	if (p->state == PRETLS_FEATURES_SENT &&
 	    strcmp(ns, XMPP_NS_TLS) == 0 && strcmp(name, "starttls") == 0)
 		return 0;
 	/* Name the element, never its content: a PLAIN <auth/> carries
@@ -149,28 +110,28 @@ on_element_start(void *ctx, const char *ns, const char *name)
 }
 
 static int
-on_unit(void *ctx, const struct xs_unit *u)
+on_unit(void *ctx, const struct xmlstream_unit *u)
 {
 	struct pretls *p = ctx;
 	char buf[512];
 	size_t n;
 
 	switch (u->kind) {
-	case XS_UNIT_HEADER:
+	case XMLSTREAM_UNIT_HEADER:
 		if (check_header(p, u->header) == -1)
 			return -1;
 		write_header(p);
 		n = xmpp_write_starttls_features(buf, sizeof(buf));
 		write_str(p, buf, n);
-		p->state = ST_FEATURES_SENT;
-		return XS_CONTINUE;
-	case XS_UNIT_WHITESPACE:
-		return XS_CONTINUE;
-	case XS_UNIT_ELEMENT:
+		p->state = PRETLS_FEATURES_SENT;
+		return XMLSTREAM_CONTINUE;
+	case XMLSTREAM_UNIT_WHITESPACE:
+		return XMLSTREAM_CONTINUE;
+	case XMLSTREAM_UNIT_ELEMENT:
 		/* on_element_start let only <starttls/> through */
-		p->state = ST_STARTTLS;
-		return XS_STOP;
-	case XS_UNIT_END:
+		p->state = PRETLS_STARTTLS_READ;
+		return XMLSTREAM_STOP;
+	case XMLSTREAM_UNIT_END:
 		verdict_set(&p->verdict, "close", "client-closed",
 		    XMPP_COND_NONE, NULL, NULL);
 		return -1;
@@ -182,11 +143,11 @@ struct pretls *
 pretls_new(const struct config *cfg, const struct config_listener *l,
     const char *stream_id, pretls_write_fn *write, void *ctx)
 {
-	static const struct xs_callbacks cb = {
+	static const struct xmlstream_callbacks cb = {
 		.element_start = on_element_start,
 		.unit = on_unit,
 	};
-	struct xs_limits lim;
+	struct xmlstream_limits lim;
 	struct pretls *p;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
@@ -214,19 +175,7 @@ pretls_free(struct pretls *p)
 	if (p == NULL)
 		return;
 	xmlstream_free(p->xs);
-	free(p->domain);
 	free(p);
-}
-
-static int
-all_space(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
-			return 0;
-	return 1;
 }
 
 static enum pretls_result
@@ -247,23 +196,24 @@ pretls_feed(struct pretls *p, const char *data, size_t len)
 	size_t tail_len;
 	int r;
 
-	if (p->state == ST_CLOSED)
+	if (p->state == PRETLS_CLOSED)
 		return PRETLS_CLOSE;
 	/* A client configured for direct TLS (XEP-0368) on a STARTTLS
 	   port: answered in its language, before any XML is written. */
-	if (p->state == ST_HEADER && p->fed == 0 && len > 0 &&
+	if (p->state == PRETLS_HEADER && p->fed == 0 && len > 0 &&
 	    (unsigned char)data[0] == TLS_RECORD_HANDSHAKE) {
 		verdict_set(&p->verdict, "protocol-error",
 		    "tls-on-starttls-port", XMPP_COND_NONE, NULL, NULL);
 		write_str(p, tls_alert_handshake_failure,
 		    sizeof(tls_alert_handshake_failure));
 		p->fed += len;
-		p->state = ST_CLOSED;
+		p->state = PRETLS_CLOSED;
 		return PRETLS_CLOSE;
 	}
-	if (p->state == ST_PROCEED)	/* such bytes belong to TLS */
+	if (p->state == PRETLS_PROCEED)	/* such bytes belong to TLS */
 		return injection(p, len);
-	if (p->state == ST_STARTTLS && !all_space(data, len))
+	if (p->state == PRETLS_STARTTLS_READ &&
+	    !xmlstream_all_space(data, len))
 		return injection(p, len);
 	/* Whitespace drained behind <starttls/> counts too: the session's
 	   drain loop ends on this cap at the latest. */
@@ -275,11 +225,11 @@ pretls_feed(struct pretls *p, const char *data, size_t len)
 		pretls_fail(p, &p->verdict);
 		return PRETLS_CLOSE;
 	}
-	if (p->state == ST_STARTTLS)
+	if (p->state == PRETLS_STARTTLS_READ)
 		return PRETLS_STARTTLS;
 	r = xmlstream_feed(p->xs, data, len);
 	if (r == -1) {
-		if (xmlstream_error(p->xs) != XS_ERR_REJECTED)
+		if (xmlstream_error(p->xs) != XMLSTREAM_ERR_REJECTED)
 			verdict_from_xmlstream(&p->verdict, p->xs,
 			    p->cfg->limits.max_pre_tls_bytes);
 		pretls_fail(p, &p->verdict);
@@ -289,7 +239,7 @@ pretls_feed(struct pretls *p, const char *data, size_t len)
 		/* The parser's unparsed tail is the first place injected
 		   bytes hide; the socket buffer is the second (session). */
 		xmlstream_tail(p->xs, &tail, &tail_len);
-		if (!all_space(tail, tail_len))
+		if (!xmlstream_all_space(tail, tail_len))
 			return injection(p, tail_len);
 		return PRETLS_STARTTLS;
 	}
@@ -299,10 +249,10 @@ pretls_feed(struct pretls *p, const char *data, size_t len)
 void
 pretls_proceed(struct pretls *p)
 {
-	if (p->state != ST_STARTTLS)
+	if (p->state != PRETLS_STARTTLS_READ)
 		return;
 	write_str(p, XMPP_PROCEED, strlen(XMPP_PROCEED));
-	p->state = ST_PROCEED;
+	p->state = PRETLS_PROCEED;
 }
 
 void

@@ -20,7 +20,7 @@
 #include <stddef.h>
 
 #include "config.h"
-#include "xmpp.h"
+#include "verdict.h"
 
 struct pretls;
 

@@ -5,7 +5,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "log.h"
 #include "relay.h"
@@ -52,49 +51,19 @@ verdict_of(struct relay *r)
 	return r->verdict;
 }
 
+/* The header check shared with pretls; the first one may fix the
+   domain (direct TLS without a served SNI), once. */
 static int
-check_client_header(struct relay *r, const struct xs_header *h)
+check_client_header(struct relay *r, const struct xmlstream_header *h)
 {
-	char to[256];
+	const char *served;
 
-	if (strcmp(h->ns, XMPP_NS_STREAMS) != 0 ||
-	    strcmp(h->name, "stream") != 0 || h->default_ns == NULL ||
-	    strcmp(h->default_ns, xmpp_content_ns(r->l->kind)) != 0) {
-		verdict_set(verdict_of(r), "protocol-error", "invalid-namespace",
-		    XMPP_COND_INVALID_NAMESPACE, NULL, NULL);
+	if (verdict_check_header(verdict_of(r), r->cfg, r->l, h, r->domain,
+	    &served) == -1)
 		return -1;
-	}
-	if (h->version == NULL || strtol(h->version, NULL, 10) != 1) {
-		verdict_set(verdict_of(r), "protocol-error", "unsupported-version",
-		    XMPP_COND_UNSUPPORTED_VERSION, "Version 1.0 is required",
-		    NULL);
-		return -1;
-	}
-	/* Direct TLS without a served SNI: this first header fixes the
-	   domain, once. */
-	if (r->domain == NULL) {
-		if (h->to == NULL || !config_listener_serves(r->l, h->to)) {
-			verdict_set(verdict_of(r), "protocol-error",
-			    "host-unknown", XMPP_COND_HOST_UNKNOWN, NULL,
-			    " to=%s", log_escape(h->to, to, sizeof(to)));
-			return -1;
-		}
-		r->domain = strdup(config_find_domain(r->cfg, h->to)->name);
-		if (r->domain == NULL) {
-			verdict_set(verdict_of(r), "internal-error",
-			    "out-of-memory", XMPP_COND_RESOURCE_CONSTRAINT,
-			    NULL, NULL);
-			return -1;
-		}
-		return 0;
-	}
-	/* The domain was fixed before TLS or by the SNI (and chose the
-	   certificate): a client may not switch virtual host across a
-	   restart (cf. Prosody CVE-2018-10847). */
-	if (h->to == NULL || strcasecmp(h->to, r->domain) != 0) {
-		verdict_set(verdict_of(r), "policy-violation", "domain-changed",
-		    XMPP_COND_HOST_UNKNOWN, NULL, " to=%s",
-		    log_escape(h->to, to, sizeof(to)));
+	if (r->domain == NULL && (r->domain = strdup(served)) == NULL) {
+		verdict_set(verdict_of(r), "internal-error", "out-of-memory",
+		    XMPP_COND_RESOURCE_CONSTRAINT, NULL, NULL);
 		return -1;
 	}
 	return 0;
@@ -170,16 +139,16 @@ start_tag_attr(const char *p, size_t len, const char *name, char *buf,
 
 /* s2s: every domain the peer claims goes to the owner's check. */
 static int
-check_claim(struct relay *r, const struct xs_unit *u)
+check_claim(struct relay *r, const struct xmlstream_unit *u)
 {
 	char from[1024];
 
 	if (r->l->kind != LISTENER_S2S || r->cb.peer_claim == NULL)
 		return 0;
-	if (u->kind == XS_UNIT_HEADER)
+	if (u->kind == XMLSTREAM_UNIT_HEADER)
 		return u->header->from == NULL ? 0 :
 		    r->cb.peer_claim(r->ctx, u->header->from, 0, verdict_of(r));
-	if (u->kind == XS_UNIT_ELEMENT && strcmp(u->ns, XMPP_NS_DIALBACK) == 0 &&
+	if (u->kind == XMLSTREAM_UNIT_ELEMENT && strcmp(u->ns, XMPP_NS_DIALBACK) == 0 &&
 	    strcmp(u->name, "result") == 0) {
 		/* A 'from' too long to be a domain is still a claim. */
 		if (!start_tag_attr(u->data, u->len, "from", from,
@@ -191,20 +160,21 @@ check_claim(struct relay *r, const struct xs_unit *u)
 }
 
 static int
-client_unit(void *ctx, const struct xs_unit *u)
+client_unit(void *ctx, const struct xmlstream_unit *u)
 {
 	struct relay *r = ctx;
 
-	if (u->kind == XS_UNIT_HEADER && check_client_header(r, u->header))
+	if (u->kind == XMLSTREAM_UNIT_HEADER &&
+	    check_client_header(r, u->header))
 		return -1;
 	if (check_claim(r, u))
 		return -1;
 	r->cb.to_backend(r->ctx, u->data, u->len);
-	if (u->kind == XS_UNIT_END) {
+	if (u->kind == XMLSTREAM_UNIT_END) {
 		r->client_ended = 1;
-		return XS_STOP;
+		return XMLSTREAM_STOP;
 	}
-	return XS_CONTINUE;
+	return XMLSTREAM_CONTINUE;
 }
 
 /*
@@ -247,16 +217,16 @@ dialback_valid(const char *p, size_t len)
 }
 
 static int
-backend_unit(void *ctx, const struct xs_unit *u)
+backend_unit(void *ctx, const struct xmlstream_unit *u)
 {
 	struct relay *r = ctx;
 
 	r->cb.to_client(r->ctx, u->data, u->len);
 	switch (u->kind) {
-	case XS_UNIT_HEADER:
+	case XMLSTREAM_UNIT_HEADER:
 		r->client_has_header = 1;
 		break;
-	case XS_UNIT_ELEMENT:
+	case XMLSTREAM_UNIT_ELEMENT:
 		r->stripped += u->stripped;
 		/* RFC 6120 6.4.6: after SASL success both sides start new
 		   streams; the client can only send its new header once it
@@ -265,9 +235,8 @@ backend_unit(void *ctx, const struct xs_unit *u)
 		    strcmp(u->name, "success") == 0) {
 			r->client_has_header = 0;
 			r->authenticated = 1;
-			if (xmlstream_reset(r->client) == -1)
-				return -1;
-			return XS_RESTART;
+			xmlstream_reset(r->client);
+			return XMLSTREAM_RESTART;
 		}
 		/* XEP-0220: our backend accepted the peer's domain
 		   (db:result), or answered the peer's verification request
@@ -279,13 +248,13 @@ backend_unit(void *ctx, const struct xs_unit *u)
 		    dialback_valid(u->data, u->len))
 			r->authenticated = 1;
 		break;
-	case XS_UNIT_END:
+	case XMLSTREAM_UNIT_END:
 		r->backend_ended = 1;
-		return XS_STOP;
-	case XS_UNIT_WHITESPACE:
+		return XMLSTREAM_STOP;
+	case XMLSTREAM_UNIT_WHITESPACE:
 		break;
 	}
-	return XS_CONTINUE;
+	return XMLSTREAM_CONTINUE;
 }
 
 struct relay *
@@ -293,12 +262,14 @@ relay_new(const struct config *cfg, const struct config_listener *l,
     const char *domain, const char *stream_id,
     const struct relay_callbacks *cb, void *ctx)
 {
-	static const struct xs_callbacks client_cb = {
+	static const struct xmlstream_callbacks client_cb = {
 		.element_start = client_element_start,
 		.unit = client_unit,
 	};
-	static const struct xs_callbacks backend_cb = { .unit = backend_unit };
-	struct xs_limits lim;
+	static const struct xmlstream_callbacks backend_cb = {
+		.unit = backend_unit,
+	};
+	struct xmlstream_limits lim;
 	struct relay *r;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
@@ -365,7 +336,7 @@ feed(struct relay *r, struct xmlstream *xs, const char *data, size_t len,
 		return RELAY_ERROR;
 	if (xmlstream_feed(xs, data, len) == -1) {
 		r->failed = 1;
-		if (xmlstream_error(xs) == XS_ERR_REJECTED &&
+		if (xmlstream_error(xs) == XMLSTREAM_ERR_REJECTED &&
 		    relay_verdict(r)->event != NULL)
 			return RELAY_ERROR;
 		if (from_client)

@@ -25,7 +25,7 @@
 #include <stddef.h>
 
 #include "config.h"
-#include "xmpp.h"
+#include "verdict.h"
 
 struct relay;
 

@@ -25,6 +25,7 @@
 #define XMPPSHIELD_S2SPEER_H
 
 #include "config.h"
+#include "verdict.h"
 #include "xmpp.h"
 
 struct peercert;

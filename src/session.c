@@ -2,9 +2,13 @@
  * session.c - one client connection; see session.h for the states.
  *
  * The client socket is driven by two raw events (read, write) because
- * mbedTLS sits directly on it; the backend is a plain bufferevent.  Both
- * directions are bounded: a direction whose queue is over buffer_size
- * stops reading from its source until the queue has drained to half.
+ * mbedTLS sits directly on it; the backend connection is backend.c's,
+ * which reports back through callbacks.  Both directions are bounded: a
+ * direction whose queue is over buffer_size stops reading from its source
+ * until the queue has drained to half.
+ *
+ * Every state change goes through session_enter_state(), which asserts
+ * that it is one the diagram in session.h allows.
  *
  * Nothing frees a session synchronously: session_end() records the
  * verdict and hands the rest (flush, close, the one log line) to the
@@ -12,6 +16,7 @@
  */
 #include "autoconf.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -23,13 +28,14 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "addr.h"
 #include "admission.h"
+#include "backend.h"
 #include "generation.h"
 #include "log.h"
+#include "monotime.h"
 #include "pretls.h"
 #include "proxyproto.h"
 #include "relay.h"
@@ -37,17 +43,18 @@
 #include "session.h"
 #include "tls.h"
 #include "vhost.h"
+#include "verdict.h"
 #include "xmpp.h"
 
 #define READ_CHUNK	16384	/* one TLS record of plaintext */
 #define LINGER_SECONDS	5	/* to flush a final stream error */
 
 enum session_state {
-	S_PRETLS,
-	S_PROCEED,
-	S_HANDSHAKE,
-	S_RELAY,
-	S_CLOSING,
+	SESSION_PRETLS,
+	SESSION_PROCEED,
+	SESSION_HANDSHAKE,
+	SESSION_RELAY,
+	SESSION_CLOSING,
 };
 
 struct session {
@@ -79,7 +86,6 @@ struct session {
 	size_t tls_write_len;	/* an unfinished tls_write() to repeat */
 	int read_wants_write;	/* tls_read() said WANT_WRITE */
 	int client_paused;	/* client reads stopped: backend queue full */
-	int backend_paused;	/* backend reads stopped: client queue full */
 	int client_ended;	/* client sent </stream:stream> */
 	int authenticated;	/* backend said SASL <success/> */
 	double last_client;	/* monotonic time of the last client bytes */
@@ -88,10 +94,10 @@ struct session {
 	struct tls_conn *tls;
 	struct relay *relay;
 	struct s2speer *s2speer;	/* s2s: the peer's certificate, if asked */
-	struct bufferevent *backend;
+	struct backend *backend;
 	const struct config_addr *backend_addr;	/* chosen by domain */
-	int backend_connected;
 	int backend_start_failed;
+	int backend_errno;	/* why, saved where it failed */
 
 	unsigned long long raw_in, raw_bytes_out;
 	struct verdict verdict;
@@ -100,12 +106,12 @@ struct session {
 static void on_client_read(evutil_socket_t, short, void *);
 static void on_client_write(evutil_socket_t, short, void *);
 static void on_timer(evutil_socket_t, short, void *);
-static void relay_read(struct session *);
+static void read_relayed(struct session *);
 static void to_backend(void *, const char *, size_t);
 static void to_client(void *, const char *, size_t);
 static int peer_claim(void *, const char *, int, struct verdict *);
 
-static const struct relay_callbacks relay_cb = {
+static const struct relay_callbacks relayed_cb = {
 	.to_backend = to_backend,
 	.to_client = to_client,
 	.peer_claim = peer_claim,
@@ -115,18 +121,40 @@ static const char *
 session_strstate(enum session_state st)
 {
 	switch (st) {
-	case S_PRETLS: return "pretls";
-	case S_PROCEED: return "proceed";
-	case S_HANDSHAKE: return "handshake";
-	case S_RELAY: return "relay";
-	case S_CLOSING: return "closing";
+	case SESSION_PRETLS: return "pretls";
+	case SESSION_PROCEED: return "proceed";
+	case SESSION_HANDSHAKE: return "handshake";
+	case SESSION_RELAY: return "relay";
+	case SESSION_CLOSING: return "closing";
 	}
 	return "unknown";
 }
 
-static void
-enter_state(struct session *s, enum session_state st)
+/* 1 if the diagram in session.h has an arrow from "from" to "to". */
+static int
+transition_allowed(enum session_state from, enum session_state to)
 {
+	switch (to) {
+	case SESSION_PRETLS:
+		return 0;	/* only at accept */
+	case SESSION_PROCEED:
+		return from == SESSION_PRETLS;
+	case SESSION_HANDSHAKE:
+		/* direct TLS skips PROCEED */
+		return from == SESSION_PRETLS || from == SESSION_PROCEED;
+	case SESSION_RELAY:
+		return from == SESSION_HANDSHAKE;
+	case SESSION_CLOSING:
+		return from != SESSION_CLOSING;
+	}
+	return 0;
+}
+
+/* The only place a session changes state. */
+static void
+session_enter_state(struct session *s, enum session_state st)
+{
+	assert(transition_allowed(s->state, st));
 	if (log_enabled(LOG_DEBUG))
 		log_msg(LOG_DEBUG, "event=state session=%llu from=%s to=%s",
 		    s->id, session_strstate(s->state), session_strstate(st));
@@ -141,15 +169,6 @@ set_timer(struct session *s, unsigned seconds)
 	event_add(s->ev_timer, &tv);
 }
 
-static double
-mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* " via=LB" when a PROXY header named the client, else "". */
 static const char *
 via_field(const struct session *s, char *buf, size_t len)
@@ -158,20 +177,6 @@ via_field(const struct session *s, char *buf, size_t len)
 		return "";
 	snprintf(buf, len, " via=%s", s->via);
 	return buf;
-}
-
-/* How loud the end of a session is, by the event that ended it. */
-static int
-verdict_priority(const struct verdict *v)
-{
-	if (strcmp(v->event, "policy-violation") == 0)
-		return LOG_WARNING;
-	if (strcmp(v->event, "backend-error") == 0 ||
-	    strcmp(v->event, "internal-error") == 0)
-		return LOG_ERR;
-	if (strcmp(v->event, "close") == 0)
-		return LOG_INFO;
-	return LOG_NOTICE;
 }
 
 /* The one line a session leaves behind, then everything is released. */
@@ -207,8 +212,7 @@ session_free(struct session *s)
 	/* Draining after SIGTERM: the last session out ends the loop. */
 	if (s->srv->stopping && s->srv->nsessions == 0)
 		event_base_loopexit(s->srv->base, NULL);
-	if (s->backend != NULL)
-		bufferevent_free(s->backend);
+	backend_free(s->backend);
 	event_free(s->ev_read);
 	event_free(s->ev_write);
 	event_free(s->ev_timer);
@@ -232,14 +236,12 @@ session_free(struct session *s)
 static void
 session_end(struct session *s, const struct verdict *v)
 {
-	if (s->state == S_CLOSING)
+	if (s->state == SESSION_CLOSING)
 		return;
 	s->verdict = *v;
-	enter_state(s, S_CLOSING);
-	if (s->backend != NULL) {
-		bufferevent_free(s->backend);
-		s->backend = NULL;
-	}
+	session_enter_state(s, SESSION_CLOSING);
+	backend_free(s->backend);
+	s->backend = NULL;
 	event_del(s->ev_read);
 	set_timer(s, LINGER_SECONDS);
 	event_active(s->ev_write, EV_WRITE, 0);
@@ -259,7 +261,7 @@ end_with(struct session *s, const char *event, const char *reason,
 /* --- before TLS ------------------------------------------------------ */
 
 static void
-pretls_write(void *ctx, const char *data, size_t len)
+to_client_raw(void *ctx, const char *data, size_t len)
 {
 	struct session *s = ctx;
 
@@ -367,7 +369,7 @@ drain_behind_starttls(struct session *s)
  * session ended.
  */
 static int
-proxy_read(struct session *s, char **data, size_t *len)
+read_proxy_header(struct session *s, char **data, size_t *len)
 {
 	const struct proxyproto_info *info;
 	struct verdict v;
@@ -413,7 +415,7 @@ proxy_read(struct session *s, char **data, size_t *len)
 }
 
 static void
-pretls_read(struct session *s)
+read_plaintext(struct session *s)
 {
 	char buf[4096], *p = buf;
 	size_t len;
@@ -429,12 +431,12 @@ pretls_read(struct session *s)
 		return;
 	s->raw_in += (unsigned long long)n;
 	len = (size_t)n;
-	if (s->proxy != NULL && (proxy_read(s, &p, &len) <= 0 || len == 0))
+	if (s->proxy != NULL && (read_proxy_header(s, &p, &len) <= 0 || len == 0))
 		return;
 	r = pretls_feed(s->pretls, p, len);
 	if (r == PRETLS_STARTTLS)
 		r = drain_behind_starttls(s);
-	if (s->state == S_CLOSING)
+	if (s->state == SESSION_CLOSING)
 		return;
 	switch (r) {
 	case PRETLS_MORE:
@@ -448,7 +450,7 @@ pretls_read(struct session *s)
 		snprintf(s->domain, sizeof(s->domain), "%s",
 		    pretls_domain(s->pretls));
 		pretls_proceed(s->pretls);
-		enter_state(s, S_PROCEED);
+		session_enter_state(s, SESSION_PROCEED);
 		/* From here on the socket belongs to TLS: nothing more is
 		   read as plaintext. */
 		event_del(s->ev_read);
@@ -532,20 +534,20 @@ do_handshake(struct session *s)
 	   the domain, which chose the certificate (direct TLS without a
 	   served SNI: none yet, the first header chooses). */
 	s->relay = relay_new(s->cfg, s->l, s->domain[0] ? s->domain : NULL,
-	    s->stream_id, &relay_cb, s);
+	    s->stream_id, &relayed_cb, s);
 	if (s->relay == NULL) {
 		end_with(s, "internal-error", "out-of-memory", NULL);
 		return;
 	}
-	enter_state(s, S_RELAY);
+	session_enter_state(s, SESSION_RELAY);
 	/* A peer must authenticate within auth_timeout: SASL success for
 	   a client, a valid dialback result for a server. */
-	s->last_client = mono_now();
+	s->last_client = monotime_now();
 	set_timer(s, s->cfg->limits.auth_timeout);
 	event_del(s->ev_write);
 	event_add(s->ev_read, NULL);
 	/* The client's new stream header may already sit inside mbedTLS. */
-	relay_read(s);
+	read_relayed(s);
 }
 
 static void
@@ -561,7 +563,7 @@ start_handshake(struct session *s)
 		session_end(s, &v);
 		return;
 	}
-	enter_state(s, S_HANDSHAKE);
+	session_enter_state(s, SESSION_HANDSHAKE);
 	set_timer(s, s->cfg->limits.handshake_timeout);
 	do_handshake(s);
 }
@@ -578,12 +580,12 @@ peer_claim(void *ctx, const char *from, int dialback, struct verdict *v)
 	    v);
 }
 
-/* --- relay: backend side --------------------------------------------- */
+/* --- the backend ------------------------------------------------------ */
 
 static int flush_tls(struct session *);
 
 static void
-backend_fail(struct session *s, const char *reason, const char *error)
+end_backend_error(struct session *s, const char *reason, const char *error)
 {
 	char esc[128];
 	struct verdict v;
@@ -598,195 +600,126 @@ backend_fail(struct session *s, const char *reason, const char *error)
 	session_end(s, &v);
 }
 
-static void
-on_backend_read(struct bufferevent *bev, void *arg)
+/* Backend callback: bytes for the client.  -1 once the session ended. */
+static int
+from_backend(void *arg, const char *data, size_t len)
 {
 	struct session *s = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	struct evbuffer_iovec vec;
 	enum relay_result r;
 
-	while (evbuffer_peek(in, -1, NULL, &vec, 1) > 0 && vec.iov_len > 0) {
-		r = relay_from_backend(s->relay, vec.iov_base, vec.iov_len);
-		evbuffer_drain(in, vec.iov_len);
-		if (!s->authenticated && relay_authenticated(s->relay)) {
-			s->authenticated = 1;
-			if (s->cfg->limits.idle_timeout > 0)
-				set_timer(s, s->cfg->limits.idle_timeout);
-			else
-				event_del(s->ev_timer);
-		}
-		if (r == RELAY_ERROR) {
-			relay_fail(s->relay, relay_verdict(s->relay));
-			session_end(s, relay_verdict(s->relay));
-			return;
-		}
-		if (r == RELAY_STREAM_END) {
-			end_with(s, "close", s->client_ended ?
-			    "client-closed" : "backend-closed", NULL);
-			return;
-		}
+	assert(s->state == SESSION_RELAY);
+	r = relay_from_backend(s->relay, data, len);
+	if (!s->authenticated && relay_authenticated(s->relay)) {
+		s->authenticated = 1;
+		if (s->cfg->limits.idle_timeout > 0)
+			set_timer(s, s->cfg->limits.idle_timeout);
+		else
+			event_del(s->ev_timer);
 	}
+	if (r == RELAY_ERROR) {
+		relay_fail(s->relay, relay_verdict(s->relay));
+		session_end(s, relay_verdict(s->relay));
+		return -1;
+	}
+	if (r == RELAY_STREAM_END) {
+		end_with(s, "close", s->client_ended ?
+		    "client-closed" : "backend-closed", NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* Backend callback: what one wake read is queued for the client. */
+static void
+from_backend_done(void *arg)
+{
+	struct session *s = arg;
+
+	assert(s->state == SESSION_RELAY);
 	if (flush_tls(s) == -1) {
 		end_with(s, "close", "client-reset", NULL);
 		return;
 	}
-	if (evbuffer_get_length(s->tls_out) >= s->cfg->limits.buffer_size) {
-		bufferevent_disable(bev, EV_READ);
-		s->backend_paused = 1;
-	}
+	if (evbuffer_get_length(s->tls_out) >= s->cfg->limits.buffer_size)
+		backend_pause_reading(s->backend);
 }
 
-/* The backend's queue drained below half: take client input again. */
+/* Backend callback: its queue drained below half: take client input
+   again. */
 static void
-on_backend_drained(struct bufferevent *bev, void *arg)
+backend_drained(void *arg)
 {
 	struct session *s = arg;
 
-	(void)bev;
-	if (s->client_paused && s->state == S_RELAY) {
+	assert(s->state == SESSION_RELAY);
+	if (s->client_paused) {
 		s->client_paused = 0;
 		event_add(s->ev_read, NULL);
-		relay_read(s);
+		read_relayed(s);
 	}
 }
 
 static void
-on_backend_event(struct bufferevent *bev, short what, void *arg)
+backend_failed(void *arg, enum backend_failure what, const char *error)
 {
 	struct session *s = arg;
 
-	if (what & BEV_EVENT_CONNECTED) {
-		s->backend_connected = 1;
-		bufferevent_set_timeouts(bev, NULL, NULL);
-		log_msg(LOG_DEBUG, "event=backend-connected session=%llu "
-		    "backend=%s", s->id, s->backend_addr->text);
-		return;
-	}
-	if (!s->backend_connected) {
-		if (what & BEV_EVENT_TIMEOUT)
-			backend_fail(s, "connect-timeout", "timeout");
+	assert(s->state == SESSION_RELAY);
+	switch (what) {
+	case BACKEND_CONNECT_FAILED:
+		end_backend_error(s, "connect-failed", error);
+		break;
+	case BACKEND_CONNECT_TIMEOUT:
+		end_backend_error(s, "connect-timeout", error);
+		break;
+	case BACKEND_EOF:
+		if (s->client_ended)
+			end_with(s, "close", "client-closed", NULL);
 		else
-			backend_fail(s, "connect-failed", evutil_socket_error_to_string(
-			    EVUTIL_SOCKET_ERROR()));
-		return;
+			end_backend_error(s, "backend-lost", error);
+		break;
+	case BACKEND_LOST:
+		end_backend_error(s, "backend-lost", error);
+		break;
 	}
-	if (s->client_ended && (what & BEV_EVENT_EOF)) {
-		end_with(s, "close", "client-closed", NULL);
-		return;
-	}
-	backend_fail(s, "backend-lost", (what & BEV_EVENT_EOF) ?
-	    "closed-mid-stream" : evutil_socket_error_to_string(
-	    EVUTIL_SOCKET_ERROR()));
 }
 
-/*
- * The PROXY header for the backend: the client as it connected (or as
- * a trusted balancer's header named it), and for v2 the served domain
- * and the client's TLS parameters.  Queued before any client byte.
- */
-static int
-write_proxy_header(struct session *s)
-{
-	/* The served domain rather than the raw SNI bytes: it is what the
-	   SNI named when there was one, and it was checked. */
-	struct proxyproto_tlvs tlvs = {
-		.alpn = tls_alpn(s->tls),
-		.authority = s->domain,
-		.tls_version = tls_version(s->tls),
-		.tls_cipher = tls_cipher(s->tls),
-	};
-	unsigned char buf[PROXYPROTO_MAX_HEADER];
-	int n;
+static const struct backend_callbacks backend_cb = {
+	.data = from_backend,
+	.data_done = from_backend_done,
+	.drained = backend_drained,
+	.failed = backend_failed,
+};
 
-	if (s->l->backend_proxy == PROXYPROTO_V1)
-		n = proxyproto_encode_v1((struct sockaddr *)&s->peer,
-		    s->peerlen, (struct sockaddr *)&s->local, s->locallen,
-		    (char *)buf, sizeof(buf));
-	else
-		n = proxyproto_encode_v2((struct sockaddr *)&s->peer,
-		    s->peerlen, (struct sockaddr *)&s->local, s->locallen,
-		    &tlvs, buf, sizeof(buf));
-	if (n <= 0)
-		return -1;
-	return bufferevent_write(s->backend, buf, (size_t)n);
-}
-
-/*
- * A socket bound to the listener's next backend_source of the backend's
- * family, or -1 to let the kernel choose (no sources, or none of the
- * family).  The port is left to connect() (IP_BIND_ADDRESS_NO_PORT), so
- * that one source serves ~28,000 connections per backend address rather
- * than per source.
- */
-static int
-backend_socket(struct session *s)
-{
-	const struct config_listener *l = s->l;
-	const struct config_addr *src = NULL, *c;
-	int fd, one = 1;
-	size_t i;
-
-	for (i = 0; i < l->nsources && src == NULL; i++) {
-		c = &l->sources[s->srv->next_source++ % l->nsources];
-		if (c->sa.ss_family == s->backend_addr->sa.ss_family)
-			src = c;
-	}
-	if (src == NULL)
-		return -1;
-	fd = socket(src->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		return -1;
-	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)&src->sa, src->len) == -1) {
-		log_msg(LOG_ERR, "event=backend-source-error session=%llu "
-		    "source=%s error=%s", s->id, src->text, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
+/* Open the backend connection; 0, or -1 with s->backend_errno set. */
 static int
 start_backend(struct session *s)
 {
-	const struct config_limits *lim = &s->cfg->limits;
-	struct timeval tv = { .tv_sec = lim->backend_connect_timeout };
-	int one = 1, fd;
+	/* The served domain rather than the raw SNI bytes: it is what the
+	   SNI named when there was one, and it was checked. */
+	struct backend_client client = {
+		.peer = (const struct sockaddr *)&s->peer,
+		.peerlen = s->peerlen,
+		.local = (const struct sockaddr *)&s->local,
+		.locallen = s->locallen,
+		.tlvs = {
+			.alpn = tls_alpn(s->tls),
+			.authority = s->domain,
+			.tls_version = tls_version(s->tls),
+			.tls_cipher = tls_cipher(s->tls),
+		},
+	};
 
 	/* The relay has checked the header that fixed the domain. */
 	if (relay_domain(s->relay) != NULL)
 		snprintf(s->domain, sizeof(s->domain), "%s",
 		    relay_domain(s->relay));
 	s->backend_addr = vhost_backend(s->cfg, s->l, relay_domain(s->relay));
-	/* Deferred callbacks: a connect that fails at once must not call
-	   back into the session while the relay parser is running. */
-	fd = backend_socket(s);
-	s->backend = bufferevent_socket_new(s->srv->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (s->backend == NULL) {
-		if (fd != -1)
-			close(fd);
-		return -1;
-	}
-	bufferevent_setcb(s->backend, on_backend_read, on_backend_drained,
-	    on_backend_event, s);
-	bufferevent_setwatermark(s->backend, EV_WRITE, lim->buffer_size / 2, 0);
-	bufferevent_set_timeouts(s->backend, NULL, &tv);
-	if (bufferevent_socket_connect(s->backend,
-	    (const struct sockaddr *)&s->backend_addr->sa,
-	    (int)s->backend_addr->len) == -1)
-		return -1;
-	setsockopt(bufferevent_getfd(s->backend), IPPROTO_TCP, TCP_NODELAY,
-	    &one, sizeof(one));
-	if (s->l->backend_proxy != PROXYPROTO_NONE &&
-	    write_proxy_header(s) == -1)
-		return -1;
-	bufferevent_enable(s->backend, EV_READ | EV_WRITE);
-	log_msg(LOG_DEBUG, "event=backend-connect session=%llu backend=%s",
-	    s->id, s->backend_addr->text);
-	return 0;
+	s->backend = backend_connect(s->srv->base, s->backend_addr, s->l,
+	    &s->srv->next_source, s->id, s->cfg->limits.backend_connect_timeout,
+	    s->cfg->limits.buffer_size, &client, &backend_cb, s,
+	    &s->backend_errno);
+	return s->backend == NULL ? -1 : 0;
 }
 
 /* Relay callback: accepted client bytes.  The first one opens the
@@ -796,13 +729,14 @@ to_backend(void *ctx, const char *data, size_t len)
 {
 	struct session *s = ctx;
 
+	assert(s->state == SESSION_RELAY);
 	if (s->backend_start_failed)
 		return;
 	if (s->backend == NULL && start_backend(s) == -1) {
 		s->backend_start_failed = 1;
 		return;
 	}
-	bufferevent_write(s->backend, data, len);
+	backend_write(s->backend, data, len);
 }
 
 static void
@@ -845,31 +779,21 @@ flush_tls(struct session *s)
 	}
 	if (!s->read_wants_write)
 		event_del(s->ev_write);
-	if (s->backend_paused && s->backend != NULL) {
-		s->backend_paused = 0;
-		bufferevent_enable(s->backend, EV_READ);
-	}
+	if (s->backend != NULL)
+		backend_resume_reading(s->backend);
 	return 0;
 }
 
-static int
-backend_queue_full(struct session *s)
-{
-	return s->backend != NULL &&
-	    evbuffer_get_length(bufferevent_get_output(s->backend)) >=
-	    s->cfg->limits.buffer_size;
-}
-
 static void
-relay_read(struct session *s)
+read_relayed(struct session *s)
 {
 	char buf[READ_CHUNK];
 	enum relay_result r;
 	size_t n;
 
 	s->read_wants_write = 0;
-	while (s->state == S_RELAY && !s->client_ended) {
-		if (backend_queue_full(s)) {
+	while (s->state == SESSION_RELAY && !s->client_ended) {
+		if (s->backend != NULL && backend_output_full(s->backend)) {
 			s->client_paused = 1;
 			event_del(s->ev_read);
 			return;
@@ -890,10 +814,11 @@ relay_read(struct session *s)
 		case TLS_IO_OK:
 			break;
 		}
-		s->last_client = mono_now();
+		s->last_client = monotime_now();
 		r = relay_from_client(s->relay, buf, n);
 		if (s->backend_start_failed) {
-			backend_fail(s, "connect-failed", strerror(errno));
+			end_backend_error(s, "connect-failed",
+			    strerror(s->backend_errno));
 			return;
 		}
 		if (r == RELAY_ERROR) {
@@ -922,17 +847,20 @@ on_client_read(evutil_socket_t fd, short what, void *arg)
 	if (s->tls != NULL)
 		tls_readable(s->tls);
 	switch (s->state) {
-	case S_PRETLS:
-		pretls_read(s);
+	case SESSION_PRETLS:
+		read_plaintext(s);
 		break;
-	case S_HANDSHAKE:
+	case SESSION_HANDSHAKE:
 		do_handshake(s);
 		break;
-	case S_RELAY:
-		relay_read(s);
+	case SESSION_RELAY:
+		read_relayed(s);
 		break;
-	case S_PROCEED:
-	case S_CLOSING:
+	case SESSION_PROCEED:
+	case SESSION_CLOSING:
+		/* Entering either state deletes ev_read, and nothing adds
+		   it back: the socket is TLS's, or the session is over. */
+		assert(!"client read event in PROCEED or CLOSING");
 		event_del(s->ev_read);
 		break;
 	}
@@ -947,28 +875,28 @@ on_client_write(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	switch (s->state) {
-	case S_PRETLS:
-	case S_PROCEED:
+	case SESSION_PRETLS:
+	case SESSION_PROCEED:
 		r = flush_raw(s);
 		if (r == -1)
 			end_with(s, "close", "client-reset", NULL);
-		else if (r == 1 && s->state == S_PROCEED)
+		else if (r == 1 && s->state == SESSION_PROCEED)
 			start_handshake(s);
 		else if (r == 1)
 			event_del(s->ev_write);
 		break;
-	case S_HANDSHAKE:
+	case SESSION_HANDSHAKE:
 		do_handshake(s);
 		break;
-	case S_RELAY:
+	case SESSION_RELAY:
 		if (flush_tls(s) == -1) {
 			end_with(s, "close", "client-reset", NULL);
 			break;
 		}
 		if (s->read_wants_write)
-			relay_read(s);
+			read_relayed(s);
 		break;
-	case S_CLOSING:
+	case SESSION_CLOSING:
 		if (s->relay != NULL && s->tls != NULL) {
 			if (flush_tls(s) == -1 ||
 			    evbuffer_get_length(s->tls_out) == 0) {
@@ -988,7 +916,7 @@ on_client_write(evutil_socket_t fd, short what, void *arg)
 
 /* The relay's deadline: linger, authentication, or idleness. */
 static void
-relay_timer(struct session *s)
+relayed_deadline(struct session *s)
 {
 	const struct config_limits *lim = &s->cfg->limits;
 	struct verdict v;
@@ -1008,7 +936,7 @@ relay_timer(struct session *s)
 			return;
 		/* Client bytes do not move the timer (that would cost an
 		   event_add per read); the timer looks back instead. */
-		silent = mono_now() - s->last_client;
+		silent = monotime_now() - s->last_client;
 		if (silent < lim->idle_timeout) {
 			struct timeval tv;
 			double left = lim->idle_timeout - silent;
@@ -1036,7 +964,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	switch (s->state) {
-	case S_PRETLS:
+	case SESSION_PRETLS:
 		if (s->proxy != NULL) {
 			/* Not yet XMPP: no stream error to a balancer. */
 			verdict_set(&v, "timeout", "proxy-header",
@@ -1046,7 +974,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 			break;
 		}
 		/* FALLTHROUGH */
-	case S_PROCEED:
+	case SESSION_PROCEED:
 		verdict_set(&v, "timeout", "pre-tls",
 		    XMPP_COND_CONNECTION_TIMEOUT, NULL, " limit=%u",
 		    s->cfg->limits.pre_tls_timeout);
@@ -1055,15 +983,15 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 			pretls_fail(s->pretls, &v);
 		session_end(s, &v);
 		break;
-	case S_HANDSHAKE:
+	case SESSION_HANDSHAKE:
 		verdict_set(&v, "timeout", "handshake", XMPP_COND_NONE, NULL,
 		    " limit=%u", s->cfg->limits.handshake_timeout);
 		session_end(s, &v);
 		break;
-	case S_RELAY:
-		relay_timer(s);
+	case SESSION_RELAY:
+		relayed_deadline(s);
 		break;
-	case S_CLOSING:
+	case SESSION_CLOSING:
 		session_free(s);
 		break;
 	}
@@ -1121,7 +1049,7 @@ session_accept(struct server *srv, const struct config_listener *l, int fd,
 	int one = 1;
 	size_t i;
 
-	ar = admission_enter(srv->admission, peer, mono_now(), &admitted);
+	ar = admission_enter(srv->admission, peer, monotime_now(), &admitted);
 	if (ar != ADMIT_OK) {
 		refuse(srv, l, fd, peer, peerlen, ar);
 		return;
@@ -1140,7 +1068,7 @@ session_accept(struct server *srv, const struct config_listener *l, int fd,
 	s->l = l;
 	s->fd = fd;
 	s->id = ++srv->next_id;
-	s->state = S_PRETLS;
+	s->state = SESSION_PRETLS;
 	gettimeofday(&s->start, NULL);
 	addr_format(peer, peerlen, s->client, sizeof(s->client));
 	if (peerlen <= sizeof(s->peer)) {
@@ -1165,7 +1093,7 @@ session_accept(struct server *srv, const struct config_listener *l, int fd,
 	s->ev_timer = evtimer_new(srv->base, on_timer, s);
 	s->raw_out = evbuffer_new();
 	s->tls_out = evbuffer_new();
-	s->pretls = pretls_new(s->cfg, l, s->stream_id, pretls_write, s);
+	s->pretls = pretls_new(s->cfg, l, s->stream_id, to_client_raw, s);
 	if (!s->ev_read || !s->ev_write || !s->ev_timer || !s->raw_out ||
 	    !s->tls_out || !s->pretls)
 		goto fail;
@@ -1229,11 +1157,11 @@ session_shutdown_all(struct server *srv)
 	    NULL, NULL);
 	for (s = TAILQ_FIRST(&srv->sessions); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);
-		if (((s->state == S_PRETLS && s->proxy == NULL) ||
-		    s->state == S_PROCEED) &&
+		if (((s->state == SESSION_PRETLS && s->proxy == NULL) ||
+		    s->state == SESSION_PROCEED) &&
 		    s->l->tls == LISTENER_TLS_STARTTLS)
 			pretls_fail(s->pretls, &v);
-		else if (s->state == S_RELAY)
+		else if (s->state == SESSION_RELAY)
 			relay_fail(s->relay, &v);
 		session_end(s, &v);
 	}

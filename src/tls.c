@@ -15,23 +15,19 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/types.h>
-#include <time.h>
 
-#include <mbedtls/base64.h>
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
-#include <mbedtls/md.h>
 #include <mbedtls/pk.h>
-#include <mbedtls/platform_util.h>
 #include <mbedtls/ssl.h>
-#include <mbedtls/ssl_ticket.h>
 #include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
 
 #include "peercert.h"
 #include "s2speer.h"
+#include "ticket.h"
 #include "tls.h"
 #include "vhost.h"
 
@@ -53,15 +49,13 @@ struct tls_domain {
 	struct tls_domain *next;
 };
 
-struct tls_tickets;
-
 struct tls_ctx {
 	mbedtls_entropy_context entropy;
 	mbedtls_ctr_drbg_context drbg;
 	int suites[MAX_SUITES];
 	int sni_strict;
 	struct tls_domain *domains;
-	struct tls_tickets *tickets;	/* NULL: session_tickets = no */
+	struct ticket *tickets;	/* NULL: session_tickets = no */
 	struct peercert_trust *trust;	/* s2s peers; NULL: none verified */
 };
 
@@ -223,297 +217,6 @@ load_domain(struct tls_ctx *ctx, struct tls_domain *d, const char *crt_path,
 	return 0;
 }
 
-/*
- * Session tickets (RFC 5077).  mbedTLS's ssl_ticket module seals and
- * opens them (AES-256-GCM, its format and expiry check); one
- * mbedtls_ssl_ticket_context per key, both of its slots holding that key,
- * so that which keys exist and which one encrypts is decided here:
- *
- * - derived (default): the key of period E = now / ticket_lifetime is
- *   HMAC-SHA-256(secret, E), the secret drawn once per configuration
- *   generation.  Keys rotate every period; the previous period's key
- *   still opens tickets.  Processes forked from the one that made the
- *   secret derive the same keys, so they resume each other's sessions.
- * - ticket_key_file: one to three keys, "previous, current, next" as
- *   HAProxy's tls-ticket-keys: the second-to-last (or only) key encrypts,
- *   every key decrypts.  Shared by every instance behind one balancer.
- *
- * mbedTLS 2.28 would replace a key on its own once it is ticket_lifetime
- * old; keys are marked fresh before every use so that only this code
- * rotates them.
- */
-#define TICKET_KEYS	3
-#define TICKET_FILE_KEY	48	/* 16-byte name, 32-byte AES-256 key */
-#define TICKET_NAME	4	/* as mbedTLS puts it in the ticket */
-
-struct tls_ticket_key {
-	unsigned char name[TICKET_NAME];
-	mbedtls_ssl_ticket_context t;
-	long long period;	/* derived keys: which period */
-};
-
-struct tls_tickets {
-	struct tls_ticket_key keys[TICKET_KEYS];
-	int nkeys;
-	int enc;		/* index of the key that encrypts */
-	int from_file;
-	uint32_t lifetime;
-	unsigned char secret[32];	/* derived keys */
-};
-
-/* Put name and key into both slots of k's ticket context. */
-static int
-ticket_key_set(struct tls_ticket_key *k, const unsigned char *name,
-    const unsigned char key[32])
-{
-	int ret = 0;
-
-	memcpy(k->name, name, TICKET_NAME);
-#ifdef MBEDTLS3
-	/* A lifetime of 0: mbedTLS 3 never replaces these keys itself. */
-	for (int i = 0; i < 2 && ret == 0; i++)
-		ret = mbedtls_ssl_ticket_rotate(&k->t, name, TICKET_NAME, key,
-		    32, 0);
-#else
-	for (int i = 0; i < 2 && ret == 0; i++) {
-		memcpy(k->t.keys[i].name, name, TICKET_NAME);
-		ret = mbedtls_cipher_setkey(&k->t.keys[i].ctx, key, 256,
-		    MBEDTLS_ENCRYPT);
-	}
-#endif
-	return ret;
-}
-
-/* Keep mbedTLS 2.28 from rotating the key in its own way. */
-static void
-ticket_key_touch(struct tls_ticket_key *k)
-{
-#ifndef MBEDTLS3
-	k->t.keys[0].generation_time = k->t.keys[1].generation_time =
-	    (uint32_t)time(NULL);
-#else
-	(void)k;
-#endif
-}
-
-static int
-ticket_derive(struct tls_tickets *tk, struct tls_ticket_key *k,
-    long long period)
-{
-	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(
-	    MBEDTLS_MD_SHA256);
-	unsigned char msg[24], name[32], key[32];
-	int ret, i;
-
-	memcpy(msg, "xmppshield-ticket-", 16);
-	for (i = 0; i < 8; i++)
-		msg[16 + i] = (unsigned char)((unsigned long long)period >>
-		    (56 - 8 * i));
-	msg[15] = 'n';
-	ret = mbedtls_md_hmac(md, tk->secret, sizeof(tk->secret), msg,
-	    sizeof(msg), name);
-	msg[15] = 'k';
-	if (ret == 0)
-		ret = mbedtls_md_hmac(md, tk->secret, sizeof(tk->secret), msg,
-		    sizeof(msg), key);
-	if (ret == 0)
-		ret = ticket_key_set(k, name, key);
-	mbedtls_platform_zeroize(key, sizeof(key));
-	k->period = period;
-	return ret;
-}
-
-/* Derived keys: the current period's encrypts, the previous one's still
-   decrypts.  0 or an mbedTLS error. */
-static int
-tickets_update(struct tls_tickets *tk)
-{
-	long long period = (long long)time(NULL) / tk->lifetime;
-	int ret;
-
-	if (tk->from_file || tk->keys[1].period == period)
-		return 0;
-	if ((ret = ticket_derive(tk, &tk->keys[0], period - 1)) != 0 ||
-	    (ret = ticket_derive(tk, &tk->keys[1], period)) != 0)
-		tk->keys[1].period = -1;	/* try again next time */
-	return ret;
-}
-
-/*
- * The ticket writer, wrapped: its outputs are zeroed before mbedTLS
- * fills them, so a failing or short write never sends stale memory
- * (CVE-2026-50586 in the unpatched 2.28 Debian ships).
- */
-static int
-ticket_write(void *arg, const mbedtls_ssl_session *session,
-    unsigned char *start, const unsigned char *end, size_t *tlen,
-    uint32_t *lifetime)
-{
-	struct tls_tickets *tk = arg;
-	struct tls_ticket_key *k;
-	int ret;
-
-	if (end > start)
-		memset(start, 0, (size_t)(end - start));
-	*tlen = 0;
-	*lifetime = 0;
-	if ((ret = tickets_update(tk)) != 0)
-		return ret;
-	k = &tk->keys[tk->enc];
-	ticket_key_touch(k);
-	return mbedtls_ssl_ticket_write(&k->t, session, start, end, tlen,
-	    lifetime);
-}
-
-static int
-ticket_parse(void *arg, mbedtls_ssl_session *session, unsigned char *buf,
-    size_t len)
-{
-	struct tls_tickets *tk = arg;
-	int ret, i;
-
-	if (len < TICKET_NAME)
-		return MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
-	if ((ret = tickets_update(tk)) != 0)
-		return ret;
-	for (i = 0; i < tk->nkeys; i++)
-		if (memcmp(buf, tk->keys[i].name, TICKET_NAME) == 0) {
-			ticket_key_touch(&tk->keys[i]);
-			return mbedtls_ssl_ticket_parse(&tk->keys[i].t,
-			    session, buf, len);
-		}
-	/* Unknown key: an old generation or another cluster; a full
-	   handshake follows. */
-	return MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;
-}
-
-/* Read 1-3 keys from path into tk; -1 and a message in err. */
-static int
-tickets_load_file(struct tls_tickets *tk, const char *path, char *err,
-    size_t errlen)
-{
-	unsigned char raw[TICKET_FILE_KEY + 4];
-	char line[256], *p, *e;
-	size_t olen;
-	int lineno = 0, rc = -1, i, lines[TICKET_KEYS];
-	FILE *f;
-
-	if ((f = fopen(path, "r")) == NULL) {
-		snprintf(err, errlen, "ticket_key_file %s: %s", path,
-		    strerror(errno));
-		return -1;
-	}
-	while (fgets(line, sizeof(line), f) != NULL) {
-		lineno++;
-		for (p = line; *p == ' ' || *p == '\t'; p++)
-			;
-		for (e = p + strlen(p); e > p && (e[-1] == '\n' ||
-		    e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'); e--)
-			;
-		*e = '\0';
-		if (*p == '\0' || *p == '#')
-			continue;
-		if (tk->nkeys == TICKET_KEYS) {
-			snprintf(err, errlen, "ticket_key_file %s:%d: more than "
-			    "%d keys; keep previous, current and next only",
-			    path, lineno, TICKET_KEYS);
-			goto out;
-		}
-		if (mbedtls_base64_decode(raw, sizeof(raw), &olen,
-		    (const unsigned char *)p, strlen(p)) != 0 ||
-		    olen != TICKET_FILE_KEY) {
-			snprintf(err, errlen, "ticket_key_file %s:%d: not a key; "
-			    "each line must be 48 random bytes in base64 (make "
-			    "one with: openssl rand -base64 48)", path, lineno);
-			goto out;
-		}
-		for (i = 0; i < tk->nkeys; i++)
-			if (memcmp(tk->keys[i].name, raw, TICKET_NAME) == 0) {
-				snprintf(err, errlen, "ticket_key_file %s:%d: "
-				    "the key name (first bytes) repeats line "
-				    "%d; use fresh random keys", path, lineno,
-				    lines[i]);
-				goto out;
-			}
-		if (ticket_key_set(&tk->keys[tk->nkeys], raw, raw + 16) != 0) {
-			snprintf(err, errlen, "ticket_key_file %s:%d: cannot "
-			    "use the key", path, lineno);
-			goto out;
-		}
-		lines[tk->nkeys++] = lineno;
-	}
-	if (ferror(f))
-		snprintf(err, errlen, "ticket_key_file %s: read error", path);
-	else if (tk->nkeys == 0)
-		snprintf(err, errlen, "ticket_key_file %s holds no key; write "
-		    "one to three lines of: openssl rand -base64 48", path);
-	else
-		rc = 0;
-	tk->enc = tk->nkeys >= 2 ? tk->nkeys - 2 : 0;
-	tk->from_file = 1;
-out:
-	mbedtls_platform_zeroize(raw, sizeof(raw));
-	mbedtls_platform_zeroize(line, sizeof(line));
-	fclose(f);
-	return rc;
-}
-
-static void
-tickets_free(struct tls_tickets *tk)
-{
-	int i;
-
-	if (tk == NULL)
-		return;
-	for (i = 0; i < TICKET_KEYS; i++)
-		mbedtls_ssl_ticket_free(&tk->keys[i].t);
-	mbedtls_platform_zeroize(tk, sizeof(*tk));
-	free(tk);
-}
-
-static struct tls_tickets *
-tickets_new(struct tls_ctx *ctx, const struct config_tls *t, char *err,
-    size_t errlen)
-{
-	struct tls_tickets *tk;
-	int i, ret = 0;
-
-	if ((tk = calloc(1, sizeof(*tk))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	tk->lifetime = t->ticket_lifetime;
-	for (i = 0; i < TICKET_KEYS; i++)
-		mbedtls_ssl_ticket_init(&tk->keys[i].t);
-	for (i = 0; i < TICKET_KEYS && ret == 0; i++)
-		ret = mbedtls_ssl_ticket_setup(&tk->keys[i].t,
-		    mbedtls_ctr_drbg_random, &ctx->drbg,
-		    MBEDTLS_CIPHER_AES_256_GCM, tk->lifetime);
-	if (ret == 0 && t->ticket_key_file == NULL) {
-		tk->nkeys = 2;
-		tk->enc = 1;
-		tk->keys[1].period = -1;
-		ret = mbedtls_ctr_drbg_random(&ctx->drbg, tk->secret,
-		    sizeof(tk->secret));
-		if (ret == 0)
-			ret = tickets_update(tk);
-	}
-	if (ret != 0) {
-		char e[160];
-
-		errtext(ret, e, sizeof(e));
-		snprintf(err, errlen, "cannot set up session tickets: %s", e);
-		tickets_free(tk);
-		return NULL;
-	}
-	if (t->ticket_key_file != NULL &&
-	    tickets_load_file(tk, t->ticket_key_file, err, errlen) == -1) {
-		tickets_free(tk);
-		return NULL;
-	}
-	return tk;
-}
-
 static int
 setup_conf(struct tls_ctx *ctx, const struct config *cfg,
     struct tls_domain *d, mbedtls_ssl_config *conf, char *err, size_t errlen)
@@ -547,8 +250,7 @@ setup_conf(struct tls_ctx *ctx, const struct config *cfg,
 	if ((ret = mbedtls_ssl_conf_own_cert(conf, &d->chain, &d->key)) != 0)
 		goto fail;
 	if (ctx->tickets != NULL)
-		mbedtls_ssl_conf_session_tickets_cb(conf, ticket_write,
-		    ticket_parse, ctx->tickets);
+		ticket_conf(ctx->tickets, conf);
 	return 0;
 fail:
 	errtext(ret, e, sizeof(e));
@@ -654,7 +356,8 @@ tls_ctx_new(const struct config *cfg, char *err, size_t errlen)
 	add_suites(ctx, &cfg->tls);
 	ctx->sni_strict = cfg->tls.sni_strict;
 	if (cfg->tls.session_tickets &&
-	    (ctx->tickets = tickets_new(ctx, &cfg->tls, err, errlen)) == NULL)
+	    (ctx->tickets = ticket_new(&cfg->tls, mbedtls_ctr_drbg_random,
+	    &ctx->drbg, err, errlen)) == NULL)
 		goto fail;
 	if (s2speer_any(cfg) && peercert_trust_load(cfg->tls.s2s_ca_file,
 	    cfg->tls.s2s_crl_file, &ctx->trust, err, errlen) == -1)
@@ -710,7 +413,7 @@ tls_ctx_free(struct tls_ctx *ctx)
 		free(d->name);
 		free(d);
 	}
-	tickets_free(ctx->tickets);
+	ticket_free(ctx->tickets);
 	peercert_trust_free(ctx->trust);
 	mbedtls_ctr_drbg_free(&ctx->drbg);
 	mbedtls_entropy_free(&ctx->entropy);
@@ -928,13 +631,6 @@ tls_write(struct tls_conn *c, const void *buf, size_t len, size_t *n)
 		return TLS_IO_OK;
 	}
 	return map_result(c, ret);
-}
-
-int
-tls_pending(struct tls_conn *c)
-{
-	return c->ra_len > 0 || mbedtls_ssl_get_bytes_avail(&c->ssl) > 0 ||
-	    mbedtls_ssl_check_pending(&c->ssl);
 }
 
 void

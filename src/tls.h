@@ -84,10 +84,6 @@ enum tls_io tls_write(struct tls_conn *c, const void *buf, size_t len,
  */
 void tls_readable(struct tls_conn *c);
 
-/* 1 if plaintext or a record is already buffered (read ahead or inside
-   mbedTLS). */
-int tls_pending(struct tls_conn *c);
-
 /* Best effort close_notify alert; never blocks. */
 void tls_close_notify(struct tls_conn *c);
 

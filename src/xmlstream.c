@@ -21,28 +21,29 @@
  *
  * A rebuild costs a few microseconds, as much as parsing a small stanza
  * several times: a busy stream should not pay it for every stanza.  So a
- * stream that woke XS_HOT_WAKES times in a row within XS_WARM_FEEDS feeds
- * of going to sleep is busy and, at its next boundary, keeps its parser
- * on the warm list instead; each feed of the process gives back the
- * parsers of warm streams that had no feed of their own in the last
- * XS_WARM_FEEDS.  Feeds, not time, count: the module stays pure and
- * reproducible, and a process never holds more than XS_WARM_FEEDS warm
- * parsers.  Other streams (a new one, one idle for longer, a login's
- * handful of exchanges) give their parser back at once.
+ * stream that woke XMLSTREAM_HOT_WAKES times in a row within
+ * XMLSTREAM_WARM_FEEDS feeds of going to sleep is busy and, at its next
+ * boundary, keeps its parser on the warm list instead; each feed of the
+ * process gives back the parsers of warm streams that had no feed of
+ * their own in the last XMLSTREAM_WARM_FEEDS.  Feeds, not time, count:
+ * the module stays pure and reproducible, and a process never holds more
+ * than XMLSTREAM_WARM_FEEDS warm parsers.  Other streams (a new one,
+ * one idle for longer, a login's handful of exchanges) give their parser
+ * back at once.
  *
  * Expat remembers every element, attribute and prefix name it met for
  * as long as the parser lives (about 80 bytes each): a stream of stanzas
  * with ever new names grew without bound.  names_cost counts what a
  * parser met (bytes of names, plus NAME_COST for each); past the budget
- * (xs_limits.max_names) the parser is rebuilt at the next boundary, in
+ * (xmlstream_limits.max_names) the parser is rebuilt at the next boundary, in
  * the middle of a feed too, the way a restart re-feeds the rest.
  */
 #include "autoconf.h"
 
 #include <sys/queue.h>
-#include <sys/random.h>
 
 #include <expat.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -56,7 +57,7 @@
 #define NAME_COST	64	/* Expat's overhead per remembered name */
 #define NAMES_BUDGET	65536	/* default for max_names */
 
-enum xs_state { XS_RUNNING, XS_STOPPED, XS_FAILED };
+enum xmlstream_state { XMLSTREAM_RUNNING, XMLSTREAM_STOPPED, XMLSTREAM_FAILED };
 
 struct strip_rule {
 	const char *parent_ns, *parent_name, *ns, *name;	/* not ours */
@@ -69,8 +70,8 @@ struct cut {
 struct xmlstream {
 	XML_Parser parser;	/* NULL before the first byte and while idle */
 	unsigned long salt;	/* Expat's hash salt, 0: Expat picks one */
-	struct xs_limits lim;
-	struct xs_callbacks cb;
+	struct xmlstream_limits lim;
+	struct xmlstream_callbacks cb;
 	void *ctx;
 	const char *detail;
 
@@ -97,12 +98,13 @@ struct xmlstream {
 	unsigned slept;		/* feeds, when the parser was freed */
 	unsigned last;		/* feeds, when it joined the warm list */
 
-	enum xs_state state;
-	enum xs_error err;
-	enum xs_release release;
+	enum xmlstream_state state;
+	enum xmlstream_err err;
+	enum xmlstream_release release;
 	unsigned depth;		/* 0 before the header, 1 between stanzas */
 	unsigned char nstrip, ncuts;
-	unsigned char heat;	/* quick wakes in a row, up to XS_HOT_WAKES */
+	unsigned char heat;	/* quick wakes in a row, up to
+				   XMLSTREAM_HOT_WAKES */
 	unsigned is_warm:1;	/* on the warm list, parser kept */
 	unsigned priming:1;	/* parsing hdr again: handlers are mute */
 	unsigned primed:1;	/* ... and the root start tag was seen */
@@ -122,12 +124,15 @@ static void XMLCALL on_text(void *, const XML_Char *, int);
 static unsigned feeds;
 static TAILQ_HEAD(, xmlstream) warm = TAILQ_HEAD_INITIALIZER(warm);
 
+/* Expat hash salts: a secret key from xmlstream_seed() and a counter. */
+static uint64_t salt_key, salt_count;
+
 static void
-fail(struct xmlstream *xs, enum xs_error err, const char *detail)
+fail(struct xmlstream *xs, enum xmlstream_err err, const char *detail)
 {
-	if (xs->state != XS_RUNNING)
+	if (xs->state != XMLSTREAM_RUNNING)
 		return;
-	xs->state = XS_FAILED;
+	xs->state = XMLSTREAM_FAILED;
 	xs->err = err;
 	xs->detail = detail;
 	if (xs->parser != NULL)
@@ -172,7 +177,7 @@ event_end(struct xmlstream *xs)
 }
 
 static void
-free_header(struct xs_header *h)
+free_header(struct xmlstream_header *h)
 {
 	free((char *)h->ns);
 	free((char *)h->name);
@@ -212,28 +217,28 @@ apply_cuts(struct xmlstream *xs, char *data, size_t n)
 
 /* Hand buf[head, end - base) to the owner as one unit; h for HEADER. */
 static void
-emit(struct xmlstream *xs, enum xs_unit_kind kind, long long end,
-    const struct xs_header *h)
+emit(struct xmlstream *xs, enum xmlstream_unit_kind kind, long long end,
+    const struct xmlstream_header *h)
 {
-	struct xs_unit u;
+	struct xmlstream_unit u;
 	size_t n = (size_t)(end - xs->base);
 	int next;
 
 	if (n > xs->lim.max_unit) {
-		fail(xs, XS_ERR_TOO_LARGE, "unit-size");
+		fail(xs, XMLSTREAM_ERR_TOO_LARGE, "unit-size");
 		return;
 	}
 	memset(&u, 0, sizeof(u));
 	u.kind = kind;
 	u.data = xs->buf + xs->head;
 	u.len = n;
-	if (kind == XS_UNIT_ELEMENT) {
+	if (kind == XMLSTREAM_UNIT_ELEMENT) {
 		u.ns = xs->el_ns;
 		u.name = xs->el_name;
 		u.stripped = (unsigned)xs->ncuts;
 		if (xs->ncuts > 0)
 			u.len = apply_cuts(xs, xs->buf + xs->head, n);
-	} else if (kind == XS_UNIT_HEADER) {
+	} else if (kind == XMLSTREAM_UNIT_HEADER) {
 		u.ns = h->ns;
 		u.name = h->name;
 		u.header = h;
@@ -245,15 +250,16 @@ emit(struct xmlstream *xs, enum xs_unit_kind kind, long long end,
 	free(xs->cuts);
 	xs->cuts = NULL;
 	if (next < 0)
-		fail(xs, XS_ERR_REJECTED, "rejected");
-	else if (next == XS_STOP) {
-		xs->state = XS_STOPPED;
+		fail(xs, XMLSTREAM_ERR_REJECTED, "rejected");
+	else if (next == XMLSTREAM_STOP) {
+		xs->state = XMLSTREAM_STOPPED;
 		XML_StopParser(xs->parser, XML_FALSE);
-	} else if (next == XS_RESTART) {
+	} else if (next == XMLSTREAM_RESTART) {
 		xs->want_restart = 1;
 		XML_StopParser(xs->parser, XML_FALSE);
-	} else if (kind != XS_UNIT_HEADER && kind != XS_UNIT_END &&
-	    xs->release != XS_RELEASE_OFF && xs->names_cost >
+	} else if (kind != XMLSTREAM_UNIT_HEADER &&
+	    kind != XMLSTREAM_UNIT_END &&
+	    xs->release != XMLSTREAM_RELEASE_OFF && xs->names_cost >
 	    (xs->lim.max_names ? xs->lim.max_names : NAMES_BUDGET)) {
 		/* Between stanzas: a new parser for the rest. */
 		xs->want_rebuild = 1;
@@ -264,7 +270,7 @@ emit(struct xmlstream *xs, enum xs_unit_kind kind, long long end,
 static int
 running(struct xmlstream *xs)
 {
-	return xs->state == XS_RUNNING && !xs->want_restart &&
+	return xs->state == XMLSTREAM_RUNNING && !xs->want_restart &&
 	    !xs->want_rebuild && !xs->priming;
 }
 
@@ -279,7 +285,7 @@ on_xmldecl(void *ud, const XML_Char *version, const XML_Char *encoding,
 	if (!running(xs))
 		return;
 	if (encoding != NULL && strcasecmp(encoding, "UTF-8") != 0)
-		fail(xs, XS_ERR_UNSUPPORTED_ENCODING, "encoding");
+		fail(xs, XMLSTREAM_ERR_UNSUPPORTED_ENCODING, "encoding");
 }
 
 static void XMLCALL
@@ -294,7 +300,7 @@ on_ns_start(void *ud, const XML_Char *prefix, const XML_Char *uri)
 	if (xs->lim.max_name > 0 && ((prefix != NULL &&
 	    strlen(prefix) > xs->lim.max_name) ||
 	    (uri != NULL && strlen(uri) > xs->lim.max_name))) {
-		fail(xs, XS_ERR_NAME_TOO_LONG, "name");
+		fail(xs, XMLSTREAM_ERR_NAME_TOO_LONG, "name");
 		return;
 	}
 	xs->names_cost += NAME_COST + (prefix != NULL ? strlen(prefix) : 0) +
@@ -309,7 +315,7 @@ static void
 start_header(struct xmlstream *xs, const XML_Char *qname,
     const XML_Char **atts)
 {
-	struct xs_header h;
+	struct xmlstream_header h;
 	char *ns, *name;
 	long long end;
 	size_t i, n;
@@ -335,7 +341,7 @@ start_header(struct xmlstream *xs, const XML_Char *qname,
 			*slot = strdup(atts[i + 1]);
 	}
 	if (ns == NULL || name == NULL) {
-		fail(xs, XS_ERR_NO_MEMORY, "memory");
+		fail(xs, XMLSTREAM_ERR_NO_MEMORY, "memory");
 		free_header(&h);
 		return;
 	}
@@ -347,7 +353,7 @@ start_header(struct xmlstream *xs, const XML_Char *qname,
 		free(xs->hdr);
 		if ((xs->hdr = malloc(n)) == NULL) {
 			xs->hdrlen = 0;
-			fail(xs, XS_ERR_NO_MEMORY, "memory");
+			fail(xs, XMLSTREAM_ERR_NO_MEMORY, "memory");
 			free_header(&h);
 			return;
 		}
@@ -355,7 +361,7 @@ start_header(struct xmlstream *xs, const XML_Char *qname,
 		xs->hdrlen = n;
 	}
 	xs->depth = 1;
-	emit(xs, XS_UNIT_HEADER, end, &h);
+	emit(xs, XMLSTREAM_UNIT_HEADER, end, &h);
 	/* The owner had it during the callback; nothing needs it later. */
 	free_header(&h);
 }
@@ -375,7 +381,7 @@ on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
 	while (atts[natts] != NULL)
 		natts += 2;
 	if (natts / 2 > xs->lim.max_attributes) {
-		fail(xs, XS_ERR_TOO_MANY_ATTRIBUTES, "attributes");
+		fail(xs, XMLSTREAM_ERR_TOO_MANY_ATTRIBUTES, "attributes");
 		return;
 	}
 	xs->names_cost += NAME_COST + strlen(qname);
@@ -389,7 +395,7 @@ on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
 		for (i = 0; i < natts && !toolong; i += 2)
 			toolong = strlen(atts[i]) > xs->lim.max_name;
 		if (toolong) {
-			fail(xs, XS_ERR_NAME_TOO_LONG, "name");
+			fail(xs, XMLSTREAM_ERR_NAME_TOO_LONG, "name");
 			return;
 		}
 	}
@@ -401,12 +407,12 @@ on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
 		free_element(xs);
 		split_name(qname, &xs->el_ns, &xs->el_name);
 		if (xs->el_ns == NULL || xs->el_name == NULL) {
-			fail(xs, XS_ERR_NO_MEMORY, "memory");
+			fail(xs, XMLSTREAM_ERR_NO_MEMORY, "memory");
 			return;
 		}
 		if (xs->cb.element_start != NULL &&
 		    xs->cb.element_start(xs->ctx, xs->el_ns, xs->el_name) < 0) {
-			fail(xs, XS_ERR_REJECTED, "rejected");
+			fail(xs, XMLSTREAM_ERR_REJECTED, "rejected");
 			return;
 		}
 		xs->strip_parent = 0;
@@ -416,7 +422,7 @@ on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
 				xs->strip_parent = 1;
 	} else if (xs->depth > xs->lim.max_depth) {
 		/* the new element's level is depth: 1 is the stanza itself */
-		fail(xs, XS_ERR_TOO_DEEP, "depth");
+		fail(xs, XMLSTREAM_ERR_TOO_DEEP, "depth");
 		return;
 	} else if (xs->depth == 2 && xs->strip_parent) {
 		xs->strip_child = 0;
@@ -429,7 +435,7 @@ on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
 			xs->child_start = event_start(xs);
 			if (xs->cuts == NULL && (xs->cuts = malloc(MAX_CUTS *
 			    sizeof(*xs->cuts))) == NULL) {
-				fail(xs, XS_ERR_NO_MEMORY, "memory");
+				fail(xs, XMLSTREAM_ERR_NO_MEMORY, "memory");
 				return;
 			}
 		} else
@@ -452,10 +458,10 @@ on_end(void *ud, const XML_Char *qname)
 		return;
 	xs->depth--;
 	if (xs->depth == 0) {
-		emit(xs, XS_UNIT_END, event_end(xs), NULL);
+		emit(xs, XMLSTREAM_UNIT_END, event_end(xs), NULL);
 	} else if (xs->depth == 1) {
 		XML_SetCharacterDataHandler(xs->parser, on_text);
-		emit(xs, XS_UNIT_ELEMENT, event_end(xs), NULL);
+		emit(xs, XMLSTREAM_UNIT_ELEMENT, event_end(xs), NULL);
 		xs->strip_parent = 0;
 	} else if (xs->depth == 2 && xs->strip_child) {
 		xs->cuts[xs->ncuts].start = xs->child_start;
@@ -463,17 +469,6 @@ on_end(void *ud, const XML_Char *qname)
 		xs->ncuts++;
 		xs->strip_child = 0;
 	}
-}
-
-static int
-all_space(const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
-			return 0;
-	return 1;
 }
 
 static void XMLCALL
@@ -488,12 +483,13 @@ on_text(void *ud, const XML_Char *s, int len)
 		return;
 	/* Judge the raw bytes: "&#32;" decodes to a space but is not one. */
 	start = event_start(xs);
-	if (!all_space(xs->buf + xs->head + (size_t)(start - xs->base),
+	if (!xmlstream_all_space(xs->buf + xs->head +
+	    (size_t)(start - xs->base),
 	    (size_t)XML_GetCurrentByteCount(xs->parser))) {
-		fail(xs, XS_ERR_BAD_FORMAT, "text-between-stanzas");
+		fail(xs, XMLSTREAM_ERR_BAD_FORMAT, "text-between-stanzas");
 		return;
 	}
-	emit(xs, XS_UNIT_WHITESPACE, event_end(xs), NULL);
+	emit(xs, XMLSTREAM_UNIT_WHITESPACE, event_end(xs), NULL);
 }
 
 /*
@@ -508,14 +504,14 @@ on_cdata_start(void *ud)
 	struct xmlstream *xs = ud;
 
 	if (running(xs) && xs->depth == 1)
-		fail(xs, XS_ERR_BAD_FORMAT, "text-between-stanzas");
+		fail(xs, XMLSTREAM_ERR_BAD_FORMAT, "text-between-stanzas");
 }
 
 static void XMLCALL
 on_comment(void *ud, const XML_Char *data)
 {
 	(void)data;
-	fail(ud, XS_ERR_RESTRICTED_XML, "comment");
+	fail(ud, XMLSTREAM_ERR_RESTRICTED_XML, "comment");
 }
 
 static void XMLCALL
@@ -523,7 +519,7 @@ on_pi(void *ud, const XML_Char *target, const XML_Char *data)
 {
 	(void)target;
 	(void)data;
-	fail(ud, XS_ERR_RESTRICTED_XML, "processing-instruction");
+	fail(ud, XMLSTREAM_ERR_RESTRICTED_XML, "processing-instruction");
 }
 
 static void XMLCALL
@@ -534,7 +530,7 @@ on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
 	(void)sysid;
 	(void)pubid;
 	(void)has_internal_subset;
-	fail(ud, XS_ERR_RESTRICTED_XML, "doctype");
+	fail(ud, XMLSTREAM_ERR_RESTRICTED_XML, "doctype");
 }
 
 static void XMLCALL
@@ -544,7 +540,7 @@ on_entity_decl(void *ud, const XML_Char *name, int is_param,
 {
 	(void)name; (void)is_param; (void)value; (void)value_len;
 	(void)base; (void)sysid; (void)pubid; (void)notation;
-	fail(ud, XS_ERR_RESTRICTED_XML, "entity");
+	fail(ud, XMLSTREAM_ERR_RESTRICTED_XML, "entity");
 }
 
 static void XMLCALL
@@ -552,7 +548,7 @@ on_skipped_entity(void *ud, const XML_Char *name, int is_param)
 {
 	(void)name;
 	(void)is_param;
-	fail(ud, XS_ERR_RESTRICTED_XML, "entity");
+	fail(ud, XMLSTREAM_ERR_RESTRICTED_XML, "entity");
 }
 
 static int
@@ -603,26 +599,26 @@ parser_wake(struct xmlstream *xs)
 	enum XML_Status st;
 
 	if (parser_create(xs) == -1) {
-		fail(xs, XS_ERR_NO_MEMORY, "memory");
+		fail(xs, XMLSTREAM_ERR_NO_MEMORY, "memory");
 		return -1;
 	}
 	if (xs->depth == 0) {
 		xs->heat = 0;	/* a new stream */
 		return 0;
 	}
-	if (feeds - xs->slept > XS_WARM_FEEDS)
+	if (feeds - xs->slept > XMLSTREAM_WARM_FEEDS)
 		xs->heat = 0;
-	else if (xs->heat < XS_HOT_WAKES)
+	else if (xs->heat < XMLSTREAM_HOT_WAKES)
 		xs->heat++;
 	xs->priming = 1;
 	xs->primed = 0;
 	st = XML_Parse(xs->parser, xs->hdr, (int)xs->hdrlen, XML_FALSE);
 	xs->priming = 0;
-	if (xs->state != XS_RUNNING)
+	if (xs->state != XMLSTREAM_RUNNING)
 		return -1;
 	if (st != XML_STATUS_OK || !xs->primed) {
 		/* The same bytes parsed before: only memory can fail. */
-		fail(xs, XS_ERR_NO_MEMORY, "memory");
+		fail(xs, XMLSTREAM_ERR_NO_MEMORY, "memory");
 		return -1;
 	}
 	xs->shift = xs->base - (long long)xs->hdrlen;
@@ -651,14 +647,14 @@ warm_remove(struct xmlstream *xs)
 	}
 }
 
-/* Warm streams without a feed in the last XS_WARM_FEEDS go to sleep. */
+/* Warm streams without a feed in the last XMLSTREAM_WARM_FEEDS go to sleep. */
 static void
 warm_sweep(void)
 {
 	struct xmlstream *w;
 
 	while ((w = TAILQ_FIRST(&warm)) != NULL &&
-	    feeds - w->last > XS_WARM_FEEDS) {
+	    feeds - w->last > XMLSTREAM_WARM_FEEDS) {
 		warm_remove(w);
 		parser_drop(w);
 	}
@@ -672,11 +668,13 @@ warm_sweep(void)
 static void
 parser_sleep(struct xmlstream *xs)
 {
-	if (xs->release == XS_RELEASE_OFF || xs->parser == NULL ||
-	    xs->state != XS_RUNNING || xs->want_restart || xs->depth != 1 ||
+	if (xs->release == XMLSTREAM_RELEASE_OFF || xs->parser == NULL ||
+	    xs->state != XMLSTREAM_RUNNING || xs->want_restart ||
+	    xs->depth != 1 ||
 	    xs->hdr == NULL || xs->head != xs->len)
 		return;
-	if (xs->release == XS_RELEASE_IDLE && xs->heat >= XS_HOT_WAKES) {
+	if (xs->release == XMLSTREAM_RELEASE_IDLE &&
+	    xs->heat >= XMLSTREAM_HOT_WAKES) {
 		xs->last = feeds;
 		TAILQ_INSERT_TAIL(&warm, xs, warm_entry);
 		xs->is_warm = 1;
@@ -685,9 +683,45 @@ parser_sleep(struct xmlstream *xs)
 	parser_drop(xs);
 }
 
+void
+xmlstream_seed(uint64_t key)
+{
+	salt_key = key;
+}
+
+int
+xmlstream_all_space(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
+			return 0;
+	return 1;
+}
+
+/*
+ * A salt for a new stream: splitmix64 of the secret key and a counter,
+ * distinct per stream and unpredictable without the key.  Unseeded, 0:
+ * Expat draws its own for every parser it creates (slower, as safe).
+ */
+static unsigned long
+next_salt(void)
+{
+	uint64_t z;
+
+	if (salt_key == 0)
+		return 0;
+	z = salt_key + ++salt_count * UINT64_C(0x9e3779b97f4a7c15);
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	z ^= z >> 31;
+	return z != 0 ? (unsigned long)z : 1;
+}
+
 struct xmlstream *
-xmlstream_new(const struct xs_limits *limits, const struct xs_callbacks *cb,
-    void *ctx)
+xmlstream_new(const struct xmlstream_limits *limits,
+    const struct xmlstream_callbacks *cb, void *ctx)
 {
 	struct xmlstream *xs;
 
@@ -696,17 +730,14 @@ xmlstream_new(const struct xs_limits *limits, const struct xs_callbacks *cb,
 	xs->lim = *limits;
 	xs->cb = *cb;
 	xs->ctx = ctx;
-	xs->release = XS_RELEASE_IDLE;
-	/* No salt (0) lets Expat draw its own. */
-	if (getrandom(&xs->salt, sizeof(xs->salt), GRND_NONBLOCK) !=
-	    (ssize_t)sizeof(xs->salt))
-		xs->salt = 0;
+	xs->release = XMLSTREAM_RELEASE_IDLE;
+	xs->salt = next_salt();
 	/* The parser comes with the first byte. */
 	return xs;
 }
 
 void
-xmlstream_set_idle_release(struct xmlstream *xs, enum xs_release mode)
+xmlstream_set_idle_release(struct xmlstream *xs, enum xmlstream_release mode)
 {
 	xs->release = mode;
 }
@@ -752,7 +783,7 @@ xmlstream_strip(struct xmlstream *xs, const char *parent_ns,
 	return 0;
 }
 
-int
+void
 xmlstream_reset(struct xmlstream *xs)
 {
 	warm_remove(xs);
@@ -766,8 +797,8 @@ xmlstream_reset(struct xmlstream *xs)
 	free_element(xs);
 	free(xs->default_ns);
 	xs->default_ns = NULL;
-	xs->state = XS_RUNNING;
-	xs->err = XS_ERR_NONE;
+	xs->state = XMLSTREAM_RUNNING;
+	xs->err = XMLSTREAM_ERR_NONE;
 	xs->detail = NULL;
 	xs->head = xs->len = 0;
 	xs->base = 0;
@@ -779,7 +810,6 @@ xmlstream_reset(struct xmlstream *xs)
 	free(xs->cuts);
 	xs->cuts = NULL;
 	/* The new stream's parser comes with its first byte. */
-	return 0;
 }
 
 static int
@@ -817,23 +847,29 @@ map_expat_error(struct xmlstream *xs)
 	case XML_ERROR_RECURSIVE_ENTITY_REF:
 	case XML_ERROR_BINARY_ENTITY_REF:
 	case XML_ERROR_ATTRIBUTE_EXTERNAL_ENTITY_REF:
-		fail(xs, XS_ERR_RESTRICTED_XML, "entity");
+		fail(xs, XMLSTREAM_ERR_RESTRICTED_XML, "entity");
 		break;
 	case XML_ERROR_UNKNOWN_ENCODING:
 	case XML_ERROR_INCORRECT_ENCODING:
-		fail(xs, XS_ERR_UNSUPPORTED_ENCODING, "encoding");
+		fail(xs, XMLSTREAM_ERR_UNSUPPORTED_ENCODING, "encoding");
 		break;
 	default:
-		fail(xs, XS_ERR_NOT_WELL_FORMED, XML_ErrorString(code));
+		fail(xs, XMLSTREAM_ERR_NOT_WELL_FORMED, XML_ErrorString(code));
 		break;
 	}
 }
 
-/*
- * Feed one slice (at most FEED_SLICE bytes) to Expat.  Returns 0 to go on,
- * 1 stopped, 2 restart wanted, -1 failed.
- */
-static int
+/* What feeding one slice to Expat came to. */
+enum xmlstream_slice {
+	XMLSTREAM_SLICE_OK,		/* all parsed: go on */
+	XMLSTREAM_SLICE_STOPPED,	/* a unit callback said STOP */
+	XMLSTREAM_SLICE_RESTART,	/* ... said RESTART: a new stream */
+	XMLSTREAM_SLICE_REBUILD,	/* names over budget: a new parser */
+	XMLSTREAM_SLICE_FAILED,		/* the stream failed (xs->err) */
+};
+
+/* Feed one slice (at most FEED_SLICE bytes) to Expat. */
+static enum xmlstream_slice
 feed_slice(struct xmlstream *xs, const char *data, size_t n)
 {
 	enum XML_Status st;
@@ -845,38 +881,38 @@ feed_slice(struct xmlstream *xs, const char *data, size_t n)
 		/* UTF-8/16/32 byte-order marks: Expat would honour a UTF-16
 		   one whatever encoding it was created for. */
 		if (c == 0xEF || c == 0xFE || c == 0xFF || c == 0x00) {
-			xs->state = XS_FAILED;
-			xs->err = XS_ERR_UNSUPPORTED_ENCODING;
+			xs->state = XMLSTREAM_FAILED;
+			xs->err = XMLSTREAM_ERR_UNSUPPORTED_ENCODING;
 			xs->detail = "byte-order-mark";
-			return -1;
+			return XMLSTREAM_SLICE_FAILED;
 		}
 	}
 	if (xs->parser == NULL && parser_wake(xs) == -1)
-		return -1;
+		return XMLSTREAM_SLICE_FAILED;
 	if (buf_append(xs, data, n) == -1) {
-		xs->state = XS_FAILED;
-		xs->err = XS_ERR_NO_MEMORY;
+		xs->state = XMLSTREAM_FAILED;
+		xs->err = XMLSTREAM_ERR_NO_MEMORY;
 		xs->detail = "memory";
-		return -1;
+		return XMLSTREAM_SLICE_FAILED;
 	}
 	st = XML_Parse(xs->parser, data, (int)n, XML_FALSE);
-	if (xs->state == XS_FAILED)
-		return -1;
-	if (xs->state == XS_STOPPED)
-		return 1;
+	if (xs->state == XMLSTREAM_FAILED)
+		return XMLSTREAM_SLICE_FAILED;
+	if (xs->state == XMLSTREAM_STOPPED)
+		return XMLSTREAM_SLICE_STOPPED;
 	if (xs->want_restart)
-		return 2;
+		return XMLSTREAM_SLICE_RESTART;
 	if (xs->want_rebuild)
-		return 3;
+		return XMLSTREAM_SLICE_REBUILD;
 	if (st != XML_STATUS_OK) {
 		map_expat_error(xs);
-		return -1;
+		return XMLSTREAM_SLICE_FAILED;
 	}
 	if (xs->len - xs->head > xs->lim.max_unit) {
-		fail(xs, XS_ERR_TOO_LARGE, "unit-size");
-		return -1;
+		fail(xs, XMLSTREAM_ERR_TOO_LARGE, "unit-size");
+		return XMLSTREAM_SLICE_FAILED;
 	}
-	return 0;
+	return XMLSTREAM_SLICE_OK;
 }
 
 int
@@ -888,46 +924,47 @@ xmlstream_feed(struct xmlstream *xs, const char *data, size_t len)
 	feeds++;
 	warm_remove(xs);
 	warm_sweep();
-	if (xs->state == XS_STOPPED) {
+	if (xs->state == XMLSTREAM_STOPPED) {
 		/* The tail grows: it is everything after the stop. */
 		if (len > 0 && buf_append(xs, data, len) == -1)
 			return -1;
 		return 1;
 	}
-	if (xs->state == XS_FAILED)
+	if (xs->state == XMLSTREAM_FAILED)
 		return -1;
 	while (len > 0) {
 		size_t n = len < FEED_SLICE ? len : FEED_SLICE;
-		int r = feed_slice(xs, data, n);
+		enum xmlstream_slice r = feed_slice(xs, data, n);
 
 		data += n;
 		len -= n;
-		if (r == -1) {
+		if (r == XMLSTREAM_SLICE_FAILED) {
 			free(again);
 			return -1;
 		}
-		if (r == 1) {
+		if (r == XMLSTREAM_SLICE_STOPPED) {
 			/* Keep the unparsed rest for xmlstream_tail(). */
 			if (len > 0 && buf_append(xs, data, len) == -1) {
-				xs->state = XS_FAILED;
-				xs->err = XS_ERR_NO_MEMORY;
+				xs->state = XMLSTREAM_FAILED;
+				xs->err = XMLSTREAM_ERR_NO_MEMORY;
 				free(again);
 				return -1;
 			}
 			free(again);
 			return 1;
 		}
-		if (r == 2 || r == 3) {
+		if (r == XMLSTREAM_SLICE_RESTART ||
+		    r == XMLSTREAM_SLICE_REBUILD) {
 			/* Everything after the restarting unit begins the
-			   new stream, or (3) continues this one: parse it
+			   new stream, or (REBUILD) continues this one: parse it
 			   again with a new parser. */
 			size_t keep = xs->len - xs->head;
 			char *rest = malloc(keep + len + 1);
 
 			if (rest == NULL) {
 				free(again);
-				xs->state = XS_FAILED;
-				xs->err = XS_ERR_NO_MEMORY;
+				xs->state = XMLSTREAM_FAILED;
+				xs->err = XMLSTREAM_ERR_NO_MEMORY;
 				xs->detail = "memory";
 				return -1;
 			}
@@ -937,13 +974,11 @@ xmlstream_feed(struct xmlstream *xs, const char *data, size_t len)
 			again = rest;
 			data = rest;
 			len = keep + len;
-			if (r == 3) {
+			if (r == XMLSTREAM_SLICE_REBUILD) {
 				xs->want_rebuild = 0;
 				parser_drop(xs);
-			} else if (xmlstream_reset(xs) == -1) {
-				free(again);
-				return -1;
-			}
+			} else
+				xmlstream_reset(xs);
 		}
 	}
 	free(again);
@@ -977,7 +1012,7 @@ xmlstream_at_boundary(const struct xmlstream *xs)
 	return xs->depth <= 1 && xs->len == xs->head;
 }
 
-enum xs_error
+enum xmlstream_err
 xmlstream_error(const struct xmlstream *xs)
 {
 	return xs->err;
@@ -990,30 +1025,30 @@ xmlstream_error_detail(const struct xmlstream *xs)
 }
 
 const char *
-xmlstream_strerror(enum xs_error e)
+xmlstream_strerror(enum xmlstream_err e)
 {
 	switch (e) {
-	case XS_ERR_NONE:
+	case XMLSTREAM_ERR_NONE:
 		return "no error";
-	case XS_ERR_NOT_WELL_FORMED:
+	case XMLSTREAM_ERR_NOT_WELL_FORMED:
 		return "not-well-formed";
-	case XS_ERR_RESTRICTED_XML:
+	case XMLSTREAM_ERR_RESTRICTED_XML:
 		return "restricted-xml";
-	case XS_ERR_UNSUPPORTED_ENCODING:
+	case XMLSTREAM_ERR_UNSUPPORTED_ENCODING:
 		return "unsupported-encoding";
-	case XS_ERR_BAD_FORMAT:
+	case XMLSTREAM_ERR_BAD_FORMAT:
 		return "bad-format";
-	case XS_ERR_TOO_LARGE:
+	case XMLSTREAM_ERR_TOO_LARGE:
 		return "stanza-too-large";
-	case XS_ERR_TOO_DEEP:
+	case XMLSTREAM_ERR_TOO_DEEP:
 		return "too-deep";
-	case XS_ERR_TOO_MANY_ATTRIBUTES:
+	case XMLSTREAM_ERR_TOO_MANY_ATTRIBUTES:
 		return "too-many-attributes";
-	case XS_ERR_NAME_TOO_LONG:
+	case XMLSTREAM_ERR_NAME_TOO_LONG:
 		return "name-too-long";
-	case XS_ERR_REJECTED:
+	case XMLSTREAM_ERR_REJECTED:
 		return "rejected";
-	case XS_ERR_NO_MEMORY:
+	case XMLSTREAM_ERR_NO_MEMORY:
 		return "out-of-memory";
 	}
 	return "unknown";

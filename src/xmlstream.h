@@ -25,32 +25,33 @@
 #define XMPPSHIELD_XMLSTREAM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct xmlstream;
 
-enum xs_error {
-	XS_ERR_NONE = 0,
-	XS_ERR_NOT_WELL_FORMED,		/* Expat refused the bytes */
-	XS_ERR_RESTRICTED_XML,		/* comment, PI, DOCTYPE, entity */
-	XS_ERR_UNSUPPORTED_ENCODING,	/* BOM or encoding other than UTF-8 */
-	XS_ERR_BAD_FORMAT,		/* text between top-level elements */
-	XS_ERR_TOO_LARGE,		/* a unit over max_unit bytes */
-	XS_ERR_TOO_DEEP,		/* nesting over max_depth */
-	XS_ERR_TOO_MANY_ATTRIBUTES,
-	XS_ERR_NAME_TOO_LONG,		/* element or attribute name */
-	XS_ERR_REJECTED,		/* the owner's callback said no */
-	XS_ERR_NO_MEMORY,
+enum xmlstream_err {
+	XMLSTREAM_ERR_NONE = 0,
+	XMLSTREAM_ERR_NOT_WELL_FORMED,		/* Expat refused the bytes */
+	XMLSTREAM_ERR_RESTRICTED_XML,	/* comment, PI, DOCTYPE, entity */
+	XMLSTREAM_ERR_UNSUPPORTED_ENCODING, /* BOM, encoding not UTF-8 */
+	XMLSTREAM_ERR_BAD_FORMAT,	/* text between top-level elements */
+	XMLSTREAM_ERR_TOO_LARGE,		/* a unit over max_unit bytes */
+	XMLSTREAM_ERR_TOO_DEEP,		/* nesting over max_depth */
+	XMLSTREAM_ERR_TOO_MANY_ATTRIBUTES,
+	XMLSTREAM_ERR_NAME_TOO_LONG,		/* element or attribute name */
+	XMLSTREAM_ERR_REJECTED,		/* the owner's callback said no */
+	XMLSTREAM_ERR_NO_MEMORY,
 };
 
-enum xs_unit_kind {
-	XS_UNIT_HEADER,		/* <?xml?> (if any) and <stream:stream ...> */
-	XS_UNIT_WHITESPACE,	/* whitespace between top-level elements */
-	XS_UNIT_ELEMENT,	/* a complete top-level element */
-	XS_UNIT_END,		/* </stream:stream> */
+enum xmlstream_unit_kind {
+	XMLSTREAM_UNIT_HEADER,	/* <?xml?> (if any) and <stream:stream> */
+	XMLSTREAM_UNIT_WHITESPACE, /* whitespace between top-level elements */
+	XMLSTREAM_UNIT_ELEMENT,	/* a complete top-level element */
+	XMLSTREAM_UNIT_END,		/* </stream:stream> */
 };
 
 /* Attributes of a stream header; NULL where absent. */
-struct xs_header {
+struct xmlstream_header {
 	const char *ns;		/* namespace of the root element */
 	const char *name;	/* local name of the root element */
 	const char *default_ns;	/* xmlns='...' declared on it */
@@ -60,36 +61,39 @@ struct xs_header {
 	const char *id;
 };
 
-struct xs_unit {
-	enum xs_unit_kind kind;
+struct xmlstream_unit {
+	enum xmlstream_unit_kind kind;
 	const char *data;	/* the bytes to forward (after stripping) */
 	size_t len;
 	const char *ns;		/* ELEMENT, HEADER: namespace and */
 	const char *name;	/* local name of the element */
-	const struct xs_header *header;	/* HEADER only, during the call */
+	const struct xmlstream_header *header;	/* HEADER only, during
+						   the call */
 	unsigned stripped;	/* ELEMENT: children removed (see strip) */
 };
 
 /* What a unit callback tells the parser to do next. */
-enum xs_next {
-	XS_CONTINUE = 0,	/* go on parsing */
-	XS_STOP = 1,		/* stop after this unit; see xmlstream_tail() */
-	XS_RESTART = 2,		/* the bytes after this unit begin a new
+enum xmlstream_next {
+	XMLSTREAM_CONTINUE = 0,	/* go on parsing */
+	XMLSTREAM_STOP = 1,	/* stop after this unit; see xmlstream_tail() */
+	XMLSTREAM_RESTART = 2,		/* the bytes after this unit begin a new
 				   XML stream (after SASL success) */
 };
 
-struct xs_callbacks {
+struct xmlstream_callbacks {
 	/*
 	 * A top-level element (depth 1) starts.  Lets the owner refuse an
 	 * element by name before its content arrives (pre-TLS <auth>).
-	 * Return 0 to go on, -1 to stop with XS_ERR_REJECTED.  May be NULL.
+	 * Return 0 to go on, -1 to stop with XMLSTREAM_ERR_REJECTED.  May be
+	 * NULL.
 	 */
 	int (*element_start)(void *ctx, const char *ns, const char *name);
-	/* A complete unit; returns enum xs_next, or -1 (XS_ERR_REJECTED). */
-	int (*unit)(void *ctx, const struct xs_unit *u);
+	/* A complete unit; returns enum xmlstream_next, or -1
+	   (XMLSTREAM_ERR_REJECTED). */
+	int (*unit)(void *ctx, const struct xmlstream_unit *u);
 };
 
-struct xs_limits {
+struct xmlstream_limits {
 	size_t max_unit;	/* bytes of one unit (stanza) */
 	unsigned max_depth;	/* 1 = stanza without children */
 	unsigned max_attributes;
@@ -98,36 +102,46 @@ struct xs_limits {
 	size_t max_names;	/* names Expat may remember (their bytes, plus
 				   64 each) before its parser is rebuilt at the
 				   next boundary; 0: 64 KiB.  Not with
-				   XS_RELEASE_OFF. */
+				   XMLSTREAM_RELEASE_OFF. */
 };
+
+/*
+ * Key the Expat hash salts of the streams made from now on (a secret
+ * drawn once per process from a random source: this module does no I/O).
+ * Without a key (or 0) Expat draws a salt itself for every parser it
+ * makes, which is as safe and several microseconds slower.
+ */
+void xmlstream_seed(uint64_t key);
 
 /*
  * A new parser; NULL on allocation failure.  cb and ctx are kept.  Expat's
  * parser is made with the first byte fed (failing there, as
- * XS_ERR_NO_MEMORY, if it cannot be).
+ * XMLSTREAM_ERR_NO_MEMORY, if it cannot be).
  */
-struct xmlstream *xmlstream_new(const struct xs_limits *limits,
-    const struct xs_callbacks *cb, void *ctx);
+struct xmlstream *xmlstream_new(const struct xmlstream_limits *limits,
+    const struct xmlstream_callbacks *cb, void *ctx);
 void xmlstream_free(struct xmlstream *xs);
 
 /*
  * When a stream between stanzas gives back its Expat parser and unit
  * buffer, to rebuild them on the next byte (see xmlstream.c).
  */
-enum xs_release {
-	XS_RELEASE_OFF,		/* never: one parser for the stream's life */
-	XS_RELEASE_IDLE,	/* the default: at the end of a feed, unless
-				   the stream is busy (it woke XS_HOT_WAKES
-				   times in a row within XS_WARM_FEEDS feeds
-				   of going to sleep); a busy one keeps its
-				   parser until XS_WARM_FEEDS feeds of this
-				   process went by without one of its own */
-	XS_RELEASE_ALWAYS,	/* at the end of every such feed (tests) */
+enum xmlstream_release {
+	XMLSTREAM_RELEASE_OFF,	/* never: one parser for the stream's life */
+	XMLSTREAM_RELEASE_IDLE,	/* the default: at the end of a feed, unless
+				   the stream is busy (it woke
+				   XMLSTREAM_HOT_WAKES times in a row within
+				   XMLSTREAM_WARM_FEEDS feeds of going to
+				   sleep); a busy one keeps its parser until
+				   XMLSTREAM_WARM_FEEDS feeds of this process
+				   went by without one of its own */
+	XMLSTREAM_RELEASE_ALWAYS, /* at the end of every such feed (tests) */
 };
-#define XS_WARM_FEEDS	4096
-#define XS_HOT_WAKES	8
+#define XMLSTREAM_WARM_FEEDS	4096
+#define XMLSTREAM_HOT_WAKES	8
 
-void xmlstream_set_idle_release(struct xmlstream *xs, enum xs_release mode);
+void xmlstream_set_idle_release(struct xmlstream *xs,
+    enum xmlstream_release mode);
 
 /* 1 while the stream holds no Expat parser between stanzas, else 0. */
 int xmlstream_idle(const struct xmlstream *xs);
@@ -145,7 +159,7 @@ int xmlstream_strip(struct xmlstream *xs, const char *parent_ns,
 /*
  * Parse len bytes.  Units are delivered through the callbacks during the
  * call.  Returns 0 when all bytes were consumed (some may wait inside, in
- * an incomplete unit), 1 when a callback returned XS_STOP (the unparsed
+ * an incomplete unit), 1 when a callback returned XMLSTREAM_STOP (the unparsed
  * rest is in xmlstream_tail()), -1 on error (see xmlstream_error()).
  * After 1, further bytes are added to the tail unparsed; after -1,
  * further calls return -1.
@@ -153,14 +167,14 @@ int xmlstream_strip(struct xmlstream *xs, const char *parent_ns,
 int xmlstream_feed(struct xmlstream *xs, const char *data, size_t len);
 
 /*
- * After XS_STOP: the bytes fed after the stopping unit, which no parser
+ * After XMLSTREAM_STOP: the bytes fed after the stopping unit, which no parser
  * has looked at.  Valid until the next call on xs.
  */
 void xmlstream_tail(const struct xmlstream *xs, const char **data,
     size_t *len);
 
-/* Forget everything and expect a new stream (a new Expat parser); 0. */
-int xmlstream_reset(struct xmlstream *xs);
+/* Forget everything and expect a new stream (a new Expat parser). */
+void xmlstream_reset(struct xmlstream *xs);
 
 /* Bytes waiting in an incomplete unit (bounded by max_unit). */
 size_t xmlstream_pending(const struct xmlstream *xs);
@@ -168,7 +182,7 @@ size_t xmlstream_pending(const struct xmlstream *xs);
 /* 1 between units (nothing incomplete is waiting), else 0. */
 int xmlstream_at_boundary(const struct xmlstream *xs);
 
-enum xs_error xmlstream_error(const struct xmlstream *xs);
+enum xmlstream_err xmlstream_error(const struct xmlstream *xs);
 
 /*
  * A short fixed description of the error for logs ("comment",
@@ -177,6 +191,9 @@ enum xs_error xmlstream_error(const struct xmlstream *xs);
  */
 const char *xmlstream_error_detail(const struct xmlstream *xs);
 
-const char *xmlstream_strerror(enum xs_error e);
+const char *xmlstream_strerror(enum xmlstream_err e);
+
+/* 1 if the n bytes at p are all XML whitespace (or n is 0), else 0. */
+int xmlstream_all_space(const char *p, size_t n);
 
 #endif

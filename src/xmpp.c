@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "xmlstream.h"
 #include "xmpp.h"
 
 static const char *const condition_names[] = {
@@ -27,105 +26,12 @@ static const char *const condition_names[] = {
 	[XMPP_COND_UNSUPPORTED_VERSION] = "unsupported-version",
 };
 
-const char *
+static const char *
 xmpp_condition_name(enum xmpp_condition c)
 {
 	if ((size_t)c >= sizeof(condition_names) / sizeof(condition_names[0]))
 		return "internal-server-error";
 	return condition_names[c];
-}
-
-void
-verdict_set(struct verdict *v, const char *event, const char *reason,
-    enum xmpp_condition cond, const char *text, const char *fields, ...)
-{
-	va_list ap;
-
-	v->event = event;
-	v->reason = reason;
-	v->cond = cond;
-	v->text = text;
-	v->fields[0] = '\0';
-	if (fields != NULL) {
-		va_start(ap, fields);
-		vsnprintf(v->fields, sizeof(v->fields), fields, ap);
-		va_end(ap);
-	}
-}
-
-/* Expat's error text as a log-friendly word: "mismatched-tag". */
-static void
-slug(char *out, size_t len, const char *s)
-{
-	size_t o = 0;
-
-	for (; *s != '\0' && o + 1 < len; s++) {
-		char c = *s;
-
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c - 'A' + 'a');
-		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-			out[o++] = c;
-		else if (o > 0 && out[o - 1] != '-')
-			out[o++] = '-';
-	}
-	while (o > 0 && out[o - 1] == '-')
-		o--;
-	out[o] = '\0';
-}
-
-void
-verdict_from_xmlstream(struct verdict *v, const struct xmlstream *xs,
-    size_t max_unit)
-{
-	const char *detail = xmlstream_error_detail(xs);
-	char word[64];
-
-	switch (xmlstream_error(xs)) {
-	case XS_ERR_RESTRICTED_XML:
-		verdict_set(v, "policy-violation", "restricted-xml",
-		    XMPP_COND_RESTRICTED_XML, NULL, " detail=%s", detail);
-		break;
-	case XS_ERR_UNSUPPORTED_ENCODING:
-		verdict_set(v, "policy-violation", "unsupported-encoding",
-		    XMPP_COND_UNSUPPORTED_ENCODING, "Only UTF-8 is accepted",
-		    " detail=%s", detail);
-		break;
-	case XS_ERR_BAD_FORMAT:
-		verdict_set(v, "protocol-error", "bad-format",
-		    XMPP_COND_BAD_FORMAT, NULL, " detail=%s", detail);
-		break;
-	case XS_ERR_TOO_LARGE:
-		verdict_set(v, "policy-violation", "stanza-too-large",
-		    XMPP_COND_POLICY_VIOLATION, "Stanza too large",
-		    " limit=%zu", max_unit);
-		break;
-	case XS_ERR_TOO_DEEP:
-		verdict_set(v, "policy-violation", "too-deep",
-		    XMPP_COND_POLICY_VIOLATION, "Elements nested too deeply",
-		    NULL);
-		break;
-	case XS_ERR_TOO_MANY_ATTRIBUTES:
-		verdict_set(v, "policy-violation", "too-many-attributes",
-		    XMPP_COND_POLICY_VIOLATION, "Too many attributes", NULL);
-		break;
-	case XS_ERR_NAME_TOO_LONG:
-		verdict_set(v, "policy-violation", "name-too-long",
-		    XMPP_COND_POLICY_VIOLATION, "Name too long", NULL);
-		break;
-	case XS_ERR_NO_MEMORY:
-		verdict_set(v, "internal-error", "out-of-memory",
-		    XMPP_COND_RESOURCE_CONSTRAINT, NULL, NULL);
-		break;
-	case XS_ERR_NOT_WELL_FORMED:
-	case XS_ERR_REJECTED:
-	case XS_ERR_NONE:
-	default:
-		slug(word, sizeof(word), detail);
-		verdict_set(v, "protocol-error", "not-well-formed",
-		    XMPP_COND_NOT_WELL_FORMED, NULL, " detail=%s", word);
-		break;
-	}
 }
 
 const char *
@@ -134,7 +40,8 @@ xmpp_content_ns(enum listener_kind kind)
 	return kind == LISTENER_S2S ? XMPP_NS_SERVER : XMPP_NS_CLIENT;
 }
 
-size_t
+/* Escape s for an XML attribute value or text into buf; 0 if too small. */
+static size_t
 xmpp_escape(char *buf, size_t len, const char *s)
 {
 	size_t o = 0;

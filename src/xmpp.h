@@ -1,7 +1,7 @@
 /*
- * xmpp.h - the XMPP vocabulary: namespaces, stream error conditions, the
- * few pieces of XML xmppshield writes itself, and the verdict that ends a
- * session (which stream error the peer gets, which event is logged).
+ * xmpp.h - the XMPP vocabulary: namespaces, stream error conditions and
+ * the few pieces of XML xmppshield writes itself.  (Which stream error a
+ * session ends with, and why, is decided in verdict.h.)
  *
  * Everything the proxy writes is built here from fixed strings and
  * configured domain names, escaped; never from bytes a peer sent.
@@ -13,8 +13,6 @@
 #include <stddef.h>
 
 #include "config.h"
-
-struct xmlstream;
 
 #define XMPP_NS_STREAMS		"http://etherx.jabber.org/streams"
 #define XMPP_NS_CLIENT		"jabber:client"
@@ -51,30 +49,6 @@ enum xmpp_condition {
 	XMPP_COND_UNSUPPORTED_VERSION,
 };
 
-const char *xmpp_condition_name(enum xmpp_condition c);
-
-/*
- * How a session ends: the event word and reason logged (see
- * xmppshield(8)), the stream error the client gets, and extra key=value
- * fields (already escaped) for the log line.
- */
-struct verdict {
-	const char *event;	/* "policy-violation", "protocol-error", ... */
-	const char *reason;	/* "starttls-injection", ... */
-	enum xmpp_condition cond;
-	const char *text;	/* fixed <text/> for the stream error, or NULL */
-	char fields[256];	/* " key=value ..." or "" */
-};
-
-/* Fill v; fields is a printf format for the extra fields (may be NULL). */
-void verdict_set(struct verdict *v, const char *event, const char *reason,
-    enum xmpp_condition cond, const char *text, const char *fields, ...)
-    __attribute__((format(printf, 6, 7)));
-
-/* The verdict for a stream that xmlstream refused (peer is the client). */
-void verdict_from_xmlstream(struct verdict *v, const struct xmlstream *xs,
-    size_t max_unit);
-
 /* The content namespace of a listener kind: jabber:client or :server. */
 const char *xmpp_content_ns(enum listener_kind kind);
 
@@ -92,12 +66,10 @@ size_t xmpp_write_starttls_features(char *buf, size_t len);
 
 /*
  * <stream:error><COND/><text>TEXT</text></stream:error></stream:stream>.
- * text may be NULL.  Returns the length, or 0 if buf is too small.
+ * text (escaped here) may be NULL.  Returns the length, or 0 if buf is
+ * too small.
  */
 size_t xmpp_write_stream_error(char *buf, size_t len,
     enum xmpp_condition cond, const char *text);
-
-/* Escape s for an XML attribute value or text into buf; 0 if too small. */
-size_t xmpp_escape(char *buf, size_t len, const char *s);
 
 #endif

@@ -21,18 +21,18 @@ check() {	# check DESCRIPTION COMMAND...
 	fi
 }
 
-# Events: literal "event=NAME" in the sources, and the end-of-session
-# events chosen through verdicts ("EVENT", "REASON" pairs).
+# Events: literal "event=NAME" in the sources (one line each), and the
+# end-of-session events and reasons, read from the one table of them in
+# verdict.c (verdict_set() refuses a pair the table lacks).
 events=$(grep -ho 'event=[a-z][a-z-]*' "$TOP_SRCDIR"/src/*.c | sort -u | sed 's/event=//')
-verdicts=$(grep -hoE '(verdict_set\(&?[a-z>.-]+, |end_with\([a-z]+, )"[a-z-]+"' "$TOP_SRCDIR"/src/*.c |
-    grep -o '"[a-z-]*"' | tr -d '"' | sort -u)
+table=$(sed -n '/^} names\[\] = {$/,/^};$/p' "$TOP_SRCDIR"/src/verdict.c |
+    sed -n 's/^[[:space:]]*{ "\([a-z-]*\)", "\([a-z-]*\)" },$/\1 \2/p')
+check "verdict table read from verdict.c" test -n "$table"
+verdicts=$(echo "$table" | cut -d' ' -f1 | sort -u)
 for e in $events $verdicts; do
 	check "event $e documented in xmppshield(8)" grep -q -- "event=$e" "$man8"
 done
-
-# Reasons passed to verdicts, end_with() and backend_fail().
-reasons=$(grep -hoE '(verdict_set\(&?[a-z>.-]+, "[a-z-]+", |end_with\([a-z]+, "[a-z-]+", (n == 0 \? )?|backend_fail\([a-z]+, )"[a-z-]+"' "$TOP_SRCDIR"/src/*.c |
-    grep -o '"[a-z-]*"$' | tr -d '"' | sort -u)
+reasons=$(echo "$table" | cut -d' ' -f2 | sort -u)
 for r in $reasons; do
 	check "reason $r documented in xmppshield(8)" grep -q -- "$r" "$man8"
 done

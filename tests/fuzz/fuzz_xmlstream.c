@@ -46,7 +46,7 @@ logf_(struct acc *a, const char *s1, const char *s2, size_t n)
 }
 
 static int
-on_unit(void *ctx, const struct xs_unit *u)
+on_unit(void *ctx, const struct xmlstream_unit *u)
 {
 	static const char *kinds[] = { "H", "W", "E", "X" };
 	struct acc *a = ctx;
@@ -56,20 +56,21 @@ on_unit(void *ctx, const struct xs_unit *u)
 	if (u->ns != NULL)
 		logf_(a, u->ns, "", u->stripped);
 	/* After SASL success a new stream may follow, as in the relay. */
-	if (u->kind == XS_UNIT_ELEMENT && strcmp(u->name, "success") == 0)
-		return XS_RESTART;
-	return XS_CONTINUE;
+	if (u->kind == XMLSTREAM_UNIT_ELEMENT &&
+	    strcmp(u->name, "success") == 0)
+		return XMLSTREAM_RESTART;
+	return XMLSTREAM_CONTINUE;
 }
 
 /* Parse data, split at split (bytewise: one byte per feed). */
 static void
 parse(struct acc *a, const uint8_t *data, size_t size, size_t split,
-    int bytewise, enum xs_release release, int strip)
+    int bytewise, enum xmlstream_release release, int strip)
 {
-	static const struct xs_callbacks cb = { NULL, on_unit };
+	static const struct xmlstream_callbacks cb = { NULL, on_unit };
 	/* A names budget this small rebuilds the parser every few
 	   stanzas, in the middle of feeds too. */
-	static const struct xs_limits lim = { 2048, 16, 16, 128, 300 };
+	static const struct xmlstream_limits lim = { 2048, 16, 16, 128, 300 };
 	struct xmlstream *xs;
 	size_t off = 0;
 	int r = 0;
@@ -121,17 +122,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size--;
 	if (split > size)
 		split = size;
-	parse(&a, data, size, split, 0, XS_RELEASE_OFF, 0);
+	parse(&a, data, size, split, 0, XMLSTREAM_RELEASE_OFF, 0);
 	if (a.len > size || (a.len > 0 && memcmp(a.buf, data, a.len) != 0))
 		abort();	/* forwarded bytes are not the input's prefix */
-	parse(&b, data, size, split, 0, XS_RELEASE_ALWAYS, 0);
+	parse(&b, data, size, split, 0, XMLSTREAM_RELEASE_ALWAYS, 0);
 	same(&a, &b, 0);
-	parse(&b, data, size, split, 0, XS_RELEASE_IDLE, 0);
+	parse(&b, data, size, split, 0, XMLSTREAM_RELEASE_IDLE, 0);
 	same(&a, &b, 1);
-	parse(&a, data, size, 0, 1, XS_RELEASE_OFF, 1);
-	parse(&b, data, size, 0, 1, XS_RELEASE_ALWAYS, 1);
+	parse(&a, data, size, 0, 1, XMLSTREAM_RELEASE_OFF, 1);
+	parse(&b, data, size, 0, 1, XMLSTREAM_RELEASE_ALWAYS, 1);
 	same(&a, &b, 0);
-	parse(&b, data, size, 0, 1, XS_RELEASE_IDLE, 1);
+	parse(&b, data, size, 0, 1, XMLSTREAM_RELEASE_IDLE, 1);
 	same(&a, &b, 1);
 	return 0;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Limits under attack: absolute deadlines (slowloris on the header and on
 the handshake, authentication, idleness), connection caps (total, per
-address, rate), the name length bound, log flood control and running out
+address, rate), the name length bound, stanza size (both ways), depth and
+attribute count after TLS, log flood control and running out
 of file descriptors.  Every case checks what the client saw and the event
 logged.
 
@@ -20,6 +21,10 @@ HANDSHAKE_TIMEOUT = 2
 AUTH_TIMEOUT = 2
 IDLE_TIMEOUT = 2
 MAX_NAME = 64
+MAX_STANZA = 4096
+MAX_BACKEND_STANZA = 8192
+MAX_DEPTH = 8
+MAX_ATTRS = 8
 # how late a deadline may fire (a slow, sanitized build on a busy CI box)
 LATE = 3.0
 # how early: timers are whole seconds from an event a little before ours
@@ -121,7 +126,10 @@ def main(t):
             "handshake_timeout": HANDSHAKE_TIMEOUT,
             "auth_timeout": AUTH_TIMEOUT,
             "idle_timeout": IDLE_TIMEOUT,
-            "max_name_length": MAX_NAME},
+            "max_name_length": MAX_NAME,
+            "max_stanza_size": MAX_STANZA,
+            "max_backend_stanza_size": MAX_BACKEND_STANZA,
+            "max_depth": MAX_DEPTH, "max_attributes": MAX_ATTRS},
         extra={"listener stall": {
             "listen": "127.0.0.1:0", "kind": "c2s",
             "backend": "127.0.0.1:%d" % stalled.port,
@@ -337,6 +345,92 @@ def main(t):
         k.check(r.returncode == 1 and "max_name_length" in r.stderr,
                 "exit 1 naming max_name_length", "%d %r" % (r.returncode,
                                                            r.stderr))
+
+    # -- stanza size, depth, attributes ---------------------------------
+    with t.case("a stanza over max_stanza_size gets <policy-violation/> and "
+                "is not delivered whole") as k:
+        n = backend.connection_count()
+        cl = tls_client()
+        conn = backend_conn(backend, n)
+        body = "B" * (2 * MAX_STANZA)
+        cl.try_send("<message to='bob@example.org' id='big'><body>%s</body>"
+                    "<marker-end/></message>" % body)
+        common.stream_error(k, cl, expect.SE_POLICY)
+        cl.close()
+        common.end_line(k, d, cl, expect.POLICY,
+                        expect.R_STANZA_TOO_LARGE)
+        k.check(b"marker-end" not in conn.data, "stanza not delivered",
+                "%d bytes at backend" % len(conn.data))
+
+    with t.case("a stanza just under max_stanza_size passes") as k:
+        n = backend.connection_count()
+        with tls_client() as cl:
+            conn = backend_conn(backend, n)
+            pre = "<message to='bob@example.org' id='fits'><body>"
+            post = "</body></message>"
+            st = (pre + "f" * (MAX_STANZA - len(pre) - len(post) - 64)
+                  + post).encode()
+            mark = len(conn.data)
+            cl.send(st)
+            k.check(conn.wait_data(re.escape(st), start=mark),
+                    "delivered", "%d of %d bytes" % (len(conn.data) - mark,
+                                                     len(st)))
+
+    for label, st, reason in (
+            ("nested deeper than max_depth",
+             "<message><x xmlns='urn:example:deep'>%s%s</x></message>"
+             % ("<a>" * MAX_DEPTH, "</a>" * MAX_DEPTH), expect.R_TOO_DEEP),
+            ("with more than max_attributes attributes",
+             "<message %s/>" % " ".join("a%d='v'" % i
+                                        for i in range(MAX_ATTRS + 4)),
+             expect.R_TOO_MANY_ATTRS)):
+        with t.case("a stanza %s gets <policy-violation/> and is not "
+                    "relayed" % label) as k:
+            n = backend.connection_count()
+            cl = tls_client()
+            conn = backend_conn(backend, n)
+            mark = len(conn.data)
+            cl.try_send(st)
+            common.stream_error(k, cl, expect.SE_POLICY)
+            cl.close()
+            common.end_line(k, d, cl, expect.POLICY, reason)
+            k.check(b"<message" not in conn.data[mark:], "not relayed",
+                    repr(conn.data[mark:][:200]))
+
+    with t.case("a stanza within max_depth and max_attributes passes") as k:
+        n = backend.connection_count()
+        with tls_client() as cl:
+            conn = backend_conn(backend, n)
+            st = ("<message %s><x xmlns='urn:example:deep'>%s%s</x>"
+                  "</message>" % (" ".join("a%d='v'" % i
+                                           for i in range(MAX_ATTRS)),
+                                  "<a>" * (MAX_DEPTH - 3),
+                                  "</a>" * (MAX_DEPTH - 3))).encode()
+            mark = len(conn.data)
+            cl.send(st)
+            k.check(conn.wait_data(re.escape(st), start=mark), "delivered",
+                    repr(conn.data[mark:]))
+
+    with t.case("a backend stanza over max_backend_stanza_size: the client "
+                "gets a well-formed stream error, not the stanza") as k:
+        def big(conn):
+            conn.send("<message id='huge'><body>%s</body></message>"
+                      % ("H" * (2 * MAX_BACKEND_STANZA)))
+        backend.handler = spy.xmpp_script(spy.MECHANISMS, big)
+        n = backend.connection_count()
+        cl = tls_client()
+        backend_conn(backend, n)
+        k.check(cl.read_to_eof(), "client connection closed",
+                repr(cl.data[-200:]))
+        v = cl.view()
+        k.check(v.error is None and v.closed and v.stream_error(),
+                "well-formed stream error and </stream:stream>",
+                "%s %r" % (v.error, cl.data[-300:]))
+        k.check(b"HHHH" not in cl.data, "no part of the stanza",
+                "%d bytes" % len(cl.data))
+        cl.close()
+        common.end_line(k, d, cl, expect.BACKEND_ERROR)
+        backend.handler = spy.xmpp_script(spy.MECHANISMS, login_backend)
 
     t.ok(d.alive(), "daemon still running", d.text()[-1500:])
     t.ok(not backend.errors, "scripted backend ran without errors",

@@ -1,18 +1,15 @@
 #!/usr/bin/python3
 """After TLS: the relay to the backend.  Feature rewriting (no STARTTLS or
 compression reaches the client, everything else byte for byte), restricted
-XML and stanza limits on client data, the domain re-check at the stream
-restart, and how backend failures and closes reach the client."""
+XML on client data, the domain re-check at the stream restart, and how
+backend failures and closes reach the client.  Elsewhere: stanza size,
+depth and attribute limits in test_limits.py, IPv6 in test_ipv6.py,
+SIGTERM in test_shutdown.py, a real Prosody offering STARTTLS in
+test_prosody_starttls.py."""
 import re
-import signal
 
-from lib import (certs, common, daemon, expect, prosody, raw, spy, tap,
-                 util)
+from lib import certs, common, daemon, expect, raw, spy, tap, util
 
-MAX_STANZA = 4096
-MAX_BACKEND_STANZA = 8192
-MAX_DEPTH = 8
-MAX_ATTRS = 8
 SM = "<sm xmlns='urn:xmpp:sm:3'/>"
 CB = ("<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'>"
       "<channel-binding type='tls-exporter'/></sasl-channel-binding>")
@@ -27,11 +24,7 @@ def main(t):
     c = certs.make_certs(tmp)
     cert = c["rsa"]
     backend = spy.Spy()
-    d = daemon.Daemon(tmp, daemon.base_config(
-        cert, backend.port, limits={
-            "max_stanza_size": MAX_STANZA,
-            "max_backend_stanza_size": MAX_BACKEND_STANZA,
-            "max_depth": MAX_DEPTH, "max_attributes": MAX_ATTRS})).start()
+    d = daemon.Daemon(tmp, daemon.base_config(cert, backend.port)).start()
 
     def tls_client(hdr=None, features=True):
         """Connect, STARTTLS, send the post-TLS header; with features=True
@@ -125,91 +118,6 @@ def main(t):
         k.check(b"sneaky" not in conn.data, "comment not relayed",
                 repr(conn.data))
         k.check(conn.wait_closed(5), "backend connection closed")
-
-    with t.case("a stanza over max_stanza_size gets <policy-violation/> and "
-                "is not delivered whole") as k:
-        n = backend.connection_count()
-        cl = tls_client()
-        conn = backend_conn(n)
-        body = "B" * (2 * MAX_STANZA)
-        cl.try_send("<message to='bob@example.org' id='big'><body>%s</body>"
-                    "<marker-end/></message>" % body)
-        common.stream_error(k, cl, expect.SE_POLICY)
-        cl.close()
-        common.end_line(k, d, cl, expect.POLICY,
-                        expect.R_STANZA_TOO_LARGE)
-        k.check(b"marker-end" not in conn.data, "stanza not delivered",
-                "%d bytes at backend" % len(conn.data))
-
-    with t.case("a stanza just under max_stanza_size passes") as k:
-        n = backend.connection_count()
-        with tls_client() as cl:
-            conn = backend_conn(n)
-            pre = "<message to='bob@example.org' id='fits'><body>"
-            post = "</body></message>"
-            st = (pre + "f" * (MAX_STANZA - len(pre) - len(post) - 64)
-                  + post).encode()
-            mark = len(conn.data)
-            cl.send(st)
-            k.check(conn.wait_data(re.escape(st), start=mark),
-                    "delivered", "%d of %d bytes" % (len(conn.data) - mark,
-                                                     len(st)))
-
-    for label, st, reason in (
-            ("nested deeper than max_depth",
-             "<message><x xmlns='urn:example:deep'>%s%s</x></message>"
-             % ("<a>" * MAX_DEPTH, "</a>" * MAX_DEPTH), expect.R_TOO_DEEP),
-            ("with more than max_attributes attributes",
-             "<message %s/>" % " ".join("a%d='v'" % i
-                                        for i in range(MAX_ATTRS + 4)),
-             expect.R_TOO_MANY_ATTRS)):
-        with t.case("a stanza %s gets <policy-violation/> and is not "
-                    "relayed" % label) as k:
-            n = backend.connection_count()
-            cl = tls_client()
-            conn = backend_conn(n)
-            mark = len(conn.data)
-            cl.try_send(st)
-            common.stream_error(k, cl, expect.SE_POLICY)
-            cl.close()
-            common.end_line(k, d, cl, expect.POLICY, reason)
-            k.check(b"<message" not in conn.data[mark:], "not relayed",
-                    repr(conn.data[mark:][:200]))
-
-    with t.case("a stanza within max_depth and max_attributes passes") as k:
-        n = backend.connection_count()
-        with tls_client() as cl:
-            conn = backend_conn(n)
-            st = ("<message %s><x xmlns='urn:example:deep'>%s%s</x>"
-                  "</message>" % (" ".join("a%d='v'" % i
-                                           for i in range(MAX_ATTRS)),
-                                  "<a>" * (MAX_DEPTH - 3),
-                                  "</a>" * (MAX_DEPTH - 3))).encode()
-            mark = len(conn.data)
-            cl.send(st)
-            k.check(conn.wait_data(re.escape(st), start=mark), "delivered",
-                    repr(conn.data[mark:]))
-
-    with t.case("a backend stanza over max_backend_stanza_size: the client "
-                "gets a well-formed stream error, not the stanza") as k:
-        def big(conn):
-            conn.send("<message id='huge'><body>%s</body></message>"
-                      % ("H" * (2 * MAX_BACKEND_STANZA)))
-        script(spy.MECHANISMS, big)
-        n = backend.connection_count()
-        cl = tls_client()
-        backend_conn(n)
-        k.check(cl.read_to_eof(), "client connection closed",
-                repr(cl.data[-200:]))
-        v = cl.view()
-        k.check(v.error is None and v.closed and v.stream_error(),
-                "well-formed stream error and </stream:stream>",
-                "%s %r" % (v.error, cl.data[-300:]))
-        k.check(b"HHHH" not in cl.data, "no part of the stanza",
-                "%d bytes" % len(cl.data))
-        cl.close()
-        common.end_line(k, d, cl, expect.BACKEND_ERROR)
-        script(spy.MECHANISMS)
 
     with t.case("a changed 'to' after TLS gets <host-unknown/>, "
                 "reason=domain-changed, and no backend connection") as k:
@@ -338,88 +246,10 @@ def main(t):
                         expect.R_CONNECT_FAILED)
         d2.stop()
 
-    def ipv6_case(k):
-        tmp4 = util.make_tmpdir()
-        d4 = daemon.Daemon(tmp4, daemon.base_config(
-            cert, backend.port, listen="[::1]:0 127.0.0.1:0")).start()
-        hosts = sorted(h for h, p in d4.addresses["c2s"])
-        k.check(hosts == ["127.0.0.1", "::1"], "two listening lines", hosts)
-        n = backend.connection_count()
-        with d4.client(family=6) as cl:
-            k.require(cl.open_stream(), "features", repr(cl.data))
-            cl.starttls(cafile=cert.cert)
-            cl.send(raw.header())
-            k.check(cl.recv_until(rb"</stream:features>"),
-                    "backend features", repr(cl.data))
-            backend_conn(n)
-        common.end_line(k, d4, cl, expect.CLOSE,
-                        expect.R_CLIENT_CLOSED)
-        d4.stop()
-
-    name6 = ("listening on [::1] and 127.0.0.1: both addresses logged, a "
-             "client over IPv6 is relayed")
-    if not util.have_ipv6_loopback():
-        t.skip(name6, "no IPv6 loopback here")
-    else:
-        with t.case(name6) as k:
-            ipv6_case(k)
-
-    # -- a real Prosody offering STARTTLS ----------------------------------
-    why = prosody.available()
-    if why:
-        t.skip("a real Prosody's <starttls/> is stripped", why)
-    else:
-        with t.case("a real Prosody offering STARTTLS: the client sees its "
-                    "mechanisms byte for byte and no <starttls/>") as k:
-            p = prosody.Prosody(tmp, offer_starttls=True, cert=cert).start()
-            with raw.RawClient(p.port) as direct:
-                direct.open_stream()
-            k.require(b"<starttls" in direct.data,
-                      "Prosody offers STARTTLS directly", repr(direct.data))
-            mech = re.search(rb"<mechanisms\b.*?</mechanisms>", direct.data)
-            tmp3 = util.make_tmpdir()
-            d3 = daemon.Daemon(tmp3, daemon.base_config(cert,
-                                                        p.port)).start()
-            cl = d3.client()
-            cl.open_stream()
-            cl.starttls(cafile=cert.cert)
-            cl.send(raw.header())
-            k.require(cl.recv_until(rb"</stream:features>"),
-                      "features through the proxy", repr(cl.data))
-            v = cl.view()
-            tags = [x.tag for x in v.features()]
-            k.check(raw.q("starttls", raw.NS_TLS) not in tags,
-                    "no <starttls/>", tags)
-            k.check(mech and mech.group(0) in cl.data,
-                    "mechanisms byte for byte", "%r vs %r" % (
-                        mech and mech.group(0), cl.data))
-            cl.send(raw.END)
-            cl.read_to_eof(5)
-            cl.close()
-            common.end_line(k, d3, cl, expect.CLOSE)
-            d3.stop()
-            p.stop()
-
     t.ok(d.alive(), "daemon still running", d.text()[-1500:])
     t.ok(not backend.errors, "scripted backend ran without errors",
          "\n".join(backend.errors))
 
-    script(spy.MECHANISMS)
-    with t.case("SIGTERM: a relayed session gets <system-shutdown/>, "
-                "reason=shutdown, the daemon exits 0") as k:
-        n = backend.connection_count()
-        cl = tls_client()
-        conn = backend_conn(n)
-        d.proc.send_signal(signal.SIGTERM)
-        common.stream_error(k, cl, expect.SE_SYSTEM_SHUTDOWN)
-        cl.close()
-        common.end_line(k, d, cl, expect.CLOSE, expect.R_SHUTDOWN)
-        k.check(conn.wait_closed(), "backend connection closed")
-        try:
-            rc = d.proc.wait(10)
-        except Exception:
-            rc = None
-        k.check(rc == 0, "exit status 0", rc)
     d.stop()
     common.sessions_end_once(t, d)
 

@@ -469,7 +469,15 @@ test_values(void)
 	    LST("b", "127.0.0.1:0", "127.0.0.1:1", "example.org"),
 	    "no [tls]; backend by name; port 0 twice");
 	if (cfg != NULL) {
+		char err[256];
+
 		l = cfg->listeners;
+		ok(l->backend.len == 0 && l->backend.resolve != NULL &&
+		    strcmp(l->backend.resolve, "localhost:5222") == 0,
+		    "parsing leaves a backend name unresolved");
+		ok(config_resolve(cfg, err, sizeof(err)) == 0 &&
+		    l->backend.resolve == NULL, "config_resolve: %s",
+		    l->backend.resolve == NULL ? "done" : err);
 		ok(port_of(&l->backend) == 5222 &&
 		    (l->backend.sa.ss_family == AF_INET ||
 		    l->backend.sa.ss_family == AF_INET6) &&
@@ -873,6 +881,139 @@ test_s2s_verify(void)
 	}
 }
 
+/* parse_workers: auto or 1..64, nothing else. */
+static void
+test_workers(void)
+{
+	static const struct { const char *v; unsigned want; } good[] = {
+		{ "auto", 0 }, { "AUTO", 0 }, { "1", 1 }, { "2", 2 },
+		{ "64", 64 }, { "007", 7 },
+	};
+	static const char *const refused[] = {
+		"0", "65", "-1", "+2", "2x", "0x10", "1.5", "one",
+		"99999999999999999999999", "4294967297", "auto1",
+	};
+	struct bad_case b;
+	char text[512], sub[128];
+	struct config *cfg;
+
+	cfg = parse_ok(MIN_OK, "workers unset");
+	if (cfg != NULL) {
+		ok(cfg->workers == 0, "workers defaults to auto (0)");
+		config_free(cfg);
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(text, sizeof(text), MIN_OK "[global]\nworkers = %s\n",
+		    good[i].v);
+		if ((cfg = parse_ok(text, good[i].v)) == NULL)
+			continue;
+		ok(cfg->workers == good[i].want, "workers = %s is %u",
+		    good[i].v, good[i].want);
+		config_free(cfg);
+	}
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		snprintf(text, sizeof(text), MIN_OK "[global]\nworkers = %s\n",
+		    refused[i]);
+		snprintf(sub, sizeof(sub), "workers = %s is not valid; write "
+		    "auto (one per CPU) or a number from 1 to 64", refused[i]);
+		b.what = refused[i];
+		b.text = text;
+		b.line = 10;
+		b.substr = sub;
+		check_bad(&b);
+	}
+}
+
+/* parse_sources: numeric addresses without a port, 1..16 of them. */
+static void
+test_sources(void)
+{
+	static const char *const refused[] = {
+		"127.0.0.5:1000", "localhost", "[::1", "::1]",
+		"127.1", "fe80::1%1", "[::1]:5", "2001:db8::/32", "10.0.0.0/8",
+	};
+	struct bad_case b;
+	char text[1024], sub[128];
+	const struct config_listener *l;
+	const struct sockaddr_in6 *sin6;
+	struct config *cfg;
+	size_t i, n;
+
+	cfg = parse_ok(MIN_OK, "no backend_source");
+	if (cfg != NULL) {
+		ok(cfg->listeners->nsources == 0, "no sources by default");
+		config_free(cfg);
+	}
+	cfg = parse_ok(MIN_OK "backend_source = 127.0.0.2 127.0.0.3\t[::1] "
+	    "2001:db8::7\n", "four sources, both families");
+	if (cfg != NULL) {
+		l = cfg->listeners;
+		sin6 = (const struct sockaddr_in6 *)&l->sources[3].sa;
+		ok(l->nsources == 4 &&
+		    l->sources[0].sa.ss_family == AF_INET &&
+		    l->sources[0].len == sizeof(struct sockaddr_in) &&
+		    l->sources[1].sa.ss_family == AF_INET &&
+		    l->sources[2].sa.ss_family == AF_INET6 &&
+		    l->sources[3].len == sizeof(struct sockaddr_in6) &&
+		    sin6->sin6_addr.s6_addr[15] == 7, "sources parsed in order");
+		ok(port_of(&l->sources[0]) == 0 && port_of(&l->sources[2]) == 0,
+		    "sources have port 0 (the kernel picks one)");
+		ok(strcmp(l->sources[1].text, "127.0.0.3") == 0 &&
+		    strcmp(l->sources[2].text, "[::1]") == 0,
+		    "sources keep their text for logs");
+		config_free(cfg);
+	}
+
+	/* 16 is the most; 17 is refused with the count. */
+	for (n = 16; n <= 17; n++) {
+		size_t len = (size_t)snprintf(text, sizeof(text), MIN_OK
+		    "backend_source =");
+
+		for (i = 0; i < n; i++)
+			len += (size_t)snprintf(text + len, sizeof(text) - len,
+			    " 10.0.0.%zu", i + 1);
+		snprintf(text + len, sizeof(text) - len, "\n");
+		if (n == 16) {
+			if ((cfg = parse_ok(text, "16 sources")) != NULL) {
+				ok(cfg->listeners->nsources == 16,
+				    "16 sources kept");
+				config_free(cfg);
+			}
+			continue;
+		}
+		b.what = "17 sources";
+		b.text = text;
+		b.line = 9;
+		b.substr = "backend_source has 17 addresses; at most 16";
+		check_bad(&b);
+	}
+
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		snprintf(text, sizeof(text), MIN_OK "backend_source = "
+		    "127.0.0.2 %s\n", refused[i]);
+		snprintf(sub, sizeof(sub), "backend_source: %s is not a "
+		    "numeric IP address; write local addresses without a port",
+		    refused[i]);
+		b.what = refused[i];
+		b.text = text;
+		b.line = 9;
+		b.substr = sub;
+		check_bad(&b);
+	}
+
+	/* A source is used only towards a backend of its family. */
+	b.what = "only IPv6 sources for an IPv4 backend";
+	b.text = MIN_OK "backend_source = ::1 [2001:db8::1]\n";
+	b.line = 5;
+	b.substr = "has no backend_source of the backend's address family "
+	    "(IPv4)";
+	check_bad(&b);
+	cfg = parse_ok(TLS_OK DOM_OK LST("c2s", "127.0.0.1:5222",
+	    "[::1]:15222", "example.org") "backend_source = 127.0.0.2 ::2\n",
+	    "one source of the backend's family is enough");
+	config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -888,6 +1029,8 @@ main(void)
 	test_print_keys();
 	test_proxy_keys();
 	test_s2s_verify();
+	test_workers();
+	test_sources();
 	config_free(NULL);
 	return tap_done();
 }

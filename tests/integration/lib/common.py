@@ -118,8 +118,9 @@ def log_clean(case, d, secrets):
                        l for l in text.splitlines() if s in l))
 
 
-def sessions_end_once(t, d):
-    """Every accepted session has exactly one end-of-session line."""
+def end_lines_not_once(d):
+    """The accepted sessions of d, and a description of each one that has
+    not exactly one end-of-session line."""
     accepts = [daemon_mod.parse_line(l)
                for l in d.lines_matching(r"event=%s(\s|$)" % expect.ACCEPT)]
     rx = re.compile(r"event=(%s)\b" % "|".join(expect.END_EVENTS))
@@ -130,6 +131,12 @@ def sessions_end_once(t, d):
     bad = ["session %s: %r" % (a.get("session"),
                                ends.get(a.get("session"), []))
            for a in accepts if len(ends.get(a.get("session"), [])) != 1]
+    return accepts, bad
+
+
+def sessions_end_once(t, d):
+    """Every accepted session has exactly one end-of-session line."""
+    accepts, bad = end_lines_not_once(d)
     t.ok(accepts and not bad,
          "each of the %d sessions logged exactly one end line" % len(accepts),
          "\n".join(bad) or "no sessions seen")
