@@ -17,9 +17,15 @@
 
 #include "peercert.h"
 
-/* Identifiers kept from one certificate: more are ignored (public CAs
-   issue at most 100 names per certificate). */
+/* Identifiers of one kind kept from a certificate: more are ignored
+   (public CAs issue at most 100 names per certificate). */
 #define MAX_NAMES	128
+
+/* The kinds of identifier, as stored in front of each name. */
+#define KIND_DNS	'd'
+#define KIND_SRV	's'
+#define KIND_XMPP	'x'
+#define KIND_CN		'c'
 
 /* id-on-xmppAddr 1.3.6.1.5.5.7.8.5 and id-on-dnsSRV 1.3.6.1.5.5.7.8.7 */
 #define OID_XMPPADDR	"\x2b\x06\x01\x05\x05\x07\x08\x05"
@@ -40,12 +46,11 @@ struct peercert_trust {
 struct peercert {
 	const char *problem;
 	char issuer[256];
-	/* Each array holds up to MAX_NAMES pointers into strings. */
-	const char *dns[MAX_NAMES], *srv[MAX_NAMES], *xmpp[MAX_NAMES];
-	const char *cn[MAX_NAMES];
-	struct certname_ids ids;
-	char *strings;		/* every name, NUL-terminated, back to back */
+	/* Every name as its kind byte, the name and a NUL, back to back:
+	   a connection keeps at most the certificate's size here. */
+	char *strings;
 	size_t used, size;
+	size_t nuri;
 };
 
 static void
@@ -139,29 +144,19 @@ peercert_request(const struct peercert_trust *t,
 /* Keep a copy of len bytes as a string; NULL if it holds a NUL (a name
    that would read as another) or is empty.  Every name is a part of the
    certificate, so strings (sized at examine) always has room. */
-static const char *
-keep(struct peercert *pc, const unsigned char *p, size_t len)
+static void
+keep(struct peercert *pc, char kind, const unsigned char *p, size_t len)
 {
 	char *s;
 
 	if (len == 0 || memchr(p, '\0', len) != NULL ||
-	    pc->used + len + 1 > pc->size)
-		return NULL;
+	    pc->used + len + 2 > pc->size)
+		return;
 	s = pc->strings + pc->used;
-	memcpy(s, p, len);
-	s[len] = '\0';
-	pc->used += len + 1;
-	return s;
-}
-
-static void
-add(struct peercert *pc, const char **list, size_t *n, const unsigned char *p,
-    size_t len)
-{
-	const char *s;
-
-	if (*n < MAX_NAMES && (s = keep(pc, p, len)) != NULL)
-		list[(*n)++] = s;
+	s[0] = kind;
+	memcpy(s + 1, p, len);
+	s[len + 1] = '\0';
+	pc->used += len + 2;
 }
 
 /* otherName ::= SEQUENCE { type-id OID, value [0] EXPLICIT ANY }: the
@@ -186,11 +181,11 @@ other_name(struct peercert *pc, const mbedtls_x509_buf *san)
 	if (MBEDTLS_OID_CMP(OID_XMPPADDR, &oid) == 0) {
 		if (mbedtls_asn1_get_tag(&p, end, &len,
 		    MBEDTLS_ASN1_UTF8_STRING) == 0)
-			add(pc, pc->xmpp, &pc->ids.nxmpp, p, len);
+			keep(pc, KIND_XMPP, p, len);
 	} else if (MBEDTLS_OID_CMP(OID_DNSSRV, &oid) == 0) {
 		if (mbedtls_asn1_get_tag(&p, end, &len,
 		    MBEDTLS_ASN1_IA5_STRING) == 0)
-			add(pc, pc->srv, &pc->ids.nsrv, p, len);
+			keep(pc, KIND_SRV, p, len);
 	}
 }
 
@@ -205,11 +200,10 @@ collect_names(struct peercert *pc, const mbedtls_x509_crt *leaf)
 			continue;
 		switch (san->buf.tag) {
 		case SAN_DNS:
-			add(pc, pc->dns, &pc->ids.ndns, san->buf.p,
-			    san->buf.len);
+			keep(pc, KIND_DNS, san->buf.p, san->buf.len);
 			break;
 		case SAN_URI:
-			pc->ids.nuri++;
+			pc->nuri++;
 			break;
 		case SAN_OTHER:
 			other_name(pc, &san->buf);
@@ -219,7 +213,7 @@ collect_names(struct peercert *pc, const mbedtls_x509_crt *leaf)
 	for (n = &leaf->subject; n != NULL; n = n->next)
 		if (n->oid.p != NULL && MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN,
 		    &n->oid) == 0)
-			add(pc, pc->cn, &pc->ids.ncn, n->val.p, n->val.len);
+			keep(pc, KIND_CN, n->val.p, n->val.len);
 }
 
 /* The one word for what is wrong with a chain mbedTLS checked. */
@@ -273,10 +267,6 @@ peercert_examine(const struct mbedtls_ssl_context *ssl)
 
 	if ((pc = calloc(1, sizeof(*pc))) == NULL)
 		return NULL;
-	pc->ids.dns = pc->dns;
-	pc->ids.srv = pc->srv;
-	pc->ids.xmpp = pc->xmpp;
-	pc->ids.cn = pc->cn;
 	pc->problem = problem(leaf, mbedtls_ssl_get_verify_result(ssl));
 	strcpy(pc->issuer, "-");
 	if (leaf == NULL)
@@ -284,8 +274,9 @@ peercert_examine(const struct mbedtls_ssl_context *ssl)
 	if (mbedtls_x509_dn_gets(pc->issuer, sizeof(pc->issuer),
 	    &leaf->issuer) < 0)
 		strcpy(pc->issuer, "?");
-	/* Names are parts of the DER, each kept with a NUL. */
-	pc->size = leaf->raw.len + 4 * MAX_NAMES;
+	/* Each name is a part of the DER behind a header of two bytes or
+	   more, and is kept with two (kind, NUL): the DER's size bounds all. */
+	pc->size = leaf->raw.len + 2;
 	if ((pc->strings = malloc(pc->size)) == NULL) {
 		free(pc);
 		return NULL;
@@ -318,5 +309,34 @@ peercert_issuer(const struct peercert *pc)
 enum certname_match
 peercert_match(const struct peercert *pc, const char *domain)
 {
-	return certname_match(&pc->ids, domain);
+	const char *dns[MAX_NAMES], *srv[MAX_NAMES], *xmpp[MAX_NAMES];
+	const char *cn[MAX_NAMES];
+	struct certname_ids ids = { .dns = dns, .srv = srv, .xmpp = xmpp,
+	    .cn = cn, .nuri = pc->nuri };
+	size_t off, len;
+
+	for (off = 0; off < pc->used; off += len + 2) {
+		const char *name = pc->strings + off + 1;
+
+		len = strlen(name);
+		switch (pc->strings[off]) {
+		case KIND_DNS:
+			if (ids.ndns < MAX_NAMES)
+				dns[ids.ndns++] = name;
+			break;
+		case KIND_SRV:
+			if (ids.nsrv < MAX_NAMES)
+				srv[ids.nsrv++] = name;
+			break;
+		case KIND_XMPP:
+			if (ids.nxmpp < MAX_NAMES)
+				xmpp[ids.nxmpp++] = name;
+			break;
+		case KIND_CN:
+			if (ids.ncn < MAX_NAMES)
+				cn[ids.ncn++] = name;
+			break;
+		}
+	}
+	return certname_match(&ids, domain);
 }

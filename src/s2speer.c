@@ -140,7 +140,7 @@ s2speer_claim(struct s2speer *p, const char *to, const char *from,
 	    s2speer_policy_name(policy), issuer);
 	if (policy != CONFIG_S2S_VERIFY_REQUIRE)
 		return 0;
-	verdict_set(v, "policy-violation", "s2s-peer-unverified",
+	verdict_set(v, "policy-violation", "peer-unverified",
 	    XMPP_COND_POLICY_VIOLATION,
 	    "A valid certificate for the claimed domain is required",
 	    " peer_domain=%s detail=%s", efrom, reason);

@@ -16,7 +16,7 @@
  * domain claimed, "piggyback-not-covered" for a later one.  Under log the
  * stream goes on (the backend still checks dialback); under require the
  * claim is refused: the caller ends the session with the verdict
- * (policy-violation, reason s2s-peer-unverified, <policy-violation/>)
+ * (policy-violation, reason peer-unverified, <policy-violation/>)
  * before the header or the request reaches the backend.
  *
  * Logs (as session.c does); no I/O otherwise, no libevent, no mbedTLS.

@@ -78,7 +78,7 @@ static const struct {
 	{ "policy-violation", "too-many-attributes" },
 	{ "policy-violation", "name-too-long" },
 	{ "policy-violation", "post-tls-element" },
-	{ "policy-violation", "s2s-peer-unverified" },
+	{ "policy-violation", "peer-unverified" },
 	{ "policy-violation", "domain-changed" },
 	{ "backend-error", "connect-failed" },
 	{ "backend-error", "connect-timeout" },

@@ -124,7 +124,7 @@ def main(t):
         cl.starttls()
         cl.send(s2s_hdr)
         cl.read_to_eof(5)
-    expect_end(cl, expect.POLICY, "s2s-peer-unverified", AGGR)
+    expect_end(cl, expect.POLICY, "peer-unverified", AGGR)
 
     # -- benign: never matched ----------------------------------------------
     with client("127.0.0.31") as cl:    # opens a stream and goes away

@@ -295,10 +295,10 @@ def main(t):
                 e.get("policy") == "require",
                 "event=s2s-peer-unverified domain=d.example "
                 "reason=name-mismatch policy=require", d.text(mark)[-2000:])
-        k.check(d.wait_for(r"event=%s\b.*reason=s2s-peer-unverified\b.*"
+        k.check(d.wait_for(r"event=%s\b.*reason=peer-unverified\b.*"
                            r"peer_domain=d\.example" % expect.POLICY,
                            start=mark) is not None,
-                "end line event=policy-violation reason=s2s-peer-unverified",
+                "end line event=policy-violation reason=peer-unverified",
                 d.text(mark)[-2000:])
         k.check("dave_bounced" in r.get("steps", []) and
                 "dave_not_delivered" in r.get("steps", []),

@@ -20,7 +20,7 @@ DB_NS = "jabber:server:dialback"
 PEER = "a.example"
 EVENT_UNVERIFIED = "s2s-peer-unverified"
 EVENT_VERIFIED = "s2s-peer-verified"
-R_UNVERIFIED = "s2s-peer-unverified"   # end-of-session reason
+R_UNVERIFIED = "peer-unverified"   # end-of-session reason
 
 
 def s2s_header(to="example.org", frm=PEER):

@@ -214,7 +214,7 @@ record_claim(void *ctx, const char *from, int dialback, struct verdict *v)
 	snprintf(claims + strlen(claims), sizeof(claims) - strlen(claims),
 	    "%s%s:%s", claims[0] ? " " : "", dialback ? "db" : "hdr", from);
 	if (strcmp(from, "evil.example") == 0) {
-		verdict_set(v, "policy-violation", "s2s-peer-unverified",
+		verdict_set(v, "policy-violation", "peer-unverified",
 		    XMPP_COND_POLICY_VIOLATION, NULL, NULL);
 		return -1;
 	}
@@ -264,7 +264,7 @@ test_claims(void)
 	res = FROM_CLIENT(r, "<db:result from='evil.example' "
 	    "to='example.org'>k5</db:result>");
 	ok(res == RELAY_ERROR && strstr(s.b, "evil") == NULL &&
-	    strcmp(relay_verdict(r)->reason, "s2s-peer-unverified") == 0,
+	    strcmp(relay_verdict(r)->reason, "peer-unverified") == 0,
 	    "a refused claim ends the stream; the request never reaches the "
 	    "backend");
 	relay_free(r);
