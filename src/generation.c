@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "generation.h"
+#include "log.h"
 #include "tls.h"
 
 struct generation *
@@ -48,6 +49,10 @@ generation_unref(struct generation *g)
 {
 	if (g == NULL || --g->refs > 0)
 		return;
+	/* tls_ctx_free() zeroizes the keys, ticket secrets and DRBG state
+	   before giving their memory back. */
+	log_msg(LOG_DEBUG, "event=generation-freed generation=%u",
+	    g->number);
 	tls_ctx_free(g->tls);
 	config_free(g->cfg);
 	free(g);

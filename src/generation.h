@@ -32,7 +32,13 @@ struct generation *generation_load(const char *path, char *err,
 
 struct generation *generation_ref(struct generation *g);
 
-/* Drop a reference; the last one frees the config and the TLS keys. */
+/*
+ * Drop a reference; the last one frees the config and the TLS keys
+ * (zeroized: private keys, ticket secrets, DRBG state) and logs
+ * event=generation-freed at debug level.  Every generation is freed
+ * this way, the first one included, once no session and no process
+ * state (srv->gen) holds it.
+ */
 void generation_unref(struct generation *g);
 
 #endif

@@ -47,13 +47,22 @@ struct bound {
 	const struct config_listener *l;
 	struct config_addr conf;	/* as configured: reloads match on it */
 	const struct config_listener *next_l;	/* reload: kept for it */
+	int added;			/* bound by the last reload */
 	char address[64];		/* as bound (port 0 resolved) */
 	struct bound *next;
+};
+
+/* A socket the master bound for this worker (listeners_offer()). */
+struct offer {
+	struct config_addr conf;
+	int fd;
+	struct offer *next;
 };
 
 struct listeners {
 	struct bound *all;
 	unsigned nslots;
+	struct offer *offers;
 };
 
 static void
@@ -308,12 +317,14 @@ listeners_close(struct listeners *ls)
 {
 	if (ls == NULL)
 		return;
+	listeners_forget_offers(ls);
 	free_list(ls->all);
 	free(ls);
 }
 
 /* Reload: a configured address that was already listening keeps its
-   socket.  Port 0 too: "any free port" keeps the one it got (whereas
+   socket, and a socket the master offers is matched to its address the
+   same way.  Port 0 too: "any free port" keeps the one it got (whereas
    config.c's duplicate check never counts two port-0 addresses as one). */
 static int
 same_listen(const struct config_addr *a, const struct config_addr *b)
@@ -323,18 +334,118 @@ same_listen(const struct config_addr *a, const struct config_addr *b)
 }
 
 int
+listeners_offer(struct listeners *ls, const struct config_addr *conf, int fd)
+{
+	struct offer *o, **pp;
+
+	/* Two reloads in a row: the later socket for an address wins. */
+	for (pp = &ls->offers; (o = *pp) != NULL; pp = &o->next)
+		if (same_listen(&o->conf, conf)) {
+			close(o->fd);
+			o->fd = fd;
+			return 0;
+		}
+	if ((o = calloc(1, sizeof(*o))) == NULL) {
+		close(fd);
+		return -1;
+	}
+	o->conf = *conf;
+	o->fd = fd;
+	*pp = o;
+	return 0;
+}
+
+void
+listeners_forget_offers(struct listeners *ls)
+{
+	struct offer *o, *next;
+
+	for (o = ls->offers; o != NULL; o = next) {
+		next = o->next;
+		close(o->fd);
+		free(o);
+	}
+	ls->offers = NULL;
+}
+
+/* The offered socket for address a, now the caller's; -1 if none. */
+static int
+take_offer(struct listeners *ls, const struct config_addr *a)
+{
+	struct offer *o, **pp;
+	int fd;
+
+	for (pp = &ls->offers; (o = *pp) != NULL; pp = &o->next)
+		if (same_listen(&o->conf, a)) {
+			fd = o->fd;
+			*pp = o->next;
+			free(o);
+			return fd;
+		}
+	return -1;
+}
+
+/*
+ * A worker of several: take over fd, the socket of this worker's slot
+ * in the group the master bound (and logged) for address a of l.
+ */
+static int
+adopt(struct bound **list, const struct config_listener *l,
+    const struct config_addr *a, int fd, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	struct bound *b;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		close(fd);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	b->l = l;
+	b->conf = *a;
+	b->fds[0] = b->fd = fd;
+	b->nfds = 1;
+	b->next = *list;
+	*list = b;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == -1) {
+		snprintf(err, errlen, "listener %s: %s: %s", l->name, a->text,
+		    strerror(errno));
+		return -1;
+	}
+	addr_format((struct sockaddr *)&ss, sslen, b->address,
+	    sizeof(b->address));
+	return 0;
+}
+
+void
+listeners_foreach_added(struct listeners *ls,
+    void (*fn)(void *arg, const struct config_addr *conf, const int *fds,
+    unsigned nfds), void *arg)
+{
+	struct bound *b;
+
+	for (b = ls->all; b != NULL; b = b->next)
+		if (b->added)
+			fn(arg, &b->conf, b->fds, b->nfds);
+}
+
+int
 listeners_reload(struct listeners *ls, struct server *srv,
     const struct config *cfg, char *err, size_t errlen)
 {
 	const struct config_listener *l;
 	struct bound *b, *added = NULL, **pp;
+	/* A worker of several: the master binds and logs, once. */
+	int quiet = srv != NULL && ls->nslots > 1;
+	int fd, rc = -1;
 	size_t i;
 
-	for (b = ls->all; b != NULL; b = b->next)
+	for (b = ls->all; b != NULL; b = b->next) {
 		b->next_l = NULL;
-	/* First everything that can fail: claim or bind each address.  A
-	   new address is bound by this process alone (SO_REUSEPORT lets
-	   every worker do the same). */
+		b->added = 0;
+	}
+	/* First everything that can fail: claim or bind each address. */
 	for (l = cfg->listeners; l != NULL; l = l->next)
 		for (i = 0; i < l->nlisten; i++) {
 			for (b = ls->all; b != NULL; b = b->next)
@@ -345,17 +456,36 @@ listeners_reload(struct listeners *ls, struct server *srv,
 				b->next_l = l;
 				continue;
 			}
-			if (bind_group(&added, l, &l->listen[i], 1,
-			    ls->nslots > 1, err, errlen) == -1) {
-				free_list(added);
-				return -1;
+			if (srv == NULL) {
+				/* The master: one socket per slot, steered
+				   like those bound at start; the workers are
+				   handed theirs (listeners_foreach_added). */
+				if (bind_group(&added, l, &l->listen[i],
+				    ls->nslots, ls->nslots > 1, err,
+				    errlen) == -1)
+					goto out;
+				added->added = 1;
+				continue;
 			}
-			added->fd = added->fds[0];
+			if ((fd = take_offer(ls, &l->listen[i])) != -1) {
+				if (adopt(&added, l, &l->listen[i], fd, err,
+				    errlen) == -1)
+					goto out;
+			} else {
+				/* One worker, or no socket from the master
+				   (the file changed between its load and
+				   ours): bound by this process alone
+				   (SO_REUSEPORT lets every worker do the
+				   same), unsteered. */
+				if (bind_group(&added, l, &l->listen[i], 1,
+				    ls->nslots > 1, err, errlen) == -1)
+					goto out;
+				added->fd = added->fds[0];
+			}
 			if (start_one(added, srv) == -1) {
 				snprintf(err, errlen, "listener %s: cannot "
 				    "watch %s", l->name, added->address);
-				free_list(added);
-				return -1;
+				goto out;
 			}
 		}
 	/* Then commit: sockets kept change hands, the rest close. */
@@ -365,11 +495,17 @@ listeners_reload(struct listeners *ls, struct server *srv,
 			pp = &b->next;
 			continue;
 		}
-		log_msg(LOG_NOTICE, "event=listener-closed listener=%s "
-		    "address=%s", b->l->name, b->address);
+		if (!quiet)
+			log_msg(LOG_NOTICE, "event=listener-closed listener=%s "
+			    "address=%s", b->l->name, b->address);
 		*pp = b->next;
 		free_bound(b);
 	}
 	*pp = added;
-	return 0;
+	added = NULL;
+	rc = 0;
+out:
+	free_list(added);
+	listeners_forget_offers(ls);
+	return rc;
 }

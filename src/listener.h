@@ -37,9 +37,41 @@ int listeners_start(struct listeners *ls, struct server *srv, unsigned slot,
  * addresses no longer configured are closed.  All or nothing: if one
  * address cannot be bound (a privileged port after privileges were
  * dropped, say) nothing changes and -1 is returned with err set.
+ *
+ * With several workers both sides reload: first the master, with srv
+ * NULL, which accepts nothing; it binds each new address once per slot
+ * with the same steering as at start (so one client address still
+ * reaches one worker on every address) and closes its copies of the
+ * removed ones (else they would still complete handshakes nobody
+ * accepts).  It hands each worker its slot's new sockets
+ * (listeners_foreach_added()); a worker's own reload then takes the
+ * sockets offered to it (listeners_offer()) instead of binding, and
+ * closes its copy of each removed address.  Offers not taken are closed
+ * whatever the result.
  */
 int listeners_reload(struct listeners *ls, struct server *srv,
     const struct config *cfg, char *err, size_t errlen);
+
+/*
+ * The master, after a successful listeners_reload(): fn(arg, conf, fds,
+ * nfds) for each address that reload bound; fds[i] is slot i's socket
+ * (ls keeps them: the sender passes copies).
+ */
+void listeners_foreach_added(struct listeners *ls,
+    void (*fn)(void *arg, const struct config_addr *conf, const int *fds,
+    unsigned nfds), void *arg);
+
+/*
+ * A worker: fd (now ls's) is the master's socket for address conf; the
+ * next listeners_reload() serves it if conf is still configured.  A
+ * later offer for the same address replaces (closes) an earlier one.
+ * 0, or -1 if out of memory (fd closed).
+ */
+int listeners_offer(struct listeners *ls, const struct config_addr *conf,
+    int fd);
+
+/* Close every offered socket not taken yet. */
+void listeners_forget_offers(struct listeners *ls);
 
 /* Stop accepting and close every listening socket. */
 void listeners_close(struct listeners *ls);

@@ -43,7 +43,6 @@ struct daemon_state {
 	struct server srv;	/* a worker's; the master uses base and gen */
 	const char *config_path;
 	struct listeners *listeners;
-	struct generation *listen_gen;	/* the config the sockets follow */
 	struct event *ev_term, *ev_int, *ev_hup, *ev_grace;
 
 	/* With workers > 1: the master forks and watches them. */
@@ -185,23 +184,51 @@ check_fd_limit(const struct config *cfg)
 }
 
 /*
+ * A worker of several, at SIGHUP: the sockets the master bound for the
+ * new generation's new addresses are waiting on the channel; offer them
+ * to the listeners (listener.h).
+ */
+static void
+take_offered_sockets(struct daemon_state *d)
+{
+	struct config_addr conf;
+	size_t len;
+	int fd;
+
+	while ((fd = workers_receive_socket(d->workers, &conf, sizeof(conf),
+	    &len)) != -1) {
+		if (len != sizeof(conf) || d->listeners == NULL) {
+			close(fd);
+			continue;
+		}
+		listeners_offer(d->listeners, &conf, fd);
+	}
+}
+
+/*
  * SIGHUP: a new generation beside the old one.  Anything wrong with the
  * new files (syntax, an unreadable or mismatched key, a port that cannot
- * be bound) leaves the old generation serving; the log says why.
+ * be bound) leaves the old generation serving; the log says why.  The
+ * listening sockets follow it in every process, the master of several
+ * workers included (its copies of a removed address are closed).
  */
 static struct generation *
-load_next_generation(struct daemon_state *d, int bind_listeners)
+load_next_generation(struct daemon_state *d)
 {
 	struct generation *g;
 	char err[512], esc[600];
 
+	if (!d->is_master && d->workers != NULL)
+		take_offered_sockets(d);
 	g = generation_load(d->config_path, err, sizeof(err));
-	if (g != NULL && bind_listeners && d->listeners != NULL &&
-	    listeners_reload(d->listeners, &d->srv, g->cfg, err,
-	    sizeof(err)) == -1) {
+	if (g != NULL && d->listeners != NULL &&
+	    listeners_reload(d->listeners, d->is_master ? NULL : &d->srv,
+	    g->cfg, err, sizeof(err)) == -1) {
 		generation_unref(g);
 		g = NULL;
 	}
+	if (d->listeners != NULL)
+		listeners_forget_offers(d->listeners);
 	if (g == NULL) {
 		log_msg(LOG_ERR, "event=reload-failed generation=%u "
 		    "detail=%s", d->srv.gen->number, log_quote(err, esc,
@@ -218,7 +245,7 @@ reload(struct daemon_state *d)
 	struct generation *g, *old = d->srv.gen;
 
 	log_msg(LOG_NOTICE, "event=reloading config=%s", d->config_path);
-	if ((g = load_next_generation(d, 1)) == NULL)
+	if ((g = load_next_generation(d)) == NULL)
 		return;
 	d->srv.gen = g;
 	apply_limits(&d->srv);
@@ -263,7 +290,6 @@ stop(struct daemon_state *d, const char *signame)
 	   on it. */
 	log_msg(LOG_NOTICE, "event=stopping signal=%s sessions=%u grace=%u",
 	    signame, d->srv.nsessions, d->srv.gen->cfg->shutdown_grace);
-	event_del(d->ev_hup);
 	if (d->srv.nsessions == 0) {
 		event_base_loopexit(d->srv.base, NULL);
 		return;
@@ -276,20 +302,40 @@ stop(struct daemon_state *d, const char *signame)
 
 /* --- the master of several workers (workers.c supervises) ----------- */
 
+static void
+pass_sockets(void *arg, const struct config_addr *conf, const int *fds,
+    unsigned nfds)
+{
+	struct daemon_state *d = arg;
+	unsigned i;
+
+	for (i = 0; i < nfds; i++)
+		if (workers_send_socket(d->workers, i, conf, sizeof(*conf),
+		    fds[i]) == -1 && errno != EINVAL)
+			/* That worker binds the address alone: served,
+			   but not steered with the others. */
+			log_msg(LOG_WARNING, "event=worker-error worker=%u "
+			    "error=%s detail=socket-not-passed", i,
+			    strerror(errno));
+}
+
 /*
  * The master's SIGHUP: check the new files first (so that a broken
- * configuration is reported once, not by every worker), then let every
- * worker load it.  A worker respawned later starts from it too.
+ * configuration is reported once, not by every worker), bind the new
+ * addresses for every slot and close the removed ones, then let every
+ * worker load it.  A worker respawned later starts from it too, with
+ * the master's sockets as they are now.
  */
 static void
 master_reload(struct daemon_state *d)
 {
 	struct generation *g;
 
-	/* The master accepts nothing: its sockets stay as bound at start,
-	   and each worker adapts its own to the new generation. */
-	if ((g = load_next_generation(d, 0)) == NULL)
+	if ((g = load_next_generation(d)) == NULL)
 		return;
+	/* Each worker its slot's socket of every new address, before the
+	   signal that makes it reload. */
+	listeners_foreach_added(d->listeners, pass_sockets, d);
 	generation_unref(d->srv.gen);
 	d->srv.gen = g;
 	apply_log_settings(d->srv.base, g->cfg);
@@ -304,7 +350,6 @@ master_stop(struct daemon_state *d, int sig)
 		/* The master's copies too, or the ports stay open. */
 		listeners_close(d->listeners);
 		d->listeners = NULL;
-		event_del(d->ev_hup);
 		log_msg(LOG_NOTICE, "event=stopping signal=%s workers=%u",
 		    sig == SIGTERM ? "TERM" : "INT",
 		    workers_running(d->workers));
@@ -318,6 +363,19 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	struct daemon_state *d = arg;
 
 	(void)what;
+	/* The SIGHUP handler stays installed while draining: deleting the
+	   event would bring back the default action, and a log rotation's
+	   reload would kill the process and every session in grace. */
+	if (sig == SIGHUP && d->srv.stopping) {
+		if (d->is_master)
+			log_msg(LOG_NOTICE, "event=reload-ignored "
+			    "reason=stopping workers=%u",
+			    workers_running(d->workers));
+		else
+			log_msg(LOG_NOTICE, "event=reload-ignored "
+			    "reason=stopping sessions=%u", d->srv.nsessions);
+		return;
+	}
 	if (d->is_master) {
 		if (sig == SIGHUP)
 			master_reload(d);
@@ -372,12 +430,6 @@ worker_setup(struct daemon_state *d, unsigned slot, char *err,
 	if ((d->ev_grace = evtimer_new(d->srv.base, on_grace, d)) == NULL ||
 	    listeners_start(d->listeners, &d->srv, slot, err, errlen) == -1)
 		return -1;
-	/* Respawned after a reload: the sockets follow the start-up
-	   config; take the current one over as a reload would. */
-	if (d->listen_gen != d->srv.gen &&
-	    listeners_reload(d->listeners, &d->srv, d->srv.gen->cfg, err,
-	    errlen) == -1)
-		return -1;
 	return 0;
 }
 
@@ -393,7 +445,8 @@ run_worker(void *arg, unsigned slot, unsigned serial)
 	char err[512], esc[600];
 
 	d->is_master = 0;
-	d->workers = NULL;	/* the master's; this copy dies with _exit */
+	/* d->workers is this worker's copy now: its channel to the master
+	   brings the sockets a reload binds. */
 	d->srv.next_id = serial * SESSION_ID_BLOCK;
 	if (tls_ctx_reseed(d->srv.gen->tls) == -1) {
 		log_msg(LOG_ERR, "event=startup-error reason=after-fork "
@@ -484,7 +537,6 @@ main(int argc, char *argv[])
 		fprintf(stderr, "xmppshield: %s\n", err);
 		return 1;
 	}
-	d.listen_gen = generation_ref(d.srv.gen);
 	if (!foreground) {
 		if (daemon(0, 0) == -1) {
 			fprintf(stderr, "xmppshield: daemon: %s\n",
@@ -545,7 +597,6 @@ main(int argc, char *argv[])
 	listeners_close(d.listeners);
 	event_base_free(d.srv.base);
 	admission_free(d.srv.admission);
-	generation_unref(d.listen_gen);
 	generation_unref(d.srv.gen);
 	return 0;
 }

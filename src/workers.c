@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -24,6 +25,7 @@
 struct worker {
 	pid_t pid;		/* 0: not running */
 	time_t started;		/* monotonic seconds, for respawn backoff */
+	int chan;		/* the master's end of its channel, or -1 */
 };
 
 struct workers {
@@ -37,6 +39,7 @@ struct workers {
 	int stopping;
 	unsigned spawned;	/* workers forked so far */
 	pid_t master_pid;
+	int chan;		/* in a worker: its end of the channel */
 };
 
 /*
@@ -46,8 +49,17 @@ struct workers {
  * loop, which is renewed before anything is dispatched.
  */
 static void __attribute__((noreturn))
-child(struct workers *w, unsigned slot, unsigned serial)
+child(struct workers *w, unsigned slot, unsigned serial, int chan)
 {
+	unsigned i;
+
+	/* The master's ends of every channel are the master's. */
+	for (i = 0; i < w->n; i++)
+		if (w->w[i].chan != -1) {
+			close(w->w[i].chan);
+			w->w[i].chan = -1;
+		}
+	w->chan = chan;
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 ||
 	    getppid() != w->master_pid)
 		_exit(1);
@@ -66,17 +78,31 @@ child(struct workers *w, unsigned slot, unsigned serial)
 static int
 spawn(struct workers *w, unsigned slot)
 {
+	int sv[2];
 	pid_t pid;
 
 	w->master_pid = getpid();
-	if ((pid = fork()) == -1) {
+	/* The channel passes sockets bound on reload (workers.h). */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0, sv) == -1) {
 		log_msg(LOG_ERR, "event=worker-error worker=%u error=%s", slot,
 		    strerror(errno));
 		return -1;
 	}
+	if ((pid = fork()) == -1) {
+		log_msg(LOG_ERR, "event=worker-error worker=%u error=%s", slot,
+		    strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
 	w->spawned++;
-	if (pid == 0)
-		child(w, slot, w->spawned - 1);
+	if (pid == 0) {
+		close(sv[0]);
+		child(w, slot, w->spawned - 1, sv[1]);
+	}
+	close(sv[1]);
+	w->w[slot].chan = sv[0];
 	w->w[slot].pid = pid;
 	w->w[slot].started = (time_t)monotime_now();
 	return 0;
@@ -149,6 +175,8 @@ on_child(evutil_socket_t sig, short what, void *arg)
 		if (i == w->n)
 			continue;
 		w->w[i].pid = 0;
+		close(w->w[i].chan);
+		w->w[i].chan = -1;
 		if (w->stopping)
 			continue;
 		if (WIFSIGNALED(status))
@@ -175,10 +203,14 @@ workers_new(struct event_base *base, unsigned n, workers_run_fn run,
     void *arg)
 {
 	struct workers *w;
+	unsigned i;
 
 	if (n < 1 || n > LISTENER_MAX_SLOTS ||
 	    (w = calloc(1, sizeof(*w))) == NULL)
 		return NULL;
+	w->chan = -1;
+	for (i = 0; i < LISTENER_MAX_SLOTS; i++)
+		w->w[i].chan = -1;
 	w->base = base;
 	w->n = n;
 	w->run = run;
@@ -196,8 +228,15 @@ workers_new(struct event_base *base, unsigned n, workers_run_fn run,
 void
 workers_free(struct workers *w)
 {
+	unsigned i;
+
 	if (w == NULL)
 		return;
+	for (i = 0; i < w->n; i++)
+		if (w->w[i].chan != -1)
+			close(w->w[i].chan);
+	if (w->chan != -1)
+		close(w->chan);
 	if (w->ev_chld != NULL)
 		event_free(w->ev_chld);
 	if (w->ev_respawn != NULL)
@@ -238,4 +277,72 @@ workers_stop(struct workers *w, int sig)
 	workers_signal(w, sig);
 	if (workers_running(w) == 0)
 		event_base_loopexit(w->base, NULL);
+}
+
+int
+workers_send_socket(struct workers *w, unsigned slot, const void *desc,
+    size_t len, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = (void *)desc, .iov_len = len };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm;
+
+	if (slot >= w->n || w->w[slot].pid == 0 || w->w[slot].chan == -1 ||
+	    len > WORKERS_DESC_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(cbuf, 0, sizeof(cbuf));
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(w->w[slot].chan, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) ==
+	    (ssize_t)len ? 0 : -1;
+}
+
+int
+workers_receive_socket(struct workers *w, void *desc, size_t desclen,
+    size_t *len)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = desc, .iov_len = desclen };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm;
+	ssize_t n;
+	int fd;
+
+	if (w == NULL || w->chan == -1)
+		return -1;
+	for (;;) {
+		msg.msg_controllen = sizeof(cbuf);
+		n = recvmsg(w->chan, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;	/* none waiting, or the master is gone */
+		fd = -1;
+		for (cm = CMSG_FIRSTHDR(&msg); cm != NULL;
+		    cm = CMSG_NXTHDR(&msg, cm))
+			if (cm->cmsg_level == SOL_SOCKET &&
+			    cm->cmsg_type == SCM_RIGHTS &&
+			    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+				memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+		if (fd == -1)
+			continue;
+		if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+			close(fd);
+			continue;
+		}
+		*len = (size_t)n;
+		return fd;
+	}
 }

@@ -12,6 +12,10 @@
  * function, called in each freshly forked child after the fork-related
  * chores (parent-death signal, renewed event loop) are done.
  *
+ * Each worker has a channel to the master (a SOCK_SEQPACKET pair): a
+ * reload that binds new addresses hands each worker its slot's socket
+ * over it, so the steering by client address holds on every address.
+ *
  * Forks happen only in workers_dispatch(), outside any callback: a child
  * forked inside a callback would run its own loop from inside the
  * master's, which libevent refuses.
@@ -58,6 +62,29 @@ unsigned workers_running(const struct workers *w);
 
 /* Send sig to every running worker. */
 void workers_signal(struct workers *w, int sig);
+
+/*
+ * Sockets bound by the master after the fork (a reload adding an
+ * address) reach a worker over its channel: a description of at most
+ * WORKERS_DESC_MAX bytes and one descriptor per message.
+ */
+#define WORKERS_DESC_MAX	512
+
+/*
+ * The master: send a copy of fd (the master keeps its own) to the worker
+ * of slot, without blocking.  0, or -1 with errno set (no such worker,
+ * or its channel is full).  Send before signalling the worker.
+ */
+int workers_send_socket(struct workers *w, unsigned slot, const void *desc,
+    size_t len, int fd);
+
+/*
+ * A worker: the next socket its master sent (close-on-exec, now the
+ * caller's), with its description in desc (*len bytes); -1 when none is
+ * waiting.  Never blocks.
+ */
+int workers_receive_socket(struct workers *w, void *desc, size_t desclen,
+    size_t *len);
 
 /*
  * Stop: no more replacements, sig to every worker, and the master's loop
