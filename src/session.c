@@ -518,7 +518,7 @@ do_handshake(struct session *s)
 	s->pretls = NULL;
 	/* s2s: what the peer's certificate says, checked against each
 	   domain it claims on the stream (s2speer.h). */
-	if (s->l->kind == LISTENER_S2S && s2speer_any(s->cfg)) {
+	if (tls_peer_asked(s->tls)) {
 		char ctx[192];
 
 		snprintf(ctx, sizeof(ctx), " session=%llu client=%s%s "
