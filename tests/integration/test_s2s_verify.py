@@ -99,6 +99,25 @@ def main(t):
     unknown = other_ca.issue(PEER)
     selfsigned = certs.make_cert(tmp, "ecdsa", PEER)
 
+    with t.case("xmppshield -n refuses an unreadable s2s_ca_file or a "
+                "s2s_crl_file that holds no CRL, naming the file and what "
+                "to write") as k:
+        for key, path, want in (
+                ("s2s_ca_file", "/nonexistent/ca.pem",
+                 "cannot open: No such file or directory"),
+                ("s2s_crl_file", server.cert, "name a file of CRLs")):
+            conf = daemon.write_config(tmp + "/bad.conf", {
+                "tls": {"certificate": server.cert, "key": server.key,
+                        key: path},
+                "domain example.org": {},
+                "listener s2s": {"listen": "127.0.0.1:0", "kind": "s2s",
+                                 "backend": "127.0.0.1:1",
+                                 "domains": "example.org"}})
+            r = daemon.check_config(conf)
+            k.check(r.returncode != 0 and "%s %s" % (key, path) in r.stderr
+                    and want in r.stderr, "%s: refused, says %r"
+                    % (key, want), r.stderr)
+
     backend = spy.Spy(receiving_server)
     d = daemon.Daemon(tmp, {
         "global": {"log_level": "debug"},
