@@ -204,12 +204,23 @@ static const struct enum_type enum_backend_proxy = {
 	"unknown", NAMES(backend_proxy_names)
 };
 
+static const struct enum_name s2s_verify_names[] = {
+	{ "off", CONFIG_S2S_VERIFY_OFF, NULL },
+	{ "log", CONFIG_S2S_VERIFY_LOG, "check and log, dialback goes on" },
+	{ "require", CONFIG_S2S_VERIFY_REQUIRE,
+	    "no valid certificate for the domain: refused" },
+};
+static const struct enum_type enum_s2s_verify = {
+	"unknown", NAMES(s2s_verify_names)
+};
+
 #undef NAMES
 
 /* KEY_ENUM stores an int: every enum behind one must be int-sized. */
 _Static_assert(sizeof(enum listener_kind) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum listener_tls) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum proxyproto_version) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum config_s2s_verify) == sizeof(int), "enum size");
 
 #define G(f)	offsetof(struct config, f)
 #define T(f)	offsetof(struct config_tls, f)
@@ -279,6 +290,14 @@ static const struct key keys[] = {
 	{ SEC_TLS, "ticket_lifetime", KEY_UINT, T(ticket_lifetime), "7200",
 	    60, 604800, NULL, NULL, NULL,
 	    "seconds a ticket can resume a session (and key rotation period)" },
+	{ SEC_TLS, "s2s_ca_file", KEY_STRING, T(s2s_ca_file),
+	    "/etc/ssl/certs/ca-certificates.crt", 0, 0, NULL, NULL, NULL,
+	    "PEM CA certificates trusted to vouch for other servers' "
+	    "certificates (s2s_verify)" },
+	{ SEC_TLS, "s2s_crl_file", KEY_STRING, T(s2s_crl_file), NULL, 0, 0,
+	    NULL, NULL, NULL,
+	    "PEM CRLs (concatenated) of the s2s_ca_file CAs; revoked "
+	    "certificates are refused" },
 
 	{ SEC_LIMITS, "max_stanza_size", KEY_SIZE, L(max_stanza_size), "256k",
 	    KB, 16 * MB, NULL, NULL, NULL,
@@ -348,6 +367,10 @@ static const struct key keys[] = {
 	{ SEC_DOMAIN, "s2s_backend", KEY_CUSTOM, D(s2s_backend), NULL, 0, 0,
 	    parse_backend, NULL, NULL,
 	    "this domain's s2s backend, host:port (default: the listener's)" },
+	{ SEC_DOMAIN, "s2s_verify", KEY_ENUM, D(s2s_verify), NULL, 0, 0,
+	    NULL, &enum_s2s_verify, NULL,
+	    "certificates of servers connecting to this domain: off, log or "
+	    "require (default: the listener's)" },
 
 	{ SEC_LISTENER, "listen", KEY_CUSTOM, S(listen), NULL, 0, 0,
 	    parse_listen, NULL, "0.0.0.0:5222 [::]:5222",
@@ -379,6 +402,10 @@ static const struct key keys[] = {
 	    parse_sources, NULL, NULL,
 	    "local addresses backend connections come from, used in turn "
 	    "(more than ~28,000 connections to one backend)" },
+	{ SEC_LISTENER, "s2s_verify", KEY_ENUM, S(s2s_verify), "log", 0, 0,
+	    NULL, &enum_s2s_verify, NULL,
+	    "s2s: check the certificate of connecting servers: off, log "
+	    "(dialback goes on) or require" },
 };
 
 #undef G
@@ -1071,6 +1098,22 @@ rec_line(const struct parser *p, enum section_kind kind, const void *obj)
 	return r != NULL ? r->line : p->lineno;
 }
 
+/* The line where the current section set key, or 0. */
+static int
+key_seen(const struct parser *p, enum section_kind sec, const char *key)
+{
+	size_t idx = 0;
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (keys[i].section != sec)
+			continue;
+		if (strcmp(keys[i].name, key) == 0)
+			return p->seen_line[idx];
+		idx++;
+	}
+	return 0;
+}
+
 /* Checks that need the whole section: required keys, certificate pairs. */
 static int
 end_section(struct parser *p)
@@ -1092,6 +1135,12 @@ end_section(struct parser *p)
 		}
 		idx++;
 	}
+	if (p->cur == SEC_LISTENER && key_seen(p, SEC_LISTENER, "s2s_verify") &&
+	    ((struct config_listener *)p->cur_obj)->kind != LISTENER_S2S)
+		return perr(p, key_seen(p, SEC_LISTENER, "s2s_verify"),
+		    "s2s_verify applies to s2s listeners only; remove it from "
+		    "[listener %s] or set kind = s2s",
+		    ((struct config_listener *)p->cur_obj)->name);
 	if (p->cur == SEC_TLS) {
 		cert = p->cfg->tls.certificate;
 		key = p->cfg->tls.key;
@@ -1743,6 +1792,8 @@ config_free(struct config *cfg)
 	free(cfg->tls.certificate);
 	free(cfg->tls.key);
 	free(cfg->tls.ticket_key_file);
+	free(cfg->tls.s2s_ca_file);
+	free(cfg->tls.s2s_crl_file);
 	free(cfg);
 }
 

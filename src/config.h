@@ -52,6 +52,14 @@ enum tls_version {
 	TLS_VERSION_1_3 = 13,
 };
 
+/* s2s_verify: what a server's certificate must show (s2speer.h). */
+enum config_s2s_verify {
+	CONFIG_S2S_VERIFY_UNSET = 0,	/* [domain]: the listener's policy */
+	CONFIG_S2S_VERIFY_OFF,		/* no certificate asked for */
+	CONFIG_S2S_VERIFY_LOG,		/* checked and logged; dialback goes on */
+	CONFIG_S2S_VERIFY_REQUIRE,	/* no valid certificate: refused */
+};
+
 struct config_addr {
 	struct sockaddr_storage sa;
 	socklen_t len;		/* 0: unset, or a name not yet resolved */
@@ -67,6 +75,7 @@ struct config_domain {
 	char *key;		/* PEM key;   NULL = use [tls] key */
 	struct config_addr backend;	/* c2s backend; len 0: the listener's */
 	struct config_addr s2s_backend;	/* s2s backend; len 0: the listener's */
+	enum config_s2s_verify s2s_verify;	/* UNSET: the listener's */
 	struct config_domain *next;
 };
 
@@ -90,6 +99,7 @@ struct config_listener {
 	   adds ~28,000 ports (the ephemeral range) towards one backend. */
 	struct config_addr sources[CONFIG_MAX_SOURCES];
 	size_t nsources;
+	enum config_s2s_verify s2s_verify;	/* s2s: peer certificates */
 	struct config_listener *next;
 };
 
@@ -103,6 +113,8 @@ struct config_tls {
 	int session_tickets;	/* 1: issue and accept session tickets */
 	char *ticket_key_file;	/* shared ticket keys; NULL: derived */
 	unsigned ticket_lifetime;	/* seconds a ticket resumes */
+	char *s2s_ca_file;	/* CAs that vouch for other servers */
+	char *s2s_crl_file;	/* their CRLs; NULL: none */
 };
 
 struct config_limits {

@@ -40,6 +40,7 @@
 #include "pretls.h"
 #include "proxyproto.h"
 #include "relay.h"
+#include "s2speer.h"
 #include "session.h"
 #include "tls.h"
 #include "vhost.h"
@@ -95,6 +96,7 @@ struct session {
 	struct pretls *pretls;
 	struct tls_conn *tls;
 	struct relay *relay;
+	struct s2speer *s2speer;	/* s2s: the peer's certificate, if asked */
 	struct backend *backend;
 	const struct config_addr *backend_addr;	/* chosen by domain */
 	int backend_start_failed;
@@ -110,10 +112,12 @@ static void on_timer(evutil_socket_t, short, void *);
 static void read_relayed(struct session *);
 static void to_backend(void *, const char *, size_t);
 static void to_client(void *, const char *, size_t);
+static int peer_claim(void *, const char *, int, struct verdict *);
 
 static const struct relay_callbacks relayed_cb = {
 	.to_backend = to_backend,
 	.to_client = to_client,
+	.peer_claim = peer_claim,
 };
 
 static const char *
@@ -223,6 +227,7 @@ session_free(struct session *s)
 	pretls_free(s->pretls);
 	proxyproto_decoder_free(s->proxy);
 	relay_free(s->relay);
+	s2speer_free(s->s2speer);
 	tls_conn_free(s->tls);
 	generation_unref(s->gen);	/* last: tls and relay point into it */
 	close(s->fd);
@@ -577,6 +582,20 @@ do_handshake(struct session *s)
 	    tls_group(s->tls), tls_resumed(s->tls));
 	pretls_free(s->pretls);
 	s->pretls = NULL;
+	/* s2s: what the peer's certificate says, checked against each
+	   domain it claims on the stream (s2speer.h). */
+	if (tls_peer_asked(s->tls)) {
+		char ctx[192];
+
+		snprintf(ctx, sizeof(ctx), " session=%llu client=%s%s "
+		    "listener=%s", s->id, s->client,
+		    via_field(s, via, sizeof(via)), s->l->name);
+		if ((s->s2speer = s2speer_new(s->cfg, s->l,
+		    tls_peer_certificate(s->tls), ctx)) == NULL) {
+			end_with(s, "internal-error", "out-of-memory", NULL);
+			return;
+		}
+	}
 	/* RFC 6120 5.4.3.3: nothing learned before TLS survives it, except
 	   the domain, which chose the certificate (direct TLS without a
 	   served SNI: none yet, the first header chooses). */
@@ -613,6 +632,18 @@ start_handshake(struct session *s)
 	session_enter_state(s, SESSION_HANDSHAKE);
 	set_timer(s, s->cfg->limits.handshake_timeout);
 	do_handshake(s);
+}
+
+/* The relay saw the peer claim a domain (s2s): its certificate decides. */
+static int
+peer_claim(void *ctx, const char *from, int dialback, struct verdict *v)
+{
+	struct session *s = ctx;
+
+	if (s->s2speer == NULL)
+		return 0;
+	return s2speer_claim(s->s2speer, relay_domain(s->relay), from, dialback,
+	    v);
 }
 
 /* The client's </stream:stream> is passed on: wait (bounded) for the

@@ -81,6 +81,7 @@ static const struct {
 	{ "policy-violation", "too-many-attributes" },
 	{ "policy-violation", "name-too-long" },
 	{ "policy-violation", "post-tls-element" },
+	{ "policy-violation", "peer-unverified" },
 	{ "policy-violation", "nested-stream" },
 	{ "policy-violation", "domain-changed" },
 	{ "refused", "max-connections-per-ip" },

@@ -781,7 +781,7 @@ test_print_keys(void)
 	fclose(f);
 	for (char *c = buf; *c != '\0'; c++)
 		lines += *c == '\n';
-	ok(lines == 49, "config_print_keys: one line per key (%zu)", lines);
+	ok(lines == 53, "config_print_keys: one line per key (%zu)", lines);
 	ok(strstr(buf, "limits\tmax_stanza_size\t256k\t") != NULL &&
 	    strstr(buf, "listener\tbackend\trequired\t") != NULL &&
 	    strstr(buf, "global\tuser\t-\t") != NULL &&
@@ -859,6 +859,64 @@ test_proxy_keys(void)
 	    "backend");
 	if (cfg != NULL) {
 		ok(cfg->listeners->backend_proxy == PROXYPROTO_V1, "v1");
+		config_free(cfg);
+	}
+}
+
+/* Issue 13: s2s peer certificate keys. */
+static void
+test_s2s_verify(void)
+{
+	static const struct bad_case s2sbad[] = {
+		{ "s2s_verify on a c2s listener", MIN_OK "s2s_verify = log\n",
+		    9, "s2s_verify applies to s2s listeners only" },
+		{ "s2s_verify unknown word", TLS_OK DOM_OK
+		    "[listener s2s]\nkind = s2s\nlisten = 127.0.0.1:5269\n"
+		    "backend = 127.0.0.1:15269\ndomains = example.org\n"
+		    "s2s_verify = strict\n", 10,
+		    "s2s_verify = strict is unknown; write off, log" },
+		{ "[domain] s2s_verify unknown word", TLS_OK
+		    "[domain example.org]\ns2s_verify = yes\n" LST_OK, 5,
+		    "s2s_verify = yes is unknown" },
+	};
+	const struct config_domain *d;
+	struct config *cfg;
+
+	for (size_t i = 0; i < sizeof(s2sbad) / sizeof(s2sbad[0]); i++)
+		check_bad(&s2sbad[i]);
+	cfg = parse_ok(TLS_OK DOM_OK "[listener s2s]\nkind = s2s\n"
+	    "listen = 127.0.0.1:5269\nbackend = 127.0.0.1:15269\n"
+	    "domains = example.org\n", "s2s listener, defaults");
+	if (cfg != NULL) {
+		ok(cfg->listeners->s2s_verify == CONFIG_S2S_VERIFY_LOG,
+		    "s2s_verify defaults to log");
+		ok(cfg->domains->s2s_verify == CONFIG_S2S_VERIFY_UNSET,
+		    "[domain] s2s_verify defaults to the listener's");
+		ok(strcmp(cfg->tls.s2s_ca_file,
+		    "/etc/ssl/certs/ca-certificates.crt") == 0 &&
+		    cfg->tls.s2s_crl_file == NULL,
+		    "trust store defaults to the system bundle, no CRL");
+		config_free(cfg);
+	}
+	cfg = parse_ok("[tls]\ncertificate = /c\nkey = /k\n"
+	    "s2s_ca_file = /etc/xmpp-ca.pem\ns2s_crl_file = /etc/xmpp.crl\n"
+	    "[domain a.example]\ns2s_verify = Require\n"
+	    "[domain b.example]\ns2s_verify = off\n"
+	    "[listener s2s]\nkind = s2s\nlisten = 127.0.0.1:5269\n"
+	    "backend = 127.0.0.1:15269\ndomains = a.example b.example\n"
+	    "s2s_verify = off\n", "s2s_verify per listener and domain");
+	if (cfg != NULL) {
+		ok(cfg->listeners->s2s_verify == CONFIG_S2S_VERIFY_OFF,
+		    "listener s2s_verify = off");
+		d = config_find_domain(cfg, "a.example");
+		ok(d != NULL && d->s2s_verify == CONFIG_S2S_VERIFY_REQUIRE,
+		    "[domain] s2s_verify = Require");
+		d = config_find_domain(cfg, "b.example");
+		ok(d != NULL && d->s2s_verify == CONFIG_S2S_VERIFY_OFF,
+		    "[domain] s2s_verify = off");
+		ok(strcmp(cfg->tls.s2s_ca_file, "/etc/xmpp-ca.pem") == 0 &&
+		    strcmp(cfg->tls.s2s_crl_file, "/etc/xmpp.crl") == 0,
+		    "s2s_ca_file, s2s_crl_file");
 		config_free(cfg);
 	}
 }
@@ -1058,6 +1116,7 @@ main(void)
 	test_print_keys();
 	test_metrics_keys();
 	test_proxy_keys();
+	test_s2s_verify();
 	test_workers();
 	test_sources();
 	test_admission_keys();
