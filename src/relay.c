@@ -129,6 +129,74 @@ client_element_start(void *ctx, const char *ns, const char *name)
 }
 
 /*
+ * The value of the unprefixed attribute name on the start tag that
+ * begins p (a unit Expat found well-formed), copied raw into buf (a
+ * value with references stays undecoded, and so is never a valid domain
+ * to certname.h).  1 if found and it fits, else 0.
+ */
+static int
+start_tag_attr(const char *p, size_t len, const char *name, char *buf,
+    size_t buflen)
+{
+	const char *end = p + len, *n, *v;
+	size_t nlen = strlen(name);
+	char quote;
+
+	/* Skip '<' and the element name. */
+	for (p++; p < end && !strchr(" \t\r\n/>", *p); p++)
+		;
+	for (;;) {
+		while (p < end && strchr(" \t\r\n", *p))
+			p++;
+		if (p >= end || *p == '/' || *p == '>')
+			return 0;
+		for (n = p; p < end && !strchr(" \t\r\n=", *p); p++)
+			;
+		if ((size_t)(p - n) == nlen && memcmp(n, name, nlen) == 0)
+			nlen = (size_t)-1;	/* found: mark */
+		while (p < end && *p != '\'' && *p != '"')
+			p++;
+		if (p >= end)
+			return 0;
+		quote = *p++;
+		for (v = p; p < end && *p != quote; p++)
+			;
+		if (p >= end)
+			return 0;
+		if (nlen == (size_t)-1) {
+			if ((size_t)(p - v) >= buflen)
+				return 0;
+			memcpy(buf, v, (size_t)(p - v));
+			buf[p - v] = '\0';
+			return 1;
+		}
+		p++;
+	}
+}
+
+/* s2s: every domain the peer claims goes to the owner's check. */
+static int
+check_claim(struct relay *r, const struct xmlstream_unit *u)
+{
+	char from[1024];
+
+	if (r->l->kind != LISTENER_S2S || r->cb.peer_claim == NULL)
+		return 0;
+	if (u->kind == XMLSTREAM_UNIT_HEADER)
+		return u->header->from == NULL ? 0 :
+		    r->cb.peer_claim(r->ctx, u->header->from, 0, failure(r));
+	if (u->kind == XMLSTREAM_UNIT_ELEMENT && strcmp(u->ns, XMPP_NS_DIALBACK) == 0 &&
+	    strcmp(u->name, "result") == 0) {
+		/* A 'from' too long to be a domain is still a claim. */
+		if (!start_tag_attr(u->data, u->len, "from", from,
+		    sizeof(from)))
+			snprintf(from, sizeof(from), "%s", "-");
+		return r->cb.peer_claim(r->ctx, from, 1, failure(r));
+	}
+	return 0;
+}
+
+/*
  * SASL (RFC 6120 6.4): a request whose answer may be <success/>, after
  * which the backend parses what follows as a new stream.  <abort/> is
  * answered with <failure/>.  SASL2 (XEP-0388) restarts no stream, so its
@@ -172,6 +240,8 @@ client_unit(void *ctx, const struct xmlstream_unit *u)
 
 	if (u->kind == XMLSTREAM_UNIT_HEADER &&
 	    check_client_header(r, u->header))
+		return -1;
+	if (check_claim(r, u))
 		return -1;
 	r->cb.to_backend(r->ctx, u->data, u->len);
 	if (u->kind == XMLSTREAM_UNIT_END) {

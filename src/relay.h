@@ -40,9 +40,19 @@ struct relay;
 
 typedef void relay_write_fn(void *ctx, const char *data, size_t len);
 
+/*
+ * s2s only: the peer claims to be domain from, in its stream header
+ * (dialback 0) or in a dialback <db:result from=.../> request (1).
+ * Called before the unit is passed on; return 0 to go on, or -1 with v
+ * filled to refuse the stream (the unit is not passed on).
+ */
+typedef int relay_claim_fn(void *ctx, const char *from, int dialback,
+    struct verdict *v);
+
 struct relay_callbacks {
 	relay_write_fn *to_backend;	/* accepted client bytes */
 	relay_write_fn *to_client;	/* rewritten backend bytes */
+	relay_claim_fn *peer_claim;	/* may be NULL */
 };
 
 enum relay_result {

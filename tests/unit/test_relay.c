@@ -65,7 +65,7 @@ to_client(void *ctx, const char *data, size_t len)
 	append(s->c, &s->clen, data, len);
 }
 
-static const struct relay_callbacks cb = { to_backend, to_client };
+static const struct relay_callbacks cb = { to_backend, to_client, NULL };
 
 #define FROM_CLIENT(r, str) relay_from_client((r), (str), strlen(str))
 #define FROM_BACKEND(r, str) relay_from_backend((r), (str), strlen(str))
@@ -204,6 +204,98 @@ test_doors(void)
 	config_free(c2);
 }
 
+/* Issue 13: every domain an s2s peer claims reaches the owner first. */
+static char claims[512];
+
+static int
+record_claim(void *ctx, const char *from, int dialback, struct verdict *v)
+{
+	(void)ctx;
+	snprintf(claims + strlen(claims), sizeof(claims) - strlen(claims),
+	    "%s%s:%s", claims[0] ? " " : "", dialback ? "db" : "hdr", from);
+	if (strcmp(from, "evil.example") == 0) {
+		verdict_set(v, "policy-violation", "peer-unverified",
+		    XMPP_COND_POLICY_VIOLATION, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+#define CLAIM_HDR(from) "<?xml version='1.0'?><stream:stream " \
+	"xmlns='jabber:server' xmlns:db='jabber:server:dialback' " \
+	"xmlns:stream='" NS_STREAMS "' to='example.org'" from \
+	" version='1.0'>"
+
+static void
+test_claims(void)
+{
+	static const char s2s[] =
+	    "[tls]\ncertificate = /c\nkey = /k\n[domain example.org]\n"
+	    "[listener s2s]\nlisten = 127.0.0.1:0\nkind = s2s\n"
+	    "backend = 127.0.0.1:2\ndomains = example.org\n";
+	static const struct relay_callbacks ccb = { to_backend, to_client,
+	    record_claim };
+	struct config *c2;
+	struct sink s;
+	struct relay *r;
+	enum relay_result res;
+	char err[256];
+
+	if (config_parse_string(s2s, "s2s.conf", &c2, err, sizeof(err))) {
+		ok(0, "config: %s", err);
+		return;
+	}
+	memset(&s, 0, sizeof(s));
+	claims[0] = '\0';
+	r = relay_new(c2, c2->listeners, "example.org", "id", &ccb, &s);
+	res = FROM_CLIENT(r, CLAIM_HDR(" from='a.example'"));
+	ok(res == RELAY_OK && strcmp(claims, "hdr:a.example") == 0,
+	    "s2s: the header's from is claimed (%s)", claims);
+	res = client_bytewise(r, "<db:result from='a.example' "
+	    "to='example.org'>k1</db:result>\n<db:result\tto='example.org'"
+	    " from = \"b.example\" >k2</db:result><db:verify from='v.example'"
+	    " to='example.org' id='i'>k3</db:verify><message from='m.example'"
+	    " to='u@example.org'/><db:result to='example.org' xfrom='x' "
+	    "from='c&amp;d'>k4</db:result>");
+	ok(res == RELAY_OK && strcmp(claims, "hdr:a.example db:a.example "
+	    "db:b.example db:c&amp;d") == 0,
+	    "every <db:result/> from is claimed, raw, whatever the quoting; "
+	    "not <db:verify/> or stanzas (%s)", claims);
+	res = FROM_CLIENT(r, "<db:result from='evil.example' "
+	    "to='example.org'>k5</db:result>");
+	ok(res == RELAY_ERROR && strstr(s.b, "evil") == NULL &&
+	    strcmp(relay_verdict(r)->reason, "peer-unverified") == 0,
+	    "a refused claim ends the stream; the request never reaches the "
+	    "backend");
+	relay_free(r);
+
+	memset(&s, 0, sizeof(s));
+	claims[0] = '\0';
+	r = relay_new(c2, c2->listeners, "example.org", "id", &ccb, &s);
+	res = FROM_CLIENT(r, CLAIM_HDR(" from='evil.example'"));
+	ok(res == RELAY_ERROR && s.blen == 0,
+	    "a refused header claim: nothing reaches the backend");
+	relay_free(r);
+
+	memset(&s, 0, sizeof(s));
+	claims[0] = '\0';
+	r = relay_new(c2, c2->listeners, "example.org", "id", &ccb, &s);
+	res = FROM_CLIENT(r, CLAIM_HDR(""));
+	ok(res == RELAY_OK && claims[0] == '\0',
+	    "a header without from claims nothing");
+	relay_free(r);
+	config_free(c2);
+
+	/* c2s: never asked */
+	memset(&s, 0, sizeof(s));
+	claims[0] = '\0';
+	r = relay_new(cfg, cfg->listeners, "example.org", "id", &ccb, &s);
+	res = FROM_CLIENT(r, "<?xml version='1.0'?><stream:stream "
+	    "xmlns='jabber:client' xmlns:stream='" NS_STREAMS "' "
+	    "to='example.org' from='evil.example' version='1.0'>");
+	ok(res == RELAY_OK && claims[0] == '\0', "c2s: no claims");
+	relay_free(r);
+}
 
 /* --- the SASL hold (issue 10, defect 2) ------------------------------ */
 
@@ -710,6 +802,7 @@ main(void)
 	relay_free(r);
 
 	test_doors();
+	test_claims();
 	test_sasl_hold();
 	test_preauth_bound();
 	config_free(cfg);
