@@ -142,6 +142,8 @@ static int parse_domains(struct parser *, const struct key *, void *,
     const char *);
 static int parse_trusted(struct parser *, const struct key *, void *,
     const char *);
+static int parse_exempt(struct parser *, const struct key *, void *,
+    const char *);
 static int parse_sources(struct parser *, const struct key *, void *,
     const char *);
 static int parse_metrics_listen(struct parser *, const struct key *, void *,
@@ -202,12 +204,23 @@ static const struct enum_type enum_backend_proxy = {
 	"unknown", NAMES(backend_proxy_names)
 };
 
+static const struct enum_name s2s_verify_names[] = {
+	{ "off", CONFIG_S2S_VERIFY_OFF, NULL },
+	{ "log", CONFIG_S2S_VERIFY_LOG, "check and log, dialback goes on" },
+	{ "require", CONFIG_S2S_VERIFY_REQUIRE,
+	    "no valid certificate for the domain: refused" },
+};
+static const struct enum_type enum_s2s_verify = {
+	"unknown", NAMES(s2s_verify_names)
+};
+
 #undef NAMES
 
 /* KEY_ENUM stores an int: every enum behind one must be int-sized. */
 _Static_assert(sizeof(enum listener_kind) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum listener_tls) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum proxyproto_version) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum config_s2s_verify) == sizeof(int), "enum size");
 
 #define G(f)	offsetof(struct config, f)
 #define T(f)	offsetof(struct config_tls, f)
@@ -277,10 +290,25 @@ static const struct key keys[] = {
 	{ SEC_TLS, "ticket_lifetime", KEY_UINT, T(ticket_lifetime), "7200",
 	    60, 604800, NULL, NULL, NULL,
 	    "seconds a ticket can resume a session (and key rotation period)" },
+	{ SEC_TLS, "s2s_ca_file", KEY_STRING, T(s2s_ca_file),
+	    "/etc/ssl/certs/ca-certificates.crt", 0, 0, NULL, NULL, NULL,
+	    "PEM CA certificates trusted to vouch for other servers' "
+	    "certificates (s2s_verify)" },
+	{ SEC_TLS, "s2s_crl_file", KEY_STRING, T(s2s_crl_file), NULL, 0, 0,
+	    NULL, NULL, NULL,
+	    "PEM CRLs (concatenated) of the s2s_ca_file CAs; revoked "
+	    "certificates are refused" },
 
 	{ SEC_LIMITS, "max_stanza_size", KEY_SIZE, L(max_stanza_size), "256k",
 	    KB, 16 * MB, NULL, NULL, NULL,
 	    "largest stanza a client may send, in bytes" },
+	/* Nothing a client sends before authentication is large (header,
+	   SASL exchange); XEP-0478 lets servers say so.  The minimum fits
+	   a SASL PLAIN or SCRAM element with long names. */
+	{ SEC_LIMITS, "max_preauth_stanza_size", KEY_SIZE,
+	    L(max_preauth_stanza_size), "16k", 4 * KB, 16 * MB, NULL, NULL,
+	    NULL, "largest stanza a client may send before it has "
+	    "authenticated, in bytes (at most max_stanza_size)" },
 	{ SEC_LIMITS, "max_backend_stanza_size", KEY_SIZE,
 	    L(max_backend_stanza_size), "1M", KB, 64 * MB, NULL, NULL, NULL,
 	    "largest stanza passed from the backend to a client, in bytes" },
@@ -314,6 +342,15 @@ static const struct key keys[] = {
 	    L(connection_rate_per_ip), "30", 0, 1000000, NULL, NULL, NULL,
 	    "new connections per second from one IPv4 address or IPv6 /64 "
 	    "(0: no cap)" },
+	{ SEC_LIMITS, "max_connections_per_balancer", KEY_UINT,
+	    L(max_connections_per_balancer), "0", 0, 1000000, NULL, NULL, NULL,
+	    "connections open at once from one proxy_trusted load balancer, "
+	    "whose clients are each held to the per-address caps (0: only "
+	    "max_connections)" },
+	{ SEC_LIMITS, "admission_exempt", KEY_CUSTOM, L(exempt),
+	    "127.0.0.0/8 ::1", 0, 0, parse_exempt, NULL, NULL,
+	    "address blocks free of the per-address caps (monitoring, your TLS "
+	    "scanner), or none" },
 	/* The minimum fits every name of RFC 6120 with its namespace (the
 	   longest, the xmpp-streams <remote-connection-failed/>, is 60
 	   bytes); below 40 even the stream header and <starttls/> were
@@ -337,6 +374,10 @@ static const struct key keys[] = {
 	{ SEC_DOMAIN, "s2s_backend", KEY_CUSTOM, D(s2s_backend), NULL, 0, 0,
 	    parse_backend, NULL, NULL,
 	    "this domain's s2s backend, host:port (default: the listener's)" },
+	{ SEC_DOMAIN, "s2s_verify", KEY_ENUM, D(s2s_verify), NULL, 0, 0,
+	    NULL, &enum_s2s_verify, NULL,
+	    "certificates of servers connecting to this domain: off, log or "
+	    "require (default: the listener's)" },
 
 	{ SEC_LISTENER, "listen", KEY_CUSTOM, S(listen), NULL, 0, 0,
 	    parse_listen, NULL, "0.0.0.0:5222 [::]:5222",
@@ -368,6 +409,10 @@ static const struct key keys[] = {
 	    parse_sources, NULL, NULL,
 	    "local addresses backend connections come from, used in turn "
 	    "(more than ~28,000 connections to one backend)" },
+	{ SEC_LISTENER, "s2s_verify", KEY_ENUM, S(s2s_verify), "log", 0, 0,
+	    NULL, &enum_s2s_verify, NULL,
+	    "s2s: check the certificate of connecting servers: off, log "
+	    "(dialback goes on) or require" },
 };
 
 #undef G
@@ -897,8 +942,11 @@ parse_domains(struct parser *p, const struct key *k, void *dst,
 	return rc;
 }
 
-/* A list of CIDR blocks separated by commas into cidrs[CONFIG_MAX_TRUSTED];
-   who: whose addresses to write when it is empty. */
+/*
+ * A list of CIDR blocks separated by commas or blanks into
+ * cidrs[CONFIG_MAX_TRUSTED].  who: whose addresses to write when it is
+ * empty; NULL: "none" is the empty list, and allowed.
+ */
 static int
 parse_cidr_list(struct parser *p, const struct key *k,
     struct proxyproto_cidr *cidrs, size_t *n, const char *value,
@@ -907,9 +955,11 @@ parse_cidr_list(struct parser *p, const struct key *k,
 	char *copy, *w, *save = NULL;
 	int rc = 0;
 
+	*n = 0;
+	if (who == NULL && strcasecmp(value, "none") == 0)
+		return 0;
 	if ((copy = strdup(value)) == NULL)
 		return oom(p);
-	*n = 0;
 	for (w = strtok_r(copy, ", \t", &save); w != NULL && rc == 0;
 	    w = strtok_r(NULL, ", \t", &save)) {
 		if (*n == CONFIG_MAX_TRUSTED)
@@ -919,14 +969,17 @@ parse_cidr_list(struct parser *p, const struct key *k,
 		else if (proxyproto_cidr_parse(w, &cidrs[*n]) == -1)
 			rc = perr(p, p->lineno, "%s: %s is not an IP address "
 			    "or CIDR block (host bits zero); write e.g. "
-			    "127.0.0.1, 10.0.0.0/8, ::1 or 2001:db8::/32",
-			    k->name, w);
+			    "127.0.0.1, 10.0.0.0/8, ::1 or 2001:db8::/32%s",
+			    k->name, w, who == NULL ? ", or none" : "");
 		else
 			(*n)++;
 	}
-	if (rc == 0 && *n == 0)
+	if (rc == 0 && *n == 0 && who != NULL)
 		rc = perr(p, p->lineno, "%s is empty; write %s, e.g. "
 		    "%s = 10.0.0.5, 10.0.0.6", k->name, who, k->name);
+	else if (rc == 0 && *n == 0)
+		rc = perr(p, p->lineno, "%s is empty; write address blocks, "
+		    "e.g. %s = 127.0.0.0/8 ::1, or none", k->name, k->name);
 	free(copy);
 	return rc;
 }
@@ -961,6 +1014,16 @@ parse_metrics_listen(struct parser *p, const struct key *k, void *dst,
 		return perr(p, p->lineno, "%s takes one address; write e.g. "
 		    "%s = 127.0.0.1:9470", k->name, k->name);
 	return parse_addr(p, k->name, value, dst, 1);
+}
+
+static int
+parse_exempt(struct parser *p, const struct key *k, void *dst,
+    const char *value)
+{
+	struct config_limits *lim = (struct config_limits *)((char *)dst -
+	    offsetof(struct config_limits, exempt));
+
+	return parse_cidr_list(p, k, lim->exempt, &lim->nexempt, value, NULL);
 }
 
 static int
@@ -1042,6 +1105,51 @@ rec_line(const struct parser *p, enum section_kind kind, const void *obj)
 	return r != NULL ? r->line : p->lineno;
 }
 
+/* The line where the current section set key, or 0. */
+static int
+key_seen(const struct parser *p, enum section_kind sec, const char *key)
+{
+	size_t idx = 0;
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (keys[i].section != sec)
+			continue;
+		if (strcmp(keys[i].name, key) == 0)
+			return p->seen_line[idx];
+		idx++;
+	}
+	return 0;
+}
+
+/*
+ * [limits] bounds that depend on each other: max_preauth_stanza_size is
+ * at most max_stanza_size; left unset, it follows a max_stanza_size set
+ * below its default.
+ */
+static int
+end_limits(struct parser *p)
+{
+	struct config_limits *lim = &p->cfg->limits;
+	int line = key_seen(p, SEC_LIMITS, "max_preauth_stanza_size");
+	int max_line = key_seen(p, SEC_LIMITS, "max_stanza_size");
+	char where[32];
+
+	if (lim->max_preauth_stanza_size <= lim->max_stanza_size)
+		return 0;
+	if (line == 0) {
+		lim->max_preauth_stanza_size = lim->max_stanza_size;
+		return 0;
+	}
+	if (max_line != 0)
+		snprintf(where, sizeof(where), "line %d", max_line);
+	else
+		snprintf(where, sizeof(where), "the default");
+	return perr(p, line, "max_preauth_stanza_size = %zu is larger than "
+	    "max_stanza_size = %zu (%s); write at most %zu, or raise "
+	    "max_stanza_size", lim->max_preauth_stanza_size,
+	    lim->max_stanza_size, where, lim->max_stanza_size);
+}
+
 /* Checks that need the whole section: required keys, certificate pairs. */
 static int
 end_section(struct parser *p)
@@ -1063,6 +1171,14 @@ end_section(struct parser *p)
 		}
 		idx++;
 	}
+	if (p->cur == SEC_LISTENER && key_seen(p, SEC_LISTENER, "s2s_verify") &&
+	    ((struct config_listener *)p->cur_obj)->kind != LISTENER_S2S)
+		return perr(p, key_seen(p, SEC_LISTENER, "s2s_verify"),
+		    "s2s_verify applies to s2s listeners only; remove it from "
+		    "[listener %s] or set kind = s2s",
+		    ((struct config_listener *)p->cur_obj)->name);
+	if (p->cur == SEC_LIMITS)
+		return end_limits(p);
 	if (p->cur == SEC_TLS) {
 		cert = p->cfg->tls.certificate;
 		key = p->cfg->tls.key;
@@ -1714,6 +1830,8 @@ config_free(struct config *cfg)
 	free(cfg->tls.certificate);
 	free(cfg->tls.key);
 	free(cfg->tls.ticket_key_file);
+	free(cfg->tls.s2s_ca_file);
+	free(cfg->tls.s2s_crl_file);
 	free(cfg);
 }
 

@@ -25,7 +25,8 @@
 #define CONFIG_MAX_ADDRS 4	/* addresses in one "listen =" list */
 #define CONFIG_MAX_SOURCES 16	/* addresses in one "backend_source =" */
 #define CONFIG_MAX_CIPHERS 3	/* AEAD ciphers xmppshield knows */
-#define CONFIG_MAX_TRUSTED 16	/* address blocks in "proxy_trusted =" */
+#define CONFIG_MAX_TRUSTED 16	/* address blocks in "proxy_trusted =",
+				   "admission_exempt =" */
 
 enum listener_kind {
 	LISTENER_C2S,		/* jabber:client, STARTTLS on 5222 */
@@ -51,6 +52,14 @@ enum tls_version {
 	TLS_VERSION_1_3 = 13,
 };
 
+/* s2s_verify: what a server's certificate must show (s2speer.h). */
+enum config_s2s_verify {
+	CONFIG_S2S_VERIFY_UNSET = 0,	/* [domain]: the listener's policy */
+	CONFIG_S2S_VERIFY_OFF,		/* no certificate asked for */
+	CONFIG_S2S_VERIFY_LOG,		/* checked and logged; dialback goes on */
+	CONFIG_S2S_VERIFY_REQUIRE,	/* no valid certificate: refused */
+};
+
 struct config_addr {
 	struct sockaddr_storage sa;
 	socklen_t len;		/* 0: unset, or a name not yet resolved */
@@ -66,6 +75,7 @@ struct config_domain {
 	char *key;		/* PEM key;   NULL = use [tls] key */
 	struct config_addr backend;	/* c2s backend; len 0: the listener's */
 	struct config_addr s2s_backend;	/* s2s backend; len 0: the listener's */
+	enum config_s2s_verify s2s_verify;	/* UNSET: the listener's */
 	struct config_domain *next;
 };
 
@@ -89,6 +99,7 @@ struct config_listener {
 	   adds ~28,000 ports (the ephemeral range) towards one backend. */
 	struct config_addr sources[CONFIG_MAX_SOURCES];
 	size_t nsources;
+	enum config_s2s_verify s2s_verify;	/* s2s: peer certificates */
 	struct config_listener *next;
 };
 
@@ -102,10 +113,14 @@ struct config_tls {
 	int session_tickets;	/* 1: issue and accept session tickets */
 	char *ticket_key_file;	/* shared ticket keys; NULL: derived */
 	unsigned ticket_lifetime;	/* seconds a ticket resumes */
+	char *s2s_ca_file;	/* CAs that vouch for other servers */
+	char *s2s_crl_file;	/* their CRLs; NULL: none */
 };
 
 struct config_limits {
 	size_t max_stanza_size;		/* client -> backend, bytes */
+	size_t max_preauth_stanza_size;	/* ... until authenticated; at
+					   most max_stanza_size */
 	size_t max_backend_stanza_size;	/* backend -> client, bytes */
 	size_t max_pre_tls_bytes;	/* everything a client sends before TLS */
 	unsigned max_depth;		/* element nesting inside a stanza */
@@ -118,6 +133,11 @@ struct config_limits {
 	unsigned max_connections;	/* open at once, all listeners */
 	unsigned max_connections_per_ip;	/* per IPv4 address or IPv6 /64 */
 	unsigned connection_rate_per_ip;	/* new connections per second */
+	unsigned max_connections_per_balancer;	/* from one proxy_trusted
+						   sender; 0: no cap */
+	/* Addresses free of the per-address caps (the total still holds). */
+	struct proxyproto_cidr exempt[CONFIG_MAX_TRUSTED];
+	size_t nexempt;
 	unsigned max_name_length;	/* bytes of an element or attribute name */
 	size_t buffer_size;		/* high-water mark of each direction */
 };

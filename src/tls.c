@@ -37,6 +37,8 @@
 #include <mbedtls/ssl_internal.h>	/* the handshake's group (2.28) */
 #endif
 
+#include "peercert.h"
+#include "s2speer.h"
 #include "ticket.h"
 #include "tls.h"
 #include "vhost.h"
@@ -71,6 +73,7 @@ struct tls_ctx {
 	int sni_strict;
 	struct tls_domain *domains;
 	struct ticket *tickets;	/* NULL: session_tickets = no */
+	struct peercert_trust *trust;	/* s2s peers; NULL: none verified */
 };
 
 enum tls_refusal {
@@ -319,6 +322,7 @@ setup_conf(struct tls_ctx *ctx, const struct config *cfg,
 	mbedtls_ssl_conf_ciphersuites(conf, ctx->suites);
 	mbedtls_ssl_conf_renegotiation(conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
 	mbedtls_ssl_conf_authmode(conf, MBEDTLS_SSL_VERIFY_NONE);
+	peercert_conf(conf);	/* s2s connections ask per handshake */
 	if ((ret = mbedtls_ssl_conf_own_cert(conf, &d->chain, &d->key)) != 0)
 		goto fail;
 	if (ctx->tickets != NULL)
@@ -439,6 +443,9 @@ tls_ctx_new(const struct config *cfg, char *err, size_t errlen)
 	    (ctx->tickets = ticket_new(&cfg->tls, mbedtls_ctr_drbg_random,
 	    &ctx->drbg, err, errlen)) == NULL)
 		goto fail;
+	if (s2speer_any(cfg) && peercert_trust_load(cfg->tls.s2s_ca_file,
+	    cfg->tls.s2s_crl_file, &ctx->trust, err, errlen) == -1)
+		goto fail;
 	for (cd = cfg->domains; cd != NULL; cd = cd->next) {
 		struct tls_domain *d = calloc(1, sizeof(*d));
 		const char *crt = cd->certificate ? cd->certificate :
@@ -491,6 +498,7 @@ tls_ctx_free(struct tls_ctx *ctx)
 		free(d);
 	}
 	ticket_free(ctx->tickets);
+	peercert_trust_free(ctx->trust);
 	mbedtls_ctr_drbg_free(&ctx->drbg);
 	mbedtls_entropy_free(&ctx->entropy);
 	free(ctx);
@@ -679,6 +687,8 @@ tls_conn_new(struct tls_ctx *ctx, const struct config_listener *l,
 	}
 	c->fd = fd;
 	mbedtls_ssl_set_bio(&c->ssl, c, bio_send, bio_recv, NULL);
+	if (tls_peer_asked(c))
+		peercert_request(ctx->trust, &c->ssl);
 	return c;
 }
 
@@ -818,6 +828,18 @@ void
 tls_close_notify(struct tls_conn *c)
 {
 	(void)mbedtls_ssl_close_notify(&c->ssl);
+}
+
+int
+tls_peer_asked(const struct tls_conn *c)
+{
+	return c->l->kind == LISTENER_S2S && c->ctx->trust != NULL;
+}
+
+struct peercert *
+tls_peer_certificate(const struct tls_conn *c)
+{
+	return peercert_examine(&c->ssl);
 }
 
 const char *

@@ -24,7 +24,7 @@ check() {	# check DESCRIPTION COMMAND...
 # Events: literal "event=NAME" in the sources (one line each), and the
 # end-of-session events and reasons, read from the one table of them in
 # verdict.c (verdict_set() refuses a pair the table lacks).
-events=$(grep -ho 'event=[a-z][a-z-]*' "$TOP_SRCDIR"/src/*.c | sort -u | sed 's/event=//')
+events=$(grep -ho 'event=[a-z][a-z0-9-]*' "$TOP_SRCDIR"/src/*.c | sort -u | sed 's/event=//')
 table=$(sed -n '/^} names\[\] = {$/,/^};$/p' "$TOP_SRCDIR"/src/verdict.c |
     sed -n 's/^[[:space:]]*{ "\([a-z-]*\)", "\([a-z-]*\)" },$/\1 \2/p')
 check "verdict table read from verdict.c" test -n "$table"

@@ -4,6 +4,9 @@
  * the backend is a prefix of what the client sent (after its resets on
  * SASL success, a concatenation of such prefixes cannot be checked
  * simply, so the check applies when no success came from the backend).
+ * The low bit of the first byte picks the s2s listener, where every
+ * domain the peer claims goes to a callback that checks it is a string
+ * of a bounded length and refuses one in three (issue 13).
  */
 #include "autoconf.h"
 #include <stdlib.h>
@@ -42,11 +45,29 @@ to_client(void *ctx, const char *d, size_t n)
 	s->clen += n;
 }
 
+static int
+claim(void *ctx, const char *from, int dialback, struct verdict *v)
+{
+	size_t n = strlen(from);
+
+	(void)ctx;
+	if (n == 0 || n >= 1024 || (dialback != 0 && dialback != 1))
+		abort();
+	if (n % 3 == 0) {
+		verdict_set(v, "policy-violation", "peer-unverified",
+		    XMPP_COND_POLICY_VIOLATION, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct relay_callbacks cb = { to_backend, to_client };
+	static const struct relay_callbacks cb = { to_backend, to_client,
+	    claim };
 	struct config *cfg = fuzz_config();
+	const struct config_listener *l;
 	struct sink s = { NULL, 0, 0, 0 };
 	const char *client, *backend;
 	size_t clen, blen, half;
@@ -55,13 +76,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 2)
 		return 0;
 	half = ((size_t)data[0] << 8 | data[1]) % (size - 1);
+	l = (data[0] & 1) ? cfg->listeners->next : cfg->listeners;
 	data += 2;
 	size -= 2;
 	client = (const char *)data;
 	clen = half;
 	backend = (const char *)data + half;
 	blen = size - half;
-	if ((r = relay_new(cfg, cfg->listeners, "example.org", "id", &cb,
+	if ((r = relay_new(cfg, l, "example.org", "id", &cb,
 	    &s)) == NULL)
 		abort();
 	relay_from_client(r, client, clen / 2);

@@ -53,6 +53,8 @@ def main(t):
         "listener untrusted": listener("127.0.0.1:0",
                                        accept_proxy_protocol="yes",
                                        proxy_trusted="192.0.2.1"),
+        "listener s2s": listener("127.0.0.1:0", kind="s2s",
+                                 s2s_verify="require"),
     }).start()
 
     provoked = []   # (address, event, reason, modes)
@@ -113,6 +115,16 @@ def main(t):
     with client("127.0.0.23") as cl:    # nothing within pre_tls_timeout
         cl.read_to_eof(5)
     expect_end(cl, expect.TIMEOUT, expect.R_PRE_TLS_TIMEOUT, AGGR)
+
+    # a server without a certificate under s2s_verify = require: most often
+    # a misconfigured peer that retries, so aggressive only
+    s2s_hdr = raw.header(ns=raw.NS_SERVER, extra=" from='peer.example'")
+    with client("127.0.0.24", "s2s") as cl:
+        cl.open_stream(s2s_hdr)
+        cl.starttls()
+        cl.send(s2s_hdr)
+        cl.read_to_eof(5)
+    expect_end(cl, expect.POLICY, "peer-unverified", AGGR)
 
     # -- benign: never matched ----------------------------------------------
     with client("127.0.0.31") as cl:    # opens a stream and goes away

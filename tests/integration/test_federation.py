@@ -27,9 +27,9 @@ import time
 from lib import certs, common, daemon, expect, netns, prosody, tap, util
 from lib import xmppclient
 
-A_IP, B_IP = "127.0.0.10", "127.0.0.20"
+A_IP, B_IP, D_IP = "127.0.0.10", "127.0.0.20", "127.0.0.30"
 USERS = {"alice@a.example": "alice-Fed-1", "bob@b.example": "bob-Fed-2",
-         "carol@c.example": "carol-Fed-3"}
+         "carol@c.example": "carol-Fed-3", "dave@d.example": "dave-Fed-4"}
 
 
 class NsProsody(prosody.Prosody):
@@ -124,7 +124,7 @@ log = {{ {{ levels = {{ min = "debug" }}, to = "file", filename = {log} }},
                                     % (user, host, r.stdout, r.stderr))
 
 
-def run_clients(ns, spec, logfile, timeout=40.0):
+def run_clients(ns, spec, logfile, timeout=70.0):
     """The federation scenario in a child (slixmpp) inside the namespace;
     returns its JSON result."""
     env = dict(os.environ)
@@ -157,29 +157,37 @@ def main(t):
     tmp = util.make_tmpdir()
     os.chmod(tmp, 0o711)
     ns = netns.Netns({"a.example": A_IP, "b.example": B_IP,
-                      "c.example": B_IP})
+                      "c.example": B_IP, "d.example": D_IP})
     ns.start_dns(srv=["_xmpps-server._tcp.c.example,c.example,5270"])
-    ca = certs.make_cert(tmp, "rsa", "a.example")
+    # the servers' certificates for s2s come from a test CA that
+    # xmppshield trusts (s2s_ca_file); D's names another domain
+    test_ca = certs.CA(tmp, "federation test CA")
+    ca = test_ca.issue("a.example")
+    cd = test_ca.issue("other.example")
     cb = certs.make_cert(tmp, "ecdsa", "b.example")
     cc = certs.make_cert(tmp, "rsa", "c.example")
 
     dirs = {}
-    for n in ("a", "b"):
+    for n in ("a", "b", "d"):
         dirs[n] = os.path.join(tmp, n)
         os.mkdir(dirs[n], 0o711)
     pa = NsProsody(dirs["a"], ns, ["a.example"], A_IP, 5222, 5269, cert=ca)
     pb = NsProsody(dirs["b"], ns, ["b.example", "c.example"], "127.0.0.1",
                    15222, 15269)
-    pa.start()
-    pb.start()
+    pd = NsProsody(dirs["d"], ns, ["d.example"], D_IP, 5222, 5269, cert=cd)
+    servers = {"a.example": pa, "b.example": pb, "c.example": pb,
+               "d.example": pd}
+    for p in (pa, pb, pd):
+        p.start()
     for jid, pw in USERS.items():
         user, host = jid.split("@")
-        (pa if host == "a.example" else pb).register_at(user, host, pw)
-    tap.diag("namespace %s, Prosody A and B up in %.2f s"
+        servers[host].register_at(user, host, pw)
+    tap.diag("namespace %s, Prosody A, B and D up in %.2f s"
              % (ns.name, time.monotonic() - t0))
 
     d = daemon.Daemon(tmp, {
         "global": {"log_level": "debug"},
+        "tls": {"s2s_ca_file": test_ca.cert},
         "domain b.example": {"certificate": cb.cert, "key": cb.key},
         "domain c.example": {"certificate": cc.cert, "key": cc.key},
         "listener c2s": {"listen": B_IP + ":5222",
@@ -190,11 +198,13 @@ def main(t):
                                 "domains": "c.example b.example"},
         "listener s2s": {"listen": B_IP + ":5269", "kind": "s2s",
                          "backend": "127.0.0.1:15269",
-                         "domains": "b.example c.example"},
+                         "domains": "b.example c.example",
+                         "s2s_verify": "require"},
         "listener s2s-direct": {"listen": B_IP + ":5270", "kind": "s2s",
                                 "tls": "direct",
                                 "backend": "127.0.0.1:15269",
-                                "domains": "c.example b.example"},
+                                "domains": "c.example b.example",
+                                "s2s_verify": "require"},
     }, prefix=ns.prefix()).start()
 
     spec = {
@@ -206,6 +216,8 @@ def main(t):
         "carol": {"jid": "carol@c.example", "pw": USERS["carol@c.example"],
                   "host": B_IP, "port": 5223, "tls": "direct",
                   "ca": cc.cert, "alpn": ["xmpp-client"]},
+        "dave": {"jid": "dave@d.example", "pw": USERS["dave@d.example"],
+                 "host": D_IP, "port": 5222, "tls": "none"},
     }
     mark = d.mark()
     t1 = time.monotonic()
@@ -218,7 +230,8 @@ def main(t):
                 r.get("error"), r.get("steps"),
                 util.tail_file(os.path.join(tmp, "clients.log"), 25),
                 d.text(mark)[-3000:], util.tail_file(pa.log, 25),
-                util.tail_file(pb.log, 25))
+                util.tail_file(pb.log, 25)) + "\n-- Prosody D:\n" + \
+            util.tail_file(pd.log, 25)
 
     with t.case("alice@a.example -> bob@b.example: server A delivers over "
                 "s2s through xmppshield's 5269 (STARTTLS, dialback)") as k:
@@ -249,9 +262,51 @@ def main(t):
                     e.get("sni") == "c.example" and
                     e.get("alpn") == "xmpp-server" for e in s2sd),
                 "s2s-direct session for c.example, ALPN xmpp-server", est)
-        k.check(not d.lines_matching(r"event=(%s|%s)\b" % (
-            expect.POLICY, expect.PROTOCOL), mark), "no policy or "
-            "protocol event", d.text(mark)[-2000:])
+        k.check(not [x for x in d.lines_matching(r"event=(%s|%s)\b" % (
+            expect.POLICY, expect.PROTOCOL), mark)
+            if "d.example" not in x], "no policy or protocol event but "
+            "d.example's", d.text(mark)[-2000:])
+    with t.case("s2s_verify = require: Prosody A presented its certificate "
+                "from the test CA on its outgoing s2s; xmppshield verified "
+                "a.example on both listeners before Prosody B saw the "
+                "stream") as k:
+        ver = [daemon.parse_line(x) for x in d.lines_matching(
+            r"event=s2s-peer-verified\b", mark)]
+        for lst, dom in (("s2s", "b.example"), ("s2s-direct", "c.example")):
+            k.check(any(e.get("listener") == lst and
+                        e.get("domain") == "a.example" and
+                        e.get("to") == dom and
+                        e.get("issuer") == "CN=federation test CA"
+                        for e in ver),
+                    "event=s2s-peer-verified listener=%s domain=a.example "
+                    "to=%s issuer=\"CN=federation test CA\"" % (lst, dom),
+                    ver)
+        k.check(not [x for x in d.lines_matching(
+            r"event=s2s-peer-unverified\b", mark) if "a.example" in x],
+            "no unverified line for a.example", d.text(mark)[-2000:])
+    with t.case("s2s_verify = require: Prosody D's certificate names "
+                "another domain: refused (reason=name-mismatch, "
+                "<policy-violation/>) before Prosody B saw it; dave's "
+                "message to bob bounced back, bob never got it") as k:
+        line = d.wait_for(r"event=s2s-peer-unverified\b.*\bdomain=d\.example"
+                          r"\b", start=mark)
+        e = daemon.parse_line(line) if line else {}
+        k.check(e.get("reason") == "name-mismatch" and
+                e.get("policy") == "require",
+                "event=s2s-peer-unverified domain=d.example "
+                "reason=name-mismatch policy=require", d.text(mark)[-2000:])
+        k.check(d.wait_for(r"event=%s\b.*reason=peer-unverified\b.*"
+                           r"peer_domain=d\.example" % expect.POLICY,
+                           start=mark) is not None,
+                "end line event=policy-violation reason=peer-unverified",
+                d.text(mark)[-2000:])
+        k.check("dave_bounced" in r.get("steps", []) and
+                "dave_not_delivered" in r.get("steps", []),
+                "dave got his message back as an error; bob did not get it",
+                diag())
+        k.check("d.example" not in pb.log_text(),
+                "Prosody B never heard of d.example",
+                util.tail_file(pb.log, 20))
     with t.case("Prosody B accepted the dialback keys it verified itself "
                 "(a.example was dialled back directly)") as k:
         log = pb.log_text()
@@ -265,6 +320,7 @@ def main(t):
     d.stop()
     pa.stop()
     pb.stop()
+    pd.stop()
     common.sessions_end_once(t, d)
     util.run_cleanups()
     t.ok(ns.gone(), "namespace %s and %s removed" % (ns.name, ns.etc))
@@ -319,6 +375,8 @@ def child(spec, logfile):
                        "ssl_invalid_chain"):
                 self.add_event_handler(ev, self._fail)
             self.add_event_handler("message", self._message)
+            # slixmpp reports type='error' messages only as message_error
+            self.add_event_handler("message_error", self._message)
 
         def _start(self, e):
             if not self.started.done():
@@ -381,13 +439,31 @@ def child(spec, logfile):
         b.send_message(mto=a.boundjid.bare, mbody=tr, mtype="chat")
         await expect_msg(a, b.boundjid.bare, tr)
         steps.append("reply")
+        if "dave" in clients:
+            # d.example's s2s to b.example is refused by xmppshield:
+            # Prosody D bounces the message back to dave as an error
+            dv = clients["dave"]
+            td = "from-dave-" + uuid.uuid4().hex
+            dv.send_message(mto=b.boundjid.bare, mbody=td, mtype="chat")
+            # the bounce is an error reply (Prosody does not echo the body)
+            try:
+                while True:
+                    frm, body = await asyncio.wait_for(dv.messages.get(), 25)
+                    if frm == b.boundjid.bare and body in ("", td):
+                        break
+                if any("dave got error" in e for e in result["errors"]):
+                    steps.append("dave_bounced")
+            except asyncio.TimeoutError:
+                pass
+            if not any(body == td for _, body in list(b.messages._queue)):
+                steps.append("dave_not_delivered")
         for cl in clients.values():
             await asyncio.wait_for(cl.disconnect(wait=2.0), 8)
         steps.append("disconnect")
         result["ok"] = True
 
     try:
-        loop.run_until_complete(asyncio.wait_for(scenario(), 35))
+        loop.run_until_complete(asyncio.wait_for(scenario(), 60))
     except Exception as e:
         result["error"] = "%s: %s" % (type(e).__name__, e)
     finally:

@@ -174,6 +174,20 @@ static const struct bad_case bad[] = {
 	    "out of range" },
 	{ "size negative", MIN_OK "[limits]\nmax_stanza_size = -1\n", 10,
 	    "max_stanza_size = -1 is not a size" },
+	{ "pre-auth bound below 4k", MIN_OK "[limits]\n"
+	    "max_preauth_stanza_size = 2k\n", 10,
+	    "max_preauth_stanza_size = 2k is out of range; write a value "
+	    "between 4k and 16M" },
+	{ "pre-auth bound over max_stanza_size", MIN_OK "[limits]\n"
+	    "max_stanza_size = 8k\nmax_preauth_stanza_size = 16k\n", 11,
+	    "max_preauth_stanza_size = 16384 is larger than max_stanza_size "
+	    "= 8192 (line 10); write at most 8192, or raise max_stanza_size" },
+	{ "pre-auth bound over max_stanza_size set later", MIN_OK
+	    "[limits]\nmax_preauth_stanza_size = 32k\nmax_stanza_size = 16k\n",
+	    10, "is larger than max_stanza_size = 16384 (line 11)" },
+	{ "pre-auth bound over the default max_stanza_size", MIN_OK
+	    "[limits]\nmax_preauth_stanza_size = 300k\n", 10,
+	    "max_stanza_size = 262144 (the default); write at most 262144" },
 	{ "size overflow", MIN_OK "[limits]\n"
 	    "buffer_size = 99999999999999999999999\n", 10, "out of range" },
 	{ "size overflow by suffix", MIN_OK "[limits]\n"
@@ -356,6 +370,8 @@ test_defaults(void)
 	    cfg->tls.ticket_lifetime == 7200,
 	    "session tickets on by default, derived keys, 7200 s");
 	ok(cfg->limits.max_stanza_size == 262144, "max_stanza_size 256k");
+	ok(cfg->limits.max_preauth_stanza_size == 16384,
+	    "max_preauth_stanza_size 16k");
 	ok(cfg->limits.max_backend_stanza_size == 1048576,
 	    "max_backend_stanza_size 1M");
 	ok(cfg->limits.max_pre_tls_bytes == 4096, "max_pre_tls_bytes 4k");
@@ -414,6 +430,9 @@ test_values(void)
 		    strcmp(cfg->pidfile, "/run/xmppshield.pid") == 0,
 		    "strings stored");
 		ok(cfg->limits.max_stanza_size == 1024, "1k is 1024");
+		ok(cfg->limits.max_preauth_stanza_size == 1024,
+		    "max_preauth_stanza_size unset follows a smaller "
+		    "max_stanza_size");
 		ok(cfg->limits.max_backend_stanza_size == 64 * 1048576,
 		    "64M is 67108864");
 		ok(cfg->limits.max_pre_tls_bytes == 512, "plain 512");
@@ -783,7 +802,7 @@ test_print_keys(void)
 	fclose(f);
 	for (char *c = buf; *c != '\0'; c++)
 		lines += *c == '\n';
-	ok(lines == 47, "config_print_keys: one line per key (%zu)", lines);
+	ok(lines == 54, "config_print_keys: one line per key (%zu)", lines);
 	ok(strstr(buf, "limits\tmax_stanza_size\t256k\t") != NULL &&
 	    strstr(buf, "listener\tbackend\trequired\t") != NULL &&
 	    strstr(buf, "global\tuser\t-\t") != NULL &&
@@ -861,6 +880,64 @@ test_proxy_keys(void)
 	    "backend");
 	if (cfg != NULL) {
 		ok(cfg->listeners->backend_proxy == PROXYPROTO_V1, "v1");
+		config_free(cfg);
+	}
+}
+
+/* Issue 13: s2s peer certificate keys. */
+static void
+test_s2s_verify(void)
+{
+	static const struct bad_case s2sbad[] = {
+		{ "s2s_verify on a c2s listener", MIN_OK "s2s_verify = log\n",
+		    9, "s2s_verify applies to s2s listeners only" },
+		{ "s2s_verify unknown word", TLS_OK DOM_OK
+		    "[listener s2s]\nkind = s2s\nlisten = 127.0.0.1:5269\n"
+		    "backend = 127.0.0.1:15269\ndomains = example.org\n"
+		    "s2s_verify = strict\n", 10,
+		    "s2s_verify = strict is unknown; write off, log" },
+		{ "[domain] s2s_verify unknown word", TLS_OK
+		    "[domain example.org]\ns2s_verify = yes\n" LST_OK, 5,
+		    "s2s_verify = yes is unknown" },
+	};
+	const struct config_domain *d;
+	struct config *cfg;
+
+	for (size_t i = 0; i < sizeof(s2sbad) / sizeof(s2sbad[0]); i++)
+		check_bad(&s2sbad[i]);
+	cfg = parse_ok(TLS_OK DOM_OK "[listener s2s]\nkind = s2s\n"
+	    "listen = 127.0.0.1:5269\nbackend = 127.0.0.1:15269\n"
+	    "domains = example.org\n", "s2s listener, defaults");
+	if (cfg != NULL) {
+		ok(cfg->listeners->s2s_verify == CONFIG_S2S_VERIFY_LOG,
+		    "s2s_verify defaults to log");
+		ok(cfg->domains->s2s_verify == CONFIG_S2S_VERIFY_UNSET,
+		    "[domain] s2s_verify defaults to the listener's");
+		ok(strcmp(cfg->tls.s2s_ca_file,
+		    "/etc/ssl/certs/ca-certificates.crt") == 0 &&
+		    cfg->tls.s2s_crl_file == NULL,
+		    "trust store defaults to the system bundle, no CRL");
+		config_free(cfg);
+	}
+	cfg = parse_ok("[tls]\ncertificate = /c\nkey = /k\n"
+	    "s2s_ca_file = /etc/xmpp-ca.pem\ns2s_crl_file = /etc/xmpp.crl\n"
+	    "[domain a.example]\ns2s_verify = Require\n"
+	    "[domain b.example]\ns2s_verify = off\n"
+	    "[listener s2s]\nkind = s2s\nlisten = 127.0.0.1:5269\n"
+	    "backend = 127.0.0.1:15269\ndomains = a.example b.example\n"
+	    "s2s_verify = off\n", "s2s_verify per listener and domain");
+	if (cfg != NULL) {
+		ok(cfg->listeners->s2s_verify == CONFIG_S2S_VERIFY_OFF,
+		    "listener s2s_verify = off");
+		d = config_find_domain(cfg, "a.example");
+		ok(d != NULL && d->s2s_verify == CONFIG_S2S_VERIFY_REQUIRE,
+		    "[domain] s2s_verify = Require");
+		d = config_find_domain(cfg, "b.example");
+		ok(d != NULL && d->s2s_verify == CONFIG_S2S_VERIFY_OFF,
+		    "[domain] s2s_verify = off");
+		ok(strcmp(cfg->tls.s2s_ca_file, "/etc/xmpp-ca.pem") == 0 &&
+		    strcmp(cfg->tls.s2s_crl_file, "/etc/xmpp.crl") == 0,
+		    "s2s_ca_file, s2s_crl_file");
 		config_free(cfg);
 	}
 }
@@ -998,6 +1075,53 @@ test_sources(void)
 	config_free(cfg);
 }
 
+/* admission_exempt and max_connections_per_balancer (issue 10). */
+static void
+test_admission_keys(void)
+{
+	struct config *cfg;
+	struct bad_case b;
+
+	cfg = parse_ok(MIN_OK, "admission defaults");
+	if (cfg != NULL) {
+		const struct config_limits *lim = &cfg->limits;
+
+		ok(lim->nexempt == 2 && lim->exempt[0].family == AF_INET &&
+		    lim->exempt[0].prefix == 8 && lim->exempt[0].addr[0] == 127 &&
+		    lim->exempt[1].family == AF_INET6 &&
+		    lim->exempt[1].prefix == 128,
+		    "admission_exempt defaults to 127.0.0.0/8 ::1");
+		ok(lim->max_connections_per_balancer == 0,
+		    "max_connections_per_balancer defaults to 0 (none)");
+		config_free(cfg);
+	}
+	cfg = parse_ok(MIN_OK "[limits]\nadmission_exempt = none\n"
+	    "max_connections_per_balancer = 20000\n", "exempt none");
+	if (cfg != NULL) {
+		ok(cfg->limits.nexempt == 0 &&
+		    cfg->limits.max_connections_per_balancer == 20000,
+		    "admission_exempt = none; balancer cap 20000");
+		config_free(cfg);
+	}
+	cfg = parse_ok(MIN_OK "[limits]\nadmission_exempt = 192.0.2.7, "
+	    "2001:db8::/32 10.0.0.0/8\n", "three exempt blocks");
+	if (cfg != NULL) {
+		ok(cfg->limits.nexempt == 3 && cfg->limits.exempt[1].prefix == 32,
+		    "three blocks, commas or blanks");
+		config_free(cfg);
+	}
+	b.what = "admission_exempt with host bits";
+	b.text = MIN_OK "[limits]\nadmission_exempt = 127.0.0.1/8\n";
+	b.line = 10;
+	b.substr = "admission_exempt: 127.0.0.1/8 is not an IP address or CIDR "
+	    "block";
+	check_bad(&b);
+	b.what = "admission_exempt only commas";
+	b.text = MIN_OK "[limits]\nadmission_exempt = ,,\n";
+	b.substr = "admission_exempt is empty; write address blocks";
+	check_bad(&b);
+}
+
 int
 main(void)
 {
@@ -1013,8 +1137,10 @@ main(void)
 	test_print_keys();
 	test_metrics_keys();
 	test_proxy_keys();
+	test_s2s_verify();
 	test_workers();
 	test_sources();
+	test_admission_keys();
 	config_free(NULL);
 	return tap_done();
 }
