@@ -43,7 +43,11 @@
  * boundary, in the middle of a feed too, the way a restart re-feeds the
  * rest; and one unit may not add more than the budget by itself
  * (XMLSTREAM_ERR_TOO_MANY_NAMES): a parser holds at most twice the
- * budget of names.
+ * budget of names.  What a unit adds is counted as in a parser just
+ * rebuilt, which knows only the header's names (unit_cost), never
+ * against what the parser learnt from earlier units: whether it was
+ * kept or rebuilt (idle release, the budget) must not change where a
+ * stream ends, and a parser rebuilt before the unit would pay it all.
  */
 #include "autoconf.h"
 
@@ -91,6 +95,12 @@ struct cut {
 	long long start, end;	/* absolute offsets */
 };
 
+/* Name hashes, open addressing (0: free slot), at most half full. */
+struct nameset {
+	uint64_t *h;
+	size_t cap, used;
+};
+
 struct xmlstream {
 	XML_Parser parser;	/* NULL before the first byte and while idle */
 	unsigned long salt;	/* Expat's hash salt, 0: Expat picks one */
@@ -102,9 +112,10 @@ struct xmlstream {
 	char *hdr;		/* the current stream's header bytes */
 	size_t hdrlen;
 	size_t names_cost;	/* names this parser met, see the top */
-	size_t names_at_unit;	/* ... when the current unit began */
-	uint64_t *names;	/* hashes of those names (0: free slot) */
-	size_t names_cap, names_used;
+	struct nameset names;	/* ... their hashes */
+	struct nameset hdr_names;	/* the stream header's names */
+	struct nameset unit_names;	/* the current unit's, not the header's */
+	size_t unit_cost;	/* ... their cost, whatever the parser knew */
 	unsigned ns_decls;	/* xmlns declarations of the next start tag */
 	long long shift;	/* stream offset = Expat's offset + shift */
 	long long fed;		/* stream offset Expat has the bytes up to */
@@ -231,23 +242,99 @@ names_budget(const struct xmlstream *xs)
 	return xs->lim.max_names ? xs->lim.max_names : NAMES_BUDGET;
 }
 
-/* A new parser knows no names. */
+static void
+nameset_clear(struct nameset *set)
+{
+	free(set->h);
+	set->h = NULL;
+	set->cap = set->used = 0;
+}
+
+/* Add h to set: 1 if new, 0 if there already, -1 out of memory. */
+static int
+nameset_add(struct nameset *set, uint64_t h)
+{
+	uint64_t *t;
+	size_t i, cap;
+
+	if (2 * (set->used + 1) > set->cap) {
+		cap = set->cap ? 2 * set->cap : 64;
+		if ((t = calloc(cap, sizeof(*t))) == NULL)
+			return -1;
+		for (i = 0; i < set->cap; i++) {
+			size_t j;
+
+			if (set->h[i] == 0)
+				continue;
+			for (j = set->h[i] & (cap - 1); t[j] != 0;
+			    j = (j + 1) & (cap - 1))
+				;
+			t[j] = set->h[i];
+		}
+		free(set->h);
+		set->h = t;
+		set->cap = cap;
+	}
+	for (i = h & (set->cap - 1); set->h[i] != 0;
+	    i = (i + 1) & (set->cap - 1))
+		if (set->h[i] == h)
+			return 0;
+	set->h[i] = h;
+	set->used++;
+	return 1;
+}
+
+static int
+nameset_has(const struct nameset *set, uint64_t h)
+{
+	size_t i;
+
+	if (set->cap == 0)
+		return 0;
+	for (i = h & (set->cap - 1); set->h[i] != 0;
+	    i = (i + 1) & (set->cap - 1))
+		if (set->h[i] == h)
+			return 1;
+	return 0;
+}
+
+/* A new parser knows no names (the header's are counted again). */
 static void
 names_forget(struct xmlstream *xs)
 {
-	free(xs->names);
-	xs->names = NULL;
-	xs->names_cap = xs->names_used = 0;
-	xs->names_cost = xs->names_at_unit = 0;
+	nameset_clear(&xs->names);
+	nameset_clear(&xs->unit_names);
+	xs->names_cost = xs->unit_cost = 0;
 	xs->ns_decls = 0;
 }
 
-/* Count the name p[0, n) if this parser has not met it; -1: no memory. */
+/* A new unit has added no names yet. */
+static void
+unit_names_forget(struct xmlstream *xs)
+{
+	if (xs->unit_names.cap > 64)
+		nameset_clear(&xs->unit_names);
+	else if (xs->unit_names.cap > 0) {
+		memset(xs->unit_names.h, 0,
+		    xs->unit_names.cap * sizeof(*xs->unit_names.h));
+		xs->unit_names.used = 0;
+	}
+	xs->unit_cost = 0;
+}
+
+/*
+ * Count the name p[0, n): in the parser's names_cost if this parser has
+ * not met it; in the header's names while the header is read (not
+ * primed); else in unit_cost if neither the header nor the unit had it,
+ * whatever earlier units taught this parser, so that a unit's count is
+ * the same in a kept parser and in a rebuilt one.  0, or -1 no memory.
+ */
 static int
 name_met(struct xmlstream *xs, const char *p, size_t n)
 {
-	uint64_t h = xs->salt ^ UINT64_C(0xcbf29ce484222325), *t;
-	size_t i, cap;
+	uint64_t h = xs->salt ^ UINT64_C(0xcbf29ce484222325);
+	size_t i;
+	int r;
 
 	/* FNV-1a, keyed by the stream's secret salt, then mixed: a peer
 	   cannot aim at collisions to hide names from the count. */
@@ -258,31 +345,20 @@ name_met(struct xmlstream *xs, const char *p, size_t n)
 	h ^= h >> 32;
 	if (h == 0)
 		h = 1;
-	if (2 * (xs->names_used + 1) > xs->names_cap) {
-		cap = xs->names_cap ? 2 * xs->names_cap : 64;
-		if ((t = calloc(cap, sizeof(*t))) == NULL)
-			return -1;
-		for (i = 0; i < xs->names_cap; i++) {
-			size_t j;
-
-			if (xs->names[i] == 0)
-				continue;
-			for (j = xs->names[i] & (cap - 1); t[j] != 0;
-			    j = (j + 1) & (cap - 1))
-				;
-			t[j] = xs->names[i];
-		}
-		free(xs->names);
-		xs->names = t;
-		xs->names_cap = cap;
-	}
-	for (i = h & (xs->names_cap - 1); xs->names[i] != 0;
-	    i = (i + 1) & (xs->names_cap - 1))
-		if (xs->names[i] == h)
-			return 0;
-	xs->names[i] = h;
-	xs->names_used++;
-	xs->names_cost += NAME_COST + n;
+	if ((r = nameset_add(&xs->names, h)) == -1)
+		return -1;
+	if (r == 1)
+		xs->names_cost += NAME_COST + n;
+	if (xs->priming)
+		return 0;
+	if (xs->depth == 0)
+		return nameset_add(&xs->hdr_names, h) == -1 ? -1 : 0;
+	if (nameset_has(&xs->hdr_names, h))
+		return 0;
+	if ((r = nameset_add(&xs->unit_names, h)) == -1)
+		return -1;
+	if (r == 1)
+		xs->unit_cost += NAME_COST + n;
 	return 0;
 }
 
@@ -546,15 +622,16 @@ on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
 		return;
 	}
 	xs->ns_decls = 0;
-	if (xs->depth <= 1)
-		xs->names_at_unit = xs->names_cost;
+	if (xs->depth == 0)
+		nameset_clear(&xs->hdr_names);
+	else if (xs->depth == 1)
+		unit_names_forget(xs);
 	if (count_names(xs) == -1) {
 		fail(xs, XMLSTREAM_ERR_NO_MEMORY, "memory");
 		return;
 	}
 	/* (The header's names are bounded by its own cap.) */
-	if (xs->depth >= 1 &&
-	    xs->names_cost - xs->names_at_unit > names_budget(xs)) {
+	if (xs->depth >= 1 && xs->unit_cost > names_budget(xs)) {
 		fail(xs, XMLSTREAM_ERR_TOO_MANY_NAMES, "names");
 		return;
 	}
@@ -941,7 +1018,8 @@ xmlstream_free(struct xmlstream *xs)
 	free(xs->strip);
 	free(xs->cuts);
 	free(xs->buf);
-	free(xs->names);
+	names_forget(xs);
+	nameset_clear(&xs->hdr_names);
 	free(xs);
 }
 
@@ -971,6 +1049,7 @@ xmlstream_reset(struct xmlstream *xs)
 		XML_ParserFree(xs->parser);
 	xs->parser = NULL;
 	names_forget(xs);
+	nameset_clear(&xs->hdr_names);
 	free(xs->hdr);
 	xs->hdr = NULL;
 	xs->hdrlen = 0;

@@ -110,7 +110,9 @@ struct xmlstream_limits {
 				   64 each) before its parser is rebuilt at the
 				   next boundary; 0: 64 KiB.  Not with
 				   XMLSTREAM_RELEASE_OFF.  One unit adding
-				   more fails: XMLSTREAM_ERR_TOO_MANY_NAMES */
+				   more to a parser that knows only the
+				   header's names fails, whatever the parser
+				   met: XMLSTREAM_ERR_TOO_MANY_NAMES */
 	size_t max_header;	/* bytes of a stream header, XML declaration
 				   included; 0: XMLSTREAM_MAX_HEADER */
 };

@@ -513,6 +513,10 @@ test_names_budget(void)
 	    HDR "<a/><b/><c/><d/><success xmlns='urn:ietf:params:xml:ns:"
 	    "xmpp-sasl'/>" HDR "<e/><f/><g/><h/><i/>",
 	    HDR "<a/><b/><c/><d/><e/><x:y/>",
+	    /* <b> adds two names to a rebuilt parser, one to a kept one
+	       that met <a/>: counted as in a rebuilt one, whatever the
+	       parser met before (the crash-xmlstream-names fuzz input). */
+	    HDR "<a/><b><a/></b><c/>",
 	};
 	char name[64];
 	size_t i;
@@ -522,6 +526,14 @@ test_names_budget(void)
 		snprintf(name, sizeof(name), "names budget, stream %zu", i + 1);
 		check_invariant(name, streams[i], 1, -1, i == 1 ? 5 : -1);
 	}
+	expect("a stanza's names counted as by a rebuilt parser",
+	    HDR "<a/><b><a/></b><c/>", 0, "E[<a/>]!too-many-names(names)");
+	expect("... the header's names cost a stanza nothing",
+	    HDR "<a/><b to='x' version='1'/><c/>", 0, "E[<c/>]");
+	release = XMLSTREAM_RELEASE_OFF;
+	expect("... also in a parser kept for the stream's life",
+	    HDR "<a/><b><a/></b><c/>", 0, "E[<a/>]!too-many-names(names)");
+	release = XMLSTREAM_RELEASE_IDLE;
 	limits = &lim;
 
 #ifdef __GLIBC__
