@@ -15,7 +15,7 @@
 set -eu
 
 BUILD="build-essential autoconf automake pkg-config libevent-dev
-    libmbedtls-dev libexpat1-dev libinih-dev"
+    libmbedtls-dev libexpat1-dev libinih-dev libc-ares-dev"
 TESTS="prosody ejabberd python3 python3-slixmpp openssl clang
     libclang-rt-14-dev iproute2 procps dnsmasq-base
     haproxy fail2ban systemd"
