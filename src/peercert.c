@@ -4,6 +4,8 @@
  */
 #include "autoconf.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,9 +55,18 @@ struct peercert {
 	size_t nuri;
 };
 
+/* mbedTLS's words for a file it could not read are "Read/write of file
+   failed": say why, if the file cannot be opened at all. */
 static void
-errtext(int ret, char *buf, size_t len)
+errtext(int ret, const char *path, char *buf, size_t len)
 {
+	FILE *f;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		snprintf(buf, len, "cannot open: %s", strerror(errno));
+		return;
+	}
+	fclose(f);
 	mbedtls_strerror(ret, buf, len);
 }
 
@@ -83,7 +94,7 @@ peercert_trust_load(const char *ca_file, const char *crl_file,
 		t->nca++;
 	if (ret < 0 || t->nca == 0) {
 		if (ret < 0)
-			errtext(ret, why, sizeof(why));
+			errtext(ret, ca_file, why, sizeof(why));
 		else
 			snprintf(why, sizeof(why), "no certificate in it");
 		snprintf(err, errlen, "s2s_ca_file %s: %s; name a PEM file of "
@@ -93,7 +104,7 @@ peercert_trust_load(const char *ca_file, const char *crl_file,
 	}
 	if (crl_file != NULL) {
 		if ((ret = mbedtls_x509_crl_parse_file(&t->crl, crl_file)) != 0) {
-			errtext(ret, why, sizeof(why));
+			errtext(ret, crl_file, why, sizeof(why));
 			snprintf(err, errlen, "s2s_crl_file %s: %s; name a file "
 			    "of CRLs (PEM, concatenated) from the CAs in "
 			    "s2s_ca_file", crl_file, why);

@@ -3,6 +3,7 @@
  */
 #include "autoconf.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,8 @@ struct relay {
 	int backend_ended;	/* ... and from the backend */
 	int failed;
 	int authenticated;	/* the backend said SASL <success/> */
+	int held;		/* client input held: a SASL request waits
+				   for the backend's answer (see below) */
 	unsigned stripped;
 	struct verdict *verdict;	/* made on the first failure */
 };
@@ -72,7 +75,10 @@ check_client_header(struct relay *r, const struct xmlstream_header *h)
 /*
  * After TLS the client may not start TLS again or compression (neither
  * is ever offered): refused at the start tag, before the backend, which
- * might say <proceed/>, sees a byte of it.
+ * might say <proceed/>, sees a byte of it.  Nor may it open a stream
+ * inside its stream: a <stream:stream> element is never a stanza, and a
+ * backend that has restarted would read it as its new header (see the
+ * hold below).
  */
 static int
 client_element_start(void *ctx, const char *ns, const char *name)
@@ -80,6 +86,12 @@ client_element_start(void *ctx, const char *ns, const char *name)
 	struct relay *r = ctx;
 	char ens[160], ename[80];
 
+	if (strcmp(ns, XMPP_NS_STREAMS) == 0 && strcmp(name, "stream") == 0) {
+		verdict_set(verdict_of(r), "policy-violation", "nested-stream",
+		    XMPP_COND_POLICY_VIOLATION,
+		    "A stream header inside the stream", NULL);
+		return -1;
+	}
 	if ((strcmp(ns, XMPP_NS_TLS) == 0 && strcmp(name, "starttls") == 0) ||
 	    (strcmp(ns, XMPP_NS_COMPRESS) == 0 && strcmp(name, "compress") == 0)) {
 		verdict_set(verdict_of(r), "policy-violation", "post-tls-element",
@@ -159,6 +171,43 @@ check_claim(struct relay *r, const struct xmlstream_unit *u)
 	return 0;
 }
 
+/*
+ * SASL (RFC 6120 6.4): a request whose answer may be <success/>, after
+ * which the backend parses what follows as a new stream.  <abort/> is
+ * answered with <failure/>.  SASL2 (XEP-0388) restarts no stream, so its
+ * elements need no hold.
+ */
+static int
+sasl_request(const struct xmlstream_unit *u)
+{
+	return strcmp(u->ns, XMPP_NS_SASL) == 0 &&
+	    (strcmp(u->name, "auth") == 0 ||
+	    strcmp(u->name, "response") == 0 ||
+	    strcmp(u->name, "abort") == 0);
+}
+
+/* The backend's answer to a SASL request. */
+static int
+sasl_answer(const struct xmlstream_unit *u)
+{
+	return strcmp(u->ns, XMPP_NS_SASL) == 0 &&
+	    (strcmp(u->name, "challenge") == 0 ||
+	    strcmp(u->name, "success") == 0 ||
+	    strcmp(u->name, "failure") == 0);
+}
+
+/*
+ * The hold.  Whether the bytes behind a SASL request belong to this
+ * stream or to a new one depends on the backend's answer, which has not
+ * come yet: parsing them now could disagree with the backend, which, on
+ * <success/>, reads them as its new stream header (CVE-2022-22784 and
+ * CVE-2018-10847 class).  So the client's parser stops right after the
+ * request (XMLSTREAM_STOP), what the client sends next waits unparsed in its
+ * tail, bounded by max_stanza_size like any pending unit (the session
+ * stops reading when relay_client_room() is 0), and the backend's answer
+ * says how it is parsed: as a new stream after <success/>, header check
+ * included, as the rest of this stream otherwise.
+ */
 static int
 client_unit(void *ctx, const struct xmlstream_unit *u)
 {
@@ -174,7 +223,35 @@ client_unit(void *ctx, const struct xmlstream_unit *u)
 		r->client_ended = 1;
 		return XMLSTREAM_STOP;
 	}
+	if (u->kind == XMLSTREAM_UNIT_ELEMENT && sasl_request(u)) {
+		r->held = 1;
+		return XMLSTREAM_STOP;
+	}
 	return XMLSTREAM_CONTINUE;
+}
+
+/* The client's parser failed: its verdict, unless a callback set one. */
+static void
+client_failed(struct relay *r)
+{
+	r->failed = 1;
+	if (xmlstream_error(r->client) == XMLSTREAM_ERR_REJECTED &&
+	    relay_verdict(r)->event != NULL)
+		return;
+	verdict_from_xmlstream(verdict_of(r), r->client,
+	    r->cfg->limits.max_stanza_size);
+}
+
+/* The backend answered: parse what was held, as a new stream or not. */
+static int
+release_held(struct relay *r, int new_stream)
+{
+	r->held = 0;
+	if (xmlstream_resume(r->client, new_stream) == -1) {
+		client_failed(r);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -235,9 +312,18 @@ backend_unit(void *ctx, const struct xmlstream_unit *u)
 		    strcmp(u->name, "success") == 0) {
 			r->client_has_header = 0;
 			r->authenticated = 1;
-			xmlstream_reset(r->client);
+			if (r->held) {
+				/* What the client sent behind its request
+				   begins its new stream, exactly where the
+				   backend's does. */
+				if (release_held(r, 1) == -1)
+					return -1;
+			} else
+				xmlstream_reset(r->client);
 			return XMLSTREAM_RESTART;
 		}
+		if (r->held && sasl_answer(u) && release_held(r, 0) == -1)
+			return -1;
 		/* XEP-0220: our backend accepted the peer's domain
 		   (db:result), or answered the peer's verification request
 		   (db:verify, a stream that only checks keys): for s2s
@@ -335,17 +421,29 @@ feed(struct relay *r, struct xmlstream *xs, const char *data, size_t len,
 	if (r->failed)
 		return RELAY_ERROR;
 	if (xmlstream_feed(xs, data, len) == -1) {
+		if (from_client) {
+			client_failed(r);
+			return RELAY_ERROR;
+		}
 		r->failed = 1;
 		if (xmlstream_error(xs) == XMLSTREAM_ERR_REJECTED &&
 		    relay_verdict(r)->event != NULL)
 			return RELAY_ERROR;
-		if (from_client)
-			verdict_from_xmlstream(verdict_of(r), xs,
-			    r->cfg->limits.max_stanza_size);
-		else
-			verdict_set(verdict_of(r), "backend-error", "bad-xml",
-			    XMPP_COND_INTERNAL_SERVER_ERROR, NULL,
-			    " detail=%s", xmlstream_strerror(xmlstream_error(xs)));
+		verdict_set(verdict_of(r), "backend-error", "bad-xml",
+		    XMPP_COND_INTERNAL_SERVER_ERROR, NULL, " detail=%s",
+		    xmlstream_strerror(xmlstream_error(xs)));
+		return RELAY_ERROR;
+	}
+	if (r->held &&
+	    xmlstream_pending(r->client) > r->cfg->limits.max_stanza_size) {
+		/* Held bytes count as a pending unit does (the session reads
+		   no more than relay_client_room(), so only a caller that
+		   ignores it gets here). */
+		r->failed = 1;
+		verdict_set(verdict_of(r), "policy-violation",
+		    "stanza-too-large", XMPP_COND_POLICY_VIOLATION,
+		    "Stanza too large", " limit=%zu",
+		    r->cfg->limits.max_stanza_size);
 		return RELAY_ERROR;
 	}
 	ended = from_client ? r->client_ended : r->backend_ended;
@@ -394,6 +492,24 @@ relay_verdict(const struct relay *r)
 		return r->verdict;
 	/* A failure without memory for its verdict; else nothing failed. */
 	return r->failed ? &spare_verdict : &none;
+}
+
+size_t
+relay_client_room(const struct relay *r)
+{
+	size_t max = r->cfg->limits.max_stanza_size;
+	size_t held;
+
+	if (!r->held)
+		return SIZE_MAX;
+	held = xmlstream_pending(r->client);
+	return held < max ? max - held : 0;
+}
+
+int
+relay_client_ended(const struct relay *r)
+{
+	return r->client_ended;
 }
 
 int

@@ -9,7 +9,14 @@
  * Backend to client: complete units only, every <stream:features> with
  * <starttls/> and XEP-0138 <compression/> removed and all else untouched
  * (the SASL <mechanisms/> above all: XEP-0474 hashes them).  A SASL
- * <success/> restarts both streams.  On s2s listeners the SASL
+ * <success/> restarts both streams.
+ *
+ * Both parse the same document (no parser differential): after a SASL
+ * <auth/>, <response/> or <abort/> is passed on, the client's further
+ * bytes are held unparsed until the backend answers <challenge/>,
+ * <success/> or <failure/>; after <success/> they are parsed as the new
+ * stream (its header checked like the first), otherwise as the rest of
+ * the old one.  A <stream:stream> element inside a stream is refused.  On s2s listeners the SASL
  * <mechanisms/> are removed too: the only s2s mechanism, EXTERNAL, needs
  * the peer's certificate, which never reaches the backend; the peer
  * falls back to dialback (XEP-0220), passed through untouched.
@@ -78,6 +85,20 @@ void relay_fail(struct relay *r, const struct verdict *v);
 
 /* Why relay_from_client/backend returned RELAY_ERROR. */
 const struct verdict *relay_verdict(const struct relay *r);
+
+/*
+ * How many client bytes relay_from_client() takes now: SIZE_MAX, or while
+ * client input is held (see the top) what is left of max_stanza_size for
+ * it; 0: stop reading the client until a relay_from_backend() call
+ * releases the hold.  Held bytes over max_stanza_size fail like a stanza
+ * that large.
+ */
+size_t relay_client_room(const struct relay *r);
+
+/* 1 once the client's </stream:stream> was passed on: reported by
+   relay_from_client() as RELAY_STREAM_END, or found in held bytes that a
+   relay_from_backend() call released. */
+int relay_client_ended(const struct relay *r);
 
 /* 1 once the backend has said SASL <success/>, or (s2s) a dialback
    <db:result/> or <db:verify/> with type='valid', to the client. */

@@ -518,7 +518,7 @@ do_handshake(struct session *s)
 	s->pretls = NULL;
 	/* s2s: what the peer's certificate says, checked against each
 	   domain it claims on the stream (s2speer.h). */
-	if (s->l->kind == LISTENER_S2S && s2speer_any(s->cfg)) {
+	if (tls_peer_asked(s->tls)) {
 		char ctx[192];
 
 		snprintf(ctx, sizeof(ctx), " session=%llu client=%s%s "
@@ -580,6 +580,16 @@ peer_claim(void *ctx, const char *from, int dialback, struct verdict *v)
 	    v);
 }
 
+/* The client's </stream:stream> is passed on: wait (bounded) for the
+   backend to close its side. */
+static void
+client_stream_ended(struct session *s)
+{
+	s->client_ended = 1;
+	event_del(s->ev_read);
+	set_timer(s, LINGER_SECONDS);
+}
+
 /* --- the backend ------------------------------------------------------ */
 
 static int flush_tls(struct session *);
@@ -626,6 +636,10 @@ from_backend(void *arg, const char *data, size_t len)
 		    "client-closed" : "backend-closed", NULL);
 		return -1;
 	}
+	/* Held client bytes released by a SASL answer may have ended the
+	   client's stream. */
+	if (!s->client_ended && relay_client_ended(s->relay))
+		client_stream_ended(s);
 	return 0;
 }
 
@@ -642,6 +656,15 @@ from_backend_done(void *arg)
 	}
 	if (evbuffer_get_length(s->tls_out) >= s->cfg->limits.buffer_size)
 		backend_pause_reading(s->backend);
+	/* A SASL answer released the client input held behind the request:
+	   read again what waited meanwhile (in mbedTLS or the socket). */
+	if (s->client_paused && !s->client_ended &&
+	    relay_client_room(s->relay) > 0 &&
+	    !backend_output_full(s->backend)) {
+		s->client_paused = 0;
+		event_add(s->ev_read, NULL);
+		read_relayed(s);
+	}
 }
 
 /* Backend callback: its queue drained below half: take client input
@@ -789,16 +812,22 @@ read_relayed(struct session *s)
 {
 	char buf[READ_CHUNK];
 	enum relay_result r;
-	size_t n;
+	size_t n, room;
 
 	s->read_wants_write = 0;
 	while (s->state == SESSION_RELAY && !s->client_ended) {
-		if (s->backend != NULL && backend_output_full(s->backend)) {
+		/* Stop while the backend's queue is full, or while the relay
+		   holds as much client input as it may (behind a SASL
+		   request, until the backend answers). */
+		room = relay_client_room(s->relay);
+		if (room == 0 || (s->backend != NULL &&
+		    backend_output_full(s->backend))) {
 			s->client_paused = 1;
 			event_del(s->ev_read);
 			return;
 		}
-		switch (tls_read(s->tls, buf, sizeof(buf), &n)) {
+		switch (tls_read(s->tls, buf, room < sizeof(buf) ? room :
+		    sizeof(buf), &n)) {
 		case TLS_IO_WANT_READ:
 			return;
 		case TLS_IO_WANT_WRITE:
@@ -826,12 +855,8 @@ read_relayed(struct session *s)
 			session_end(s, relay_verdict(s->relay));
 			return;
 		}
-		if (r == RELAY_STREAM_END) {
-			/* Wait (bounded) for the backend to close its side. */
-			s->client_ended = 1;
-			event_del(s->ev_read);
-			set_timer(s, LINGER_SECONDS);
-		}
+		if (r == RELAY_STREAM_END)
+			client_stream_ended(s);
 	}
 }
 

@@ -557,7 +557,7 @@ tls_conn_new(struct tls_ctx *ctx, const struct config_listener *l,
 	}
 	c->fd = fd;
 	mbedtls_ssl_set_bio(&c->ssl, c, bio_send, bio_recv, NULL);
-	if (l->kind == LISTENER_S2S && ctx->trust != NULL)
+	if (tls_peer_asked(c))
 		peercert_request(ctx->trust, &c->ssl);
 	return c;
 }
@@ -637,6 +637,12 @@ void
 tls_close_notify(struct tls_conn *c)
 {
 	(void)mbedtls_ssl_close_notify(&c->ssl);
+}
+
+int
+tls_peer_asked(const struct tls_conn *c)
+{
+	return c->l->kind == LISTENER_S2S && c->ctx->trust != NULL;
 }
 
 struct peercert *

@@ -87,11 +87,14 @@ void tls_readable(struct tls_conn *c);
 /* Best effort close_notify alert; never blocks. */
 void tls_close_notify(struct tls_conn *c);
 
+/* 1 if the handshake asked the peer for its certificate: an s2s listener
+   of a configuration where s2speer_any() (the trust store is loaded). */
+int tls_peer_asked(const struct tls_conn *c);
+
 /*
  * After the handshake: what the peer presented as its certificate, and
- * what mbedTLS found checking it against the s2s trust store (peercert.h;
- * asked for on s2s listeners when s2speer_any()).  NULL out of memory;
- * free with peercert_free().
+ * what mbedTLS found checking it against the s2s trust store
+ * (peercert.h).  NULL out of memory; free with peercert_free().
  */
 struct peercert *tls_peer_certificate(const struct tls_conn *c);
 

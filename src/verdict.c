@@ -79,6 +79,7 @@ static const struct {
 	{ "policy-violation", "name-too-long" },
 	{ "policy-violation", "post-tls-element" },
 	{ "policy-violation", "peer-unverified" },
+	{ "policy-violation", "nested-stream" },
 	{ "policy-violation", "domain-changed" },
 	{ "backend-error", "connect-failed" },
 	{ "backend-error", "connect-timeout" },

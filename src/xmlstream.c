@@ -1000,6 +1000,37 @@ xmlstream_tail(const struct xmlstream *xs, const char **data, size_t *len)
 	*len = xs->len - xs->head;
 }
 
+int
+xmlstream_resume(struct xmlstream *xs, int new_stream)
+{
+	size_t n = xs->len - xs->head;
+	char *tail;
+	int r;
+
+	if (xs->state != XMLSTREAM_STOPPED)
+		return xs->state == XMLSTREAM_FAILED ? -1 : 0;
+	if ((tail = malloc(n + 1)) == NULL) {
+		xs->state = XMLSTREAM_FAILED;
+		xs->err = XMLSTREAM_ERR_NO_MEMORY;
+		xs->detail = "memory";
+		return -1;
+	}
+	memcpy(tail, xs->buf + xs->head, n);
+	if (new_stream)
+		xmlstream_reset(xs);
+	else {
+		/* Stopped at the end of a top-level element: depth 1,
+		   nothing pending, base the offset of the tail.  A parser
+		   primed with the header continues from there. */
+		warm_remove(xs);
+		parser_drop(xs);
+		xs->state = XMLSTREAM_RUNNING;
+	}
+	r = xmlstream_feed(xs, tail, n);
+	free(tail);
+	return r;
+}
+
 size_t
 xmlstream_pending(const struct xmlstream *xs)
 {

@@ -176,6 +176,17 @@ void xmlstream_tail(const struct xmlstream *xs, const char **data,
 /* Forget everything and expect a new stream (a new Expat parser). */
 void xmlstream_reset(struct xmlstream *xs);
 
+/*
+ * After XMLSTREAM_STOP on an ELEMENT unit: parse the tail now, as the rest of
+ * the same stream (new_stream 0; the stop was between stanzas, so the
+ * parser is rebuilt from the saved header as after idling) or as the
+ * start of a new stream (new_stream 1: as xmlstream_reset() and then
+ * feeding the tail).  Used to hold a peer's bytes behind a request that
+ * may restart the stream until the answer says whether it did.  Returns
+ * as xmlstream_feed(); 0 with nothing done when xs is not stopped.
+ */
+int xmlstream_resume(struct xmlstream *xs, int new_stream);
+
 /* Bytes waiting in an incomplete unit (bounded by max_unit). */
 size_t xmlstream_pending(const struct xmlstream *xs);
 

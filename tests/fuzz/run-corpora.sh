@@ -8,7 +8,7 @@ set -u
 corpora=$TOP_SRCDIR/tests/fuzz/corpus
 n=0
 failed=0
-for target in xmlstream pretls relay config proxyproto; do
+for target in xmlstream pretls relay restart config proxyproto; do
 	bin=tests/fuzz/fuzz_$target
 	dict=$TOP_SRCDIR/tests/fuzz/xmpp.dict
 	[ "$target" = config ] && dict=$TOP_SRCDIR/tests/fuzz/config.dict

@@ -13,6 +13,7 @@ made with openssl ca (tests/integration/lib/certs.py); the real Prosody
 presenting its certificate on outgoing s2s is test_federation.py.  The
 backend is a scripted receiving server that proves what reached it."""
 import re
+import signal
 
 from lib import certs, common, daemon, expect, raw, spy, tap, util
 
@@ -92,10 +93,30 @@ def main(t):
     wrong = ca.issue("other.example")
     expired = ca.issue(PEER, start="20200101000000Z", end="20200201000000Z")
     revoked = ca.issue(PEER)
+    later = ca.issue(PEER)          # revoked during the test
     ca.revoke(revoked)
     ca.crl()
     unknown = other_ca.issue(PEER)
     selfsigned = certs.make_cert(tmp, "ecdsa", PEER)
+
+    with t.case("xmppshield -n refuses an unreadable s2s_ca_file or a "
+                "s2s_crl_file that holds no CRL, naming the file and what "
+                "to write") as k:
+        for key, path, want in (
+                ("s2s_ca_file", "/nonexistent/ca.pem",
+                 "cannot open: No such file or directory"),
+                ("s2s_crl_file", server.cert, "name a file of CRLs")):
+            conf = daemon.write_config(tmp + "/bad.conf", {
+                "tls": {"certificate": server.cert, "key": server.key,
+                        key: path},
+                "domain example.org": {},
+                "listener s2s": {"listen": "127.0.0.1:0", "kind": "s2s",
+                                 "backend": "127.0.0.1:1",
+                                 "domains": "example.org"}})
+            r = daemon.check_config(conf)
+            k.check(r.returncode != 0 and "%s %s" % (key, path) in r.stderr
+                    and want in r.stderr, "%s: refused, says %r"
+                    % (key, want), r.stderr)
 
     backend = spy.Spy(receiving_server)
     d = daemon.Daemon(tmp, {
@@ -240,6 +261,26 @@ def main(t):
                                      mark)) == 1,
                 "one unverified line for the domain, not one per request",
                 d.text(mark)[-1500:])
+
+    with t.case("a CRL refreshed and reloaded (SIGHUP): a certificate "
+                "verified before is refused as revoked after; the trust "
+                "store belongs to the generation") as k:
+        cl, mark = connect(d, later)
+        with cl:
+            verified(k, cl, mark, PEER, "xmppaddr")
+            cl.send(raw.END)
+            cl.read_to_eof(5)
+        ca.revoke(later)
+        ca.crl()
+        mark = d.mark()
+        d.proc.send_signal(signal.SIGHUP)
+        line = d.wait_for(r"event=(reloaded|reload-failed)\b", start=mark)
+        k.require(line and "event=reloaded" in line, "reloaded",
+                  d.text(mark)[-1000:])
+        cl, mark = connect(d, later)
+        with cl:
+            common.stream_error(k, cl, expect.SE_POLICY)
+        unverified_line(k, mark, "revoked")
 
     t.ok(d.alive(), "daemon still running", d.text()[-1500:])
     d.stop()

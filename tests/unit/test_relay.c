@@ -297,6 +297,218 @@ test_claims(void)
 	relay_free(r);
 }
 
+/* --- the SASL hold (issue 10, defect 2) ------------------------------ */
+
+#define SASL_NS "urn:ietf:params:xml:ns:xmpp-sasl"
+#define AUTH "<auth xmlns='" SASL_NS "' mechanism='PLAIN'>AGE=</auth>"
+#define RESP "<response xmlns='" SASL_NS "'>cmVzcA==</response>"
+#define ABORT "<abort xmlns='" SASL_NS "'/>"
+#define SUCCESS "<success xmlns='" SASL_NS "'/>"
+#define FAILURE "<failure xmlns='" SASL_NS "'><not-authorized/></failure>"
+#define CHALLENGE "<challenge xmlns='" SASL_NS "'>Y2g=</challenge>"
+#define BIND "<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:" \
+	"xmpp-bind'><resource>r</resource></bind></iq>"
+/* The smuggled stream: after <success/> the backend reads it as its new
+   header and stanzas; it names another domain. */
+#define SMUGGLED CHDR_TO("other.org") BIND "</stream:stream>"
+
+struct outcome {
+	int failed;		/* RELAY_ERROR at some point */
+	char reason[64];
+	char held[16384];	/* to the backend before the first answer */
+	char b[16384];		/* to the backend in the end */
+	int authenticated, client_ended;
+};
+
+#define CUT_BYTEWISE ((size_t)-1)
+
+/* While the client's bytes are held, the backend answers the request
+   with the next of answers (NULL-terminated), as a real one would. */
+static enum relay_result
+answer_held(struct relay *r, struct sink *s, const char *const **answers,
+    struct outcome *o)
+{
+	enum relay_result res = RELAY_OK;
+
+	while (res != RELAY_ERROR && **answers != NULL &&
+	    relay_client_room(r) != (size_t)-1) {
+		if (o->held[0] == '\0')
+			snprintf(o->held, sizeof(o->held), "%s", s->b);
+		res = FROM_BACKEND(r, **answers);
+		(*answers)++;
+	}
+	return res;
+}
+
+/*
+ * The backend's header and features, then the client's bytes cut in two
+ * at cut (or one byte at a time); the backend answers each held request
+ * as soon as it is held (early) or only once all client bytes are in.
+ */
+static void
+run_hold(const char *client, size_t cut, const char *const *answers,
+    int early, struct outcome *o)
+{
+	size_t len = strlen(client), i, step;
+	struct sink s;
+	struct relay *r = fresh(&s);
+	enum relay_result res;
+
+	memset(o, 0, sizeof(*o));
+	res = FROM_BACKEND(r, BHDR FEATURES);
+	if (cut == 0 || (cut != CUT_BYTEWISE && cut > len))
+		cut = len;
+	for (i = 0; i < len && res != RELAY_ERROR; i += step) {
+		if (cut == CUT_BYTEWISE)
+			step = 1;
+		else
+			step = i == 0 ? cut : len - i;
+		res = relay_from_client(r, client + i, step);
+		if (early && res != RELAY_ERROR)
+			res = answer_held(r, &s, &answers, o);
+	}
+	if (res != RELAY_ERROR)
+		res = answer_held(r, &s, &answers, o);
+	o->failed = res == RELAY_ERROR;
+	if (o->failed)
+		snprintf(o->reason, sizeof(o->reason), "%s",
+		    relay_verdict(r)->reason);
+	snprintf(o->b, sizeof(o->b), "%s", s.b);
+	o->authenticated = relay_authenticated(r);
+	o->client_ended = relay_client_ended(r);
+	relay_free(r);
+}
+
+static int
+same_outcome(const struct outcome *a, const struct outcome *b)
+{
+	return a->failed == b->failed && strcmp(a->reason, b->reason) == 0 &&
+	    strcmp(a->b, b->b) == 0 && strcmp(a->held, b->held) == 0 &&
+	    a->authenticated == b->authenticated &&
+	    a->client_ended == b->client_ended;
+}
+
+/* The outcome of feeding client at once, after checking that every
+   split (two pieces at each offset, byte by byte, answers early or
+   late) gives the very same. */
+static int
+hold_invariant(const char *client, const char *const *answers,
+    struct outcome *o)
+{
+	struct outcome other;
+	size_t len = strlen(client), cut;
+	int early, same = 1;
+
+	run_hold(client, 0, answers, 0, o);
+	for (early = 0; early <= 1; early++) {
+		for (cut = 1; cut <= len; cut++) {
+			run_hold(client, cut, answers, early, &other);
+			same &= same_outcome(o, &other);
+		}
+		run_hold(client, CUT_BYTEWISE, answers, early, &other);
+		same &= same_outcome(o, &other);
+	}
+	return same;
+}
+
+#define ANSWERS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+/* A header inside a stream carries no XML declaration (which would be
+   not-well-formed there). */
+#define NESTED_HDR "<stream:stream xmlns='jabber:client' xmlns:stream='" \
+	NS_STREAMS "' to='example.org' version='1.0'>"
+
+static void
+test_sasl_hold(void)
+{
+	struct outcome o;
+	int inv;
+
+	/* The report: <auth/> and a whole stream in one record. */
+	inv = hold_invariant(CHDR AUTH SMUGGLED, ANSWERS(SUCCESS), &o);
+	ok(strcmp(o.held, CHDR AUTH) == 0, "bytes behind <auth/> are held "
+	    "until the backend answers");
+	ok(o.failed && strcmp(o.reason, "domain-changed") == 0 &&
+	    strcmp(o.b, CHDR AUTH) == 0, "smuggled stream after <success/>: "
+	    "parsed as the new stream, its header refused (domain-changed), "
+	    "nothing of it passed on");
+	ok(inv, "... the same however the client's bytes are split and "
+	    "whenever the answer comes");
+
+	inv = hold_invariant(CHDR AUTH NESTED_HDR BIND "</stream:stream>",
+	    ANSWERS(FAILURE), &o);
+	ok(o.failed && strcmp(o.reason, "nested-stream") == 0 &&
+	    strcmp(o.b, CHDR AUTH) == 0, "smuggled stream after <failure/>: "
+	    "a <stream:stream> element in the old stream, refused "
+	    "(nested-stream), nothing of it passed on");
+	ok(inv, "... whatever the split");
+
+	inv = hold_invariant(CHDR NESTED_HDR, ANSWERS(NULL), &o);
+	ok(o.failed && strcmp(o.reason, "nested-stream") == 0 &&
+	    strcmp(o.b, CHDR) == 0, "a <stream:stream> element without any "
+	    "SASL refused at its start tag");
+	ok(inv, "... whatever the split");
+
+	/* Pipelining clients: delayed, not lost. */
+	inv = hold_invariant(CHDR AUTH CHDR BIND, ANSWERS(SUCCESS), &o);
+	ok(strcmp(o.held, CHDR AUTH) == 0 && !o.failed &&
+	    strcmp(o.b, CHDR AUTH CHDR BIND) == 0 && o.authenticated,
+	    "pipelined login (<auth/>, new header, bind in one write): all "
+	    "passed on after <success/>, in order");
+	ok(inv, "... whatever the split");
+
+	inv = hold_invariant(CHDR AUTH RESP CHDR BIND,
+	    ANSWERS(CHALLENGE, SUCCESS), &o);
+	ok(!o.failed && strcmp(o.b, CHDR AUTH RESP CHDR BIND) == 0,
+	    "<challenge/> releases the hold on the same stream, <response/> "
+	    "holds again until <success/>");
+	ok(inv, "... whatever the split");
+
+	inv = hold_invariant(CHDR AUTH "<presence/>", ANSWERS(FAILURE), &o);
+	ok(!o.failed && strcmp(o.b, CHDR AUTH "<presence/>") == 0 &&
+	    !o.authenticated, "<failure/> releases the hold: the rest is "
+	    "the same stream");
+	ok(inv, "... whatever the split");
+
+	inv = hold_invariant(CHDR AUTH ABORT AUTH, ANSWERS(FAILURE, FAILURE),
+	    &o);
+	ok(!o.failed && strcmp(o.b, CHDR AUTH ABORT AUTH) == 0,
+	    "<abort/> is held behind like a request, answered by <failure/>");
+	ok(inv, "... whatever the split");
+
+	inv = hold_invariant(CHDR AUTH "</stream:stream>", ANSWERS(FAILURE),
+	    &o);
+	ok(!o.failed && o.client_ended &&
+	    strcmp(o.b, CHDR AUTH "</stream:stream>") == 0,
+	    "a held </stream:stream> is passed on and reported once released");
+	ok(inv, "... whatever the split");
+
+	/* Bounded: held bytes count as a pending stanza. */
+	{
+		char big[2048];
+		struct sink s;
+		struct relay *r = fresh(&s);
+		enum relay_result res;
+
+		FROM_BACKEND(r, BHDR FEATURES);
+		ok(relay_client_room(r) == (size_t)-1, "no hold, no bound "
+		    "beyond the parser's");
+		res = FROM_CLIENT(r, CHDR AUTH "<iq>");
+		ok(res == RELAY_OK && relay_client_room(r) == 1024 - 4,
+		    "while held, the room left is max_stanza_size minus what "
+		    "waits (%zu)", relay_client_room(r));
+		memset(big, 'x', sizeof(big));
+		res = relay_from_client(r, big, relay_client_room(r));
+		ok(res == RELAY_OK && relay_client_room(r) == 0,
+		    "held up to max_stanza_size: room 0 (the session stops "
+		    "reading)");
+		res = relay_from_client(r, big, 1);
+		ok(res == RELAY_ERROR && strcmp(relay_verdict(r)->reason,
+		    "stanza-too-large") == 0 && strcmp(s.b, CHDR AUTH) == 0,
+		    "one byte more: stanza-too-large, nothing passed on");
+		relay_free(r);
+	}
+}
+
 int
 main(void)
 {
@@ -445,6 +657,7 @@ main(void)
 
 	test_doors();
 	test_claims();
+	test_sasl_hold();
 	config_free(cfg);
 	return tap_done();
 }
