@@ -5,7 +5,8 @@
 #   contrib/install-deps.sh --tests  plus the real servers and clients the
 #                                    test suite runs (Prosody, ejabberd,
 #                                    slixmpp, openssl, clang, HAProxy,
-#                                    fail2ban-regex, systemd-analyze;
+#                                    fail2ban-regex, systemd-analyze,
+#                                    prometheus and promtool;
 #                                    dnsmasq-base answers DNS inside the
 #                                    federation test's network namespace)
 #
@@ -18,7 +19,7 @@ BUILD="build-essential autoconf automake pkg-config libevent-dev
     libmbedtls-dev libexpat1-dev libinih-dev libc-ares-dev"
 TESTS="prosody ejabberd python3 python3-slixmpp openssl clang
     libclang-rt-14-dev iproute2 procps dnsmasq-base
-    haproxy fail2ban systemd"
+    haproxy fail2ban systemd prometheus python3-cryptography"
 
 pkgs=$BUILD
 [ "${1:-}" = "--tests" ] && pkgs="$BUILD $TESTS"

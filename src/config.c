@@ -144,6 +144,10 @@ static int parse_trusted(struct parser *, const struct key *, void *,
     const char *);
 static int parse_sources(struct parser *, const struct key *, void *,
     const char *);
+static int parse_metrics_listen(struct parser *, const struct key *, void *,
+    const char *);
+static int parse_metrics_allow(struct parser *, const struct key *, void *,
+    const char *);
 
 #define NAMES(t)	(t), sizeof(t) / sizeof((t)[0])
 
@@ -247,6 +251,18 @@ static const struct key keys[] = {
 	    1000000, NULL, NULL, NULL,
 	    "log lines per second before similar lines are counted, not "
 	    "written (0: no limit)" },
+	{ SEC_GLOBAL, "metrics_listen", KEY_CUSTOM, G(metrics_listen), NULL,
+	    0, 0, parse_metrics_listen, NULL, NULL,
+	    "address of the Prometheus endpoint (GET /metrics), e.g. "
+	    "127.0.0.1:9470; unset: off; read at start only" },
+	{ SEC_GLOBAL, "metrics_allow", KEY_CUSTOM, G(metrics_allow),
+	    "127.0.0.0/8, ::1", 0, 0, parse_metrics_allow, NULL, NULL,
+	    "addresses or CIDR blocks allowed to read the metrics, "
+	    "separated by commas" },
+	{ SEC_GLOBAL, "cert_warn_days", KEY_UINT, G(cert_warn_days), "21", 0,
+	    3650, NULL, NULL, NULL,
+	    "log event=certificate-expiring at start, on reload and daily "
+	    "when a certificate expires within this many days (0: never)" },
 
 	{ SEC_TLS, "certificate", KEY_STRING, T(certificate), NULL, 0, 0,
 	    NULL, NULL, NULL,
@@ -908,39 +924,70 @@ parse_domains(struct parser *p, const struct key *k, void *dst,
 	return rc;
 }
 
+/* A list of CIDR blocks separated by commas into cidrs[CONFIG_MAX_TRUSTED];
+   who: whose addresses to write when it is empty. */
+static int
+parse_cidr_list(struct parser *p, const struct key *k,
+    struct proxyproto_cidr *cidrs, size_t *n, const char *value,
+    const char *who)
+{
+	char *copy, *w, *save = NULL;
+	int rc = 0;
+
+	if ((copy = strdup(value)) == NULL)
+		return oom(p);
+	*n = 0;
+	for (w = strtok_r(copy, ", \t", &save); w != NULL && rc == 0;
+	    w = strtok_r(NULL, ", \t", &save)) {
+		if (*n == CONFIG_MAX_TRUSTED)
+			rc = perr(p, p->lineno, "%s lists more than %d address "
+			    "blocks; use wider CIDR blocks", k->name,
+			    CONFIG_MAX_TRUSTED);
+		else if (proxyproto_cidr_parse(w, &cidrs[*n]) == -1)
+			rc = perr(p, p->lineno, "%s: %s is not an IP address "
+			    "or CIDR block (host bits zero); write e.g. "
+			    "127.0.0.1, 10.0.0.0/8, ::1 or 2001:db8::/32",
+			    k->name, w);
+		else
+			(*n)++;
+	}
+	if (rc == 0 && *n == 0)
+		rc = perr(p, p->lineno, "%s is empty; write %s, e.g. "
+		    "%s = 10.0.0.5, 10.0.0.6", k->name, who, k->name);
+	free(copy);
+	return rc;
+}
+
 static int
 parse_trusted(struct parser *p, const struct key *k, void *dst,
     const char *value)
 {
 	struct config_listener *l = (struct config_listener *)((char *)dst -
 	    offsetof(struct config_listener, trusted));
-	char *copy, *w, *save = NULL;
-	int rc = 0;
 
-	if ((copy = strdup(value)) == NULL)
-		return oom(p);
-	l->ntrusted = 0;
-	for (w = strtok_r(copy, ", \t", &save); w != NULL && rc == 0;
-	    w = strtok_r(NULL, ", \t", &save)) {
-		if (l->ntrusted == CONFIG_MAX_TRUSTED)
-			rc = perr(p, p->lineno, "%s lists more than %d address "
-			    "blocks; use wider CIDR blocks", k->name,
-			    CONFIG_MAX_TRUSTED);
-		else if (proxyproto_cidr_parse(w, &l->trusted[l->ntrusted])
-		    == -1)
-			rc = perr(p, p->lineno, "%s: %s is not an IP address "
-			    "or CIDR block (host bits zero); write e.g. "
-			    "127.0.0.1, 10.0.0.0/8, ::1 or 2001:db8::/32",
-			    k->name, w);
-		else
-			l->ntrusted++;
-	}
-	if (rc == 0 && l->ntrusted == 0)
-		rc = perr(p, p->lineno, "%s is empty; write the load "
-		    "balancers' addresses, e.g. %s = 10.0.0.5, 10.0.0.6",
-		    k->name, k->name);
-	free(copy);
-	return rc;
+	return parse_cidr_list(p, k, l->trusted, &l->ntrusted, value,
+	    "the load balancers' addresses");
+}
+
+static int
+parse_metrics_allow(struct parser *p, const struct key *k, void *dst,
+    const char *value)
+{
+	struct config *cfg = (struct config *)((char *)dst -
+	    offsetof(struct config, metrics_allow));
+
+	return parse_cidr_list(p, k, cfg->metrics_allow, &cfg->nmetrics_allow,
+	    value, "the scrapers' addresses");
+}
+
+static int
+parse_metrics_listen(struct parser *p, const struct key *k, void *dst,
+    const char *value)
+{
+	if (strpbrk(value, " \t") != NULL)
+		return perr(p, p->lineno, "%s takes one address; write e.g. "
+		    "%s = 127.0.0.1:9470", k->name, k->name);
+	return parse_addr(p, k->name, value, dst, 1);
 }
 
 static int

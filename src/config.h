@@ -144,6 +144,11 @@ struct config {
 	unsigned workers;		/* 0: one per CPU */
 	unsigned shutdown_grace;	/* seconds sessions may drain on SIGTERM */
 	unsigned log_rate_limit;	/* lines per second before suppressing */
+	/* Prometheus endpoint (metrics_http.c); len 0: off.  Read at start. */
+	struct config_addr metrics_listen;
+	struct proxyproto_cidr metrics_allow[CONFIG_MAX_TRUSTED];
+	size_t nmetrics_allow;
+	unsigned cert_warn_days;	/* event=certificate-expiring below */
 	struct config_tls tls;
 	struct config_limits limits;
 	struct config_domain *domains;

@@ -29,6 +29,10 @@
 #include "generation.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_cert.h"
+#include "metrics_http.h"
+#include "metrics_status.h"
 #include "session.h"
 #include "tls.h"
 #include "workers.h"
@@ -50,6 +54,7 @@ struct daemon_state {
 	int is_master;
 	unsigned slot;		/* a worker's index */
 	struct workers *workers;	/* the master's; NULL in a worker */
+	struct metrics_http *metrics;	/* the master's (or only process's) */
 };
 
 /* Each worker numbers its sessions from its own block, so that session=
@@ -62,11 +67,12 @@ struct daemon_state {
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: xmppshield [-dknV] [-c file]\n"
+	fprintf(stderr, "usage: xmppshield [-dknsV] [-c file]\n"
 	    "  -c file  configuration (default " DEFAULT_CONFIG ")\n"
 	    "  -d       stay in the foreground, log to stderr\n"
 	    "  -k       list every configuration key and exit\n"
 	    "  -n       check the configuration and exit\n"
+	    "  -s       print the running daemon's figures (metrics_listen)\n"
 	    "  -V       print versions and exit\n");
 	exit(2);
 }
@@ -239,15 +245,29 @@ load_next_generation(struct daemon_state *d)
 	return g;
 }
 
+/* The serving process (master, or the only one) took a new generation. */
+static void
+observe_generation(struct daemon_state *d, struct generation *g)
+{
+	metrics_reload(1);
+	metrics_http_reload(d->metrics, g->cfg);
+	metrics_cert_check(g->tls, g->cfg->cert_warn_days);
+}
+
 static void
 reload(struct daemon_state *d)
 {
 	struct generation *g, *old = d->srv.gen;
 
 	log_msg(LOG_NOTICE, "event=reloading config=%s", d->config_path);
-	if ((g = load_next_generation(d)) == NULL)
+	if ((g = load_next_generation(d)) == NULL) {
+		if (d->nworkers == 1)
+			metrics_reload(0);
 		return;
+	}
 	d->srv.gen = g;
+	if (d->nworkers == 1)
+		observe_generation(d, g);
 	apply_limits(&d->srv);
 	log_msg(LOG_NOTICE, "event=reloaded generation=%u sessions=%u "
 	    "sessions_on_old=%u", g->number, d->srv.nsessions,
@@ -331,13 +351,16 @@ master_reload(struct daemon_state *d)
 {
 	struct generation *g;
 
-	if ((g = load_next_generation(d)) == NULL)
+	if ((g = load_next_generation(d)) == NULL) {
+		metrics_reload(0);
 		return;
+	}
 	/* Each worker its slot's socket of every new address, before the
 	   signal that makes it reload. */
 	listeners_foreach_added(d->listeners, pass_sockets, d);
 	generation_unref(d->srv.gen);
 	d->srv.gen = g;
+	observe_generation(d, g);
 	apply_log_settings(d->srv.base, g->cfg);
 	workers_signal(d->workers, SIGHUP);
 }
@@ -447,6 +470,9 @@ run_worker(void *arg, unsigned slot, unsigned serial)
 	d->is_master = 0;
 	/* d->workers is this worker's copy now: its channel to the master
 	   brings the sockets a reload binds. */
+	metrics_set_worker(slot);
+	metrics_http_drop(d->metrics);	/* the master answers scrapes */
+	metrics_cert_drop();
 	d->srv.next_id = serial * SESSION_ID_BLOCK;
 	if (tls_ctx_reseed(d->srv.gen->tls) == -1) {
 		log_msg(LOG_ERR, "event=startup-error reason=after-fork "
@@ -471,12 +497,12 @@ int
 main(int argc, char *argv[])
 {
 	const char *path = DEFAULT_CONFIG;
-	int foreground = 0, check_only = 0, ch;
+	int foreground = 0, check_only = 0, status_only = 0, ch;
 	struct daemon_state d;
 	struct config *cfg;
 	char err[512], *pidfile;
 
-	while ((ch = getopt(argc, argv, "c:dknVh")) != -1) {
+	while ((ch = getopt(argc, argv, "c:dknsVh")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -490,6 +516,9 @@ main(int argc, char *argv[])
 		case 'n':
 			check_only = 1;
 			break;
+		case 's':
+			status_only = 1;
+			break;
 		case 'V':
 			print_versions();
 			return 0;
@@ -499,6 +528,8 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
+	if (status_only)
+		return metrics_status_main(path, stdout);
 
 	log_init(foreground || check_only, LOG_DAEMON, LOG_INFO);
 	memset(&d, 0, sizeof(d));
@@ -510,6 +541,7 @@ main(int argc, char *argv[])
 	}
 	cfg = d.srv.gen->cfg;
 	if (check_only) {
+		metrics_cert_check(d.srv.gen->tls, cfg->cert_warn_days);
 		printf("configuration OK\n");
 		generation_unref(d.srv.gen);
 		return 0;
@@ -534,6 +566,16 @@ main(int argc, char *argv[])
 	event_add(d.ev_hup, NULL);
 	if ((d.listeners = listeners_open(cfg, d.nworkers, err,
 	    sizeof(err))) == NULL) {
+		fprintf(stderr, "xmppshield: %s\n", err);
+		return 1;
+	}
+	/* Counters only with an endpoint to read them; shared before fork. */
+	if (cfg->metrics_listen.len != 0 && metrics_init(d.nworkers) == -1) {
+		fprintf(stderr, "xmppshield: metrics: %s\n", strerror(errno));
+		return 1;
+	}
+	if ((d.metrics = metrics_http_open(cfg, err, sizeof(err))) == NULL &&
+	    err[0] != '\0') {
 		fprintf(stderr, "xmppshield: %s\n", err);
 		return 1;
 	}
@@ -573,6 +615,12 @@ main(int argc, char *argv[])
 		fprintf(stderr, "xmppshield: %s\n", err);
 		return 1;
 	}
+	if (metrics_http_start(d.metrics, d.srv.base, cfg) == -1) {
+		log_msg(LOG_ERR, "event=startup-error reason=metrics");
+		return 1;
+	}
+	metrics_cert_check(d.srv.gen->tls, cfg->cert_warn_days);
+	metrics_cert_daily(d.srv.base);
 	log_msg(LOG_NOTICE, "event=started version=%s config=%s workers=%u",
 	    PACKAGE_VERSION, path, d.nworkers);
 	if (d.is_master)
@@ -595,6 +643,8 @@ main(int argc, char *argv[])
 		event_free(d.ev_grace);
 	workers_free(d.workers);
 	listeners_close(d.listeners);
+	metrics_http_free(d.metrics);
+	metrics_cert_drop();
 	event_base_free(d.srv.base);
 	admission_free(d.srv.admission);
 	generation_unref(d.srv.gen);

@@ -3,6 +3,7 @@
  */
 #include "autoconf.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -230,8 +231,7 @@ pretls_feed(struct pretls *p, const char *data, size_t len)
 	r = xmlstream_feed(p->xs, data, len);
 	if (r == -1) {
 		if (xmlstream_error(p->xs) != XMLSTREAM_ERR_REJECTED)
-			verdict_from_xmlstream(&p->verdict, p->xs,
-			    p->cfg->limits.max_pre_tls_bytes);
+			verdict_from_xmlstream(&p->verdict, p->xs);
 		pretls_fail(p, &p->verdict);
 		return PRETLS_CLOSE;
 	}
@@ -249,6 +249,8 @@ pretls_feed(struct pretls *p, const char *data, size_t len)
 void
 pretls_proceed(struct pretls *p)
 {
+	/* Only after PRETLS_STARTTLS (the session's contract). */
+	assert(p->state == PRETLS_STARTTLS_READ);
 	if (p->state != PRETLS_STARTTLS_READ)
 		return;
 	write_str(p, XMPP_PROCEED, strlen(XMPP_PROCEED));

@@ -14,6 +14,10 @@
 /* The backend is ours, but its nesting is still bounded. */
 #define BACKEND_MAX_DEPTH	256
 #define BACKEND_MAX_ATTRIBUTES	1024
+/* The backend relays other users' stanzas: a budget of names four times
+   the client's (about 2000 new names in one stanza) before it fails the
+   recipient's stream; docs/SECURITY.md counts it. */
+#define BACKEND_MAX_NAMES	(256 * 1024)
 
 struct relay {
 	const struct config *cfg;
@@ -43,7 +47,7 @@ struct relay {
 static struct verdict spare_verdict;
 
 static struct verdict *
-verdict_of(struct relay *r)
+failure(struct relay *r)
 {
 	if (r->verdict == NULL &&
 	    (r->verdict = calloc(1, sizeof(*r->verdict))) == NULL) {
@@ -61,11 +65,11 @@ check_client_header(struct relay *r, const struct xmlstream_header *h)
 {
 	const char *served;
 
-	if (verdict_check_header(verdict_of(r), r->cfg, r->l, h, r->domain,
+	if (verdict_check_header(failure(r), r->cfg, r->l, h, r->domain,
 	    &served) == -1)
 		return -1;
 	if (r->domain == NULL && (r->domain = strdup(served)) == NULL) {
-		verdict_set(verdict_of(r), "internal-error", "out-of-memory",
+		verdict_set(failure(r), "internal-error", "out-of-memory",
 		    XMPP_COND_RESOURCE_CONSTRAINT, NULL, NULL);
 		return -1;
 	}
@@ -87,14 +91,14 @@ client_element_start(void *ctx, const char *ns, const char *name)
 	char ens[160], ename[80];
 
 	if (strcmp(ns, XMPP_NS_STREAMS) == 0 && strcmp(name, "stream") == 0) {
-		verdict_set(verdict_of(r), "policy-violation", "nested-stream",
+		verdict_set(failure(r), "policy-violation", "nested-stream",
 		    XMPP_COND_POLICY_VIOLATION,
 		    "A stream header inside the stream", NULL);
 		return -1;
 	}
 	if ((strcmp(ns, XMPP_NS_TLS) == 0 && strcmp(name, "starttls") == 0) ||
 	    (strcmp(ns, XMPP_NS_COMPRESS) == 0 && strcmp(name, "compress") == 0)) {
-		verdict_set(verdict_of(r), "policy-violation", "post-tls-element",
+		verdict_set(failure(r), "policy-violation", "post-tls-element",
 		    XMPP_COND_POLICY_VIOLATION, "Not offered on this stream",
 		    " element=%s ns=%s", log_escape(name, ename, sizeof(ename)),
 		    log_escape(ns, ens, sizeof(ens)));
@@ -159,14 +163,14 @@ check_claim(struct relay *r, const struct xmlstream_unit *u)
 		return 0;
 	if (u->kind == XMLSTREAM_UNIT_HEADER)
 		return u->header->from == NULL ? 0 :
-		    r->cb.peer_claim(r->ctx, u->header->from, 0, verdict_of(r));
+		    r->cb.peer_claim(r->ctx, u->header->from, 0, failure(r));
 	if (u->kind == XMLSTREAM_UNIT_ELEMENT && strcmp(u->ns, XMPP_NS_DIALBACK) == 0 &&
 	    strcmp(u->name, "result") == 0) {
 		/* A 'from' too long to be a domain is still a claim. */
 		if (!start_tag_attr(u->data, u->len, "from", from,
 		    sizeof(from)))
 			snprintf(from, sizeof(from), "%s", "-");
-		return r->cb.peer_claim(r->ctx, from, 1, verdict_of(r));
+		return r->cb.peer_claim(r->ctx, from, 1, failure(r));
 	}
 	return 0;
 }
@@ -238,8 +242,7 @@ client_failed(struct relay *r)
 	if (xmlstream_error(r->client) == XMLSTREAM_ERR_REJECTED &&
 	    relay_verdict(r)->event != NULL)
 		return;
-	verdict_from_xmlstream(verdict_of(r), r->client,
-	    r->cfg->limits.max_stanza_size);
+	verdict_from_xmlstream(failure(r), r->client);
 }
 
 /* The backend answered: parse what was held, as a new stream or not. */
@@ -380,6 +383,7 @@ relay_new(const struct config *cfg, const struct config_listener *l,
 	lim.max_depth = BACKEND_MAX_DEPTH;
 	lim.max_attributes = BACKEND_MAX_ATTRIBUTES;
 	lim.max_name = 0;	/* the backend is trusted to be sane */
+	lim.max_names = BACKEND_MAX_NAMES;
 	if ((r->backend = xmlstream_new(&lim, &backend_cb, r)) == NULL)
 		goto fail;
 	if (xmlstream_strip(r->backend, XMPP_NS_STREAMS, "features",
@@ -429,7 +433,7 @@ feed(struct relay *r, struct xmlstream *xs, const char *data, size_t len,
 		if (xmlstream_error(xs) == XMLSTREAM_ERR_REJECTED &&
 		    relay_verdict(r)->event != NULL)
 			return RELAY_ERROR;
-		verdict_set(verdict_of(r), "backend-error", "bad-xml",
+		verdict_set(failure(r), "backend-error", "bad-xml",
 		    XMPP_COND_INTERNAL_SERVER_ERROR, NULL, " detail=%s",
 		    xmlstream_strerror(xmlstream_error(xs)));
 		return RELAY_ERROR;
@@ -440,7 +444,7 @@ feed(struct relay *r, struct xmlstream *xs, const char *data, size_t len,
 		   no more than relay_client_room(), so only a caller that
 		   ignores it gets here). */
 		r->failed = 1;
-		verdict_set(verdict_of(r), "policy-violation",
+		verdict_set(failure(r), "policy-violation",
 		    "stanza-too-large", XMPP_COND_POLICY_VIOLATION,
 		    "Stanza too large", " limit=%zu",
 		    r->cfg->limits.max_stanza_size);

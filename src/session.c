@@ -35,6 +35,7 @@
 #include "backend.h"
 #include "generation.h"
 #include "log.h"
+#include "metrics.h"
 #include "monotime.h"
 #include "pretls.h"
 #include "proxyproto.h"
@@ -205,6 +206,8 @@ session_free(struct session *s)
 	    s->domain[0] ? s->domain : "-", s->verdict.reason,
 	    s->verdict.fields, in, out, (long)d.tv_sec,
 	    (long)d.tv_usec / 1000);
+	metrics_session_ended(s->l->name, s->verdict.event, s->verdict.reason,
+	    in, out);
 
 	TAILQ_REMOVE(&s->srv->sessions, s, entry);
 	s->srv->nsessions--;
@@ -495,6 +498,7 @@ do_handshake(struct session *s)
 		/* RFC 6120 5.4.3.2: a failed handshake just closes TCP.  An
 		   SNI naming another of our domains than the stream did is
 		   refused as policy, not as a TLS failure. */
+		metrics_handshake_failed(s->l->name, tls_error_reason(s->tls));
 		verdict_set(&v, tls_policy_refused(s->tls) ?
 		    "policy-violation" : "tls-failed", tls_error_reason(s->tls),
 		    XMPP_COND_NONE, NULL, "%s", fields);
@@ -514,6 +518,8 @@ do_handshake(struct session *s)
 	    s->domain[0] ? s->domain : "-", tls_version(s->tls), tls_cipher(s->tls),
 	    name ? log_escape(name, sni, sizeof(sni)) : "-",
 	    tls_alpn(s->tls) ? tls_alpn(s->tls) : "-");
+	metrics_handshake(s->l->name, tls_version(s->tls), tls_cipher(s->tls),
+	    tls_group(s->tls), tls_resumed(s->tls));
 	pretls_free(s->pretls);
 	s->pretls = NULL;
 	/* s2s: what the peer's certificate says, checked against each
@@ -600,6 +606,8 @@ end_backend_error(struct session *s, const char *reason, const char *error)
 	char esc[128];
 	struct verdict v;
 
+	if (strncmp(reason, "connect-", 8) == 0)
+		metrics_backend_failed(s->l->name, reason);
 	verdict_set(&v, "backend-error", reason,
 	    XMPP_COND_REMOTE_CONNECTION_FAILED,
 	    "The XMPP service behind this server is unavailable",
@@ -1009,6 +1017,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 		session_end(s, &v);
 		break;
 	case SESSION_HANDSHAKE:
+		metrics_handshake_failed(s->l->name, "timeout");
 		verdict_set(&v, "timeout", "handshake", XMPP_COND_NONE, NULL,
 		    " limit=%u", s->cfg->limits.handshake_timeout);
 		session_end(s, &v);
@@ -1061,6 +1070,7 @@ refuse(struct server *srv, const struct config_listener *l, int fd,
 	log_msg(LOG_WARNING, "event=refused client=%s listener=%s reason=%s "
 	    "connections=%u", client, l->name, admission_reason(ar),
 	    admission_connections(srv->admission));
+	metrics_refused(l->name, admission_reason(ar));
 }
 
 void
@@ -1125,6 +1135,7 @@ session_accept(struct server *srv, const struct config_listener *l, int fd,
 
 	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
 	srv->nsessions++;
+	metrics_accepted(l->name);
 	log_msg(LOG_INFO, "event=accept session=%llu client=%s listener=%s",
 	    s->id, s->client, l->name);
 	if (l->accept_proxy) {

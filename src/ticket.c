@@ -44,6 +44,7 @@ struct ticket {
 	int nkeys;
 	int enc;		/* index of the key that encrypts */
 	int from_file;
+	unsigned long accepted;	/* tickets that parsed: resumptions */
 	uint32_t lifetime;
 	unsigned char secret[32];	/* derived keys */
 };
@@ -166,8 +167,10 @@ parse_cb(void *arg, mbedtls_ssl_session *session, unsigned char *buf,
 	for (i = 0; i < tk->nkeys; i++)
 		if (memcmp(buf, tk->keys[i].name, TICKET_NAME) == 0) {
 			key_touch(&tk->keys[i]);
-			return mbedtls_ssl_ticket_parse(&tk->keys[i].t,
+			ret = mbedtls_ssl_ticket_parse(&tk->keys[i].t,
 			    session, buf, len);
+			tk->accepted += ret == 0;
+			return ret;
 		}
 	/* Unknown key: an old generation or another cluster; a full
 	   handshake follows. */
@@ -306,4 +309,10 @@ void
 ticket_conf(struct ticket *tk, mbedtls_ssl_config *conf)
 {
 	mbedtls_ssl_conf_session_tickets_cb(conf, write_cb, parse_cb, tk);
+}
+
+unsigned long
+ticket_accepted(const struct ticket *tk)
+{
+	return tk != NULL ? tk->accepted : 0;
 }

@@ -48,4 +48,9 @@ void ticket_free(struct ticket *tk);
    conf's use). */
 void ticket_conf(struct ticket *tk, mbedtls_ssl_config *conf);
 
+/* Tickets accepted so far (a session resumed); counted in this process,
+   so a change across one handshake call means that handshake resumed.
+   NULL: 0. */
+unsigned long ticket_accepted(const struct ticket *tk);
+
 #endif

@@ -24,6 +24,10 @@
 #include <mbedtls/ssl.h>
 #include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
+#if MBEDTLS_VERSION_MAJOR < 3
+#include <mbedtls/ecp.h>
+#include <mbedtls/ssl_internal.h>	/* the handshake's group (2.28) */
+#endif
 
 #include "peercert.h"
 #include "s2speer.h"
@@ -86,6 +90,8 @@ struct tls_conn {
 	unsigned char *ra;	/* read ahead, not yet given to mbedTLS */
 	size_t ra_off, ra_len;
 	int drained;		/* the last recv() emptied the socket */
+	int resumed;		/* a session ticket was accepted */
+	const char *group;	/* key exchange group, NULL if unknown */
 };
 
 /* ALPN (XEP-0368): one protocol per listener kind. */
@@ -648,10 +654,49 @@ map_result(struct tls_conn *c, int ret)
 	return TLS_IO_ERROR;
 }
 
+/*
+ * mbedtls_ssl_handshake(), one step at a time on mbedTLS 2.28, so that
+ * the key exchange group is read before the last step frees the
+ * handshake state.  mbedTLS 3 keeps that state private: group unknown.
+ */
+static int
+handshake_steps(struct tls_conn *c)
+{
+#ifdef MBEDTLS3
+	return mbedtls_ssl_handshake(&c->ssl);
+#else
+	const mbedtls_ecp_curve_info *ci;
+	int ret = 0;
+
+	while (c->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER) {
+		/* A resumed TLS 1.2 session exchanges no key. */
+		if (c->ssl.state == MBEDTLS_SSL_HANDSHAKE_WRAPUP &&
+		    c->ssl.handshake != NULL && c->ssl.handshake->resume)
+			c->group = "none";
+		else if (c->ssl.state == MBEDTLS_SSL_HANDSHAKE_WRAPUP &&
+		    c->ssl.handshake != NULL && (ci =
+		    mbedtls_ecp_curve_info_from_grp_id(
+#ifdef MBEDTLS_ECDH_LEGACY_CONTEXT
+		    c->ssl.handshake->ecdh_ctx.grp.id
+#else
+		    c->ssl.handshake->ecdh_ctx.grp_id
+#endif
+		    )) != NULL)
+			c->group = ci->name;
+		if ((ret = mbedtls_ssl_handshake_step(&c->ssl)) != 0)
+			break;
+	}
+	return ret;
+#endif
+}
+
 enum tls_io
 tls_handshake(struct tls_conn *c)
 {
-	int ret = mbedtls_ssl_handshake(&c->ssl);
+	unsigned long tickets = ticket_accepted(c->ctx->tickets);
+	int ret = handshake_steps(c);
+
+	c->resumed |= ticket_accepted(c->ctx->tickets) != tickets;
 
 	if (ret == 0)
 		return TLS_IO_OK;
@@ -822,4 +867,44 @@ tls_library_version(void)
 	mbedtls_version_get_string(v);
 	snprintf(buf, sizeof(buf), "mbedTLS %s", v);
 	return buf;
+}
+
+static time_t
+x509_unix_time(const mbedtls_x509_time *t)
+{
+	struct tm tm = {
+		.tm_year = t->year - 1900, .tm_mon = t->mon - 1,
+		.tm_mday = t->day, .tm_hour = t->hour, .tm_min = t->min,
+		.tm_sec = t->sec,
+	};
+
+	return timegm(&tm);
+}
+
+int
+tls_ctx_certificate(const struct tls_ctx *ctx, size_t i, const char **domain,
+    time_t *not_before, time_t *not_after)
+{
+	const struct tls_domain *d;
+
+	for (d = ctx->domains; d != NULL && i > 0; d = d->next)
+		i--;
+	if (d == NULL)
+		return -1;
+	*domain = d->name;
+	*not_before = x509_unix_time(&d->chain.valid_from);
+	*not_after = x509_unix_time(&d->chain.valid_to);
+	return 0;
+}
+
+const char *
+tls_group(const struct tls_conn *c)
+{
+	return c->group;
+}
+
+int
+tls_resumed(const struct tls_conn *c)
+{
+	return c->resumed;
 }

@@ -21,6 +21,7 @@
 #define XMPPSHIELD_TLS_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "config.h"
 
@@ -144,6 +145,21 @@ const char *tls_error_detail(const struct tls_conn *c);
 /* Raw bytes read from and written to the socket. */
 unsigned long long tls_bytes_in(const struct tls_conn *c);
 unsigned long long tls_bytes_out(const struct tls_conn *c);
+
+/* After the handshake: the key exchange group ("x25519", "secp256r1",
+   ..., "none" for a resumed TLS 1.2 session; NULL where the library
+   does not say: mbedTLS 3), and 1 if a session ticket resumed the
+   session, else 0. */
+const char *tls_group(const struct tls_conn *c);
+int tls_resumed(const struct tls_conn *c);
+
+/*
+ * The leaf certificate of the i-th served domain (0-based): its domain
+ * and validity (notBefore, notAfter) as Unix times.  0, or -1 past the
+ * last domain.
+ */
+int tls_ctx_certificate(const struct tls_ctx *ctx, size_t i,
+    const char **domain, time_t *not_before, time_t *not_after);
 
 /* "mbedTLS 2.28.3" as linked at run time. */
 const char *tls_library_version(void);

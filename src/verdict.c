@@ -74,6 +74,8 @@ static const struct {
 	{ "policy-violation", "restricted-xml" },
 	{ "policy-violation", "unsupported-encoding" },
 	{ "policy-violation", "stanza-too-large" },
+	{ "policy-violation", "header-too-large" },
+	{ "policy-violation", "too-many-names" },
 	{ "policy-violation", "too-deep" },
 	{ "policy-violation", "too-many-attributes" },
 	{ "policy-violation", "name-too-long" },
@@ -167,58 +169,67 @@ slug(char *out, size_t len, const char *s)
 	out[o] = '\0';
 }
 
+/* How each parser error ends a session; the rest is not-well-formed. */
+enum field { NO_FIELD, DETAIL, LIMIT };
+static const struct {
+	enum xmlstream_err err;
+	const char *event, *reason;
+	enum xmpp_condition cond;
+	const char *text;
+	enum field field;
+} parser_errors[] = {
+	{ XMLSTREAM_ERR_RESTRICTED_XML, "policy-violation", "restricted-xml",
+	    XMPP_COND_RESTRICTED_XML, NULL, DETAIL },
+	{ XMLSTREAM_ERR_UNSUPPORTED_ENCODING, "policy-violation",
+	    "unsupported-encoding", XMPP_COND_UNSUPPORTED_ENCODING,
+	    "Only UTF-8 is accepted", DETAIL },
+	{ XMLSTREAM_ERR_BAD_FORMAT, "protocol-error", "bad-format",
+	    XMPP_COND_BAD_FORMAT, NULL, DETAIL },
+	{ XMLSTREAM_ERR_TOO_LARGE, "policy-violation", "stanza-too-large",
+	    XMPP_COND_POLICY_VIOLATION, "Stanza too large", LIMIT },
+	{ XMLSTREAM_ERR_HEADER_TOO_LARGE, "policy-violation",
+	    "header-too-large", XMPP_COND_POLICY_VIOLATION,
+	    "Stream header too large", LIMIT },
+	{ XMLSTREAM_ERR_TOO_MANY_NAMES, "policy-violation", "too-many-names",
+	    XMPP_COND_POLICY_VIOLATION, "Too many distinct names", LIMIT },
+	{ XMLSTREAM_ERR_TOO_DEEP, "policy-violation", "too-deep",
+	    XMPP_COND_POLICY_VIOLATION, "Elements nested too deeply",
+	    NO_FIELD },
+	{ XMLSTREAM_ERR_TOO_MANY_ATTRIBUTES, "policy-violation",
+	    "too-many-attributes", XMPP_COND_POLICY_VIOLATION,
+	    "Too many attributes", NO_FIELD },
+	{ XMLSTREAM_ERR_NAME_TOO_LONG, "policy-violation", "name-too-long",
+	    XMPP_COND_POLICY_VIOLATION, "Name too long", NO_FIELD },
+	{ XMLSTREAM_ERR_NO_MEMORY, "internal-error", "out-of-memory",
+	    XMPP_COND_RESOURCE_CONSTRAINT, NULL, NO_FIELD },
+};
+
 void
-verdict_from_xmlstream(struct verdict *v, const struct xmlstream *xs,
-    size_t max_unit)
+verdict_from_xmlstream(struct verdict *v, const struct xmlstream *xs)
 {
+	enum xmlstream_err err = xmlstream_error(xs);
 	const char *detail = xmlstream_error_detail(xs);
 	char word[64];
+	size_t i;
 
-	switch (xmlstream_error(xs)) {
-	case XMLSTREAM_ERR_RESTRICTED_XML:
-		verdict_set(v, "policy-violation", "restricted-xml",
-		    XMPP_COND_RESTRICTED_XML, NULL, " detail=%s", detail);
-		break;
-	case XMLSTREAM_ERR_UNSUPPORTED_ENCODING:
-		verdict_set(v, "policy-violation", "unsupported-encoding",
-		    XMPP_COND_UNSUPPORTED_ENCODING, "Only UTF-8 is accepted",
-		    " detail=%s", detail);
-		break;
-	case XMLSTREAM_ERR_BAD_FORMAT:
-		verdict_set(v, "protocol-error", "bad-format",
-		    XMPP_COND_BAD_FORMAT, NULL, " detail=%s", detail);
-		break;
-	case XMLSTREAM_ERR_TOO_LARGE:
-		verdict_set(v, "policy-violation", "stanza-too-large",
-		    XMPP_COND_POLICY_VIOLATION, "Stanza too large",
-		    " limit=%zu", max_unit);
-		break;
-	case XMLSTREAM_ERR_TOO_DEEP:
-		verdict_set(v, "policy-violation", "too-deep",
-		    XMPP_COND_POLICY_VIOLATION, "Elements nested too deeply",
-		    NULL);
-		break;
-	case XMLSTREAM_ERR_TOO_MANY_ATTRIBUTES:
-		verdict_set(v, "policy-violation", "too-many-attributes",
-		    XMPP_COND_POLICY_VIOLATION, "Too many attributes", NULL);
-		break;
-	case XMLSTREAM_ERR_NAME_TOO_LONG:
-		verdict_set(v, "policy-violation", "name-too-long",
-		    XMPP_COND_POLICY_VIOLATION, "Name too long", NULL);
-		break;
-	case XMLSTREAM_ERR_NO_MEMORY:
-		verdict_set(v, "internal-error", "out-of-memory",
-		    XMPP_COND_RESOURCE_CONSTRAINT, NULL, NULL);
-		break;
-	case XMLSTREAM_ERR_NOT_WELL_FORMED:
-	case XMLSTREAM_ERR_REJECTED:
-	case XMLSTREAM_ERR_NONE:
-	default:
-		slug(word, sizeof(word), detail);
-		verdict_set(v, "protocol-error", "not-well-formed",
-		    XMPP_COND_NOT_WELL_FORMED, NULL, " detail=%s", word);
-		break;
+	for (i = 0; i < NELEM(parser_errors); i++) {
+		if (parser_errors[i].err != err)
+			continue;
+		verdict_set(v, parser_errors[i].event, parser_errors[i].reason,
+		    parser_errors[i].cond, parser_errors[i].text, NULL);
+		if (parser_errors[i].field == DETAIL)
+			snprintf(v->fields, sizeof(v->fields), " detail=%s",
+			    detail);
+		else if (parser_errors[i].field == LIMIT)
+			snprintf(v->fields, sizeof(v->fields), " limit=%zu",
+			    xmlstream_error_limit(xs));
+		return;
 	}
+	/* Expat's own errors (and a callback's refusal without a verdict
+	   of its own): its message as one word. */
+	slug(word, sizeof(word), detail);
+	verdict_set(v, "protocol-error", "not-well-formed",
+	    XMPP_COND_NOT_WELL_FORMED, NULL, " detail=%s", word);
 }
 
 int

@@ -56,8 +56,7 @@ int verdict_name(size_t i, const char **event, const char **reason);
 int verdict_priority(const struct verdict *v);
 
 /* The verdict for a stream that xmlstream refused (peer is the client). */
-void verdict_from_xmlstream(struct verdict *v, const struct xmlstream *xs,
-    size_t max_unit);
+void verdict_from_xmlstream(struct verdict *v, const struct xmlstream *xs);
 
 /*
  * The one check of a client's stream header h on listener l, before TLS

@@ -18,6 +18,7 @@
 
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "monotime.h"
 #include "workers.h"
 
@@ -179,6 +180,7 @@ on_child(evutil_socket_t sig, short what, void *arg)
 		w->w[i].chan = -1;
 		if (w->stopping)
 			continue;
+		metrics_worker_replaced(i);	/* before a new one counts */
 		if (WIFSIGNALED(status))
 			log_msg(LOG_ERR, "event=worker-exited worker=%u pid=%ld "
 			    "signal=%d", i, (long)pid, WTERMSIG(status));

@@ -31,12 +31,19 @@
  * one idle for longer, a login's handful of exchanges) give their parser
  * back at once.
  *
- * Expat remembers every element, attribute and prefix name it met for
- * as long as the parser lives (about 80 bytes each): a stream of stanzas
- * with ever new names grew without bound.  names_cost counts what a
- * parser met (bytes of names, plus NAME_COST for each); past the budget
- * (xmlstream_limits.max_names) the parser is rebuilt at the next boundary, in
- * the middle of a feed too, the way a restart re-feeds the rest.
+ * Expat remembers every distinct element and attribute name it met, as
+ * written (a prefix makes another name; "xmlns:p" is an attribute name
+ * and a prefix), for as long as the parser lives (about 80 bytes each):
+ * a stream of stanzas with ever new names grew without bound.  names_cost
+ * counts the distinct names a parser met (their bytes, plus NAME_COST for
+ * each), read from the raw start tags (count_names()), the stream
+ * header's in every rebuilt parser too; repeated names cost nothing, so
+ * ordinary stanzas never add up.  Past the budget
+ * (xmlstream_limits.max_names) the parser is rebuilt at the next
+ * boundary, in the middle of a feed too, the way a restart re-feeds the
+ * rest; and one unit may not add more than the budget by itself
+ * (XMLSTREAM_ERR_TOO_MANY_NAMES): a parser holds at most twice the
+ * budget of names.
  */
 #include "autoconf.h"
 
@@ -53,11 +60,28 @@
 #define NS_SEP		' '	/* cannot occur in a namespace URI */
 #define FEED_SLICE	16384	/* bounds how far buf grows past max_unit */
 #define MAX_STRIP	4
-#define MAX_CUTS	16
-#define NAME_COST	64	/* Expat's overhead per remembered name */
+#define MAX_CUTS	16	/* children removed from one unit, at most */
+#define NAME_COST	128	/* Expat's bytes per remembered name, its
+				   hash tables and ours included (measured) */
+#define SMALL_TOKEN	128	/* a partial token this short is rescanned at
+				   once (see feed_slice()) */
 #define NAMES_BUDGET	65536	/* default for max_names */
 
 enum xmlstream_state { XMLSTREAM_RUNNING, XMLSTREAM_STOPPED, XMLSTREAM_FAILED };
+
+/* Where the bytes after Expat's partial token are (see feed_slice()). */
+enum lex {
+	LEX_OTHER,	/* not a tag: only the doubling rule applies */
+	LEX_TAG,	/* inside a start or end tag, outside quotes */
+	LEX_APOS,	/* inside an attribute value in '...' */
+	LEX_QUOT,	/* inside an attribute value in "..." */
+	LEX_COMMENT,	/* inside <!-- ... */
+	LEX_COMMENT1,	/* ... after one '-' */
+	LEX_COMMENT2,	/* ... after two or more */
+	LEX_PI,		/* inside <? ... */
+	LEX_PI_Q,	/* ... after a '?' */
+	LEX_END,	/* the token may be complete: rescan now */
+};
 
 struct strip_rule {
 	const char *parent_ns, *parent_name, *ns, *name;	/* not ours */
@@ -78,7 +102,14 @@ struct xmlstream {
 	char *hdr;		/* the current stream's header bytes */
 	size_t hdrlen;
 	size_t names_cost;	/* names this parser met, see the top */
+	size_t names_at_unit;	/* ... when the current unit began */
+	uint64_t *names;	/* hashes of those names (0: free slot) */
+	size_t names_cap, names_used;
+	unsigned ns_decls;	/* xmlns declarations of the next start tag */
 	long long shift;	/* stream offset = Expat's offset + shift */
+	long long fed;		/* stream offset Expat has the bytes up to */
+	long long token;	/* ... and where its partial token starts */
+	enum lex lex;		/* that token's state at buf's end */
 
 	/* Bytes not yet handed out: buf[head, len) starts at offset base. */
 	char *buf;
@@ -188,6 +219,127 @@ free_header(struct xmlstream_header *h)
 	free((char *)h->id);
 }
 
+static size_t
+header_max(const struct xmlstream *xs)
+{
+	return xs->lim.max_header ? xs->lim.max_header : XMLSTREAM_MAX_HEADER;
+}
+
+static size_t
+names_budget(const struct xmlstream *xs)
+{
+	return xs->lim.max_names ? xs->lim.max_names : NAMES_BUDGET;
+}
+
+/* A new parser knows no names. */
+static void
+names_forget(struct xmlstream *xs)
+{
+	free(xs->names);
+	xs->names = NULL;
+	xs->names_cap = xs->names_used = 0;
+	xs->names_cost = xs->names_at_unit = 0;
+	xs->ns_decls = 0;
+}
+
+/* Count the name p[0, n) if this parser has not met it; -1: no memory. */
+static int
+name_met(struct xmlstream *xs, const char *p, size_t n)
+{
+	uint64_t h = xs->salt ^ UINT64_C(0xcbf29ce484222325), *t;
+	size_t i, cap;
+
+	/* FNV-1a, keyed by the stream's secret salt, then mixed: a peer
+	   cannot aim at collisions to hide names from the count. */
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * UINT64_C(0x100000001b3);
+	h ^= h >> 32;
+	h *= UINT64_C(0xd6e8feb86659fd93);
+	h ^= h >> 32;
+	if (h == 0)
+		h = 1;
+	if (2 * (xs->names_used + 1) > xs->names_cap) {
+		cap = xs->names_cap ? 2 * xs->names_cap : 64;
+		if ((t = calloc(cap, sizeof(*t))) == NULL)
+			return -1;
+		for (i = 0; i < xs->names_cap; i++) {
+			size_t j;
+
+			if (xs->names[i] == 0)
+				continue;
+			for (j = xs->names[i] & (cap - 1); t[j] != 0;
+			    j = (j + 1) & (cap - 1))
+				;
+			t[j] = xs->names[i];
+		}
+		free(xs->names);
+		xs->names = t;
+		xs->names_cap = cap;
+	}
+	for (i = h & (xs->names_cap - 1); xs->names[i] != 0;
+	    i = (i + 1) & (xs->names_cap - 1))
+		if (xs->names[i] == h)
+			return 0;
+	xs->names[i] = h;
+	xs->names_used++;
+	xs->names_cost += NAME_COST + n;
+	return 0;
+}
+
+static int
+is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/*
+ * Count the names of the start tag being reported, as written: its
+ * element name and every attribute name (xmlns:p included).  Expat has
+ * checked the tag, so it is '<' NAME (S NAME S? = S? QUOTED)* S? '/'? '>'.
+ * 0, or -1 out of memory.
+ */
+static int
+count_names(struct xmlstream *xs)
+{
+	long long at = (long long)XML_GetCurrentByteIndex(xs->parser);
+	size_t n = (size_t)XML_GetCurrentByteCount(xs->parser), i = 1, s;
+	const char *p;
+
+	/* While priming, shift is 0 and the bytes are the saved header. */
+	if (xs->priming) {
+		if (at < 0 || (size_t)at + n > xs->hdrlen)
+			return 0;
+		p = xs->hdr + at;
+	} else {
+		at += xs->shift;
+		if (at < xs->base || (size_t)(at - xs->base) + n >
+		    xs->len - xs->head)
+			return 0;
+		p = xs->buf + xs->head + (size_t)(at - xs->base);
+	}
+	while (i < n) {
+		for (s = i; i < n && !is_space(p[i]) && p[i] != '=' &&
+		    p[i] != '/' && p[i] != '>'; i++)
+			;
+		if (i > s && name_met(xs, p + s, i - s) == -1)
+			return -1;
+		while (i < n && (is_space(p[i]) || p[i] == '='))
+			i++;
+		if (i < n && (p[i] == '\'' || p[i] == '"')) {
+			char q = p[i++];
+
+			while (i < n && p[i] != q)
+				i++;
+			i++;
+			while (i < n && is_space(p[i]))
+				i++;
+		}
+		if (i < n && (p[i] == '/' || p[i] == '>'))
+			break;
+	}
+	return 0;
+}
+
 static void
 free_element(struct xmlstream *xs)
 {
@@ -224,6 +376,10 @@ emit(struct xmlstream *xs, enum xmlstream_unit_kind kind, long long end,
 	size_t n = (size_t)(end - xs->base);
 	int next;
 
+	if (kind == XMLSTREAM_UNIT_HEADER && n > header_max(xs)) {
+		fail(xs, XMLSTREAM_ERR_HEADER_TOO_LARGE, "header-size");
+		return;
+	}
 	if (n > xs->lim.max_unit) {
 		fail(xs, XMLSTREAM_ERR_TOO_LARGE, "unit-size");
 		return;
@@ -259,8 +415,8 @@ emit(struct xmlstream *xs, enum xmlstream_unit_kind kind, long long end,
 		XML_StopParser(xs->parser, XML_FALSE);
 	} else if (kind != XMLSTREAM_UNIT_HEADER &&
 	    kind != XMLSTREAM_UNIT_END &&
-	    xs->release != XMLSTREAM_RELEASE_OFF && xs->names_cost >
-	    (xs->lim.max_names ? xs->lim.max_names : NAMES_BUDGET)) {
+	    xs->release != XMLSTREAM_RELEASE_OFF &&
+	    xs->names_cost > names_budget(xs)) {
 		/* Between stanzas: a new parser for the rest. */
 		xs->want_rebuild = 1;
 		XML_StopParser(xs->parser, XML_FALSE);
@@ -303,8 +459,9 @@ on_ns_start(void *ud, const XML_Char *prefix, const XML_Char *uri)
 		fail(xs, XMLSTREAM_ERR_NAME_TOO_LONG, "name");
 		return;
 	}
-	xs->names_cost += NAME_COST + (prefix != NULL ? strlen(prefix) : 0) +
-	    (uri != NULL ? strlen(uri) : 0);
+	/* An attribute for max_attributes: Expat keeps a binding for each
+	   (the name itself is counted with the start tag's). */
+	xs->ns_decls++;
 	if (xs->depth != 0 || prefix != NULL)
 		return;
 	free(xs->default_ns);
@@ -373,20 +530,34 @@ on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
 	size_t natts = 0, i;
 
 	if (xs->priming) {
+		/* The header's names live in every rebuilt parser. */
 		xs->primed = 1;
+		xs->ns_decls = 0;
+		count_names(xs);
 		return;
 	}
 	if (!running(xs))
 		return;
 	while (atts[natts] != NULL)
 		natts += 2;
-	if (natts / 2 > xs->lim.max_attributes) {
+	/* xmlns declarations are attributes too (Expat takes them out). */
+	if (natts / 2 + xs->ns_decls > xs->lim.max_attributes) {
 		fail(xs, XMLSTREAM_ERR_TOO_MANY_ATTRIBUTES, "attributes");
 		return;
 	}
-	xs->names_cost += NAME_COST + strlen(qname);
-	for (i = 0; i < natts; i += 2)
-		xs->names_cost += NAME_COST + strlen(atts[i]);
+	xs->ns_decls = 0;
+	if (xs->depth <= 1)
+		xs->names_at_unit = xs->names_cost;
+	if (count_names(xs) == -1) {
+		fail(xs, XMLSTREAM_ERR_NO_MEMORY, "memory");
+		return;
+	}
+	/* (The header's names are bounded by its own cap.) */
+	if (xs->depth >= 1 &&
+	    xs->names_cost - xs->names_at_unit > names_budget(xs)) {
+		fail(xs, XMLSTREAM_ERR_TOO_MANY_NAMES, "names");
+		return;
+	}
 	/* Names are hashed and compared by Expat and by us: keep them
 	   short, whatever the stanza size allows. */
 	if (xs->lim.max_name > 0) {
@@ -431,7 +602,12 @@ on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
 			    strcmp(xs->el_name, xs->strip[i].parent_name) == 0 &&
 			    name_is(qname, xs->strip[i].ns, xs->strip[i].name))
 				xs->strip_child = 1;
-		if (xs->strip_child && xs->ncuts < MAX_CUTS) {
+		/* Past MAX_CUTS, a child to remove would pass: fail closed. */
+		if (xs->strip_child && xs->ncuts >= MAX_CUTS) {
+			fail(xs, XMLSTREAM_ERR_STRIP_LIMIT, "strip-limit");
+			return;
+		}
+		if (xs->strip_child) {
 			xs->child_start = event_start(xs);
 			if (xs->cuts == NULL && (xs->cuts = malloc(MAX_CUTS *
 			    sizeof(*xs->cuts))) == NULL) {
@@ -566,8 +742,7 @@ parser_create(struct xmlstream *xs)
 	if (xs->salt != 0)
 		XML_SetHashSalt(p, xs->salt);
 #ifdef HAVE_XML_SETREPARSEDEFERRALENABLED
-	/* Report a <starttls/> fed byte by byte as soon as its '>' arrives;
-	   max_unit bounds the rescanning cost instead. */
+	/* We defer ourselves, never past a tag's end: see feed_slice(). */
 	XML_SetReparseDeferralEnabled(p, XML_FALSE);
 #endif
 	XML_SetUserData(p, xs);
@@ -584,7 +759,10 @@ parser_create(struct xmlstream *xs)
 	XML_SetParamEntityParsing(p, XML_PARAM_ENTITY_PARSING_NEVER);
 	xs->parser = p;
 	xs->shift = 0;
-	xs->names_cost = 0;
+	names_forget(xs);
+	/* A new parser has none of the bytes buffered (if any). */
+	xs->fed = xs->token = xs->base;
+	xs->lex = LEX_OTHER;
 	return 0;
 }
 
@@ -631,6 +809,7 @@ parser_drop(struct xmlstream *xs)
 {
 	XML_ParserFree(xs->parser);
 	xs->parser = NULL;
+	names_forget(xs);
 	xs->slept = feeds;
 	free_element(xs);
 	free(xs->buf);
@@ -762,6 +941,7 @@ xmlstream_free(struct xmlstream *xs)
 	free(xs->strip);
 	free(xs->cuts);
 	free(xs->buf);
+	free(xs->names);
 	free(xs);
 }
 
@@ -790,6 +970,7 @@ xmlstream_reset(struct xmlstream *xs)
 	if (xs->parser != NULL)
 		XML_ParserFree(xs->parser);
 	xs->parser = NULL;
+	names_forget(xs);
 	free(xs->hdr);
 	xs->hdr = NULL;
 	xs->hdrlen = 0;
@@ -859,6 +1040,145 @@ map_expat_error(struct xmlstream *xs)
 	}
 }
 
+/*
+ * When Expat sees the bytes: the rescanning rule.
+ *
+ * Expat keeps the bytes of an unfinished token (a start tag with its
+ * attributes, a comment...) and, given more, scans that token again from
+ * its '<'.  Given every byte as it arrives, a token of n bytes dripped a
+ * byte per TLS record cost n^2/2 byte scans: 128 KiB (under
+ * max_stanza_size) took 6 s of CPU, before any login.  Expat's own
+ * answer, reparse deferral (2.6), waits until the bytes buffered have
+ * doubled; but then a tag that is complete may wait too, for bytes that
+ * never come when the peer waits for an answer (a start or end tag split
+ * over two records, the second one shorter than the first), so it stays
+ * off, and this module defers instead, with one exception for tags:
+ *
+ *  - a partial token of at most SMALL_TOKEN bytes is rescanned with every
+ *    feed (cheap; it covers short tags, references, a split UTF-8
+ *    character, the XML declaration);
+ *  - a longer one when the bytes withheld since Expat last saw it are at
+ *    least as many as the token's (the doubling rule: every rescan is
+ *    paid for by as many new bytes, so the cost stays linear);
+ *  - and a start or end tag as soon as a '>' outside quoted attribute
+ *    values arrives, a comment at "-->", a processing instruction (or the
+ *    XML declaration) at "?>": where such a token ends, so a complete one
+ *    (and the unit it completes) is never held back.  The scan for it
+ *    looks at each byte once (token_scan()); a '>' inside a value ('>' is
+ *    allowed there) does not count, so a drip of them costs nothing.
+ *
+ * Other long tokens (only inside a DOCTYPE, refused at its name) get the
+ * doubling rule alone.  Parse cost is thus linear in the bytes received
+ * however they are split, the bytes Expat holds stay bounded by max_unit
+ * (as before), and no complete unit waits.
+ */
+
+/* Scan n bytes of the partial token for the '>' that ends a tag. */
+static void
+token_scan(struct xmlstream *xs, const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && xs->lex != LEX_END && xs->lex != LEX_OTHER; i++)
+		switch (xs->lex) {
+		case LEX_TAG:
+			if (p[i] == '>')
+				xs->lex = LEX_END;
+			else if (p[i] == '\'')
+				xs->lex = LEX_APOS;
+			else if (p[i] == '"')
+				xs->lex = LEX_QUOT;
+			break;
+		case LEX_APOS:
+			if (p[i] == '\'')
+				xs->lex = LEX_TAG;
+			break;
+		case LEX_QUOT:
+			if (p[i] == '"')
+				xs->lex = LEX_TAG;
+			break;
+		case LEX_COMMENT:
+		case LEX_COMMENT1:
+		case LEX_COMMENT2:
+			if (p[i] == '-')
+				xs->lex = xs->lex == LEX_COMMENT ?
+				    LEX_COMMENT1 : LEX_COMMENT2;
+			else if (p[i] == '>' && xs->lex == LEX_COMMENT2)
+				xs->lex = LEX_END;
+			else
+				xs->lex = LEX_COMMENT;
+			break;
+		case LEX_PI:
+		case LEX_PI_Q:
+			if (p[i] == '>' && xs->lex == LEX_PI_Q)
+				xs->lex = LEX_END;
+			else
+				xs->lex = p[i] == '?' ? LEX_PI_Q : LEX_PI;
+			break;
+		default:
+			break;
+		}
+}
+
+/* After a parse: Expat's partial token starts at stream offset start. */
+static void
+token_start(struct xmlstream *xs, long long start)
+{
+	const char *p;
+	size_t n;
+
+	if (start < xs->base || start > xs->fed)
+		start = xs->fed;	/* not expected: rescan at once */
+	xs->token = start;
+	n = (size_t)(xs->fed - start);
+	xs->lex = LEX_OTHER;
+	if (n <= SMALL_TOKEN)
+		return;
+	p = xs->buf + xs->head + (size_t)(start - xs->base);
+	/* '<' and a name or '/': a start or end tag (or the header). */
+	if (p[0] == '<' && p[1] != '!' && p[1] != '?') {
+		xs->lex = LEX_TAG;
+		token_scan(xs, p + 1, n - 1);
+	} else if (memcmp(p, "<!--", 4) == 0) {
+		xs->lex = LEX_COMMENT;
+		token_scan(xs, p + 4, n - 4);
+	} else if (p[0] == '<' && p[1] == '?') {
+		xs->lex = LEX_PI;	/* the XML declaration too */
+		token_scan(xs, p + 2, n - 2);
+	}
+}
+
+/* Whether the n bytes just buffered at data go to Expat now; see above. */
+static int
+parse_now(struct xmlstream *xs, const char *data, size_t n)
+{
+	long long partial = xs->fed - xs->token;
+	long long withheld = xs->base + (long long)(xs->len - xs->head) -
+	    xs->fed;
+
+	if (partial <= SMALL_TOKEN || withheld >= partial)
+		return 1;
+	token_scan(xs, data, n);
+	return xs->lex == LEX_END;
+}
+
+/* The bytes of the incomplete unit within bounds?  0, or -1 (failed). */
+static int
+check_size(struct xmlstream *xs)
+{
+	size_t n = xs->len - xs->head;
+
+	if (xs->depth == 0 && n > header_max(xs)) {
+		fail(xs, XMLSTREAM_ERR_HEADER_TOO_LARGE, "header-size");
+		return -1;
+	}
+	if (n > xs->lim.max_unit) {
+		fail(xs, XMLSTREAM_ERR_TOO_LARGE, "unit-size");
+		return -1;
+	}
+	return 0;
+}
+
 /* What feeding one slice to Expat came to. */
 enum xmlstream_slice {
 	XMLSTREAM_SLICE_OK,		/* all parsed: go on */
@@ -873,6 +1193,7 @@ static enum xmlstream_slice
 feed_slice(struct xmlstream *xs, const char *data, size_t n)
 {
 	enum XML_Status st;
+	long long start;
 
 	if (!xs->first_byte_seen && n > 0) {
 		unsigned char c = (unsigned char)data[0];
@@ -895,7 +1216,13 @@ feed_slice(struct xmlstream *xs, const char *data, size_t n)
 		xs->detail = "memory";
 		return XMLSTREAM_SLICE_FAILED;
 	}
-	st = XML_Parse(xs->parser, data, (int)n, XML_FALSE);
+	if (!parse_now(xs, data, n))
+		return check_size(xs) == -1 ? XMLSTREAM_SLICE_FAILED :
+		    XMLSTREAM_SLICE_OK;
+	start = xs->fed;
+	xs->fed = xs->base + (long long)(xs->len - xs->head);
+	st = XML_Parse(xs->parser, xs->buf + xs->head +
+	    (size_t)(start - xs->base), (int)(xs->fed - start), XML_FALSE);
 	if (xs->state == XMLSTREAM_FAILED)
 		return XMLSTREAM_SLICE_FAILED;
 	if (xs->state == XMLSTREAM_STOPPED)
@@ -908,10 +1235,9 @@ feed_slice(struct xmlstream *xs, const char *data, size_t n)
 		map_expat_error(xs);
 		return XMLSTREAM_SLICE_FAILED;
 	}
-	if (xs->len - xs->head > xs->lim.max_unit) {
-		fail(xs, XMLSTREAM_ERR_TOO_LARGE, "unit-size");
+	if (check_size(xs) == -1)
 		return XMLSTREAM_SLICE_FAILED;
-	}
+	token_start(xs, event_start(xs));
 	return XMLSTREAM_SLICE_OK;
 }
 
@@ -1049,6 +1375,29 @@ xmlstream_error(const struct xmlstream *xs)
 	return xs->err;
 }
 
+size_t
+xmlstream_error_limit(const struct xmlstream *xs)
+{
+	switch (xs->err) {
+	case XMLSTREAM_ERR_TOO_LARGE:
+		return xs->lim.max_unit;
+	case XMLSTREAM_ERR_HEADER_TOO_LARGE:
+		return header_max(xs);
+	case XMLSTREAM_ERR_TOO_DEEP:
+		return xs->lim.max_depth;
+	case XMLSTREAM_ERR_TOO_MANY_ATTRIBUTES:
+		return xs->lim.max_attributes;
+	case XMLSTREAM_ERR_NAME_TOO_LONG:
+		return xs->lim.max_name;
+	case XMLSTREAM_ERR_TOO_MANY_NAMES:
+		return names_budget(xs);
+	case XMLSTREAM_ERR_STRIP_LIMIT:
+		return MAX_CUTS;
+	default:
+		return 0;
+	}
+}
+
 const char *
 xmlstream_error_detail(const struct xmlstream *xs)
 {
@@ -1081,6 +1430,12 @@ xmlstream_strerror(enum xmlstream_err e)
 		return "rejected";
 	case XMLSTREAM_ERR_NO_MEMORY:
 		return "out-of-memory";
+	case XMLSTREAM_ERR_HEADER_TOO_LARGE:
+		return "header-too-large";
+	case XMLSTREAM_ERR_TOO_MANY_NAMES:
+		return "too-many-names";
+	case XMLSTREAM_ERR_STRIP_LIMIT:
+		return "strip-limit";
 	}
 	return "unknown";
 }

@@ -1,7 +1,7 @@
 /*
  * xmlstream.h - one direction of an XMPP stream, parsed as restricted XML.
  *
- * Wraps Expat (namespace-aware, UTF-8 only, reparse deferral off) and cuts
+ * Wraps Expat (namespace-aware, UTF-8 only, rescans bounded) and cuts
  * the byte stream into units: the stream header, whitespace keepalives,
  * complete top-level elements (stanzas, features, ...) and the stream's
  * closing tag.  Each unit is handed to the owner as the exact bytes the
@@ -13,7 +13,11 @@
  * entities, byte-order marks and encodings other than UTF-8; text between
  * stanzas (a CDATA section there too); and, as limits:
  * a unit larger than max_unit bytes, nesting deeper than max_depth,
- * more than max_attributes attributes on one element.
+ * more than max_attributes attributes (xmlns declarations included) on one
+ * element, a stream header over max_header bytes, a unit adding more
+ * than max_names of new names.  Parse cost is linear in the bytes fed
+ * however they are split, and no complete unit waits for more bytes (see
+ * feed_slice() in xmlstream.c).
  *
  * Between stanzas an idle stream holds no Expat parser: it is freed at the
  * end of a feed that leaves nothing pending and rebuilt, in the same state,
@@ -41,6 +45,9 @@ enum xmlstream_err {
 	XMLSTREAM_ERR_NAME_TOO_LONG,		/* element or attribute name */
 	XMLSTREAM_ERR_REJECTED,		/* the owner's callback said no */
 	XMLSTREAM_ERR_NO_MEMORY,
+	XMLSTREAM_ERR_HEADER_TOO_LARGE,	/* a stream header over max_header */
+	XMLSTREAM_ERR_TOO_MANY_NAMES,	/* one unit met max_names of new names */
+	XMLSTREAM_ERR_STRIP_LIMIT,	/* more children to strip than it can */
 };
 
 enum xmlstream_unit_kind {
@@ -102,8 +109,12 @@ struct xmlstream_limits {
 	size_t max_names;	/* names Expat may remember (their bytes, plus
 				   64 each) before its parser is rebuilt at the
 				   next boundary; 0: 64 KiB.  Not with
-				   XMLSTREAM_RELEASE_OFF. */
+				   XMLSTREAM_RELEASE_OFF.  One unit adding
+				   more fails: XMLSTREAM_ERR_TOO_MANY_NAMES */
+	size_t max_header;	/* bytes of a stream header, XML declaration
+				   included; 0: XMLSTREAM_MAX_HEADER */
 };
+#define XMLSTREAM_MAX_HEADER	4096
 
 /*
  * Key the Expat hash salts of the streams made from now on (a secret
@@ -151,7 +162,8 @@ int xmlstream_idle(const struct xmlstream *xs);
  * (parent_ns, parent_name) from the units handed out.  Used to take
  * <starttls/> out of the backend's <stream:features/>.  Up to 4 rules.
  * The strings are not copied: they must outlive xs (string constants).
- * Returns 0, or -1 if full.
+ * Returns 0, or -1 if full.  A unit with more than 16 children to remove
+ * fails the stream (XMLSTREAM_ERR_STRIP_LIMIT): none passes.
  */
 int xmlstream_strip(struct xmlstream *xs, const char *parent_ns,
     const char *parent_name, const char *ns, const char *name);
@@ -203,6 +215,9 @@ enum xmlstream_err xmlstream_error(const struct xmlstream *xs);
 const char *xmlstream_error_detail(const struct xmlstream *xs);
 
 const char *xmlstream_strerror(enum xmlstream_err e);
+
+/* The bound the error broke (max_unit, max_header, ...), or 0. */
+size_t xmlstream_error_limit(const struct xmlstream *xs);
 
 /* 1 if the n bytes at p are all XML whitespace (or n is 0), else 0. */
 int xmlstream_all_space(const char *p, size_t n);

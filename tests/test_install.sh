@@ -58,7 +58,10 @@ check "every file in its place, nothing outside prefix and sysconfdir" \
     "$doc/examples/contrib/fail2ban/jail.d/xmppshield.conf" \
     "$doc/examples/contrib/backends/ejabberd.yml" \
     "$doc/examples/contrib/backends/prosody.cfg.lua" \
-    "$doc/examples/contrib/backends/openfire.md"
+    "$doc/examples/contrib/backends/openfire.md" \
+    "$doc/examples/contrib/prometheus/prometheus.yml" \
+    "$doc/examples/contrib/prometheus/xmppshield.rules.yml" \
+    "$doc/examples/contrib/prometheus/grafana-dashboard.json"
 check "the admin's xmppshield.conf is untouched by install" \
     cmp "$tmp/admin.conf" "$dest$etc/xmppshield/xmppshield.conf"
 check "the installed daemon runs (-V) and lists its keys (-k)" \

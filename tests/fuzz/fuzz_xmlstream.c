@@ -70,7 +70,7 @@ parse(struct acc *a, const uint8_t *data, size_t size, size_t split,
 	static const struct xmlstream_callbacks cb = { NULL, on_unit };
 	/* A names budget this small rebuilds the parser every few
 	   stanzas, in the middle of feeds too. */
-	static const struct xmlstream_limits lim = { 2048, 16, 16, 128, 300 };
+	static const struct xmlstream_limits lim = { 2048, 16, 16, 128, 300, 1024 };
 	struct xmlstream *xs;
 	size_t off = 0;
 	int r = 0;

@@ -37,6 +37,16 @@ struct bad_case {
 };
 
 static const struct bad_case bad[] = {
+	/* metrics */
+	{ "metrics_listen with two addresses",
+	    MIN_OK "[global]\nmetrics_listen = 127.0.0.1:1 127.0.0.1:2\n", 10,
+	    "metrics_listen takes one address" },
+	{ "metrics_listen by name", MIN_OK "[global]\n"
+	    "metrics_listen = localhost:9470\n", 10, "metrics_listen" },
+	{ "metrics_allow not a block", MIN_OK "[global]\n"
+	    "metrics_allow = 10.0.0.1/8\n", 10, "not an IP address or CIDR" },
+	{ "cert_warn_days too large", MIN_OK "[global]\n"
+	    "cert_warn_days = 9999\n", 10, "cert_warn_days" },
 	/* structure */
 	{ "unknown section", MIN_OK "[foo]\n", 9, "unknown section [foo]" },
 	{ "section without ]", MIN_OK "[global\n", 9, "no closing ']'" },
@@ -726,6 +736,36 @@ test_doors(void)
 	}
 }
 
+/* metrics_listen, metrics_allow, cert_warn_days: defaults and values. */
+static void
+test_metrics_keys(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct config *cfg;
+
+	if ((cfg = parse_ok(MIN_OK, "no metrics keys")) != NULL) {
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		ok(cfg->metrics_listen.len == 0 && cfg->cert_warn_days == 21 &&
+		    cfg->nmetrics_allow == 2 &&
+		    proxyproto_cidr_match(cfg->metrics_allow,
+		    cfg->nmetrics_allow, (struct sockaddr *)&sin,
+		    sizeof(sin)), "defaults: off, loopback, 21 days");
+		sin.sin_addr.s_addr = htonl(0x0a000001);
+		ok(!proxyproto_cidr_match(cfg->metrics_allow,
+		    cfg->nmetrics_allow, (struct sockaddr *)&sin,
+		    sizeof(sin)), "default allow-list refuses 10.0.0.1");
+		config_free(cfg);
+	}
+	if ((cfg = parse_ok(MIN_OK "[global]\nmetrics_listen = [::1]:9470\n"
+	    "metrics_allow = 10.0.0.0/8, 2001:db8::/32\ncert_warn_days = 0\n",
+	    "metrics keys set")) != NULL) {
+		ok(cfg->metrics_listen.len != 0 && port_of(&cfg->metrics_listen)
+		    == 9470 && cfg->nmetrics_allow == 2 &&
+		    cfg->cert_warn_days == 0, "metrics keys read");
+		config_free(cfg);
+	}
+}
+
 static void
 test_print_keys(void)
 {
@@ -741,7 +781,7 @@ test_print_keys(void)
 	fclose(f);
 	for (char *c = buf; *c != '\0'; c++)
 		lines += *c == '\n';
-	ok(lines == 48, "config_print_keys: one line per key (%zu)", lines);
+	ok(lines == 51, "config_print_keys: one line per key (%zu)", lines);
 	ok(strstr(buf, "limits\tmax_stanza_size\t256k\t") != NULL &&
 	    strstr(buf, "listener\tbackend\trequired\t") != NULL &&
 	    strstr(buf, "global\tuser\t-\t") != NULL &&
@@ -1027,6 +1067,7 @@ main(void)
 	test_example();
 	test_doors();
 	test_print_keys();
+	test_metrics_keys();
 	test_proxy_keys();
 	test_s2s_verify();
 	test_workers();

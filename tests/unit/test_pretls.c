@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "pretls.h"
@@ -172,6 +173,76 @@ test_doors(void)
 	config_free(c2);
 }
 
+/* CPU seconds of this process. */
+static double
+cpu_now(void)
+{
+	return (double)clock() / CLOCKS_PER_SEC;
+}
+
+/* Feed in one byte at a time to a new conversation; the CPU it took. */
+static double
+drip(const struct config *c, const char *in, size_t len,
+    enum pretls_result *last)
+{
+	struct out o;
+	struct pretls *p;
+	double t0 = cpu_now();
+	size_t i;
+
+	memset(&o, 0, sizeof(o));
+	p = pretls_new(c, c->listeners, "drip", out_write, &o);
+	*last = PRETLS_MORE;
+	for (i = 0; i < len && *last == PRETLS_MORE; i++)
+		*last = pretls_feed(p, in + i, 1);
+	pretls_free(p);
+	return cpu_now() - t0;
+}
+
+/*
+ * test_drip_cpu, before TLS (issue 10): a <starttls> start tag as long
+ * as max_pre_tls_bytes allows, fed a byte at a time, costs about as much
+ * as whitespace of the same size (it was quadratic: Expat rescanned the
+ * unfinished tag for every byte); and so does a stream header, which is
+ * refused at XMLSTREAM_MAX_HEADER bytes.
+ */
+static void
+test_drip_cpu(void)
+{
+	static char tag[70000], ws[70000], hdr[70000];
+	struct config *c;
+	char err[256];
+	enum pretls_result r1, r2, r3;
+	double t_tag, t_ws, t_hdr;
+	size_t n = 60 * 1024;
+
+	if (config_parse_string("[tls]\ncertificate = /c\nkey = /k\n"
+	    "[limits]\nmax_pre_tls_bytes = 64k\n[domain example.org]\n"
+	    "[listener c2s]\nlisten = 127.0.0.1:0\nkind = c2s\n"
+	    "backend = 127.0.0.1:1\ndomains = example.org\n", "drip.conf",
+	    &c, err, sizeof(err)) != 0) {
+		ok(0, "drip config: %s", err);
+		return;
+	}
+	snprintf(tag, sizeof(tag), "%s<starttls xmlns='%s' a='%0*d'/>", HDR,
+	    NS_TLS, (int)n, 0);
+	snprintf(ws, sizeof(ws), "%s%*s%s", HDR, (int)n + 10, "", STARTTLS);
+	snprintf(hdr, sizeof(hdr), "<stream:stream xmlns='jabber:client' "
+	    "xmlns:stream='http://etherx.jabber.org/streams' to='example.org' "
+	    "version='1.0' a='%0*d'>", (int)n, 0);
+	t_ws = drip(c, ws, strlen(ws), &r1);
+	t_tag = drip(c, tag, strlen(tag), &r2);
+	t_hdr = drip(c, hdr, strlen(hdr), &r3);
+	ok(r1 == PRETLS_STARTTLS && r2 == PRETLS_STARTTLS &&
+	    t_tag <= 4 * t_ws + 0.05, "test_drip_cpu: a %zu KiB <starttls> "
+	    "tag fed byte by byte: %.3f s CPU, as much whitespace %.3f s",
+	    n / 1024, t_tag, t_ws);
+	ok(r3 == PRETLS_CLOSE && t_hdr <= 4 * t_ws + 0.05,
+	    "test_drip_cpu: a long header fed byte by byte is refused at "
+	    "its cap: %.3f s CPU", t_hdr);
+	config_free(c);
+}
+
 int
 main(void)
 {
@@ -312,6 +383,7 @@ main(void)
 	    "stream before TLS gets </stream:stream>, no error");
 
 	test_doors();
+	test_drip_cpu();
 	config_free(cfg);
 	return tap_done();
 }

@@ -95,9 +95,9 @@ on_unit(void *ctx, const struct xmlstream_unit *u)
 }
 
 static const struct xmlstream_callbacks cb = { on_start, on_unit };
-static const struct xmlstream_limits lim = { 4096, 8, 16, 64, 0 };
+static const struct xmlstream_limits lim = { 4096, 8, 16, 64, 0, 0 };
 /* Names budget so small the parser is rebuilt every stanza or two. */
-static const struct xmlstream_limits lim_few = { 4096, 8, 16, 64, 200 };
+static const struct xmlstream_limits lim_few = { 4096, 8, 16, 64, 200, 0 };
 /* The limits of the next runs. */
 static const struct xmlstream_limits *limits = &lim;
 
@@ -234,6 +234,206 @@ heap_used(void)
 	return mallinfo2().uordblks;
 }
 #endif
+
+static void
+repeat(char *out, size_t size, const char *pre, const char *unit, int n,
+    const char *post)
+{
+	size_t len = (size_t)snprintf(out, size, "%s", pre);
+
+	while (n-- > 0 && len < size)
+		len += (size_t)snprintf(out + len, size - len, "%s", unit);
+	if (len < size)
+		snprintf(out + len, size - len, "%s", post);
+}
+
+/*
+ * The bounds of issue 10: rescans (a long tag in any split gives the same
+ * units, none waits for more bytes), xmlns declarations as attributes, the
+ * header's own cap, names inside one stanza, and the strip limit.
+ */
+static void
+test_hardening(void)
+{
+	static char in[16384], tag[4096];
+	static struct rec r;
+	struct xmlstream *xs;
+	size_t len;
+
+	/* Tags longer than SMALL_TOKEN, '>' inside values, a comment. */
+	repeat(tag, sizeof(tag), "<m a='", ">", 600, "' b=\"x\"/>");
+	repeat(in, sizeof(in), HDR, "", 0, tag);
+	len = strlen(in);
+	repeat(in + len, sizeof(in) - len, "<n b=\"", "x", 700,
+	    "\">text &amp; more</n><o");
+	len = strlen(in);
+	repeat(in + len, sizeof(in) - len, "", " ", 300, "/>\n");
+	check_invariant("long tags, '>' in values", in, 0, -1, -1);
+	repeat(in, sizeof(in), HDR "<iq/><!--", "x", 500, "--><iq/>");
+	check_invariant("long comment", in, 0, -1, -1);
+
+	/* A complete tag never waits: the last piece is one byte. */
+	repeat(in, sizeof(in), HDR "<message a='", "y", 2000, "'/>");
+	len = strlen(in);
+	rec_init(&r);
+	xs = xmlstream_new(&lim, &cb, &r);
+	ok(xmlstream_feed(xs, in, len - 1) == 0 && r.units == 1 &&
+	    xmlstream_feed(xs, in + len - 1, 1) == 0 && r.units == 2,
+	    "a 2 KiB tag whose last byte comes alone is handed out at once");
+	ok(feed(xs, "<iq><q") == 0 && feed(xs, "/></iq") == 0 &&
+	    r.units == 2 && feed(xs, ">") == 0 && r.units == 3,
+	    "... and so is an end tag whose '>' comes alone");
+	xmlstream_free(xs);
+
+	/* 16 attributes on <message>: xmlns declarations count. */
+	expect("10 attributes and 6 xmlns declarations accepted", HDR
+	    "<m a='1' b='1' c='1' d='1' e='1' f='1' g='1' h='1' i='1' j='1' "
+	    "xmlns='u' xmlns:p='u' xmlns:q='u' xmlns:r='u' xmlns:s='u' "
+	    "xmlns:t='u'/>", 0, "E[<m");
+	expect("10 attributes and 7 xmlns declarations: too many", HDR
+	    "<m a='1' b='1' c='1' d='1' e='1' f='1' g='1' h='1' i='1' j='1' "
+	    "xmlns='u' xmlns:p='u' xmlns:q='u' xmlns:r='u' xmlns:s='u' "
+	    "xmlns:t='u' xmlns:v='u'/>", 0, "!too-many-attributes");
+	repeat(in, sizeof(in), "<stream:stream xmlns='jabber:client' "
+	    "xmlns:stream='" NS_STREAMS "' x='", "x", XMLSTREAM_MAX_HEADER,
+	    "'>");
+	expect("a stream header over XMLSTREAM_MAX_HEADER refused", in, 0,
+	    "!header-too-large(header-size)");
+	repeat(in, sizeof(in), "<stream:stream xmlns='jabber:client' "
+	    "xmlns:stream='" NS_STREAMS "' x='", "x",
+	    XMLSTREAM_MAX_HEADER - 200, "'><iq/>");
+	expect("... one under it accepted", in, 0, "E[<iq/>]");
+
+	/* Names: a budget of 200 is three new names in one stanza. */
+	limits = &lim_few;
+	expect("one stanza with more new names than the budget refused",
+	    HDR "<m><a1/><a2/><a3/><a4/></m>", 0, "!too-many-names");
+	limits = &lim;
+	repeat(in, sizeof(in), HDR, "<iq a='1'><q xmlns='urn:q'/></iq>", 300,
+	    "");
+	rec_init(&r);
+	run(&r, in, strlen(in), 0, 0, 0);
+	ok(r.units == 301 && strchr(r.log, '!') == NULL,
+	    "300 stanzas of the same names: all %d units", r.units);
+
+	/* Strip limit: 16 removed, the 17th fails the stream. */
+	repeat(in, sizeof(in), HDR "<stream:features>",
+	    "<starttls xmlns='" NS_TLS "'/>", 16, "</stream:features>");
+	expect("16 <starttls/> removed", in, 1, "E[<stream:features>"
+	    "</stream:features>]");
+	repeat(in, sizeof(in), HDR "<stream:features>",
+	    "<starttls xmlns='" NS_TLS "'/>", 17, "</stream:features>");
+	expect("17 <starttls/>: the stream fails, none passes", in, 1,
+	    "!strip-limit");
+	rec_init(&r);
+	run(&r, in, strlen(in), 0, 0, 1);
+	ok(strstr(r.log, "starttls") == NULL, "... no <starttls/> handed out");
+}
+
+static int counted;
+
+static int
+count_unit(void *ctx, const struct xmlstream_unit *u)
+{
+	(void)ctx;
+	(void)u;
+	counted++;
+	return XMLSTREAM_CONTINUE;
+}
+
+static void
+rep(char **p, const char *s, int n)
+{
+	while (n-- > 0)
+		*p += sprintf(*p, "%s", s);
+}
+
+/*
+ * No complete unit waits: random streams of long tokens (attribute values
+ * with '>' and quotes, text with references and CRs, CDATA, whitespace,
+ * multi-byte characters, long tags) fed in random pieces; after every
+ * feed the units handed out are those of the same prefix fed whole.
+ */
+static void
+test_no_unit_waits(void)
+{
+	static const struct xmlstream_callbacks ccb = { NULL, count_unit };
+	static const struct xmlstream_limits big = { 1 << 20, 16, 64, 256, 0,
+	    0 };
+	static char in[65536];
+	struct xmlstream *xs, *ref;
+	int iter, k, got, bad = 0, feeds = 0;
+	size_t n, off, step;
+	char *p;
+
+	srand(1);
+	for (iter = 0; iter < 200 && !bad; iter++) {
+		p = in;
+		p += sprintf(p, "<?xml version='1.0'?>");
+		rep(&p, " ", rand() % 300);
+		p += sprintf(p, "<stream:stream xmlns='jabber:client' "
+		    "xmlns:stream='" NS_STREAMS "' x='");
+		rep(&p, "h", rand() % 400);
+		p += sprintf(p, "'>");
+		for (k = 0; k < 12; k++)
+			switch (rand() % 7) {
+			case 0:
+				p += sprintf(p, "<m a='");
+				rep(&p, ">x\"", rand() % 200);
+				p += sprintf(p, "'/>");
+				break;
+			case 1:
+				p += sprintf(p, "<m><b>");
+				rep(&p, "text\r\n&amp;&#x41;", rand() % 100);
+				p += sprintf(p, "</b></m>");
+				break;
+			case 2:
+				rep(&p, " \r\n", rand() % 200);
+				break;
+			case 3:
+				p += sprintf(p, "<m><![CDATA[");
+				rep(&p, "]]x>]", rand() % 100);
+				p += sprintf(p, "]]></m>");
+				break;
+			case 4:
+				p += sprintf(p, "<m b=\"");
+				rep(&p, "y", rand() % 500);
+				p += sprintf(p, "\"   \n ><n/></m   \n>");
+				break;
+			case 5:
+				p += sprintf(p, "<m>");
+				rep(&p, "\xc3\xa9\xe2\x82\xac", rand() % 200);
+				p += sprintf(p, "</m>");
+				break;
+			default:
+				p += sprintf(p, "<m");
+				rep(&p, " \n", rand() % 300);
+				p += sprintf(p, "/>");
+				break;
+			}
+		n = (size_t)(p - in);
+		xs = xmlstream_new(&big, &ccb, NULL);
+		got = 0;
+		for (off = 0; off < n && !bad; off += step) {
+			step = 1 + (rand() % 4 == 0 ? (size_t)(rand() % 2000) :
+			    (size_t)(rand() % 3));
+			if (step > n - off)
+				step = n - off;
+			counted = 0;
+			bad = xmlstream_feed(xs, in + off, step) != 0;
+			got += counted;
+			feeds++;
+			ref = xmlstream_new(&big, &ccb, NULL);
+			counted = 0;
+			bad = bad || xmlstream_feed(ref, in, off + step) != 0 ||
+			    counted != got;
+			xmlstream_free(ref);
+		}
+		xmlstream_free(xs);
+	}
+	ok(!bad, "no complete unit waits: %d random streams, %d feeds, "
+	    "each as the prefix fed whole", iter, feeds);
+}
 
 /* Feed "<iq/>" n times to xs. */
 static void
@@ -662,6 +862,8 @@ main(void)
 	    "='urn:x'/>", 0, "E[<message");
 
 	test_idle_release();
+	test_hardening();
+	test_no_unit_waits();
 
 	/* The owner may refuse an element by its start tag alone. */
 	rec_init(&r);

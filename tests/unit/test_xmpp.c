@@ -180,6 +180,70 @@ test_writers(void)
 	    "features: only STARTTLS, required");
 }
 
+static int
+no_unit(void *ctx, const struct xmlstream_unit *u)
+{
+	(void)ctx;
+	(void)u;
+	return XMLSTREAM_CONTINUE;
+}
+
+/* The verdict after feeding in to a small parser: "event/reason fields". */
+static const char *
+parsed(const char *in)
+{
+	static const struct xmlstream_callbacks cb = { NULL, no_unit };
+	static const struct xmlstream_limits lim = { 512, 2, 2, 64, 0, 0 };
+	static char out[512];
+	struct xmlstream *xs = xmlstream_new(&lim, &cb, NULL);
+	struct verdict v;
+
+	if (xmlstream_feed(xs, in, strlen(in)) != -1) {
+		xmlstream_free(xs);
+		return "accepted";
+	}
+	verdict_from_xmlstream(&v, xs);
+	snprintf(out, sizeof(out), "%s/%s%s %s", v.event, v.reason, v.fields,
+	    v.text ? v.text : "-");
+	xmlstream_free(xs);
+	return out;
+}
+
+#define S_HDR "<stream:stream xmlns='jabber:client' " \
+	"xmlns:stream='http://etherx.jabber.org/streams'>"
+
+static void
+test_parser_verdicts(void)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{ S_HDR "<a><!-- c --></a>",
+		    "policy-violation/restricted-xml detail=comment -" },
+		{ S_HDR "<a><b><c/></b></a>",
+		    "policy-violation/too-deep Elements nested too deeply" },
+		{ S_HDR "<a x='1' y='1' z='1'/>", "policy-violation/"
+		    "too-many-attributes Too many attributes" },
+		{ S_HDR "<a xmlns:p='u' xmlns:q='u' x='1'/>", "policy-violation/"
+		    "too-many-attributes Too many attributes" },
+		{ S_HDR "x", "protocol-error/bad-format "
+		    "detail=text-between-stanzas -" },
+		{ S_HDR "<a></b>", "protocol-error/not-well-formed "
+		    "detail=mismatched-tag -" },
+		{ "\xef\xbb\xbf<a/>", "policy-violation/unsupported-encoding "
+		    "detail=byte-order-mark Only UTF-8 is accepted" },
+	};
+	char big[1024];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ok(strcmp(parsed(cases[i].in), cases[i].want) == 0,
+		    "parser verdict: %s", parsed(cases[i].in));
+	snprintf(big, sizeof(big), S_HDR "<a>%0600d</a>", 0);
+	ok(strcmp(parsed(big), "policy-violation/stanza-too-large limit=512 "
+	    "Stanza too large") == 0, "parser verdict: %s", parsed(big));
+}
+
 static void
 test_table(void)
 {
@@ -220,6 +284,7 @@ main(void)
 	test_header();
 	test_writers();
 	test_table();
+	test_parser_verdicts();
 	config_free(cfg);
 	return tap_done();
 }
