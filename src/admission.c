@@ -17,7 +17,7 @@
 #define NBUCKETS	4096
 
 struct admission_entry {
-	unsigned char key[8];	/* IPv4 address, or IPv6 /64 */
+	unsigned char key[9];	/* kind, then IPv4 address or IPv6 /64 */
 	unsigned char keylen;
 	unsigned open;		/* connections open now */
 	double tokens;		/* new connections allowed right now */
@@ -37,25 +37,31 @@ static const unsigned char v4mapped[12] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
 };
 
-/* The part of the address that is counted; 0 if not IP (not counted). */
+/*
+ * The part of the address that is counted, after a byte for the kind (a
+ * balancer's count is not its count as a client elsewhere); 0 if not IP
+ * (not counted).
+ */
 static size_t
-peer_key(const struct sockaddr *sa, unsigned char key[8])
+peer_key(const struct sockaddr *sa, enum admission_peer kind,
+    unsigned char key[9])
 {
 	const struct sockaddr_in6 *sin6;
 
+	key[0] = (unsigned char)kind;
 	if (sa->sa_family == AF_INET) {
-		memcpy(key, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-		return 4;
+		memcpy(key + 1, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		return 5;
 	}
 	if (sa->sa_family != AF_INET6)
 		return 0;
 	sin6 = (const struct sockaddr_in6 *)sa;
 	if (memcmp(sin6->sin6_addr.s6_addr, v4mapped, 12) == 0) {
-		memcpy(key, sin6->sin6_addr.s6_addr + 12, 4);
-		return 4;
+		memcpy(key + 1, sin6->sin6_addr.s6_addr + 12, 4);
+		return 5;
 	}
-	memcpy(key, sin6->sin6_addr.s6_addr, 8);
-	return 8;
+	memcpy(key + 1, sin6->sin6_addr.s6_addr, 8);
+	return 9;
 }
 
 /* FNV-1a over seed and key: cheap, and unpredictable without the seed. */
@@ -130,23 +136,35 @@ admission_set_limits(struct admission *a, const struct admission_limits *lim)
 	a->lim = *lim;
 }
 
-enum admission_result
-admission_enter(struct admission *a, const struct sockaddr *peer,
-    double now, struct admission_entry **entry)
+/*
+ * The per-address caps for peer as kind: ADMIT_OK with *entry counted
+ * (NULL: not counted on its own), or the cap that refused it.
+ */
+static enum admission_result
+per_address(struct admission *a, const struct sockaddr *peer,
+    enum admission_peer kind, double now, struct admission_entry **entry)
 {
 	struct admission_entry **pp, *e, *found = NULL;
-	unsigned char key[8];
+	unsigned char key[9];
+	unsigned max_open, rate;
 	size_t len, h;
 
 	*entry = NULL;
-	if (a->lim.max_connections > 0 &&
-	    a->connections >= a->lim.max_connections)
-		return ADMIT_MAX_CONNECTIONS;
-	if ((len = peer_key(peer, key)) == 0 ||
-	    (a->lim.max_per_ip == 0 && a->lim.rate_per_ip == 0)) {
-		a->connections++;
+	switch (kind) {
+	case ADMISSION_CLIENT:
+		max_open = a->lim.max_per_ip;
+		rate = a->lim.rate_per_ip;
+		break;
+	case ADMISSION_BALANCER:
+		max_open = a->lim.max_per_balancer;
+		rate = 0;
+		break;
+	default:
 		return ADMIT_OK;
 	}
+	if ((len = peer_key(peer, kind, key)) == 0 ||
+	    (max_open == 0 && rate == 0))
+		return ADMIT_OK;
 
 	h = hash(a, key, len);
 	for (pp = &a->bucket[h]; (e = *pp) != NULL; ) {
@@ -162,10 +180,8 @@ admission_enter(struct admission *a, const struct sockaddr *peer,
 	}
 	if ((e = found) == NULL) {
 		if (a->nentries >= a->max_entries ||
-		    (e = calloc(1, sizeof(*e))) == NULL) {
-			a->connections++;	/* untracked, see admission.h */
-			return ADMIT_OK;
-		}
+		    (e = calloc(1, sizeof(*e))) == NULL)
+			return ADMIT_OK;	/* untracked, see admission.h */
 		memcpy(e->key, key, len);
 		e->keylen = (unsigned char)len;
 		e->tokens = a->lim.rate_per_ip;
@@ -174,18 +190,33 @@ admission_enter(struct admission *a, const struct sockaddr *peer,
 		a->bucket[h] = e;
 		a->nentries++;
 	}
-	if (a->lim.max_per_ip > 0 && e->open >= a->lim.max_per_ip)
-		return ADMIT_PER_IP;
-	if (a->lim.rate_per_ip > 0) {
+	if (max_open > 0 && e->open >= max_open)
+		return kind == ADMISSION_BALANCER ? ADMIT_PER_BALANCER :
+		    ADMIT_PER_IP;
+	if (rate > 0) {
 		refill(a, e, now);
 		if (e->tokens < 1.0)
 			return ADMIT_RATE;
 		e->tokens -= 1.0;
 	}
 	e->open++;
-	a->connections++;
 	*entry = e;
 	return ADMIT_OK;
+}
+
+enum admission_result
+admission_enter(struct admission *a, const struct sockaddr *peer,
+    enum admission_peer kind, double now, struct admission_entry **entry)
+{
+	enum admission_result r;
+
+	*entry = NULL;
+	if (a->lim.max_connections > 0 &&
+	    a->connections >= a->lim.max_connections)
+		return ADMIT_MAX_CONNECTIONS;
+	if ((r = per_address(a, peer, kind, now, entry)) == ADMIT_OK)
+		a->connections++;
+	return r;
 }
 
 void
@@ -193,6 +224,21 @@ admission_leave(struct admission *a, struct admission_entry *e)
 {
 	if (a->connections > 0)
 		a->connections--;
+	admission_release(a, e);
+}
+
+enum admission_result
+admission_claim(struct admission *a, const struct sockaddr *client,
+    enum admission_peer kind, double now, struct admission_entry **entry)
+{
+	return per_address(a, client, kind == ADMISSION_BALANCER ?
+	    ADMISSION_CLIENT : kind, now, entry);
+}
+
+void
+admission_release(struct admission *a, struct admission_entry *e)
+{
+	(void)a;
 	if (e != NULL && e->open > 0)
 		e->open--;
 }
@@ -221,6 +267,8 @@ admission_reason(enum admission_result r)
 		return "max-connections-per-ip";
 	case ADMIT_RATE:
 		return "connection-rate";
+	case ADMIT_PER_BALANCER:
+		return "max-connections-per-balancer";
 	}
 	return "unknown";
 }

@@ -142,6 +142,8 @@ static int parse_domains(struct parser *, const struct key *, void *,
     const char *);
 static int parse_trusted(struct parser *, const struct key *, void *,
     const char *);
+static int parse_exempt(struct parser *, const struct key *, void *,
+    const char *);
 static int parse_sources(struct parser *, const struct key *, void *,
     const char *);
 static int parse_metrics_listen(struct parser *, const struct key *, void *,
@@ -333,6 +335,15 @@ static const struct key keys[] = {
 	    L(connection_rate_per_ip), "30", 0, 1000000, NULL, NULL, NULL,
 	    "new connections per second from one IPv4 address or IPv6 /64 "
 	    "(0: no cap)" },
+	{ SEC_LIMITS, "max_connections_per_balancer", KEY_UINT,
+	    L(max_connections_per_balancer), "0", 0, 1000000, NULL, NULL, NULL,
+	    "connections open at once from one proxy_trusted load balancer, "
+	    "whose clients are each held to the per-address caps (0: only "
+	    "max_connections)" },
+	{ SEC_LIMITS, "admission_exempt", KEY_CUSTOM, L(exempt),
+	    "127.0.0.0/8 ::1", 0, 0, parse_exempt, NULL, NULL,
+	    "address blocks free of the per-address caps (monitoring, your TLS "
+	    "scanner), or none" },
 	/* The minimum fits every name of RFC 6120 with its namespace (the
 	   longest, the xmpp-streams <remote-connection-failed/>, is 60
 	   bytes); below 40 even the stream header and <starttls/> were
@@ -924,8 +935,11 @@ parse_domains(struct parser *p, const struct key *k, void *dst,
 	return rc;
 }
 
-/* A list of CIDR blocks separated by commas into cidrs[CONFIG_MAX_TRUSTED];
-   who: whose addresses to write when it is empty. */
+/*
+ * A list of CIDR blocks separated by commas or blanks into
+ * cidrs[CONFIG_MAX_TRUSTED].  who: whose addresses to write when it is
+ * empty; NULL: "none" is the empty list, and allowed.
+ */
 static int
 parse_cidr_list(struct parser *p, const struct key *k,
     struct proxyproto_cidr *cidrs, size_t *n, const char *value,
@@ -934,9 +948,11 @@ parse_cidr_list(struct parser *p, const struct key *k,
 	char *copy, *w, *save = NULL;
 	int rc = 0;
 
+	*n = 0;
+	if (who == NULL && strcasecmp(value, "none") == 0)
+		return 0;
 	if ((copy = strdup(value)) == NULL)
 		return oom(p);
-	*n = 0;
 	for (w = strtok_r(copy, ", \t", &save); w != NULL && rc == 0;
 	    w = strtok_r(NULL, ", \t", &save)) {
 		if (*n == CONFIG_MAX_TRUSTED)
@@ -946,14 +962,17 @@ parse_cidr_list(struct parser *p, const struct key *k,
 		else if (proxyproto_cidr_parse(w, &cidrs[*n]) == -1)
 			rc = perr(p, p->lineno, "%s: %s is not an IP address "
 			    "or CIDR block (host bits zero); write e.g. "
-			    "127.0.0.1, 10.0.0.0/8, ::1 or 2001:db8::/32",
-			    k->name, w);
+			    "127.0.0.1, 10.0.0.0/8, ::1 or 2001:db8::/32%s",
+			    k->name, w, who == NULL ? ", or none" : "");
 		else
 			(*n)++;
 	}
-	if (rc == 0 && *n == 0)
+	if (rc == 0 && *n == 0 && who != NULL)
 		rc = perr(p, p->lineno, "%s is empty; write %s, e.g. "
 		    "%s = 10.0.0.5, 10.0.0.6", k->name, who, k->name);
+	else if (rc == 0 && *n == 0)
+		rc = perr(p, p->lineno, "%s is empty; write address blocks, "
+		    "e.g. %s = 127.0.0.0/8 ::1, or none", k->name, k->name);
 	free(copy);
 	return rc;
 }
@@ -988,6 +1007,16 @@ parse_metrics_listen(struct parser *p, const struct key *k, void *dst,
 		return perr(p, p->lineno, "%s takes one address; write e.g. "
 		    "%s = 127.0.0.1:9470", k->name, k->name);
 	return parse_addr(p, k->name, value, dst, 1);
+}
+
+static int
+parse_exempt(struct parser *p, const struct key *k, void *dst,
+    const char *value)
+{
+	struct config_limits *lim = (struct config_limits *)((char *)dst -
+	    offsetof(struct config_limits, exempt));
+
+	return parse_cidr_list(p, k, lim->exempt, &lim->nexempt, value, NULL);
 }
 
 static int

@@ -25,7 +25,8 @@
 #define CONFIG_MAX_ADDRS 4	/* addresses in one "listen =" list */
 #define CONFIG_MAX_SOURCES 16	/* addresses in one "backend_source =" */
 #define CONFIG_MAX_CIPHERS 3	/* AEAD ciphers xmppshield knows */
-#define CONFIG_MAX_TRUSTED 16	/* address blocks in "proxy_trusted =" */
+#define CONFIG_MAX_TRUSTED 16	/* address blocks in "proxy_trusted =",
+				   "admission_exempt =" */
 
 enum listener_kind {
 	LISTENER_C2S,		/* jabber:client, STARTTLS on 5222 */
@@ -130,6 +131,11 @@ struct config_limits {
 	unsigned max_connections;	/* open at once, all listeners */
 	unsigned max_connections_per_ip;	/* per IPv4 address or IPv6 /64 */
 	unsigned connection_rate_per_ip;	/* new connections per second */
+	unsigned max_connections_per_balancer;	/* from one proxy_trusted
+						   sender; 0: no cap */
+	/* Addresses free of the per-address caps (the total still holds). */
+	struct proxyproto_cidr exempt[CONFIG_MAX_TRUSTED];
+	size_t nexempt;
 	unsigned max_name_length;	/* bytes of an element or attribute name */
 	size_t buffer_size;		/* high-water mark of each direction */
 };

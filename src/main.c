@@ -158,6 +158,9 @@ apply_limits(struct server *srv)
 		.max_connections = (lim->max_connections + n - 1) / n,
 		.max_per_ip = lim->max_connections_per_ip,
 		.rate_per_ip = lim->connection_rate_per_ip,
+		/* Not shared: steering sends all of one balancer's
+		   connections to one worker. */
+		.max_per_balancer = lim->max_connections_per_balancer,
 	};
 
 	admission_set_limits(srv->admission, &al);

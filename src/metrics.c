@@ -277,6 +277,7 @@ preregister(void)
 	static const char *const r[] = { "reason" };
 	static const enum admission_result refusals[] = {
 		ADMIT_MAX_CONNECTIONS, ADMIT_PER_IP, ADMIT_RATE,
+		ADMIT_PER_BALANCER,
 	};
 	const char *ev, *why, *values[2];
 	char text[LABELS_MAX];

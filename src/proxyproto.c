@@ -24,6 +24,7 @@ static const unsigned char v2sig[12] = {
 };
 
 #define V2_FIXED	16	/* signature, ver_cmd, fam, len */
+#define V1_MIN		15	/* "PROXY UNKNOWN\r\n" */
 #define V2_LEN_IP4	12	/* 2 * 4 + 2 * 2 */
 #define V2_LEN_IP6	36	/* 2 * 16 + 2 * 2 */
 #define V2_LEN_UNIX	216	/* 2 * 108 */
@@ -620,6 +621,20 @@ proxyproto_decode(struct proxyproto_decoder *d, const void *data,
 	}
 	*used = len;
 	return 0;
+}
+
+size_t
+proxyproto_decoder_want(const struct proxyproto_decoder *d)
+{
+	if (d == NULL || d->state != D_RUNNING)
+		return 0;
+	if (d->have < V1_MIN)
+		return V1_MIN - d->have;
+	if (d->buf[0] == 'P')
+		return 1;	/* the line ends at the first LF */
+	if (d->have < V2_FIXED)
+		return V2_FIXED - d->have;
+	return d->need > d->have ? d->need - d->have : 1;
 }
 
 const struct proxyproto_info *

@@ -119,6 +119,16 @@ void proxyproto_decoder_free(struct proxyproto_decoder *d);
 int proxyproto_decode(struct proxyproto_decoder *d, const void *data,
     size_t len, size_t *used);
 
+/*
+ * How many bytes the caller may read from the connection and feed next
+ * without taking a byte that follows the header: at least 1 while the
+ * header is incomplete, 0 once decoding ended.  A TLS listener reads
+ * exactly this much, so that the ClientHello stays in the socket for the
+ * TLS layer (15 bytes first: the shortest v1 line, "PROXY UNKNOWN\r\n";
+ * then a v2 header's announced length, or a v1 line byte by byte).
+ */
+size_t proxyproto_decoder_want(const struct proxyproto_decoder *d);
+
 /* The decoded header, once proxyproto_decode() returned > 0; else NULL. */
 const struct proxyproto_info *proxyproto_decoder_info(
     const struct proxyproto_decoder *d);

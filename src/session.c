@@ -64,6 +64,8 @@ struct session {
 	struct generation *gen;	/* held until freed: a reload never
 				   changes a session in flight */
 	struct admission_entry *admitted;
+	struct admission_entry *claimed;	/* the client a PROXY header
+						   named (admission_claim) */
 	const struct config *cfg;	/* gen->cfg */
 	const struct config_listener *l;
 	unsigned long long id;
@@ -211,6 +213,7 @@ session_free(struct session *s)
 
 	TAILQ_REMOVE(&s->srv->sessions, s, entry);
 	s->srv->nsessions--;
+	admission_release(s->srv->admission, s->claimed);
 	admission_leave(s->srv->admission, s->admitted);
 	/* Draining after SIGTERM: the last session out ends the loop. */
 	if (s->srv->stopping && s->srv->nsessions == 0)
@@ -366,6 +369,36 @@ drain_behind_starttls(struct session *s)
 }
 
 /*
+ * The client a trusted PROXY header named is held to the per-address
+ * caps, as if it had connected itself (the balancer's connection was
+ * counted at accept).  0, or -1 when it is over a cap and the session
+ * ended with event=refused.
+ */
+static int
+admit_named_client(struct session *s)
+{
+	const struct config_limits *lim = &s->cfg->limits;
+	struct sockaddr *peer = (struct sockaddr *)&s->peer;
+	enum admission_result ar;
+	struct verdict v;
+
+	ar = admission_claim(s->srv->admission, peer,
+	    proxyproto_cidr_match(lim->exempt, lim->nexempt, peer,
+	    s->peerlen) ? ADMISSION_EXEMPT : ADMISSION_CLIENT,
+	    monotime_now(), &s->claimed);
+	if (ar == ADMIT_OK)
+		return 0;
+	verdict_set(&v, "refused", admission_reason(ar),
+	    XMPP_COND_RESOURCE_CONSTRAINT, "Too many connections",
+	    " connections=%u", admission_connections(s->srv->admission));
+	metrics_refused(s->l->name, admission_reason(ar));
+	if (s->l->tls == LISTENER_TLS_STARTTLS)
+		pretls_fail(s->pretls, &v);
+	session_end(s, &v);
+	return -1;
+}
+
+/*
  * A listener behind a load balancer: the PROXY header comes first.  On
  * return *data and *len are what follows it (possibly nothing).  Returns
  * 1 when the header is complete, 0 when more is needed, -1 when the
@@ -378,7 +411,7 @@ read_proxy_header(struct session *s, char **data, size_t *len)
 	struct verdict v;
 	size_t used;
 	char a[64], esc[80];
-	int r;
+	int r, proxied;
 
 	r = proxyproto_decode(s->proxy, *data, *len, &used);
 	if (r == 0)
@@ -410,11 +443,36 @@ read_proxy_header(struct session *s, char **data, size_t *len)
 	    info->authority[0] ? " authority=" : "",
 	    info->authority[0] ? log_escape(info->authority, esc,
 	    sizeof(esc)) : "");
+	proxied = info->proxied;	/* info dies with the decoder */
 	proxyproto_decoder_free(s->proxy);
 	s->proxy = NULL;
 	*data += used;
 	*len -= used;
+	if (proxied && admit_named_client(s) == -1)
+		return -1;
 	return 1;
+}
+
+/*
+ * The PROXY header was the first thing on the socket; read it exactly,
+ * never a byte past it, so that what follows (a ClientHello on a
+ * direct-TLS listener) stays in the socket for its reader.
+ */
+static void
+read_proxy_bytes(struct session *s)
+{
+	char buf[PROXYPROTO_MAX_HEADER], *p = buf;
+	size_t want = proxyproto_decoder_want(s->proxy), len;
+	ssize_t n;
+
+	n = recv(s->fd, buf, want < sizeof(buf) ? want : sizeof(buf), 0);
+	if (recv_stops(s, n))
+		return;
+	s->raw_in += (unsigned long long)n;
+	len = (size_t)n;
+	/* Complete or not, the decoder took every byte it allowed. */
+	if (read_proxy_header(s, &p, &len) == 1)
+		assert(len == 0);
 }
 
 static void
@@ -425,6 +483,10 @@ read_plaintext(struct session *s)
 	ssize_t n;
 	enum pretls_result r;
 
+	if (s->proxy != NULL) {
+		read_proxy_bytes(s);
+		return;
+	}
 	if (s->l->tls == LISTENER_TLS_DIRECT) {
 		direct_read(s);
 		return;
@@ -434,8 +496,6 @@ read_plaintext(struct session *s)
 		return;
 	s->raw_in += (unsigned long long)n;
 	len = (size_t)n;
-	if (s->proxy != NULL && (read_proxy_header(s, &p, &len) <= 0 || len == 0))
-		return;
 	r = pretls_feed(s->pretls, p, len);
 	if (r == PRETLS_STARTTLS)
 		r = drain_behind_starttls(s);
@@ -1077,14 +1137,27 @@ void
 session_accept(struct server *srv, const struct config_listener *l, int fd,
     const struct sockaddr *peer, socklen_t peerlen)
 {
+	const struct config_limits *lim = &srv->gen->cfg->limits;
 	struct admission_entry *admitted;
 	enum admission_result ar;
+	enum admission_peer kind;
 	unsigned char rnd[16];
 	struct session *s;
 	int one = 1;
 	size_t i;
 
-	ar = admission_enter(srv->admission, peer, monotime_now(), &admitted);
+	/* A trusted balancer's connections are many clients': each is
+	   counted when its header names it (admit_named_client). */
+	if (l->accept_proxy && proxyproto_cidr_match(l->trusted, l->ntrusted,
+	    peer, peerlen))
+		kind = ADMISSION_BALANCER;
+	else if (proxyproto_cidr_match(lim->exempt, lim->nexempt, peer,
+	    peerlen))
+		kind = ADMISSION_EXEMPT;
+	else
+		kind = ADMISSION_CLIENT;
+	ar = admission_enter(srv->admission, peer, kind, monotime_now(),
+	    &admitted);
 	if (ar != ADMIT_OK) {
 		refuse(srv, l, fd, peer, peerlen, ar);
 		return;
@@ -1141,8 +1214,7 @@ session_accept(struct server *srv, const struct config_listener *l, int fd,
 	if (l->accept_proxy) {
 		/* Only a trusted balancer may say who the client is
 		   (proxy-protocol.txt section 5). */
-		if (!proxyproto_cidr_match(l->trusted, l->ntrusted, peer,
-		    peerlen)) {
+		if (kind != ADMISSION_BALANCER) {
 			end_with(s, "policy-violation", "proxy-untrusted", NULL);
 			return;
 		}

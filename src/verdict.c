@@ -26,6 +26,7 @@ static const struct {
 	{ "protocol-error", LOG_NOTICE },
 	{ "tls-failed", LOG_NOTICE },
 	{ "policy-violation", LOG_WARNING },
+	{ "refused", LOG_WARNING },
 	{ "backend-error", LOG_ERR },
 	{ "internal-error", LOG_ERR },
 };
@@ -83,6 +84,8 @@ static const struct {
 	{ "policy-violation", "peer-unverified" },
 	{ "policy-violation", "nested-stream" },
 	{ "policy-violation", "domain-changed" },
+	{ "refused", "max-connections-per-ip" },
+	{ "refused", "connection-rate" },
 	{ "backend-error", "connect-failed" },
 	{ "backend-error", "connect-timeout" },
 	{ "backend-error", "backend-lost" },

@@ -17,13 +17,13 @@ import re
 import subprocess
 import time
 
-from lib import (backend_suite, certs, common, daemon, ejabberd, expect, raw,
-                 tap, util)
+from lib import (backend_suite, certs, common, daemon, ejabberd, expect,
+                 haproxy, raw, tap, util)
 
 HAPROXY = "/usr/sbin/haproxy"
 LB_SOURCE = "127.0.0.9"
 CLIENT_SOURCE = "127.0.0.2"
-USERS = {"alice": "alice-Pw-1", "bob": "bob-Pw-2"}
+USERS = {"alice": "alice-Pw-1", "bob": "bob-Pw-2", "carol": "carol-Pw-3"}
 
 
 def plain(user, pw):
@@ -72,10 +72,16 @@ backend shield
             util.stop_process(self.proc, 5.0)
 
 
-def login(k, cl, cert, user, resource="r1"):
-    """STARTTLS, SASL PLAIN, restart, bind; True when bound."""
-    k.require(cl.open_stream(), "pre-TLS features", repr(cl.data))
-    cl.starttls(cafile=cert.cert)
+def login(k, cl, cert, user, resource="r1", direct=False):
+    """STARTTLS (direct: TLS from the first byte, ALPN xmpp-client), SASL
+    PLAIN, restart, bind; True when bound."""
+    if direct:
+        ctx = raw.client_context(cert.cert)
+        ctx.set_alpn_protocols(["xmpp-client"])
+        cl.upgrade(context=ctx)
+    else:
+        k.require(cl.open_stream(), "pre-TLS features", repr(cl.data))
+        cl.starttls(cafile=cert.cert)
     cl.send(raw.header())
     k.require(cl.recv_until(rb"</stream:features>"), "backend features",
               repr(cl.data))
@@ -122,8 +128,8 @@ def main(t):
     for u, pw in USERS.items():
         be.register(u, pw)
 
-    def listener(backend_proxy, accept="no", trusted=None):
-        return {"listen": "127.0.0.1:0", "kind": "c2s",
+    def listener(backend_proxy, accept="no", trusted=None, tls="starttls"):
+        return {"listen": "127.0.0.1:0", "kind": "c2s", "tls": tls,
                 "backend": "127.0.0.1:%d" % be.port,
                 "domains": "example.org",
                 "backend_proxy_protocol": backend_proxy,
@@ -136,8 +142,11 @@ def main(t):
         "domain example.org": {},
         "listener direct": listener("v2"),
         "listener lb": listener("v1", "yes", LB_SOURCE),
+        "listener lbdirect": listener("v2", "yes", LB_SOURCE, "direct"),
     }).start()
     lb = HAProxy(tmp, d.port("lb")).start()
+    lbd = haproxy.HAProxy(util.make_tmpdir(), {"xmpps": d.port("lbdirect")},
+                          source=LB_SOURCE).start()
 
     with t.case("xmppshield -> ejabberd with PROXY v2: ejabberd shows the "
                 "client's address %s, not the daemon's 127.0.0.1 "
@@ -210,6 +219,36 @@ def main(t):
                     "client= is s_client's own 127.0.0.1:PORT", e)
         p.stdin.close()
         util.stop_process(p, 5)
+
+    with t.case("direct_tls_login_behind_haproxy: client -> HAProxy "
+                "send-proxy-v2 -> xmppshield tls = direct (XEP-0368, ALPN "
+                "xmpp-client) -> PROXY v2 -> ejabberd: SASL login and "
+                "resource binding succeed; ejabberd sees the client's port, "
+                "the daemon logs client= the client and via= HAProxy") as k:
+        mark = d.mark()
+        with raw.RawClient(lbd.port["xmpps"], mark=mark) as cl:
+            login(k, cl, cert, "carol", direct=True)
+            port = cl.local.rsplit(":", 1)[1]
+            est = d.wait_for(r"event=%s\b.*\bclient=%s\b"
+                             % (expect.TLS_ESTABLISHED, re.escape(cl.local)),
+                             5, mark)
+            if k.check(est, "tls-established client=%s" % cl.local,
+                       d.text(mark)[-800:]):
+                e = daemon.parse_line(est)
+                k.check(e.get("via", "").startswith(LB_SOURCE + ":"),
+                        "via=%s:PORT (HAProxy's source)" % LB_SOURCE, est)
+                k.check(e.get("listener") == "lbdirect", "listener=lbdirect",
+                        est)
+            s, out = sessions(be)
+            k.check(s.get("carol@example.org/r1") == ("127.0.0.1", port),
+                    "ejabberd: carol@example.org/r1 from 127.0.0.1 port %s "
+                    "(the client's, through two PROXY headers)" % port, out)
+            cl.send(raw.END)
+            cl.read_to_eof(5)
+        line = d.wait_for(r"event=%s\b.*\bclient=%s\b"
+                          % (expect.CLOSE, re.escape(cl.local)), 10, mark)
+        k.check(line and "via=%s:" % LB_SOURCE in line,
+                "end line with client= and via=", d.text(mark)[-800:])
 
     with t.case("straight to the HAProxy-only listener, bypassing HAProxy: "
                 "closed, event=policy-violation reason=proxy-untrusted") as k:

@@ -484,7 +484,9 @@ def main(t):
     with t.case("max_connections_per_ip=2: a third from 127.0.0.1 is "
                 "refused (reason=max-connections-per-ip), 127.0.0.2 is "
                 "admitted; a closed one frees its slot") as k:
-        dp = cap_daemon("perip", {"max_connections_per_ip": 2})
+        # loopback is admission_exempt by default: exempt none of it here
+        dp = cap_daemon("perip", {"max_connections_per_ip": 2,
+                                  "admission_exempt": "none"})
         held = []
         for i in range(2):
             cl = dp.client()
@@ -509,7 +511,8 @@ def main(t):
     with t.case("connection_rate_per_ip=5: the 6th of a quick burst is "
                 "refused (reason=connection-rate); another address is not")\
             as k:
-        dr = cap_daemon("rate", {"connection_rate_per_ip": 5})
+        dr = cap_daemon("rate", {"connection_rate_per_ip": 5,
+                                 "admission_exempt": "none"})
         t0 = time.monotonic()
         burst = [dr.client() for _ in range(6)]
         took = time.monotonic() - t0
@@ -526,6 +529,52 @@ def main(t):
             cl.close()
         tap.diag("burst of 6 connects took %.3f s" % took)
         dr.stop()
+
+    # -- admission_exempt ---------------------------------------------------
+    with t.case("admission_exempt (issue 10): with the default config a "
+                "burst of 40 TLS handshakes from 127.0.0.1 (a TLS scanner "
+                "run by the operator) is all admitted, past "
+                "connection_rate_per_ip = 30") as k:
+        # connection_rate_per_ip = 30 is the daemon's default (base_config
+        # turns it off); admission_exempt is left at its default
+        dd = cap_daemon("exempt-default", {"connection_rate_per_ip": 30})
+        mark = dd.mark()
+        burst = [dd.client() for _ in range(40)]
+        served = hs = 0
+        for cl in burst:
+            try:
+                if cl.open_stream() is not None and \
+                        b"urn:ietf:params:xml:ns:xmpp-tls" in cl.data:
+                    served += 1
+                    cl.starttls(cafile=cert.cert)
+                    hs += 1
+            except (OSError, raw.ConnectionClosed):
+                pass
+        k.check(served == 40, "40 of 40 served (%d)" % served)
+        k.check(hs == 40, "40 TLS handshakes completed (%d)" % hs)
+        k.check(not dd.lines_matching(r"event=%s\b" % expect.REFUSED, mark),
+                "no event=refused", dd.text(mark)[-800:])
+        for cl in burst:
+            cl.close()
+        dd.stop()
+
+    with t.case("admission_exempt = 127.0.0.5: a burst of 8 from 127.0.0.5 "
+                "passes connection_rate_per_ip = 5 and max_connections_per_ip "
+                "= 3; 127.0.0.2 is still held to both") as k:
+        de = cap_daemon("exempt", {"connection_rate_per_ip": 5,
+                                   "max_connections_per_ip": 3,
+                                   "admission_exempt": "127.0.0.5"})
+        probes = [de.client(source="127.0.0.5") for _ in range(8)]
+        for i, cl in enumerate(probes):
+            admitted(k, de, cl, "exempt connection %d" % (i + 1))
+        held = [de.client(source="127.0.0.2") for _ in range(3)]
+        for i, cl in enumerate(held):
+            admitted(k, de, cl, "127.0.0.2 connection %d" % (i + 1))
+        fourth = de.client(source="127.0.0.2")
+        check_refused(k, de, fourth, expect.R_MAX_PER_IP)
+        for cl in probes + held + [fourth]:
+            cl.close()
+        de.stop()
 
     # -- log flood ----------------------------------------------------------
     with t.case("log flood: %d pre-TLS violations from loopback give at "

@@ -7,6 +7,7 @@ via=, and passed on to the backend), and the refusals: untrusted source,
 malformed header, header timeout, bad configurations."""
 import re
 import socket
+import ssl as tlsmod
 import struct
 
 from lib import certs, common, daemon, expect, raw, spy, tap, util
@@ -106,6 +107,8 @@ def main(t):
         "listener lb": listener("v2", "yes", "10.9.9.9, 127.0.0.0/8"),
         "listener lbv1": listener("v1", "yes", "127.0.0.1"),
         "listener untrusted": listener("v2", "yes", "192.0.2.0/24, ::1"),
+        "listener lbdirect": dict(listener("v2", "yes", "127.0.0.0/8"),
+                                  tls="direct"),
     }
     d = daemon.Daemon(tmp, sections).start()
 
@@ -289,6 +292,76 @@ def main(t):
         end = common.end_line(k, d, cl, expect.CLOSE)
         k.check(end and "via" not in end, "no via= when nothing was "
                 "relayed", end)
+
+    with t.case("direct_tls_proxy_one_segment: tls = direct with "
+                "accept_proxy_protocol: a v2 header and the ClientHello in "
+                "one segment; the header is read byte-exact, TLS completes, "
+                "the backend gets the client's stream and, in its own PROXY "
+                "v2 header, the address the first header named") as k:
+        n = backend.connection_count()
+        mark = d.mark()
+        ctx = raw.client_context(cert.cert)
+        ctx.set_alpn_protocols(["xmpp-client"])
+        inc, out = tlsmod.MemoryBIO(), tlsmod.MemoryBIO()
+        obj = ctx.wrap_bio(inc, out, server_hostname="example.org")
+        sock = socket.create_connection(("127.0.0.1", d.port("lbdirect")),
+                                        timeout=10)
+        util.on_cleanup(sock.close)
+        first = True
+        done = False
+        data = b""
+        try:
+            while not done:
+                try:
+                    obj.do_handshake()
+                    done = True
+                except tlsmod.SSLWantReadError:
+                    pass
+                pending = out.read()
+                if first:
+                    pending = v2_header("203.0.113.7", "198.51.100.1",
+                                        40123, 5223) + pending
+                    first = False
+                if pending:
+                    sock.sendall(pending)
+                if not done:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        raise ConnectionError("closed during handshake")
+                    inc.write(chunk)
+            obj.write(raw.header().encode())
+            sock.sendall(out.read())
+            while b"</stream:features>" not in data:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                inc.write(chunk)
+                try:
+                    while True:
+                        data += obj.read(65536)
+                except tlsmod.SSLWantReadError:
+                    pass
+        except (OSError, tlsmod.SSLError, ConnectionError) as e:
+            k.check(False, "TLS after the header", repr(e))
+        k.check(b"</stream:features>" in data, "the backend's features "
+                "over TLS", repr(data))
+        conn = backend.wait_connection(index=n)
+        if k.check(conn is not None and conn.wait_data(rb"<stream:stream",
+                                                       5),
+                   "the backend got the client's stream"):
+            try:
+                h = parse_v2(conn.data)
+                k.check(h["src"] == "203.0.113.7:40123",
+                        "the backend's PROXY v2 names 203.0.113.7:40123",
+                        h)
+            except ValueError as e:
+                k.check(False, "a v2 header to the backend", repr(e))
+        k.check(d.wait_for(r"event=%s\b.*client=203\.0\.113\.7:40123\b"
+                           r".*\bvia=127\.0\.0\.1:"
+                           % expect.TLS_ESTABLISHED, 5, mark),
+                "tls-established client=203.0.113.7:40123 via=127.0.0.1",
+                d.text(mark)[-800:])
+        sock.close()
 
     # -- refusals -----------------------------------------------------------
     with t.case("a connection from outside proxy_trusted is closed at once "

@@ -31,7 +31,9 @@ def main(t):
 
     def config(extra=True, added=False):
         cfg = daemon.base_config(cert, backend.port, log_level="debug",
-                                 limits={"max_connections_per_ip": PER_IP})
+                                 limits={"max_connections_per_ip": PER_IP,
+                                         # loopback is exempt by default
+                                         "admission_exempt": "none"})
         cfg["global"]["workers"] = WORKERS
         for name, on, port in (("extra", extra, extra_port),
                                ("added", added, added_port)):

@@ -16,8 +16,9 @@ def main(t):
     tmp = util.make_tmpdir()
     cert = certs.make_cert(tmp, "ecdsa")
     backend = spy.Spy(spy.xmpp_script(spy.MECHANISMS))
+    # loopback is admission_exempt by default: the caps are tested here
     cfg = daemon.base_config(cert, backend.port, limits={
-        "max_connections_per_ip": 3})
+        "max_connections_per_ip": 3, "admission_exempt": "none"})
     cfg["global"]["workers"] = WORKERS
     d = daemon.Daemon(tmp, cfg).start()
 

@@ -781,7 +781,7 @@ test_print_keys(void)
 	fclose(f);
 	for (char *c = buf; *c != '\0'; c++)
 		lines += *c == '\n';
-	ok(lines == 51, "config_print_keys: one line per key (%zu)", lines);
+	ok(lines == 53, "config_print_keys: one line per key (%zu)", lines);
 	ok(strstr(buf, "limits\tmax_stanza_size\t256k\t") != NULL &&
 	    strstr(buf, "listener\tbackend\trequired\t") != NULL &&
 	    strstr(buf, "global\tuser\t-\t") != NULL &&
@@ -1054,6 +1054,53 @@ test_sources(void)
 	config_free(cfg);
 }
 
+/* admission_exempt and max_connections_per_balancer (issue 10). */
+static void
+test_admission_keys(void)
+{
+	struct config *cfg;
+	struct bad_case b;
+
+	cfg = parse_ok(MIN_OK, "admission defaults");
+	if (cfg != NULL) {
+		const struct config_limits *lim = &cfg->limits;
+
+		ok(lim->nexempt == 2 && lim->exempt[0].family == AF_INET &&
+		    lim->exempt[0].prefix == 8 && lim->exempt[0].addr[0] == 127 &&
+		    lim->exempt[1].family == AF_INET6 &&
+		    lim->exempt[1].prefix == 128,
+		    "admission_exempt defaults to 127.0.0.0/8 ::1");
+		ok(lim->max_connections_per_balancer == 0,
+		    "max_connections_per_balancer defaults to 0 (none)");
+		config_free(cfg);
+	}
+	cfg = parse_ok(MIN_OK "[limits]\nadmission_exempt = none\n"
+	    "max_connections_per_balancer = 20000\n", "exempt none");
+	if (cfg != NULL) {
+		ok(cfg->limits.nexempt == 0 &&
+		    cfg->limits.max_connections_per_balancer == 20000,
+		    "admission_exempt = none; balancer cap 20000");
+		config_free(cfg);
+	}
+	cfg = parse_ok(MIN_OK "[limits]\nadmission_exempt = 192.0.2.7, "
+	    "2001:db8::/32 10.0.0.0/8\n", "three exempt blocks");
+	if (cfg != NULL) {
+		ok(cfg->limits.nexempt == 3 && cfg->limits.exempt[1].prefix == 32,
+		    "three blocks, commas or blanks");
+		config_free(cfg);
+	}
+	b.what = "admission_exempt with host bits";
+	b.text = MIN_OK "[limits]\nadmission_exempt = 127.0.0.1/8\n";
+	b.line = 10;
+	b.substr = "admission_exempt: 127.0.0.1/8 is not an IP address or CIDR "
+	    "block";
+	check_bad(&b);
+	b.what = "admission_exempt only commas";
+	b.text = MIN_OK "[limits]\nadmission_exempt = ,,\n";
+	b.substr = "admission_exempt is empty; write address blocks";
+	check_bad(&b);
+}
+
 int
 main(void)
 {
@@ -1072,6 +1119,7 @@ main(void)
 	test_s2s_verify();
 	test_workers();
 	test_sources();
+	test_admission_keys();
 	config_free(NULL);
 	return tap_done();
 }

@@ -576,6 +576,96 @@ test_cidr(void)
 	    "nobody");
 }
 
+/*
+ * proxyproto_decoder_want(): reading exactly what it allows never takes
+ * a byte past the header, so a TLS listener leaves the ClientHello in the
+ * socket for the TLS layer.
+ */
+static void
+test_want(void)
+{
+	struct sockaddr_storage c4 = ip("203.0.113.9", 61000),
+	    s4 = ip("198.51.100.11", 5223), c6 = ip("2001:db8::99", 443),
+	    s6 = ip("2001:db8::1", 5223);
+	struct proxyproto_tlvs all = {
+		.alpn = "xmpp-client", .authority = "example.org",
+	};
+	static const char hello[] = "\x16\x03\x01\x02\x00\x01\x00";
+	unsigned char msg[PROXYPROTO_MAX_HEADER + 64];
+	struct proxyproto_decoder *d;
+	size_t hlen, off, want, used, reads;
+	int n, r, v, over;
+
+	for (v = 0; v < 6; v++) {
+		const char *what;
+
+		switch (v) {
+		case 0:
+			n = proxyproto_encode_v1(SA(c4), SA(s4), (char *)msg,
+			    sizeof(msg));
+			what = "v1 TCP4";
+			break;
+		case 1:
+			n = proxyproto_encode_v1(SA(c6), SA(s6), (char *)msg,
+			    sizeof(msg));
+			what = "v1 TCP6";
+			break;
+		case 2:
+			memcpy(msg, "PROXY UNKNOWN\r\n", 15);
+			n = 15;
+			what = "v1 UNKNOWN, the shortest header";
+			break;
+		case 3:
+			n = proxyproto_encode_v2(SA(c4), SA(s4), NULL, msg,
+			    sizeof(msg));
+			what = "v2 TCP4";
+			break;
+		case 4:
+			n = proxyproto_encode_v2(SA(c6), SA(s6), &all, msg,
+			    sizeof(msg));
+			what = "v2 TCP6 with TLVs";
+			break;
+		default:
+			memcpy(msg, SIG "\x20\x00\x00\x00", 16);
+			n = 16;
+			what = "v2 LOCAL, the shortest v2 header";
+			break;
+		}
+		if (n <= 0) {
+			ok(0, "%s: encoded", what);
+			continue;
+		}
+		hlen = (size_t)n;
+		memcpy(msg + hlen, hello, sizeof(hello) - 1);
+		if ((d = proxyproto_decoder_new()) == NULL)
+			return;
+		off = reads = 0;
+		over = 0;
+		r = 0;
+		while (r == 0 && (want = proxyproto_decoder_want(d)) > 0) {
+			if (off + want > hlen)
+				over = 1;
+			r = proxyproto_decode(d, msg + off, want, &used);
+			over |= used != want;
+			off += used;
+			reads++;
+		}
+		ok(r > 0 && !over && off == hlen &&
+		    proxyproto_decoder_want(d) == 0, "want: %s read in %zu "
+		    "exact reads, nothing past its %zu bytes", what, reads,
+		    hlen);
+		proxyproto_decoder_free(d);
+	}
+	d = proxyproto_decoder_new();
+	if (d != NULL) {
+		ok(proxyproto_decoder_want(d) == 15, "want: 15 bytes first");
+		proxyproto_decode(d, "\x16\x03", 2, &used);
+		ok(proxyproto_decoder_want(d) == 0, "want: 0 after a failure");
+		proxyproto_decoder_free(d);
+	}
+	ok(proxyproto_decoder_want(NULL) == 0, "want: NULL decoder");
+}
+
 int
 main(void)
 {
@@ -586,5 +676,6 @@ main(void)
 	test_malformed();
 	test_crc();
 	test_cidr();
+	test_want();
 	return tap_done();
 }

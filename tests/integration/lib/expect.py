@@ -23,7 +23,9 @@ FD_LIMIT = "fd-limit"
 ACCEPT_PAUSED = "accept-paused"
 # events that end a session: exactly one per connection
 END_EVENTS = (CLOSE, POLICY, PROTOCOL, TLS_FAILED, BACKEND_ERROR, TIMEOUT,
-              "internal-error")
+              "internal-error",
+              # a client a PROXY header named, over a per-address cap
+              REFUSED)
 
 # -- reasons -----------------------------------------------------------------
 R_CLIENT_CLOSED = "client-closed"
