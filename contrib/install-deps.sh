@@ -8,7 +8,9 @@
 #                                    fail2ban-regex, systemd-analyze,
 #                                    prometheus and promtool;
 #                                    dnsmasq-base answers DNS inside the
-#                                    federation test's network namespace)
+#                                    federation test's network namespace,
+#                                    nftables redirects the backend's
+#                                    outgoing s2s in one of them)
 #
 # Installing prosody or ejabberd would start their system services and
 # take ports 5222/5269: a policy-rc.d that forbids starting services is in
@@ -18,7 +20,7 @@ set -eu
 BUILD="build-essential autoconf automake pkg-config libevent-dev
     libmbedtls-dev libexpat1-dev libinih-dev libc-ares-dev"
 TESTS="prosody ejabberd python3 python3-slixmpp openssl clang
-    libclang-rt-14-dev iproute2 procps dnsmasq-base
+    libclang-rt-14-dev iproute2 procps dnsmasq-base nftables
     haproxy fail2ban systemd prometheus python3-cryptography"
 
 pkgs=$BUILD

@@ -20,6 +20,16 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <netinet/in.h>
+
+/* <linux/netfilter_ipv4.h> clashes with <netinet/in.h>: the value, as
+   both linux/netfilter_ipv4.h and ip6_tables.h define it. */
+#ifndef SO_ORIGINAL_DST
+#define SO_ORIGINAL_DST		80
+#endif
+#ifndef IP6T_SO_ORIGINAL_DST
+#define IP6T_SO_ORIGINAL_DST	80
+#endif
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -1110,6 +1120,33 @@ on_backend_event(struct bufferevent *bev, short what, void *arg)
 	s2sout_free(o);
 }
 
+/*
+ * Where the backend meant to connect, when a firewall redirect (nftables
+ * "redirect", iptables REDIRECT) brought it here: the destination before
+ * NAT, from conntrack.  "-" when it connected here itself.  Only for the
+ * log: the remote domain is the header's 'to'.
+ */
+static void
+original_destination(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage orig, local;
+	socklen_t olen = sizeof(orig), llen = sizeof(local);
+	int r;
+
+	snprintf(buf, len, "-");
+	if (getsockname(fd, (struct sockaddr *)&local, &llen) == -1)
+		return;
+	if (local.ss_family == AF_INET6)
+		r = getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &orig,
+		    &olen);
+	else
+		r = getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &orig, &olen);
+	if (r == -1 || addr_equal((struct sockaddr *)&orig, olen,
+	    (struct sockaddr *)&local, llen))
+		return;
+	addr_format((struct sockaddr *)&orig, olen, buf, len);
+}
+
 void
 s2sout_accept(struct server *srv, const struct config_listener *l, int fd,
     const struct sockaddr *peer, socklen_t peerlen)
@@ -1119,7 +1156,7 @@ s2sout_accept(struct server *srv, const struct config_listener *l, int fd,
 	struct timeval tv;
 	struct s2sout *o;
 	unsigned char rnd[8];
-	char err[256];
+	char err[256], orig[64];
 	unsigned timeout;
 
 	if ((o = calloc(1, sizeof(*o))) == NULL) {
@@ -1175,8 +1212,9 @@ s2sout_accept(struct server *srv, const struct config_listener *l, int fd,
 	bufferevent_setwatermark(o->bev, EV_WRITE,
 	    o->cfg->limits.buffer_size / 2, 0);
 	bufferevent_enable(o->bev, EV_READ);
+	original_destination(fd, orig, sizeof(orig));
 	log_msg(LOG_INFO, "event=s2s-out-accept session=%llu backend=%s "
-	    "listener=%s", o->id, o->backend_addr, l->name);
+	    "listener=%s original=%s", o->id, o->backend_addr, l->name, orig);
 	/* One deadline from accept to relaying: header, DNS, connections,
 	   TLS, whatever the remote or its DNS do. */
 	tv.tv_sec = timeout;

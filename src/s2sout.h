@@ -27,8 +27,10 @@
  * failure before RELAY is one line event=s2s-out-failed with a reason,
  * and the backend gets our stream header (from = the remote) and
  * <remote-connection-failed/> (<host-unknown/> when the remote domain has
- * no server, <policy-violation/> when its certificate is refused): never
- * a hang.  A relayed connection ends with event=s2s-out-closed.
+ * no server): never a hang.  A failed attempt (address, target) moves on
+ * to the next one first.  A relayed connection ends with
+ * event=s2s-out-closed.  The backend's original destination, when a
+ * firewall redirected it here, is logged from SO_ORIGINAL_DST.
  */
 #ifndef XMPPSHIELD_S2SOUT_H
 #define XMPPSHIELD_S2SOUT_H
