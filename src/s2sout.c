@@ -102,6 +102,7 @@ struct s2sout {
 	int remote_paused;
 	int proceed;		/* <proceed/> seen, handshake next */
 	int remote_ended;
+	unsigned attempt;	/* +1 per closed remote socket */
 
 	const char *last_reason;	/* why the last attempt failed */
 	enum xmpp_condition last_cond;
@@ -160,6 +161,7 @@ close_remote(struct s2sout *o)
 	xmlstream_free(o->rx);
 	o->rx = NULL;
 	o->tls_write_len = 0;
+	o->attempt++;
 	evbuffer_drain(o->remote_out, evbuffer_get_length(o->remote_out));
 }
 
@@ -805,10 +807,15 @@ static void
 read_remote(struct s2sout *o)
 {
 	char buf[READ_CHUNK];
+	unsigned attempt = o->attempt;
 	size_t n;
 	ssize_t k;
 
-	while (o->rfd != -1 && !o->remote_paused) {
+	/* Only this socket: a failed attempt may already have opened the
+	   next one, which is still connecting. */
+	while (o->attempt == attempt && o->rfd != -1 && !o->remote_paused &&
+	    (o->state == S2SOUT_NEGOTIATE || o->state == S2SOUT_HANDSHAKE ||
+	    o->state == S2SOUT_RELAY)) {
 		if (o->state == S2SOUT_HANDSHAKE) {
 			handshake(o);
 			if (o->state == S2SOUT_HANDSHAKE)
@@ -872,6 +879,7 @@ static void
 on_remote_write(evutil_socket_t fd, short what, void *arg)
 {
 	struct s2sout *o = arg;
+	unsigned attempt;
 
 	(void)fd;
 	(void)what;
@@ -879,8 +887,10 @@ on_remote_write(evutil_socket_t fd, short what, void *arg)
 		handshake(o);
 		return;
 	}
+	attempt = o->attempt;
 	flush_remote(o);
-	read_remote(o);
+	if (o->attempt == attempt)
+		read_remote(o);
 }
 
 /* Send what waits for the remote; resumes the backend below half. */

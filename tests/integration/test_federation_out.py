@@ -210,7 +210,11 @@ def main(t):
         "_xmpps-server._tcp.e.example,e.example,5270",
         "_xmpps-server._tcp.weak.example,weak.example,5270",
         "_xmpps-server._tcp.cbc.example,cbc.example,5270",
-        "_xmpp-server._tcp.nowhere.example,gone.example,5269"], hosts)
+        "_xmpp-server._tcp.nowhere.example,gone.example,5269",
+        # a.example's first target is a TLS-only port (no STARTTLS
+        # there): refused, the second one is used
+        "_xmpp-server._tcp.a.example,weak.example,5270,0,0",
+        "_xmpp-server._tcp.a.example,a.example,5269,10,0"], hosts)
     silent = start_in_ns(ns, [sys.executable, "-c",
                               "import socket,time\n"
                               "s=socket.socket(socket.AF_INET,"
@@ -248,7 +252,7 @@ def main(t):
                                           "ECDHE-ECDSA-AES128-SHA"])):
         start_in_ns(ns, [openssl, "s_server", "-quiet", "-accept",
                          ip + ":5270", "-cert", cert.cert, "-key", cert.key,
-                         "-naccept", "4"] + opt)
+                         "-naccept", "50"] + opt)
     tap.diag("namespace %s, Prosody A, B, D, E up in %.2f s"
              % (ns.name, time.monotonic() - t0))
 
@@ -305,6 +309,18 @@ def main(t):
                     e.get("name") not in (None, "none") for e in est),
                 "event=s2s-out-established remote=a.example direct=no "
                 "verified=yes", est)
+    with t.case("a.example's first SRV target speaks no XMPP (a TLS-only "
+                "port): event=s2s-out-retry, then the second target") as k:
+        retry = [daemon.parse_line(x) for x in
+                 d.lines_matching(r"event=s2s-out-retry\b", mark)]
+        k.check(any(e.get("remote") == "a.example" and
+                    e.get("reason") == "no-starttls" and
+                    e.get("address") == WEAK_IP + ":5270" for e in retry),
+                "event=s2s-out-retry remote=a.example reason=no-starttls "
+                "address=%s:5270" % WEAK_IP, d.text(mark)[-3000:])
+        k.check(all(e.get("address") == A_IP + ":5269" for e in est
+                    if e.get("remote") == "a.example"),
+                "established with %s:5269" % A_IP, est)
     with t.case("bob@b.example -> erin@e.example: remote reachable only by "
                 "XEP-0368 direct TLS (_xmpps-server SRV)") as k:
         k.check("msg_erin" in r.get("steps", []), "erin got bob's message",
