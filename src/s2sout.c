@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,6 +66,7 @@ enum s2sout_state {
 };
 
 struct s2sout {
+	TAILQ_ENTRY(s2sout) entry;
 	struct server *srv;
 	struct generation *gen;
 	const struct config *cfg;
@@ -113,6 +115,9 @@ struct s2sout {
 	enum xmpp_condition cond;
 	char detail[160];
 };
+
+/* This process's connections, for s2sout_shutdown_all(). */
+static TAILQ_HEAD(, s2sout) all = TAILQ_HEAD_INITIALIZER(all);
 
 static void fail(struct s2sout *, const char *, enum xmpp_condition,
     const char *, ...) __attribute__((format(printf, 4, 5)));
@@ -177,6 +182,7 @@ s2sout_free(struct s2sout *o)
 	xmlstream_free(o->bx);
 	if (o->to_remote) evbuffer_free(o->to_remote);
 	if (o->remote_out) evbuffer_free(o->remote_out);
+	TAILQ_REMOVE(&all, o, entry);
 	o->srv->nsessions--;
 	if (o->srv->stopping && o->srv->nsessions == 0)
 		event_base_loopexit(o->srv->base, NULL);
@@ -1189,6 +1195,7 @@ s2sout_accept(struct server *srv, const struct config_listener *l, int fd,
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(o->stream_id + 2 * i, 3, "%02x", rnd[i]);
 	srv->nsessions++;
+	TAILQ_INSERT_TAIL(&all, o, entry);
 
 	memset(&lim, 0, sizeof(lim));
 	lim.max_unit = o->cfg->limits.max_stanza_size;
@@ -1235,4 +1242,35 @@ fail:
 	log_msg(LOG_ERR, "event=internal-error reason=s2s-out-setup "
 	    "listener=%s", l->name);
 	s2sout_free(o);
+}
+
+void
+s2sout_shutdown_all(struct server *srv)
+{
+	struct s2sout *o, *next;
+
+	for (o = TAILQ_FIRST(&all); o != NULL; o = next) {
+		next = TAILQ_NEXT(o, entry);
+		if (o->srv != srv || o->state == S2SOUT_CLOSING)
+			continue;
+		if (o->state != S2SOUT_RELAY) {
+			fail(o, "shutdown", XMPP_COND_SYSTEM_SHUTDOWN, "%s",
+			    "xmppshield is stopping");
+			continue;
+		}
+		log_msg(LOG_INFO, "event=s2s-out-closed session=%llu "
+		    "listener=%s from=%s remote=%s address=%s reason=shutdown "
+		    "detail=- duration=%.3f", o->id, o->l->name, o->ours,
+		    o->remote, o->address, monotime_now() - o->start);
+		o->reason = "shutdown";
+		/* Both directions move whole units: this lands between
+		   stanzas. */
+		end_backend(o, XMPP_COND_SYSTEM_SHUTDOWN, NULL);
+		if (o->rfd != -1) {
+			evbuffer_add(o->remote_out, XMPP_STREAM_END,
+			    strlen(XMPP_STREAM_END));
+			flush_remote(o);
+		}
+		finish(o);
+	}
 }

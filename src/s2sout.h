@@ -49,4 +49,13 @@ struct server;
 void s2sout_accept(struct server *srv, const struct config_listener *l,
     int fd, const struct sockaddr *peer, socklen_t peerlen);
 
+/*
+ * End every outgoing connection of this process: relaying ones with
+ * <system-shutdown/> to the backend (at a unit boundary) and
+ * </stream:stream> to the remote, the others with <system-shutdown/>
+ * and event=s2s-out-failed reason=shutdown.  Each is freed once its last
+ * bytes are out (or after a short linger).
+ */
+void s2sout_shutdown_all(struct server *srv);
+
 #endif

@@ -383,7 +383,11 @@ def main(t):
         got = raw_backend(ns, "a.example", frm="evil.example")
         k.check("<host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
                 in got.get("data", ""), "<host-unknown/>", got)
-    d.stop()
+    rc = d.stop()
+    t.ok(rc == 0 and "Sanitizer" not in d.text() and
+         "runtime error" not in d.text(),
+         "xmppshield exited 0 on SIGTERM, no sanitizer report",
+         "rc=%s %s" % (rc, d.text()[-2000:]))
     for p in (pa, pb, pd, pe):
         p.stop()
     util.run_cleanups()

@@ -135,7 +135,11 @@ def main(t):
         origs = {e.get("original") for e in acc}
         k.check(A_IP + ":5269" in origs and E_IP + ":5269" in origs,
                 "original=%s:5269 and %s:5269" % (A_IP, E_IP), acc)
-    d.stop()
+    rc = d.stop()
+    t.ok(rc == 0 and "Sanitizer" not in d.text() and
+         "runtime error" not in d.text(),
+         "xmppshield exited 0 on SIGTERM, no sanitizer report",
+         "rc=%s %s" % (rc, d.text()[-2000:]))
     for p in (pa, pb, pe):
         p.stop()
     util.run_cleanups()
