@@ -13,6 +13,7 @@ STARTTLS or direct TLS, verifies the remote's certificate and relays.
       Prosody E  e.example 127.0.0.50:5270 direct TLS only (its plain s2s
                  port is on 25269, named by no DNS record)
       Prosody D  d.example 127.0.0.30:5269, certificate for other.example
+      Prosody N  n.example 127.0.0.70:5269, no TLS at all
       openssl    weak.example 127.0.0.60:5270 TLS 1.0 only,
                  cbc.example 127.0.0.61:5270 TLS 1.2 CBC suites only
 
@@ -47,7 +48,7 @@ from test_federation import NsProsody  # noqa: E402
 
 A_IP, B_IP, D_IP, E_IP = "127.0.0.10", "127.0.0.20", "127.0.0.30", \
     "127.0.0.50"
-WEAK_IP, CBC_IP = "127.0.0.60", "127.0.0.61"
+WEAK_IP, CBC_IP, N_IP = "127.0.0.60", "127.0.0.61", "127.0.0.70"
 REAL_DNS, SILENT_DNS = "127.0.0.54", "127.0.0.55"
 OUT_PORT, OUT_SILENT_PORT = 15270, 15271
 USERS = {"alice@a.example": "alice-Out-1", "bob@b.example": "bob-Out-2",
@@ -198,10 +199,10 @@ def main(t):
     os.chmod(tmp, 0o711)
     hosts = {"a.example": A_IP, "b.example": B_IP, "d.example": D_IP,
              "e.example": E_IP, "weak.example": WEAK_IP,
-             "cbc.example": CBC_IP}
+             "cbc.example": CBC_IP, "n.example": N_IP}
     # the backend's view: every remote domain is xmppshield's s2s-out
     ns = netns.Netns(dict(hosts, **{"out.example": "127.0.0.1"}))
-    remotes = ("a", "d", "e", "nx", "nowhere", "weak", "cbc", "slow")
+    remotes = ("a", "d", "e", "n", "nx", "nowhere", "weak", "cbc", "slow")
     ns.start_dns(srv=["_xmpp-server._tcp.%s.example,out.example,%d"
                       % (r, OUT_SILENT_PORT if r == "slow" else OUT_PORT)
                       for r in remotes])
@@ -228,7 +229,7 @@ def main(t):
     cweak, ccbc = test_ca.issue("weak.example"), test_ca.issue("cbc.example")
     cb = test_ca.issue("b.example")
     dirs = {}
-    for n in ("a", "b", "d", "e"):
+    for n in ("a", "b", "d", "e", "n"):
         dirs[n] = os.path.join(tmp, n)
         os.mkdir(dirs[n], 0o711)
     pa = RemoteProsody(dirs["a"], ns, ["a.example"], A_IP, 5222, 5269,
@@ -238,9 +239,11 @@ def main(t):
                        cert=cd, require=True)
     pe = RemoteProsody(dirs["e"], ns, ["e.example"], E_IP, 5222, 5269,
                        cert=ce, require=True, direct=True)
+    # a remote without TLS at all (no tls module: no <starttls/>)
+    pn = NsProsody(dirs["n"], ns, ["n.example"], N_IP, 5222, 5269)
     servers = {"a.example": pa, "b.example": pb, "d.example": pd,
                "e.example": pe}
-    for p in (pa, pb, pd, pe):
+    for p in (pa, pb, pd, pe, pn):
         p.start()
     for jid, pw in USERS.items():
         user, host = jid.split("@")
@@ -372,6 +375,9 @@ def main(t):
             "tls-failed", "remote-connection-failed")
     refused("refused: cbc.example offers only CBC suites", "cbc.example",
             "tls-failed", "remote-connection-failed")
+    refused("refused: n.example offers no TLS (no <starttls/> in its "
+            "features)", "n.example", "no-starttls",
+            "remote-connection-failed")
     refused("bad DNS: nx.example does not exist (NXDOMAIN)", "nx.example",
             "dns-not-found", "host-unknown")
     refused("bad DNS: nowhere.example's SRV points to a name without "
@@ -388,7 +394,7 @@ def main(t):
          "runtime error" not in d.text(),
          "xmppshield exited 0 on SIGTERM, no sanitizer report",
          "rc=%s %s" % (rc, d.text()[-2000:]))
-    for p in (pa, pb, pd, pe):
+    for p in (pa, pb, pd, pe, pn):
         p.stop()
     util.run_cleanups()
     t.ok(ns.gone(), "namespace %s removed" % ns.name)
