@@ -303,6 +303,13 @@ static const struct key keys[] = {
 	{ SEC_LIMITS, "max_stanza_size", KEY_SIZE, L(max_stanza_size), "256k",
 	    KB, 16 * MB, NULL, NULL, NULL,
 	    "largest stanza a client may send, in bytes" },
+	/* Nothing a client sends before authentication is large (header,
+	   SASL exchange); XEP-0478 lets servers say so.  The minimum fits
+	   a SASL PLAIN or SCRAM element with long names. */
+	{ SEC_LIMITS, "max_preauth_stanza_size", KEY_SIZE,
+	    L(max_preauth_stanza_size), "16k", 4 * KB, 16 * MB, NULL, NULL,
+	    NULL, "largest stanza a client may send before it has "
+	    "authenticated, in bytes (at most max_stanza_size)" },
 	{ SEC_LIMITS, "max_backend_stanza_size", KEY_SIZE,
 	    L(max_backend_stanza_size), "1M", KB, 64 * MB, NULL, NULL, NULL,
 	    "largest stanza passed from the backend to a client, in bytes" },
@@ -1162,6 +1169,35 @@ end_s2s_out(struct parser *p)
 	return 0;
 }
 
+/*
+ * [limits] bounds that depend on each other: max_preauth_stanza_size is
+ * at most max_stanza_size; left unset, it follows a max_stanza_size set
+ * below its default.
+ */
+static int
+end_limits(struct parser *p)
+{
+	struct config_limits *lim = &p->cfg->limits;
+	int line = key_seen(p, SEC_LIMITS, "max_preauth_stanza_size");
+	int max_line = key_seen(p, SEC_LIMITS, "max_stanza_size");
+	char where[32];
+
+	if (lim->max_preauth_stanza_size <= lim->max_stanza_size)
+		return 0;
+	if (line == 0) {
+		lim->max_preauth_stanza_size = lim->max_stanza_size;
+		return 0;
+	}
+	if (max_line != 0)
+		snprintf(where, sizeof(where), "line %d", max_line);
+	else
+		snprintf(where, sizeof(where), "the default");
+	return perr(p, line, "max_preauth_stanza_size = %zu is larger than "
+	    "max_stanza_size = %zu (%s); write at most %zu, or raise "
+	    "max_stanza_size", lim->max_preauth_stanza_size,
+	    lim->max_stanza_size, where, lim->max_stanza_size);
+}
+
 /* Checks that need the whole section: required keys, certificate pairs. */
 static int
 end_section(struct parser *p)
@@ -1194,6 +1230,8 @@ end_section(struct parser *p)
 		    "s2s_verify applies to s2s listeners only; remove it from "
 		    "[listener %s] or set kind = s2s",
 		    ((struct config_listener *)p->cur_obj)->name);
+	if (p->cur == SEC_LIMITS)
+		return end_limits(p);
 	if (p->cur == SEC_TLS) {
 		cert = p->cfg->tls.certificate;
 		key = p->cfg->tls.key;

@@ -124,6 +124,8 @@ struct config_tls {
 
 struct config_limits {
 	size_t max_stanza_size;		/* client -> backend, bytes */
+	size_t max_preauth_stanza_size;	/* ... until authenticated; at
+					   most max_stanza_size */
 	size_t max_backend_stanza_size;	/* backend -> client, bytes */
 	size_t max_pre_tls_bytes;	/* everything a client sends before TLS */
 	unsigned max_depth;		/* element nesting inside a stanza */

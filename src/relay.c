@@ -32,7 +32,7 @@ struct relay {
 	int client_ended;	/* </stream:stream> seen from the client */
 	int backend_ended;	/* ... and from the backend */
 	int failed;
-	int authenticated;	/* the backend said SASL <success/> */
+	int authenticated;	/* see relay_authenticated() */
 	int held;		/* client input held: a SASL request waits
 				   for the backend's answer (see below) */
 	unsigned stripped;
@@ -56,6 +56,27 @@ failure(struct relay *r)
 		return &spare_verdict;
 	}
 	return r->verdict;
+}
+
+/*
+ * The client's stanza bound: max_preauth_stanza_size until it has
+ * authenticated (nothing it legitimately sends before is large, and an
+ * unauthenticated peer should pin little memory: docs/SECURITY.md),
+ * max_stanza_size after.  Held bytes count against it too.
+ */
+static size_t
+client_limit(const struct relay *r)
+{
+	return r->authenticated ? r->cfg->limits.max_stanza_size :
+	    r->cfg->limits.max_preauth_stanza_size;
+}
+
+/* The backend accepted the peer: the session's full bounds apply. */
+static void
+authenticate(struct relay *r)
+{
+	r->authenticated = 1;
+	xmlstream_set_max_unit(r->client, client_limit(r));
 }
 
 /* The header check shared with pretls; the first one may fix the
@@ -207,7 +228,7 @@ sasl_answer(const struct xmlstream_unit *u)
  * <success/>, reads them as its new stream header (CVE-2022-22784 and
  * CVE-2018-10847 class).  So the client's parser stops right after the
  * request (XMLSTREAM_STOP), what the client sends next waits unparsed in its
- * tail, bounded by max_stanza_size like any pending unit (the session
+ * tail, bounded by client_limit() like any pending unit (the session
  * stops reading when relay_client_room() is 0), and the backend's answer
  * says how it is parsed: as a new stream after <success/>, header check
  * included, as the rest of this stream otherwise.
@@ -314,7 +335,9 @@ backend_unit(void *ctx, const struct xmlstream_unit *u)
 		if (strcmp(u->ns, XMPP_NS_SASL) == 0 &&
 		    strcmp(u->name, "success") == 0) {
 			r->client_has_header = 0;
-			r->authenticated = 1;
+			/* Before the held bytes are parsed: they are the new
+			   stream of an authenticated client. */
+			authenticate(r);
 			if (r->held) {
 				/* What the client sent behind its request
 				   begins its new stream, exactly where the
@@ -327,6 +350,12 @@ backend_unit(void *ctx, const struct xmlstream_unit *u)
 		}
 		if (r->held && sasl_answer(u) && release_held(r, 0) == -1)
 			return -1;
+		/* XEP-0388: SASL2 success authenticates on the same stream
+		   (no restart, no hold); what the client pipelined behind
+		   its <authenticate/> was parsed under the pre-auth bound. */
+		if (strcmp(u->ns, XMPP_NS_SASL2) == 0 &&
+		    strcmp(u->name, "success") == 0)
+			authenticate(r);
 		/* XEP-0220: our backend accepted the peer's domain
 		   (db:result), or answered the peer's verification request
 		   (db:verify, a stream that only checks keys): for s2s
@@ -335,7 +364,7 @@ backend_unit(void *ctx, const struct xmlstream_unit *u)
 		    (strcmp(u->name, "result") == 0 ||
 		    strcmp(u->name, "verify") == 0) &&
 		    dialback_valid(u->data, u->len))
-			r->authenticated = 1;
+			authenticate(r);
 		break;
 	case XMLSTREAM_UNIT_END:
 		r->backend_ended = 1;
@@ -372,7 +401,7 @@ relay_new(const struct config *cfg, const struct config_listener *l,
 		goto fail;
 
 	memset(&lim, 0, sizeof(lim));
-	lim.max_unit = cfg->limits.max_stanza_size;
+	lim.max_unit = client_limit(r);
 	lim.max_depth = cfg->limits.max_depth;
 	lim.max_attributes = cfg->limits.max_attributes;
 	lim.max_name = cfg->limits.max_name_length;
@@ -438,16 +467,14 @@ feed(struct relay *r, struct xmlstream *xs, const char *data, size_t len,
 		    xmlstream_strerror(xmlstream_error(xs)));
 		return RELAY_ERROR;
 	}
-	if (r->held &&
-	    xmlstream_pending(r->client) > r->cfg->limits.max_stanza_size) {
+	if (r->held && xmlstream_pending(r->client) > client_limit(r)) {
 		/* Held bytes count as a pending unit does (the session reads
 		   no more than relay_client_room(), so only a caller that
 		   ignores it gets here). */
 		r->failed = 1;
 		verdict_set(failure(r), "policy-violation",
 		    "stanza-too-large", XMPP_COND_POLICY_VIOLATION,
-		    "Stanza too large", " limit=%zu",
-		    r->cfg->limits.max_stanza_size);
+		    "Stanza too large", " limit=%zu", client_limit(r));
 		return RELAY_ERROR;
 	}
 	ended = from_client ? r->client_ended : r->backend_ended;
@@ -501,7 +528,7 @@ relay_verdict(const struct relay *r)
 size_t
 relay_client_room(const struct relay *r)
 {
-	size_t max = r->cfg->limits.max_stanza_size;
+	size_t max = client_limit(r);
 	size_t held;
 
 	if (!r->held)

@@ -3,7 +3,9 @@
  *
  * Client to backend: every byte is parsed as restricted XML within the
  * configured bounds, and only complete, valid units are passed on, exactly
- * as the client sent them.  Each stream header (after TLS, and after each
+ * as the client sent them.  Until the client has authenticated (see
+ * relay_authenticated()) a unit may be max_preauth_stanza_size bytes,
+ * max_stanza_size after.  Each stream header (after TLS, and after each
  * restart) must address the domain the session was opened for.
  *
  * Backend to client: complete units only, every <stream:features> with
@@ -88,10 +90,11 @@ const struct verdict *relay_verdict(const struct relay *r);
 
 /*
  * How many client bytes relay_from_client() takes now: SIZE_MAX, or while
- * client input is held (see the top) what is left of max_stanza_size for
- * it; 0: stop reading the client until a relay_from_backend() call
- * releases the hold.  Held bytes over max_stanza_size fail like a stanza
- * that large.
+ * client input is held (see the top) what is left of the client's stanza
+ * bound for it (max_preauth_stanza_size until authenticated, then
+ * max_stanza_size); 0: stop reading the client until a
+ * relay_from_backend() call releases the hold.  Held bytes over that
+ * bound fail like a stanza that large.
  */
 size_t relay_client_room(const struct relay *r);
 
@@ -100,8 +103,9 @@ size_t relay_client_room(const struct relay *r);
    relay_from_backend() call released. */
 int relay_client_ended(const struct relay *r);
 
-/* 1 once the backend has said SASL <success/>, or (s2s) a dialback
-   <db:result/> or <db:verify/> with type='valid', to the client. */
+/* 1 once the backend has said SASL <success/> (RFC 6120, or SASL2's of
+   XEP-0388), or (s2s) a dialback <db:result/> or <db:verify/> with
+   type='valid', to the client. */
 int relay_authenticated(const struct relay *r);
 
 /* The session's served domain, NULL until a header fixed it. */

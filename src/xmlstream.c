@@ -1357,6 +1357,12 @@ xmlstream_resume(struct xmlstream *xs, int new_stream)
 	return r;
 }
 
+void
+xmlstream_set_max_unit(struct xmlstream *xs, size_t max_unit)
+{
+	xs->lim.max_unit = max_unit;
+}
+
 size_t
 xmlstream_pending(const struct xmlstream *xs)
 {

@@ -199,6 +199,13 @@ void xmlstream_reset(struct xmlstream *xs);
  */
 int xmlstream_resume(struct xmlstream *xs, int new_stream);
 
+/*
+ * Change max_unit from now on (a session raises it once its peer has
+ * authenticated).  Bytes already waiting are checked against the new
+ * bound when the next bytes are fed, units as they complete.
+ */
+void xmlstream_set_max_unit(struct xmlstream *xs, size_t max_unit);
+
 /* Bytes waiting in an incomplete unit (bounded by max_unit). */
 size_t xmlstream_pending(const struct xmlstream *xs);
 

@@ -20,6 +20,7 @@
 #define XMPP_NS_DIALBACK	"jabber:server:dialback"
 #define XMPP_NS_TLS		"urn:ietf:params:xml:ns:xmpp-tls"
 #define XMPP_NS_SASL		"urn:ietf:params:xml:ns:xmpp-sasl"
+#define XMPP_NS_SASL2		"urn:xmpp:sasl:2"	/* XEP-0388 */
 #define XMPP_NS_STREAM_ERRORS	"urn:ietf:params:xml:ns:xmpp-streams"
 #define XMPP_NS_COMPRESS_FEATURE "http://jabber.org/features/compress"
 #define XMPP_NS_COMPRESS	"http://jabber.org/protocol/compress"

@@ -13,7 +13,8 @@ fuzz_config(void)
 {
 	static const char text[] =
 	    "[tls]\ncertificate = /x.crt\nkey = /x.key\n"
-	    "[limits]\nmax_stanza_size = 4k\nmax_backend_stanza_size = 4k\n"
+	    "[limits]\nmax_stanza_size = 8k\nmax_preauth_stanza_size = 4k\n"
+	    "max_backend_stanza_size = 4k\n"
 	    "max_pre_tls_bytes = 1k\n"
 	    "[domain example.org]\n"
 	    "[listener c2s]\nlisten = 127.0.0.1:0\nbackend = 127.0.0.1:1\n"

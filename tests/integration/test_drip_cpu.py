@@ -17,6 +17,7 @@ from lib import certs, common, daemon, expect, raw, spy, tap, util
 MAX_STANZA = 128 * 1024
 RATIO = 4.0
 SLACK = 0.15       # seconds: clock ticks and a loaded CI box
+ROUNDS = 3         # measured in turns, the cheapest of each compared
 DONE = b"<iq type='get' id='done'/>"
 
 
@@ -45,7 +46,11 @@ def main(t):
     backend.handler = spy.xmpp_script(spy.MECHANISMS)
     d = daemon.Daemon(tmp, daemon.base_config(
         cert, backend.port,
-        limits={"max_stanza_size": MAX_STANZA})).start()
+        # the pre-auth bound as large as the stanza bound: the drips
+        # below come before any login, and the token under test is the
+        # largest one the parser may ever hold
+        limits={"max_stanza_size": MAX_STANZA,
+                "max_preauth_stanza_size": MAX_STANZA})).start()
     pid = d.proc.pid
 
     def relayed():
@@ -77,15 +82,25 @@ def main(t):
     tag = b"<message to='a@example.org' a='" + b"y" * pad + b"'/>"
     text = (b"<message to='a@example.org'><body>" + b"y" * (pad - 8) +
             b"</body></message>")
-    base, base_ok = measure(text)
     at_once, _ = measure(tag, at_once=True)
 
     with t.case("test_drip_cpu: a %d KiB start tag dripped a byte per TLS "
                 "record costs at most %.0fx the CPU of as much text dripped "
                 "alike" % (len(tag) // 1024, RATIO)) as k:
-        k.require(base_ok, "the text stanza was relayed whole")
-        cpu, ok = measure(tag)
-        k.check(ok, "the dripped tag was relayed whole, at once complete")
+        # How many records the daemon finds per wake-up depends on the
+        # machine's load and changes the cost of both drips alike; the
+        # rescans this test is about do not depend on it.  So the two are
+        # measured in turns, and the cheapest run of each is compared.
+        texts, tags = [], []
+        for _ in range(ROUNDS):
+            texts.append(measure(text))
+            tags.append(measure(tag))
+        k.require(all(ok for _, ok in texts),
+                  "the text stanza was relayed whole")
+        k.check(all(ok for _, ok in tags),
+                "the dripped tag was relayed whole, at once complete")
+        base = min(c for c, _ in texts)
+        cpu = min(c for c, _ in tags)
         k.check(cpu <= RATIO * base + SLACK, "CPU %.2f s <= %.1f x %.2f s "
                 "+ %.2f" % (cpu, RATIO, base, SLACK))
         tap.diag("drip: tag %.3f s, text %.3f s (ratio %.2f); tag at once "

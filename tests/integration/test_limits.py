@@ -14,7 +14,8 @@ import re
 import resource
 import time
 
-from lib import certs, common, daemon, expect, raw, spy, tap, util
+from lib import (backend_suite, certs, common, daemon, expect, prosody, raw,
+                 spy, tap, util)
 
 PRE_TLS_TIMEOUT = 2
 HANDSHAKE_TIMEOUT = 2
@@ -743,6 +744,86 @@ def main(t):
         k.check(de.alive(), "daemon still running")
     de.stop()
     common.sessions_end_once(t, de)
+
+    preauth_bound(t, tmp, cert)
+
+
+def preauth_bound(t, tmp, cert):
+    """max_preauth_stanza_size (default 16 KiB) before authentication,
+    max_stanza_size (default 256 KiB) after a real login to a real
+    Prosody, all limits at their defaults."""
+    why = prosody.available()
+    if why:
+        t.skip("pre-auth stanza bound against Prosody", why)
+        return
+    pw = backend_suite.USERS["alice"]
+    be = prosody.Prosody(tmp, cert=cert, debug_log=True).start()
+    be.register("alice", pw)
+    dp = daemon.Daemon(tmp, daemon.base_config(cert, be.port),
+                       name="xmppshield-preauth").start()
+
+    def big_message(to, marker, size):
+        """A message of size bytes; and the length of its body."""
+        pre = "<message to='%s' id='%s' type='chat'><body>" % (to, marker)
+        post = "</body></message>"
+        n = size - len(pre) - len(post)
+        return pre + "p" * n + post, n
+
+    with t.case("max_preauth_stanza_size: a 20 KiB stanza before "
+                "authentication gets <policy-violation/>, "
+                "reason=stanza-too-large limit=16384, and Prosody never "
+                "reads it") as k:
+        start = len(be.log_text())
+        cl = common.relayed(dp.client(), cert.cert)
+        cl.try_send(big_message("bob@example.org", "preauth-20k",
+                                20 * 1024)[0])
+        common.stream_error(k, cl, expect.SE_POLICY)
+        cl.close()
+        common.end_line(k, dp, cl, expect.POLICY, expect.R_STANZA_TOO_LARGE,
+                        limit="16384")
+        k.check("preauth-20k" not in be.log_text()[start:],
+                "nothing of the stanza in Prosody's log",
+                be.log_text()[start:][-1500:])
+
+    with t.case("max_preauth_stanza_size: after a real login to Prosody "
+                "(SASL PLAIN, restart, bind) a 100 KiB message passes, "
+                "to its sender and back") as k:
+        with dp.client() as cl:
+            common.relayed(cl, cafile=cert.cert)
+            mark = len(cl.data)
+            cl.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+                    "mechanism='PLAIN'>%s</auth>"
+                    % backend_suite.plain("alice", pw))
+            k.require(cl.recv_until(rb"<success\b", start=mark),
+                      "SASL <success/>", repr(cl.data[mark:]))
+            mark = len(cl.data)
+            cl.send(raw.header())
+            k.require(cl.recv_until(rb"</stream:features>", start=mark),
+                      "features of the new stream", repr(cl.data[mark:]))
+            mark = len(cl.data)
+            cl.send("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:"
+                    "xml:ns:xmpp-bind'><resource>big</resource></bind>"
+                    "</iq>")
+            k.require(cl.recv_until(rb"<jid>alice@example\.org/big</jid>",
+                                    start=mark),
+                      "resource bound", repr(cl.data[mark:]))
+            mark = len(cl.data)
+            st, n = big_message("alice@example.org/big", "postauth-100k",
+                                100 * 1024)
+            cl.send(st)
+            m = cl.recv_until(rb"<message\b[^>]*id='postauth-100k'[^>]*>"
+                              rb"<body>p{%d}</body>" % n,
+                              timeout=30, start=mark)
+            k.check(m is not None, "the 100 KiB message came back whole",
+                    repr(cl.data[mark:][:300]))
+            k.check(not cl.eof, "still connected")
+        ends = [x for x in dp.lines_matching(r"event=policy-violation\b")
+                if "client=%s " % cl.local in x]
+        k.check(not ends, "no policy event for the session", ends)
+    t.ok(dp.alive(), "pre-auth daemon still running", dp.text()[-1500:])
+    dp.stop()
+    common.sessions_end_once(t, dp)
+    be.stop()
 
 if __name__ == "__main__":
     tap.main(main)

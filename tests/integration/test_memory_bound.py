@@ -15,6 +15,7 @@ from lib import certs, common, daemon, raw, spy, tap, util
 KB = 1024
 # The config under test, and the formula of docs/SECURITY.md.
 S = 256 * KB            # max_stanza_size (the default)
+A = 16 * KB             # max_preauth_stanza_size (the default)
 B = 256 * KB            # max_backend_stanza_size
 Q = 64 * KB             # buffer_size
 P = 4 * KB              # max_pre_tls_bytes
@@ -33,7 +34,7 @@ def stream(u, f=F, names=NAMES):
 
 
 M_PRE = SESSION + stream(P, 4 * KB, 0)
-M_UNAUTH = SESSION + TLS + stream(S) + E0 + 2 * (Q + R)
+M_UNAUTH = SESSION + TLS + stream(A) + E0 + 2 * (Q + R)
 M_AUTH = SESSION + TLS + stream(S) + stream(B, names=NAMES_B) + 2 * (Q + R)
 
 N = 16
@@ -91,7 +92,8 @@ def main(t):
 
     backend = spy.Spy(handler=backend_handler)
     d = daemon.Daemon(tmp, daemon.base_config(cert, backend.port, limits={
-        "max_stanza_size": S, "max_backend_stanza_size": B,
+        "max_stanza_size": S, "max_preauth_stanza_size": A,
+        "max_backend_stanza_size": B,
         "buffer_size": Q, "max_pre_tls_bytes": P,
         "max_connections_per_ip": 1000})).start()
     pid = d.proc.pid
@@ -155,7 +157,7 @@ def main(t):
                 "connections at the worst case" % N) as k:
         def unauth(i):
             cl = common.relayed(d.client(), cert.cert)
-            cl.send(worst_unit("c%d" % i, S))
+            cl.send(worst_unit("c%d" % i, A))
             return cl
         growth(k, "post-TLS unauthenticated", M_UNAUTH, unauth)
 
@@ -166,7 +168,7 @@ def main(t):
             cl = common.relayed(d.client(), cert.cert)
             body = "".join("<n%d_%d xmlns:p%d='u'/>" % (i, j, j)
                            for j in range(S // 32))
-            cl.try_send(("<y%d>" % i + body)[:S - 1024].encode())
+            cl.try_send(("<y%d>" % i + body)[:A - 1024].encode())
             return cl
         growth(k, "crafted names", M_UNAUTH, crafted, hold=False)
 

@@ -172,6 +172,20 @@ static const struct bad_case bad[] = {
 	    "out of range" },
 	{ "size negative", MIN_OK "[limits]\nmax_stanza_size = -1\n", 10,
 	    "max_stanza_size = -1 is not a size" },
+	{ "pre-auth bound below 4k", MIN_OK "[limits]\n"
+	    "max_preauth_stanza_size = 2k\n", 10,
+	    "max_preauth_stanza_size = 2k is out of range; write a value "
+	    "between 4k and 16M" },
+	{ "pre-auth bound over max_stanza_size", MIN_OK "[limits]\n"
+	    "max_stanza_size = 8k\nmax_preauth_stanza_size = 16k\n", 11,
+	    "max_preauth_stanza_size = 16384 is larger than max_stanza_size "
+	    "= 8192 (line 10); write at most 8192, or raise max_stanza_size" },
+	{ "pre-auth bound over max_stanza_size set later", MIN_OK
+	    "[limits]\nmax_preauth_stanza_size = 32k\nmax_stanza_size = 16k\n",
+	    10, "is larger than max_stanza_size = 16384 (line 11)" },
+	{ "pre-auth bound over the default max_stanza_size", MIN_OK
+	    "[limits]\nmax_preauth_stanza_size = 300k\n", 10,
+	    "max_stanza_size = 262144 (the default); write at most 262144" },
 	{ "size overflow", MIN_OK "[limits]\n"
 	    "buffer_size = 99999999999999999999999\n", 10, "out of range" },
 	{ "size overflow by suffix", MIN_OK "[limits]\n"
@@ -354,6 +368,8 @@ test_defaults(void)
 	    cfg->tls.ticket_lifetime == 7200,
 	    "session tickets on by default, derived keys, 7200 s");
 	ok(cfg->limits.max_stanza_size == 262144, "max_stanza_size 256k");
+	ok(cfg->limits.max_preauth_stanza_size == 16384,
+	    "max_preauth_stanza_size 16k");
 	ok(cfg->limits.max_backend_stanza_size == 1048576,
 	    "max_backend_stanza_size 1M");
 	ok(cfg->limits.max_pre_tls_bytes == 4096, "max_pre_tls_bytes 4k");
@@ -412,6 +428,9 @@ test_values(void)
 		    strcmp(cfg->pidfile, "/run/xmppshield.pid") == 0,
 		    "strings stored");
 		ok(cfg->limits.max_stanza_size == 1024, "1k is 1024");
+		ok(cfg->limits.max_preauth_stanza_size == 1024,
+		    "max_preauth_stanza_size unset follows a smaller "
+		    "max_stanza_size");
 		ok(cfg->limits.max_backend_stanza_size == 64 * 1048576,
 		    "64M is 67108864");
 		ok(cfg->limits.max_pre_tls_bytes == 512, "plain 512");
@@ -781,7 +800,7 @@ test_print_keys(void)
 	fclose(f);
 	for (char *c = buf; *c != '\0'; c++)
 		lines += *c == '\n';
-	ok(lines == 55, "config_print_keys: one line per key (%zu)", lines);
+	ok(lines == 56, "config_print_keys: one line per key (%zu)", lines);
 	ok(strstr(buf, "limits\tmax_stanza_size\t256k\t") != NULL &&
 	    strstr(buf, "listener\tbackend\trequired\t") != NULL &&
 	    strstr(buf, "global\tuser\t-\t") != NULL &&

@@ -509,6 +509,152 @@ test_sasl_hold(void)
 	}
 }
 
+/* --- the pre-auth stanza bound --------------------------------------- */
+
+#define SASL2_NS "urn:xmpp:sasl:2"
+#define SASL2_AUTH "<authenticate xmlns='" SASL2_NS "' mechanism='PLAIN'>" \
+	"<initial-response>AGFsaWNlAHNlY3JldA==</initial-response>" \
+	"</authenticate>"
+#define SASL2_SUCCESS "<success xmlns='" SASL2_NS "'><authorization-" \
+	"identifier>alice@example.org/r</authorization-identifier></success>"
+
+/* A message of n bytes in all. */
+static const char *
+message(size_t n)
+{
+	static char buf[12288];
+	static const char pre[] = "<message to='bob@example.org'><body>";
+	static const char post[] = "</body></message>";
+	size_t fill = n - strlen(pre) - strlen(post);
+
+	snprintf(buf, sizeof(buf), "%s%0*d%s", pre, (int)fill, 0, post);
+	return buf;
+}
+
+static void
+test_preauth_bound(void)
+{
+	static const char text[] =
+	    "[tls]\ncertificate = /c\nkey = /k\n"
+	    "[limits]\nmax_stanza_size = 64k\nmax_preauth_stanza_size = 4k\n"
+	    "[domain example.org]\n"
+	    "[listener c2s]\nlisten = 127.0.0.1:0\n"
+	    "backend = 127.0.0.1:1\ndomains = example.org\n"
+	    "[listener s2s]\nlisten = 127.0.0.1:0\nkind = s2s\n"
+	    "backend = 127.0.0.1:2\ndomains = example.org\n";
+	struct config *c;
+	struct sink s;
+	struct relay *r;
+	enum relay_result res;
+	char err[256], big[8192];
+
+	if (config_parse_string(text, "preauth.conf", &c, err, sizeof(err))) {
+		ok(0, "config: %s", err);
+		return;
+	}
+#define NEW(l) (memset(&s, 0, sizeof(s)), \
+	relay_new(c, (l), "example.org", "id", &cb, &s))
+
+	/* Before authentication: max_preauth_stanza_size. */
+	r = NEW(c->listeners);
+	FROM_BACKEND(r, BHDR FEATURES);
+	res = FROM_CLIENT(r, CHDR);
+	res = relay_from_client(r, message(4096), 4096);
+	ok(res == RELAY_OK && strstr(s.b, "<message") != NULL,
+	    "before authentication a stanza of max_preauth_stanza_size "
+	    "passes");
+	res = relay_from_client(r, message(4097), 4097);
+	ok(res == RELAY_ERROR && strcmp(relay_verdict(r)->reason,
+	    "stanza-too-large") == 0 && strcmp(relay_verdict(r)->fields,
+	    " limit=4096") == 0 && strstr(s.b, "<message") == s.b +
+	    strlen(CHDR) && s.blen == strlen(CHDR) + 4096,
+	    "one byte more: stanza-too-large limit=4096, not passed on (%s)",
+	    relay_verdict(r)->fields);
+	relay_fail(r, relay_verdict(r));
+	ok(strstr(s.c, "<policy-violation") != NULL, "... <policy-violation/>");
+	relay_free(r);
+
+	/* The SASL hold is bounded by it too. */
+	r = NEW(c->listeners);
+	FROM_BACKEND(r, BHDR FEATURES);
+	res = FROM_CLIENT(r, CHDR AUTH);
+	ok(res == RELAY_OK && relay_client_room(r) == 4096,
+	    "held behind <auth/>: room max_preauth_stanza_size (%zu)",
+	    relay_client_room(r));
+	memset(big, ' ', sizeof(big));
+	res = relay_from_client(r, big, 4097);
+	ok(res == RELAY_ERROR && strcmp(relay_verdict(r)->fields,
+	    " limit=4096") == 0, "held bytes over it: stanza-too-large "
+	    "limit=4096");
+	relay_free(r);
+
+	/* After SASL <success/>: max_stanza_size, in the new stream and in
+	   what was held behind the request (the new stream's first bytes). */
+	r = NEW(c->listeners);
+	FROM_BACKEND(r, BHDR FEATURES);
+	FROM_CLIENT(r, CHDR AUTH CHDR);
+	FROM_BACKEND(r, SUCCESS BHDR);
+	ok(relay_authenticated(r) && relay_client_room(r) == (size_t)-1,
+	    "SASL <success/>: authenticated, the hold released");
+	res = relay_from_client(r, message(8192), 8192);
+	ok(res == RELAY_OK && s.blen == strlen(CHDR AUTH CHDR) + 8192,
+	    "after SASL <success/> an 8 KiB stanza passes");
+	relay_free(r);
+
+	/* SASL2 (XEP-0388): success authenticates without a restart. */
+	r = NEW(c->listeners);
+	FROM_BACKEND(r, BHDR FEATURES);
+	res = FROM_CLIENT(r, CHDR SASL2_AUTH);
+	ok(res == RELAY_OK && relay_client_room(r) == (size_t)-1 &&
+	    strcmp(s.b, CHDR SASL2_AUTH) == 0,
+	    "SASL2 <authenticate/> passed on, nothing held (no restart)");
+	res = FROM_BACKEND(r, "<message from='x@example.org'><success xmlns='"
+	    SASL2_NS "'/></message>");
+	ok(res == RELAY_OK && !relay_authenticated(r),
+	    "a SASL2 <success/> inside a stanza authenticates no one");
+	res = FROM_BACKEND(r, SASL2_SUCCESS);
+	ok(res == RELAY_OK && relay_authenticated(r) &&
+	    strstr(s.c, SASL2_SUCCESS) != NULL,
+	    "SASL2 <success/> passed on: authenticated");
+	res = relay_from_client(r, message(8192), 8192);
+	ok(res == RELAY_OK && s.blen == strlen(CHDR SASL2_AUTH) + 8192,
+	    "... and the same stream (no new header) takes an 8 KiB stanza");
+	relay_free(r);
+
+	/* A SASL2 <failure/> does not. */
+	r = NEW(c->listeners);
+	FROM_BACKEND(r, BHDR FEATURES);
+	FROM_CLIENT(r, CHDR SASL2_AUTH);
+	FROM_BACKEND(r, "<failure xmlns='" SASL2_NS "'><not-authorized xmlns="
+	    "'urn:ietf:params:xml:ns:xmpp-sasl'/></failure>");
+	res = relay_from_client(r, message(8192), 8192);
+	ok(!relay_authenticated(r) && res == RELAY_ERROR &&
+	    strcmp(relay_verdict(r)->reason, "stanza-too-large") == 0,
+	    "after SASL2 <failure/> the pre-auth bound still applies");
+	relay_free(r);
+
+	/* s2s: a valid dialback result lifts it. */
+	r = NEW(c->listeners->next);
+	FROM_CLIENT(r, SHDR DBR);
+	res = relay_from_client(r, message(8192), 8192);
+	ok(res == RELAY_ERROR && strcmp(relay_verdict(r)->reason,
+	    "stanza-too-large") == 0, "s2s: before dialback, the pre-auth "
+	    "bound");
+	relay_free(r);
+	r = NEW(c->listeners->next);
+	FROM_CLIENT(r, SHDR DBR);
+	FROM_BACKEND(r, BHDR "<stream:features/><db:result xmlns:db='jabber:"
+	    "server:dialback' type='valid' from='example.org' "
+	    "to='a.example'/>");
+	s.blen = 0;
+	res = relay_from_client(r, message(8192), 8192);
+	ok(relay_authenticated(r) && res == RELAY_OK && s.blen == 8192,
+	    "s2s: after a valid dialback result an 8 KiB stanza passes");
+	relay_free(r);
+#undef NEW
+	config_free(c);
+}
+
 int
 main(void)
 {
@@ -658,6 +804,7 @@ main(void)
 	test_doors();
 	test_claims();
 	test_sasl_hold();
+	test_preauth_bound();
 	config_free(cfg);
 	return tap_done();
 }
