@@ -249,7 +249,7 @@ fail(struct s2sout *o, const char *reason, enum xmpp_condition cond,
 	va_end(ap);
 	o->reason = reason;
 	o->cond = cond;
-	if (o->cur_target < o->ntargets)
+	if (o->cur_target >= 0 && o->cur_target < o->ntargets)
 		snprintf(target, sizeof(target), "%s:%u%s",
 		    o->targets[o->cur_target].host,
 		    o->targets[o->cur_target].port,
@@ -379,10 +379,16 @@ on_addr(void *arg, enum resolver_status st,
 
 	o->q = NULL;
 	if (st != RESOLVER_OK || n == 0) {
-		/* The last target's DNS failure is the one reported. */
+		/* Out of targets: an earlier target that was reached says
+		   more than this one's DNS. */
 		if (o->cur_target + 1 >= o->ntargets) {
-			dns_failed(o, st == RESOLVER_OK ? RESOLVER_NOT_FOUND :
-			    st, o->targets[o->cur_target].host);
+			if (o->last_reason != NULL)
+				fail(o, o->last_reason, o->last_cond, "%s",
+				    o->last_detail);
+			else
+				dns_failed(o, st == RESOLVER_OK ?
+				    RESOLVER_NOT_FOUND : st,
+				    o->targets[o->cur_target].host);
 			return;
 		}
 		next_target(o);
