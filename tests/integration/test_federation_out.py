@@ -48,11 +48,12 @@ from test_federation import NsProsody  # noqa: E402
 
 A_IP, B_IP, D_IP, E_IP = "127.0.0.10", "127.0.0.20", "127.0.0.30", \
     "127.0.0.50"
-WEAK_IP, CBC_IP, N_IP = "127.0.0.60", "127.0.0.61", "127.0.0.70"
+WEAK_IP, CBC_IP, N_IP, S_IP = "127.0.0.60", "127.0.0.61", "127.0.0.70", \
+    "127.0.0.80"
 REAL_DNS, SILENT_DNS = "127.0.0.54", "127.0.0.55"
 OUT_PORT, OUT_SILENT_PORT = 15270, 15271
 USERS = {"alice@a.example": "alice-Out-1", "bob@b.example": "bob-Out-2",
-         "erin@e.example": "erin-Out-3"}
+         "erin@e.example": "erin-Out-3", "sam@s.example": "sam-Out-4"}
 TIMEOUT = 6     # s2s_out_timeout of the listeners
 
 
@@ -60,9 +61,11 @@ class RemoteProsody(NsProsody):
     """NsProsody with its s2s policy changed: require encryption, or
     direct TLS only."""
 
-    def __init__(self, *a, require=False, direct=False, **kw):
+    def __init__(self, *a, require=False, direct=False, secure_auth=None,
+                 **kw):
         self.require = require
         self.direct = direct
+        self.secure_auth = secure_auth     # the CA file it trusts
         super().__init__(*a, **kw)
 
     def _write_config(self):
@@ -84,6 +87,14 @@ class RemoteProsody(NsProsody):
                                                  + ".key"))))
             cfg = re.sub(r"s2s_ports = \{ \d+ \}", "s2s_ports = { 25269 }",
                          cfg)
+        if self.secure_auth:
+            import shutil
+            ca = os.path.join(self.cert_dir, "trusted-ca.pem")
+            shutil.copy(self.secure_auth, ca)
+            os.chmod(ca, 0o644)
+            cfg = cfg.replace("s2s_secure_auth = false",
+                              "s2s_secure_auth = true\n"
+                              "ssl = { cafile = %s }" % prosody._lua_str(ca))
         with open(self.config, "w") as f:
             f.write(cfg)
 
@@ -199,10 +210,11 @@ def main(t):
     os.chmod(tmp, 0o711)
     hosts = {"a.example": A_IP, "b.example": B_IP, "d.example": D_IP,
              "e.example": E_IP, "weak.example": WEAK_IP,
-             "cbc.example": CBC_IP, "n.example": N_IP}
+             "cbc.example": CBC_IP, "n.example": N_IP, "s.example": S_IP}
     # the backend's view: every remote domain is xmppshield's s2s-out
     ns = netns.Netns(dict(hosts, **{"out.example": "127.0.0.1"}))
-    remotes = ("a", "d", "e", "n", "nx", "nowhere", "weak", "cbc", "slow")
+    remotes = ("a", "d", "e", "n", "s", "nx", "nowhere", "weak", "cbc",
+               "slow")
     ns.start_dns(srv=["_xmpp-server._tcp.%s.example,out.example,%d"
                       % (r, OUT_SILENT_PORT if r == "slow" else OUT_PORT)
                       for r in remotes])
@@ -227,9 +239,9 @@ def main(t):
     ca, ce = test_ca.issue("a.example"), test_ca.issue("e.example")
     cd = test_ca.issue("other.example")
     cweak, ccbc = test_ca.issue("weak.example"), test_ca.issue("cbc.example")
-    cb = test_ca.issue("b.example")
+    cb, cs = test_ca.issue("b.example"), test_ca.issue("s.example")
     dirs = {}
-    for n in ("a", "b", "d", "e", "n"):
+    for n in ("a", "b", "d", "e", "n", "s"):
         dirs[n] = os.path.join(tmp, n)
         os.mkdir(dirs[n], 0o711)
     pa = RemoteProsody(dirs["a"], ns, ["a.example"], A_IP, 5222, 5269,
@@ -241,9 +253,13 @@ def main(t):
                        cert=ce, require=True, direct=True)
     # a remote without TLS at all (no tls module: no <starttls/>)
     pn = NsProsody(dirs["n"], ns, ["n.example"], N_IP, 5222, 5269)
+    # a remote that requires certificate authentication: Prosody's
+    # s2s_secure_auth (it trusts the test CA, which issued ours)
+    ps = RemoteProsody(dirs["s"], ns, ["s.example"], S_IP, 5222, 5269,
+                       cert=cs, require=True, secure_auth=test_ca.cert)
     servers = {"a.example": pa, "b.example": pb, "d.example": pd,
-               "e.example": pe}
-    for p in (pa, pb, pd, pe, pn):
+               "e.example": pe, "s.example": ps}
+    for p in (pa, pb, pd, pe, pn, ps):
         p.start()
     for jid, pw in USERS.items():
         user, host = jid.split("@")
@@ -286,6 +302,8 @@ def main(t):
                   "host": A_IP, "port": 5222, "tls": "none"},
         "erin": {"jid": "erin@e.example", "pw": USERS["erin@e.example"],
                  "host": E_IP, "port": 5222, "tls": "none"},
+        "sam": {"jid": "sam@s.example", "pw": USERS["sam@s.example"],
+                "host": S_IP, "port": 5222, "tls": "none"},
     }
     r = run_clients(ns, spec, os.path.join(tmp, "clients.log"))
 
@@ -334,6 +352,23 @@ def main(t):
                     e.get("direct") == "yes" and e.get("verified") == "yes"
                     for e in est),
                 "event=s2s-out-established remote=e.example direct=yes", est)
+    with t.case("bob@b.example -> sam@s.example: a remote that requires "
+                "certificate authentication (s2s_secure_auth = true): "
+                "xmppshield's client certificate for b.example passes, "
+                "B's dialback is relayed") as k:
+        k.check("msg_sam" in r.get("steps", []), "sam got bob's message",
+                diag())
+        k.check("reply_sam" in r.get("steps", []), "bob got sam's reply",
+                diag())
+        k.check(any(e.get("remote") == "s.example" and
+                    e.get("verified") == "yes" for e in est),
+                "event=s2s-out-established remote=s.example verified=yes",
+                est)
+        k.check(re.search(r"certificate chain validation result: valid",
+                          ps.log_text()),
+                "Prosody S validated the certificate xmppshield presented "
+                "(else s2s_secure_auth refuses the stream)",
+                util.tail_file(ps.log, 30))
     with t.case("Prosody B never saw <starttls/> from the remotes (it has "
                 "no TLS) and its dialback was accepted") as k:
         log = pb.log_text()
@@ -394,7 +429,7 @@ def main(t):
          "runtime error" not in d.text(),
          "xmppshield exited 0 on SIGTERM, no sanitizer report",
          "rc=%s %s" % (rc, d.text()[-2000:]))
-    for p in (pa, pb, pd, pe, pn):
+    for p in (pa, pb, pd, pe, pn, ps):
         p.stop()
     util.run_cleanups()
     t.ok(ns.gone(), "namespace %s removed" % ns.name)
@@ -477,9 +512,9 @@ def child(spec, logfile):
             c.send_presence()
             await asyncio.wait_for(c.get_roster(), 10)
         b = clients["bob"]
-        got = await asyncio.gather(exchange(b, clients["alice"], "alice"),
-                                   exchange(b, clients["erin"], "erin"),
-                                   return_exceptions=True)
+        got = await asyncio.gather(
+            *(exchange(b, c, n) for n, c in clients.items() if n != "bob"),
+            return_exceptions=True)
         bad = [g for g in got if isinstance(g, Exception)]
         if bad:
             raise RuntimeError("exchange failed: %r %s" % (bad,
