@@ -78,7 +78,8 @@ def main(t):
         p.start()
     for jid, pw in fo.USERS.items():
         user, host = jid.split("@")
-        servers[host].register_at(user, host, pw)
+        if host in servers:
+            servers[host].register_at(user, host, pw)
 
     d = daemon.Daemon(tmp, {
         "global": {"log_level": "debug"},
