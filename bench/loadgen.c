@@ -26,7 +26,12 @@
  *
  * Options:
  *   -s          XMPP STARTTLS first (xmppshield); otherwise direct TLS
- *   -c LIST     OpenSSL TLS 1.2 cipher list (ECDHE-ECDSA-AES128-GCM-SHA256)
+ *   -c LIST     OpenSSL TLS 1.2 cipher list (ECDHE-ECDSA-AES128-GCM-SHA256),
+ *               or with -V 1.3 TLS 1.3 suites (TLS_AES_128_GCM_SHA256)
+ *   -V VER      TLS version offered, 1.2 (default) or 1.3; with 1.3 and -r
+ *               the stream header is exchanged after each handshake so
+ *               that the NewSessionTicket (sent after the handshake)
+ *               arrives
  *   -g LIST     groups offered (X25519:P-256)
  *   -r          resume sessions with tickets
  *   -p PIDS     comma-separated server PIDs whose CPU/RSS is measured
@@ -85,6 +90,19 @@ static int pids[MAXPIDS], npids;
 static SSL_CTX *ctx;
 static SSL_SESSION *sess;
 static long resumed;
+static int tls13;
+
+/* Every session the server hands out: in TLS 1.3 a ticket arrives after
+   the handshake, so SSL_get1_session() right after it is too early. */
+static int
+on_new_session(SSL *ssl, SSL_SESSION *s)
+{
+	(void)ssl;
+	if (sess != NULL)
+		SSL_SESSION_free(sess);
+	sess = s;
+	return 1;	/* we keep the reference */
+}
 
 struct conn {
 	int fd;
@@ -296,14 +314,7 @@ conn_open(struct conn *c, long idx, int xmpp)
 		die("TLS handshake failed%s", "");
 	if (SSL_session_reused(c->ssl))
 		resumed++;
-	if (resume) {
-		SSL_SESSION *s = SSL_get1_session(c->ssl);
-
-		if (sess != NULL)
-			SSL_SESSION_free(sess);
-		sess = s;
-	}
-	if (xmpp) {
+	if (xmpp || (resume && tls13)) {
 		xwrite(c->fd, c->ssl, header, sizeof(header) - 1);
 		read_until(c->fd, c->ssl, "<stream:features/>",
 		    "</stream:features>");
@@ -665,7 +676,7 @@ main(int argc, char **argv)
 	char *p;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "m:P:sc:g:rn:p:S:t:w:C:L:")) != -1) {
+	while ((ch = getopt(argc, argv, "m:P:sc:g:rn:p:S:t:w:C:L:V:")) != -1) {
 		switch (ch) {
 		case 'm': mode = optarg; break;
 		case 'P': port = atoi(optarg); break;
@@ -684,6 +695,7 @@ main(int argc, char **argv)
 			break;
 		case 'C': conc = atoi(optarg); break;
 		case 'L': nports = atoi(optarg); break;
+		case 'V': tls13 = strcmp(optarg, "1.3") == 0; break;
 		default:
 			fprintf(stderr, "usage: see bench/loadgen.c\n");
 			return 2;
@@ -699,14 +711,24 @@ main(int argc, char **argv)
 	}
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
 		die("SSL_CTX_new%s", "");
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
-	if (SSL_CTX_set_cipher_list(ctx, ciphers) != 1)
+	SSL_CTX_set_min_proto_version(ctx, tls13 ? TLS1_3_VERSION :
+	    TLS1_2_VERSION);
+	SSL_CTX_set_max_proto_version(ctx, tls13 ? TLS1_3_VERSION :
+	    TLS1_2_VERSION);
+	if (tls13 && strncmp(ciphers, "TLS_", 4) == 0) {
+		if (SSL_CTX_set_ciphersuites(ctx, ciphers) != 1)
+			die("bad TLS 1.3 suites %s", ciphers);
+	} else if (tls13) {
+		if (SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256") != 1)
+			die("TLS 1.3 suites%s", "");
+	} else if (SSL_CTX_set_cipher_list(ctx, ciphers) != 1)
 		die("bad cipher list %s", ciphers);
 	if (SSL_CTX_set1_groups_list(ctx, groups) != 1)
 		die("bad groups %s", groups);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+	    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(ctx, on_new_session);
 
 	if (strcmp(mode, "hs") == 0 && conc > 0)
 		mode_hs_conc();

@@ -1,13 +1,14 @@
 /*
  * refrelay.c - the benchmark's floor: the least a TLS relay built on
- * Debian's mbedTLS 2.28 and libevent can do.
+ * mbedTLS (Debian 12's 2.28, or the 3.6 xmppshield builds against) and
+ * libevent can do.
  *
- *   refrelay PORT BACKEND_PORT CERT KEY [tickets]
+ *   refrelay PORT BACKEND_PORT CERT KEY [tickets|notickets] [1.2|1.3]
  *
  * Direct TLS on 127.0.0.1:PORT (printed when 0) with the same policy as
- * xmppshield (TLS 1.2, ECDHE-ECDSA/RSA with AES-GCM or ChaCha20-Poly1305,
- * X25519/P-256/P-384), session tickets from mbedTLS's own ssl_ticket
- * module when "tickets" is given.  After the handshake it connects to
+ * xmppshield (TLS 1.2 or, on 3.6, 1.3 only; ECDHE-ECDSA/RSA with AES-GCM
+ * or ChaCha20-Poly1305, X25519/P-256/P-384), session tickets from
+ * mbedTLS's own ssl_ticket module when "tickets" is given.  After the handshake it connects to
  * 127.0.0.1:BACKEND_PORT and copies bytes both ways, nothing else: no
  * parsing, no limits, no logging.  Not a product; only a yardstick.
  */
@@ -32,13 +33,23 @@
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/ssl_ticket.h>
+#include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
+#if MBEDTLS_VERSION_MAJOR >= 3
+#include <psa/crypto.h>
+#define MBEDTLS3 1
+#endif
 
 static struct event_base *base;
 static mbedtls_ssl_config conf;
 static struct sockaddr_in backend_sa;
 
 static const int suites[] = {
+#ifdef MBEDTLS_SSL_PROTO_TLS1_3
+	MBEDTLS_TLS1_3_AES_128_GCM_SHA256,
+	MBEDTLS_TLS1_3_AES_256_GCM_SHA384,
+	MBEDTLS_TLS1_3_CHACHA20_POLY1305_SHA256,
+#endif
 	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
 	MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
 	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
@@ -47,10 +58,17 @@ static const int suites[] = {
 	MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 	0,
 };
+#ifdef MBEDTLS3
+static const uint16_t groups[] = {
+	MBEDTLS_SSL_IANA_TLS_GROUP_X25519, MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1,
+	MBEDTLS_SSL_IANA_TLS_GROUP_SECP384R1, MBEDTLS_SSL_IANA_TLS_GROUP_NONE,
+};
+#else
 static const mbedtls_ecp_group_id curves[] = {
 	MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1,
 	MBEDTLS_ECP_DP_SECP384R1, MBEDTLS_ECP_DP_NONE,
 };
+#endif
 
 struct conn {
 	int fd;
@@ -288,11 +306,24 @@ main(int argc, char **argv)
 	struct evconnlistener *l;
 	struct rlimit rl;
 
+	int tls13 = argc > 6 && strcmp(argv[6], "1.3") == 0;
+
 	if (argc < 5) {
 		fprintf(stderr, "usage: refrelay PORT BACKEND_PORT CERT KEY "
-		    "[tickets]\n");
+		    "[tickets|notickets] [1.2|1.3]\n");
 		return 2;
 	}
+#ifdef MBEDTLS3
+	if (psa_crypto_init() != PSA_SUCCESS) {
+		fprintf(stderr, "refrelay: psa_crypto_init failed\n");
+		return 1;
+	}
+#else
+	if (tls13) {
+		fprintf(stderr, "refrelay: TLS 1.3 needs mbedTLS 3\n");
+		return 1;
+	}
+#endif
 	signal(SIGPIPE, SIG_IGN);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		rl.rlim_cur = rl.rlim_max;
@@ -306,7 +337,12 @@ main(int argc, char **argv)
 	if (mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy,
 	    NULL, 0) != 0 ||
 	    mbedtls_x509_crt_parse_file(&crt, argv[3]) != 0 ||
+#ifdef MBEDTLS3
+	    mbedtls_pk_parse_keyfile(&key, argv[4], NULL,
+	    mbedtls_ctr_drbg_random, &drbg) != 0 ||
+#else
 	    mbedtls_pk_parse_keyfile(&key, argv[4], NULL) != 0 ||
+#endif
 	    mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_SERVER,
 	    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT) != 0 ||
 	    mbedtls_ssl_conf_own_cert(&conf, &crt, &key) != 0) {
@@ -314,12 +350,20 @@ main(int argc, char **argv)
 		return 1;
 	}
 	mbedtls_ssl_conf_rng(&conf, mbedtls_ctr_drbg_random, &drbg);
+#ifdef MBEDTLS3
+	mbedtls_ssl_conf_min_tls_version(&conf, tls13 ?
+	    MBEDTLS_SSL_VERSION_TLS1_3 : MBEDTLS_SSL_VERSION_TLS1_2);
+	mbedtls_ssl_conf_max_tls_version(&conf, tls13 ?
+	    MBEDTLS_SSL_VERSION_TLS1_3 : MBEDTLS_SSL_VERSION_TLS1_2);
+	mbedtls_ssl_conf_groups(&conf, groups);
+#else
 	mbedtls_ssl_conf_min_version(&conf, MBEDTLS_SSL_MAJOR_VERSION_3,
 	    MBEDTLS_SSL_MINOR_VERSION_3);
 	mbedtls_ssl_conf_max_version(&conf, MBEDTLS_SSL_MAJOR_VERSION_3,
 	    MBEDTLS_SSL_MINOR_VERSION_3);
-	mbedtls_ssl_conf_ciphersuites(&conf, suites);
 	mbedtls_ssl_conf_curves(&conf, curves);
+#endif
+	mbedtls_ssl_conf_ciphersuites(&conf, suites);
 	mbedtls_ssl_conf_renegotiation(&conf,
 	    MBEDTLS_SSL_RENEGOTIATION_DISABLED);
 	if (argc > 5 && strcmp(argv[5], "tickets") == 0) {

@@ -14,7 +14,17 @@
 # BENCH_MANY=N holds N idle connections to xmppshield at once (default
 # 50000, 0 skips; --quick skips it unless set).
 #
-# Every server gets the same ECDSA P-256 certificate, TLS 1.2 only, and the
+# Three rounds, peers always at the same TLS version as xmppshield:
+#   3.6/TLS1.3  xmppshield and the bare relay on mbedTLS 3.6 (the default
+#               build: contrib/install-deps.sh's private copy), TLS 1.3;
+#   3.6/TLS1.2  the same binaries, TLS 1.2;
+#   2.28/TLS1.2 xmppshield and the bare relay built against Debian 12's
+#               mbedTLS 2.28 (./configure --with-mbedtls=system), TLS 1.2.
+# BENCH_ROUNDS="3.6/1.3 3.6/1.2 2.28/1.2" picks rounds.  The workers and
+# many-connections tables run in the first round only.
+#
+# Every server gets the same ECDSA P-256 certificate, the round's TLS
+# version only, and the
 # same client (bench/loadgen.c, OpenSSL) and backend (bench/backend.c).
 # Peers get direct TLS (none speaks XMPP STARTTLS); xmppshield is measured
 # with STARTTLS, and with direct TLS too when its listeners offer it.
@@ -71,24 +81,46 @@ for t in haproxy hitch stunnel4 openssl cc; do
 done
 
 # --- build -------------------------------------------------------------
-if [ -z "${XMPPSHIELD:-}" ]; then
-	say "bench: building xmppshield in $W/xs"
+# build_xs DIR CONFIGURE-ARGS: xmppshield built in $W/DIR.
+build_xs() {
+	say "bench: building xmppshield in $W/$1 ($2)"
 	if [ ! -x "$TOP/configure" ]; then
 		(cd "$TOP" && autoreconf -fi >/dev/null 2>&1)
 	fi
-	mkdir -p "$W/xs"
-	(cd "$W/xs" && { [ -f Makefile ] || "$TOP/configure" >/dev/null; } &&
+	mkdir -p "$W/$1"
+	# shellcheck disable=SC2086
+	(cd "$W/$1" && { [ -f Makefile ] || "$TOP/configure" $2 >/dev/null; } &&
 	    make -j"$(nproc)" src/xmppshield >/dev/null)
+}
+if [ -z "${XMPPSHIELD:-}" ]; then
+	build_xs xs ""
 	XMPPSHIELD=$W/xs/src/xmppshield
 fi
+XS36=$XMPPSHIELD
 B=$W/bin
 mkdir -p "$B"
 CFLAGS="-O2 -std=gnu11 -Wall -Wextra"
 cc $CFLAGS -o "$B/backend" "$TOP/bench/backend.c"
 cc $CFLAGS -o "$B/loadgen" "$TOP/bench/loadgen.c" -lssl -lcrypto
-cc $CFLAGS -o "$B/refrelay" "$TOP/bench/refrelay.c" -levent -lmbedtls \
-    -lmbedx509 -lmbedcrypto
-cc $CFLAGS -o "$B/aeadspeed" "$TOP/bench/aeadspeed.c" -lmbedcrypto
+# The bare relay against the mbedTLS each xmppshield uses: the same
+# compile and link flags configure chose.
+ref_build() {	# ref_build XS_BUILD_DIR OUT
+	local mk=$1/Makefile cf libs
+	cf=$(sed -n 's/^MBEDTLS_CFLAGS = //p' "$mk")
+	libs="$(sed -n 's/^MBEDTLS_LDFLAGS = //p' "$mk") $(sed -n 's/^MBEDTLS_LIBS = //p' "$mk")"
+	# shellcheck disable=SC2086
+	cc $CFLAGS $cf -o "$2" "$TOP/bench/refrelay.c" -levent $libs
+	# shellcheck disable=SC2086
+	cc $CFLAGS $cf -o "$2-aead" "$TOP/bench/aeadspeed.c" $libs
+}
+XSDIR36=$(dirname "$(dirname "$XS36")")
+ref_build "$XSDIR36" "$B/refrelay-3.6"
+ROUNDS=${BENCH_ROUNDS:-3.6/1.3 3.6/1.2 2.28/1.2}
+case " $ROUNDS " in *" 2.28/"*)
+	build_xs xs-system "--with-mbedtls=system"
+	XS228=$W/xs-system/src/xmppshield
+	ref_build "$W/xs-system" "$B/refrelay-2.28" ;;
+esac
 
 # --- parameters --------------------------------------------------------
 if [ "$QUICK" = 1 ]; then
@@ -224,8 +256,8 @@ start_server() {
 		wait_file_line "$f.log" 'event=started'
 		;;
 	ref)
-		start_bg "$f.log" "$B/refrelay" "$SPORT" "$bp" "$RUN/cert.pem" \
-		    "$RUN/key.pem" tickets
+		start_bg "$f.log" "$REFRELAY" "$SPORT" "$bp" "$RUN/cert.pem" \
+		    "$RUN/key.pem" tickets "$TLSV"
 		SMAIN=$LASTPID
 		wait_file_line "$f.log" '^[0-9]+$'
 		;;
@@ -235,7 +267,7 @@ start_server() {
 		    maxconn $((FDMAX / 2 - 100))
 		    nbthread 1
 		    ssl-default-bind-ciphers $AES:$CHACHA:ECDHE-ECDSA-AES256-GCM-SHA384
-		    ssl-default-bind-options ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.2
+		    ssl-default-bind-options ssl-min-ver TLSv$TLSV ssl-max-ver TLSv$TLSV
 		defaults
 		    mode tcp
 		    timeout connect 5s
@@ -259,7 +291,7 @@ start_server() {
 		workers = 1
 		daemon = off
 		user = "nobody"
-		tls-protos = TLSv1.2
+		tls-protos = TLSv$TLSV
 		ciphers = "$AES:$CHACHA:ECDHE-ECDSA-AES256-GCM-SHA384"
 		EOF
 		start_bg "$f.log" hitch --config="$f.conf"
@@ -275,8 +307,8 @@ start_server() {
 		accept = 127.0.0.1:$SPORT
 		connect = 127.0.0.1:$bp
 		cert = $RUN/combined.pem
-		sslVersionMin = TLSv1.2
-		sslVersionMax = TLSv1.2
+		sslVersionMin = TLSv$TLSV
+		sslVersionMax = TLSv$TLSV
 		ciphers = $AES:$CHACHA:ECDHE-ECDSA-AES256-GCM-SHA384
 		curves = X25519:P-256:P-384
 		EOF
@@ -305,7 +337,7 @@ stop_server() {
 lg() {
 	local st=""
 	case $1 in xs-starttls) st=-s ;; esac
-	"$B/loadgen" $st -P "$SPORT" -p "$SPIDS" "${@:2}"
+	"$B/loadgen" $st -V "$TLSV" -P "$SPORT" -p "$SPIDS" "${@:2}"
 }
 val() {	# val KEY LINE
 	printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"
@@ -313,18 +345,37 @@ val() {	# val KEY LINE
 
 RES=$RUN/results.tsv
 : > "$RES"
-put() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >> "$RES"; }
+put() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >> "$RES$ROUNDTAG"; }
 
 say "bench: machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
 # Other jobs on the machine skew wall-clock rates: say how busy it was.
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 say "bench: load average at start: $LOAD0"
 T0=$(date +%s)
-AEAD=$("$B/aeadspeed")
-say "bench: mbedTLS AEAD on one core: $AEAD"
+AEAD=$("$B/refrelay-3.6-aead")
+say "bench: mbedTLS 3.6 AEAD on one core: $AEAD"
 
 XS_TLS_EXTRA=${XS_TLS_EXTRA:-}
 XS_WORKERS=1
+ALLSERVERS=$SERVERS
+FIRST=1
+for round in $ROUNDS; do
+lib=${round%/*} TLSV=${round#*/}
+ROUNDTAG=.$lib-$TLSV
+: > "$RES$ROUNDTAG"
+case $lib in
+3.6) XMPPSHIELD=$XS36 REFRELAY=$B/refrelay-3.6 ;;
+2.28) XMPPSHIELD=$XS228 REFRELAY=$B/refrelay-2.28 ;;
+esac
+if [ "$TLSV" = 1.3 ]; then
+	CH13=TLS_CHACHA20_POLY1305_SHA256
+else
+	CH13=$CHACHA
+fi
+# 2.28 round: xmppshield, the bare relay and HAProxy (the reference peer).
+SERVERS=$ALLSERVERS
+[ "$lib" = 2.28 ] && SERVERS=${BENCH_SERVERS_228:-xs-starttls ref haproxy}
+say "bench: round mbedTLS $lib, TLS $TLSV: $SERVERS"
 for s in $SERVERS; do
 	say "bench: $s: handshakes"
 	start_server "$s" "$SINK"
@@ -339,7 +390,7 @@ for s in $SERVERS; do
 	r=$(lg "$s" -m tput -n 1 -t "$SECS")
 	put "$s" tput1_aes "$(val mb_per_cpu_s "$r")"
 	put "$s" tput1_aes_wall "$(val mb_per_s "$r")"
-	r=$(lg "$s" -m tput -n 1 -t "$SECS" -c "$CHACHA")
+	r=$(lg "$s" -m tput -n 1 -t "$SECS" -c "$CH13")
 	put "$s" tput1_chacha "$(val mb_per_cpu_s "$r")"
 	r=$(lg "$s" -m tput -n 32 -t "$SECS")
 	put "$s" tput32_aes "$(val mb_per_cpu_s "$r")"
@@ -362,6 +413,8 @@ for s in $SERVERS; do
 	done
 done
 
+# The workers and many-connection tables: first round only.
+if [ "$FIRST" = 1 ]; then
 # --- workers -----------------------------------------------------------
 # Full and resumed handshakes from WCONC concurrent clients for SECS
 # seconds: per second of wall time, and server CPU (master and every
@@ -462,15 +515,24 @@ if [ "$MANY" -gt 0 ]; then
 	stop_server
 fi
 
+fi	# first round
+FIRST=0
+done	# rounds
+SERVERS=$ALLSERVERS
+
 # --- the table ---------------------------------------------------------
 {
 	echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(uname -r)"
-	echo "versions: $("$XMPPSHIELD" -V 2>&1 | head -1); $(haproxy -v | head -1 | cut -d' ' -f1-3); $(hitch --version 2>&1 | head -1); $(stunnel4 -version 2>&1 | grep -m1 '^stunnel'| cut -d' ' -f1-2); $(openssl version | cut -d' ' -f1-2)"
-	echo "mbedTLS AEAD, one core: $AEAD"
-	echo "TLS 1.2, ECDHE-ECDSA P-256 certificate, AES-128-GCM unless noted; CPU = server utime+stime."
+	echo "versions: $("$XS36" -V 2>&1 | sed -n 3p)${XS228:+; $("$XS228" -V 2>&1 | sed -n 3p)}; $(haproxy -v | head -1 | cut -d' ' -f1-3); $(hitch --version 2>&1 | head -1); $(stunnel4 -version 2>&1 | grep -m1 '^stunnel'| cut -d' ' -f1-2); $(openssl version | cut -d' ' -f1-2)"
+	echo "mbedTLS 3.6 AEAD, one core: $AEAD"
+	echo "ECDHE-ECDSA P-256 certificate, AES-128-GCM unless noted; CPU = server utime+stime."
 	echo "run: $(date -u +%Y-%m-%d), $(($(date +%s) - T0)) s; load average at start $LOAD0, at end $(cut -d' ' -f1-3 /proc/loadavg); fd limit $FDMAX"
-	echo
 } > "$RUN/table.md"
+for round in $ROUNDS; do
+lib=${round%/*} TLSV=${round#*/}
+SERVERS=$ALLSERVERS
+[ "$lib" = 2.28 ] && SERVERS=${BENCH_SERVERS_228:-xs-starttls ref haproxy}
+printf '\n### mbedTLS %s, TLS %s (every peer at TLS %s)\n\n' "$lib" "$TLSV" "$TLSV" >> "$RUN/table.md"
 awk -F'\t' -v servers="$SERVERS" -v big="$BIGS" '
 { v[$1, $2] = $3 }
 function cell(s, m) { return ((s, m) in v) && v[s, m] != "" ? v[s, m] : "-" }
@@ -514,13 +576,17 @@ END {
 				    cell(S[i], M[j]))) " |"
 		print line
 	}
-}' "$RES" >> "$RUN/table.md"
+}' "$RES.$lib-$TLSV" >> "$RUN/table.md"
+done
+first=${ROUNDS%% *}
+FIRSTRES=$RES.${first%/*}-${first#*/}
+SERVERS=$ALLSERVERS
 echo >> "$RUN/table.md"
 echo "xs = xmppshield with workers = 1 (xs-starttls: STARTTLS, including the XMPP exchange before TLS; xs-direct: tls = direct); ref = bench/refrelay.c, a bare mbedTLS+libevent relay (the library's floor); ratios are xs-starttls / peer (CPU and RSS: lower is better; MB and stanzas: higher is better)." >> "$RUN/table.md"
 for s in $WSERVERS; do
 	{
 		echo
-		echo "$s, workers: $WCONC concurrent clients from $WCONC source addresses, ${SECS} s each; handshakes per second of wall time, server CPU (master and workers) per handshake, server cores busy; scaling = handshakes/s / those at 1 worker."
+		echo "$s (round ${ROUNDS%% *}), workers: $WCONC concurrent clients from $WCONC source addresses, ${SECS} s each; handshakes per second of wall time, server CPU (master and workers) per handshake, server cores busy; scaling = handshakes/s / those at 1 worker."
 		echo
 	} >> "$RUN/table.md"
 	awk -F'\t' -v s="$s" -v wl="$WLIST" '
@@ -543,12 +609,12 @@ for s in $WSERVERS; do
 			    r(v[w "res_rate"], v["w1_res_rate"]),
 			    v[w "res_cpu"], v[w "res_cores"], v[w "res_ok"]
 		}
-	}' "$RES" >> "$RUN/table.md"
+	}' "$FIRSTRES" >> "$RUN/table.md"
 done
-mk=$(awk -F'\t' '$1 == "xs-starttls" && $2 == "many_kib" { print $3 }' "$RES")
+mk=$(awk -F'\t' '$1 == "xs-starttls" && $2 == "many_kib" { print $3 }' "$FIRSTRES")
 if [ -n "$mk" ]; then
-	mm=$(awk -F'\t' '$2 == "many_mib" { print $3 }' "$RES")
-	ms=$(awk -F'\t' '$2 == "many_s" { print $3 }' "$RES")
+	mm=$(awk -F'\t' '$2 == "many_mib" { print $3 }' "$FIRSTRES")
+	ms=$(awk -F'\t' '$2 == "many_s" { print $3 }' "$FIRSTRES")
 	{
 		echo
 		echo "xs-starttls, $MANY idle STARTTLS connections held at once ($MW workers, $ML listeners each to its own backend, $MP client processes from $MS source addresses, all opened in $ms s): RSS $mk KiB per connection, $mm MiB in all (master and workers)."

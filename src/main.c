@@ -626,8 +626,9 @@ main(int argc, char *argv[])
 	}
 	metrics_cert_check(d.srv.gen->tls, cfg->cert_warn_days);
 	metrics_cert_daily(d.srv.base);
-	log_msg(LOG_NOTICE, "event=started version=%s config=%s workers=%u",
-	    PACKAGE_VERSION, path, d.nworkers);
+	log_msg(LOG_NOTICE, "event=started version=%s config=%s workers=%u "
+	    "mbedtls=%s tls13=%s", PACKAGE_VERSION, path, d.nworkers,
+	    tls_library(), tls_has_tls13() ? "yes" : "no");
 	if (d.is_master)
 		workers_dispatch(d.workers);	/* forks happen in there */
 	else

@@ -906,7 +906,8 @@ read_relayed(struct session *s)
 			end_with(s, "close", "client-closed", NULL);
 			return;
 		case TLS_IO_ERROR:
-			end_with(s, "close", "client-tls-error", NULL);
+			end_with(s, "close", tls_read_error_reason(s->tls),
+			    NULL);
 			return;
 		case TLS_IO_OK:
 			break;

@@ -2,11 +2,18 @@
  * ticket.c - session ticket keys: derivation, rotation, key file, and the
  * wrapped ticket writer; see ticket.h.
  *
- * mbedTLS 2.28 would replace a key on its own once it is ticket_lifetime
- * old; keys are marked fresh before every use so that only this code
- * rotates them.
+ * mbedTLS would replace a key on its own once it is ticket_lifetime old
+ * (2.28: the context's lifetime; 3.6: the key's); keys are marked fresh
+ * before every use so that only this code rotates them.  mbedTLS 3.6 also
+ * takes the key's lifetime as the tickets' maximum age and lifetime hint:
+ * a key installed with lifetime 0 (as xmppshield did at first) makes
+ * every ticket expired on arrival, and TLS 1.3 clients drop a ticket
+ * whose lifetime is 0.
  */
 #include "autoconf.h"
+
+/* 3.x: a key's generation time is a private field (see key_touch). */
+#define MBEDTLS_ALLOW_PRIVATE_ACCESS 1
 
 #include <errno.h>
 #include <stdint.h>
@@ -18,6 +25,7 @@
 #include <mbedtls/base64.h>
 #include <mbedtls/error.h>
 #include <mbedtls/md.h>
+#include <mbedtls/platform_time.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/ssl_ticket.h>
@@ -52,17 +60,17 @@ struct ticket {
 /* Put name and key into both slots of k's ticket context. */
 static int
 key_set(struct ticket_key *k, const unsigned char *name,
-    const unsigned char key[32])
+    const unsigned char key[32], uint32_t lifetime)
 {
 	int ret = 0;
 
 	memcpy(k->name, name, TICKET_NAME);
 #ifdef MBEDTLS3
-	/* A lifetime of 0: mbedTLS 3 never replaces these keys itself. */
 	for (int i = 0; i < 2 && ret == 0; i++)
 		ret = mbedtls_ssl_ticket_rotate(&k->t, name, TICKET_NAME, key,
-		    32, 0);
+		    32, lifetime);
 #else
+	(void)lifetime;
 	for (int i = 0; i < 2 && ret == 0; i++) {
 		memcpy(k->t.keys[i].name, name, TICKET_NAME);
 		ret = mbedtls_cipher_setkey(&k->t.keys[i].ctx, key, 256,
@@ -72,7 +80,7 @@ key_set(struct ticket_key *k, const unsigned char *name,
 	return ret;
 }
 
-/* Keep mbedTLS 2.28 from rotating the key in its own way. */
+/* Keep mbedTLS from rotating the key in its own way. */
 static void
 key_touch(struct ticket_key *k)
 {
@@ -80,7 +88,8 @@ key_touch(struct ticket_key *k)
 	k->t.keys[0].generation_time = k->t.keys[1].generation_time =
 	    (uint32_t)time(NULL);
 #else
-	(void)k;
+	k->t.keys[0].generation_time = k->t.keys[1].generation_time =
+	    mbedtls_time(NULL);
 #endif
 }
 
@@ -105,7 +114,7 @@ key_derive(struct ticket *tk, struct ticket_key *k,
 		ret = mbedtls_md_hmac(md, tk->secret, sizeof(tk->secret), msg,
 		    sizeof(msg), key);
 	if (ret == 0)
-		ret = key_set(k, name, key);
+		ret = key_set(k, name, key, tk->lifetime);
 	mbedtls_platform_zeroize(key, sizeof(key));
 	k->period = period;
 	return ret;
@@ -225,7 +234,8 @@ load_file(struct ticket *tk, const char *path, char *err,
 				    lines[i]);
 				goto out;
 			}
-		if (key_set(&tk->keys[tk->nkeys], raw, raw + 16) != 0) {
+		if (key_set(&tk->keys[tk->nkeys], raw, raw + 16,
+		    tk->lifetime) != 0) {
 			snprintf(err, errlen, "ticket_key_file %s:%d: cannot "
 			    "use the key", path, lineno);
 			goto out;
@@ -261,6 +271,31 @@ ticket_free(struct ticket *tk)
 	free(tk);
 }
 
+/*
+ * The derivation secret: drawn once per process, at the first
+ * configuration load (in the master, before any worker forks), and kept
+ * across SIGHUP.  Every worker, a respawned worker and every later
+ * generation derive the same keys, so a reload, or a reconnect that lands
+ * on another worker, still resumes.  A restart draws a new one.
+ */
+static unsigned char secret[32];
+static int have_secret;
+
+static int
+secret_get(int (*f_rng)(void *, unsigned char *, size_t), void *p_rng,
+    unsigned char out[32])
+{
+	int ret;
+
+	if (!have_secret) {
+		if ((ret = f_rng(p_rng, secret, sizeof(secret))) != 0)
+			return ret;
+		have_secret = 1;
+	}
+	memcpy(out, secret, sizeof(secret));
+	return 0;
+}
+
 struct ticket *
 ticket_new(const struct config_tls *t,
     int (*f_rng)(void *, unsigned char *, size_t), void *p_rng, char *err,
@@ -284,8 +319,7 @@ ticket_new(const struct config_tls *t,
 		tk->nkeys = 2;
 		tk->enc = 1;
 		tk->keys[1].period = -1;
-		ret = f_rng(p_rng, tk->secret,
-		    sizeof(tk->secret));
+		ret = secret_get(f_rng, p_rng, tk->secret);
 		if (ret == 0)
 			ret = keys_update(tk);
 	}

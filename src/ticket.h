@@ -9,10 +9,11 @@
  * The keys come from one of two sources:
  *
  * - derived (default): the key of period E = now / ticket_lifetime is
- *   HMAC-SHA-256(secret, E), the secret drawn once per configuration
- *   generation.  Keys rotate every period; the previous period's key
- *   still opens tickets.  Processes forked from the one that made the
- *   secret derive the same keys, so they resume each other's sessions.
+ *   HMAC-SHA-256(secret, E), the secret drawn once per process lifetime
+ *   (kept across SIGHUP).  Keys rotate every period; the previous
+ *   period's key still opens tickets.  Processes forked from the one that
+ *   made the secret derive the same keys, so they resume each other's
+ *   sessions, before and after a reload.
  * - ticket_key_file: one to three keys, "previous, current, next" as
  *   HAProxy's tls-ticket-keys: the second-to-last (or only) key encrypts,
  *   every key decrypts.  Shared by every instance behind one balancer.

@@ -2,10 +2,16 @@
  * tls.c - mbedTLS server side with a fixed, strong policy; see tls.h.
  *
  * Debian's mbedTLS 2.28 is built with TLS 1.0/1.1, CBC, static RSA,
- * renegotiation and weak curves compiled in, so every restriction is made
- * here at run time, for every domain's configuration alike.
+ * renegotiation and weak curves compiled in, and 3.6 keeps some of them
+ * (CBC, static RSA, pure-PSK TLS 1.3), so every restriction is made here
+ * at run time, for every domain's configuration alike.  One source builds
+ * against both: 2.28 serves TLS 1.2, 3.6 TLS 1.2 and 1.3.
  */
 #include "autoconf.h"
+
+/* 3.x: the type of the last handshake message (KeyUpdate) after a read
+   error is only in a private field. */
+#define MBEDTLS_ALLOW_PRIVATE_ACCESS 1
 
 #include <errno.h>
 #include <stddef.h>
@@ -24,7 +30,9 @@
 #include <mbedtls/ssl.h>
 #include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
-#if MBEDTLS_VERSION_MAJOR < 3
+#if MBEDTLS_VERSION_MAJOR >= 3
+#include <psa/crypto.h>
+#else
 #include <mbedtls/ecp.h>
 #include <mbedtls/ssl_internal.h>	/* the handshake's group (2.28) */
 #endif
@@ -42,6 +50,11 @@
 #define MAX_SUITES	16
 
 #define ALERT_NO_APPLICATION_PROTOCOL	120	/* RFC 7301 */
+#define HS_KEY_UPDATE	24	/* RFC 8446 4.6.3 */
+
+#if defined(MBEDTLS3) && defined(MBEDTLS_SSL_PROTO_TLS1_3)
+#define TLS13 1
+#endif
 
 struct tls_domain {
 	char *name;
@@ -90,6 +103,10 @@ struct tls_conn {
 	unsigned char *ra;	/* read ahead, not yet given to mbedTLS */
 	size_t ra_off, ra_len;
 	int drained;		/* the last recv() emptied the socket */
+	int keyupdate;		/* the peer sent a TLS 1.3 KeyUpdate */
+	int hello_failed;	/* the handshake failed on the ClientHello */
+	int peer_alert;		/* plaintext alert the peer sent, -1 if none */
+	int alert_hdr;		/* mbedTLS just read an alert record header */
 	int resumed;		/* a session ticket was accepted */
 	const char *group;	/* key exchange group, NULL if unknown */
 };
@@ -122,9 +139,26 @@ static const int sig_hashes[] = {
 	MBEDTLS_MD_NONE,
 };
 #else
+/* A TLS 1.3 client whose key share is another of these groups is sent a
+   HelloRetryRequest naming the one it offered that we accept. */
 static const uint16_t groups[] = {
 	MBEDTLS_SSL_IANA_TLS_GROUP_X25519, MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1,
 	MBEDTLS_SSL_IANA_TLS_GROUP_SECP384R1, MBEDTLS_SSL_IANA_TLS_GROUP_NONE,
+};
+/* Signatures (TLS 1.2 ServerKeyExchange, TLS 1.3 CertificateVerify):
+   ECDSA and RSA-PSS with SHA-2; PKCS#1 v1.5 only for TLS 1.2 with an RSA
+   certificate (mbedTLS never uses it in 1.3); never SHA-1. */
+static const uint16_t sig_algs[] = {
+	MBEDTLS_TLS1_3_SIG_ECDSA_SECP256R1_SHA256,
+	MBEDTLS_TLS1_3_SIG_ECDSA_SECP384R1_SHA384,
+	MBEDTLS_TLS1_3_SIG_ECDSA_SECP521R1_SHA512,
+	MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA256,
+	MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA384,
+	MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA512,
+	MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA256,
+	MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA384,
+	MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA512,
+	MBEDTLS_TLS1_3_SIG_NONE,
 };
 #endif
 
@@ -219,6 +253,27 @@ load_domain(struct tls_ctx *ctx, struct tls_domain *d, const char *crt_path,
 		    "for", d->name, key_path, crt_path);
 		return -1;
 	}
+	/* The Certificate message is sent in one record: it must fit the
+	   library's output buffer (8 KiB in the build install-deps.sh
+	   makes).  Say so now rather than fail every handshake. */
+	{
+		const mbedtls_x509_crt *x;
+		size_t total = 16, n = 0;
+
+		for (x = &d->chain; x != NULL && x->raw.len > 0; x = x->next) {
+			total += x->raw.len + 5;
+			n++;
+		}
+		if (total > MBEDTLS_SSL_OUT_CONTENT_LEN - 256) {
+			snprintf(err, errlen, "domain %s: certificate chain %s "
+			    "(%zu certificates, %zu bytes) is too large for "
+			    "this mbedTLS build (handshake messages up to %d "
+			    "bytes); leave the root and cross-signed "
+			    "certificates out of the file", d->name, crt_path,
+			    n, total, MBEDTLS_SSL_OUT_CONTENT_LEN - 256);
+			return -1;
+		}
+	}
 	bits = mbedtls_pk_get_bitlen(&d->key);
 	if (mbedtls_pk_can_do(&d->key, MBEDTLS_PK_RSA) && bits < 2048) {
 		snprintf(err, errlen, "domain %s: RSA key %s has %zu bits; "
@@ -245,7 +300,22 @@ setup_conf(struct tls_ctx *ctx, const struct config *cfg,
 	mbedtls_ssl_conf_min_tls_version(conf,
 	    cfg->tls.min_version == TLS_VERSION_1_3 ?
 	    MBEDTLS_SSL_VERSION_TLS1_3 : MBEDTLS_SSL_VERSION_TLS1_2);
+#ifdef TLS13
+	mbedtls_ssl_conf_max_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_3);
+	/* Resumption only with a fresh (EC)DHE share: psk_dhe_ke, never
+	   psk_ke, which would give up forward secrecy. */
+	mbedtls_ssl_conf_tls13_key_exchange_modes(conf,
+	    MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_EPHEMERAL |
+	    MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_PSK_EPHEMERAL);
+#ifdef MBEDTLS_SSL_EARLY_DATA
+	/* 0-RTT: mbedTLS has no anti-replay; never accept early data. */
+	mbedtls_ssl_conf_early_data(conf, MBEDTLS_SSL_EARLY_DATA_DISABLED);
+#endif
+#else
+	mbedtls_ssl_conf_max_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_2);
+#endif
 	mbedtls_ssl_conf_groups(conf, groups);
+	mbedtls_ssl_conf_sig_algs(conf, sig_algs);
 #else
 	(void)cfg;
 	mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3,
@@ -378,6 +448,14 @@ tls_ctx_new(const struct config *cfg, char *err, size_t errlen)
 	}
 	mbedtls_entropy_init(&ctx->entropy);
 	mbedtls_ctr_drbg_init(&ctx->drbg);
+#ifdef MBEDTLS3
+	/* TLS 1.3 (and 3.x's record protection) runs on PSA crypto. */
+	if (psa_crypto_init() != PSA_SUCCESS) {
+		snprintf(err, errlen, "cannot initialise PSA crypto (mbedTLS "
+		    "3): is /dev/urandom readable?");
+		goto fail;
+	}
+#endif
 	ret = mbedtls_ctr_drbg_seed(&ctx->drbg, mbedtls_entropy_func,
 	    &ctx->entropy, (const unsigned char *)pers, sizeof(pers) - 1);
 	if (ret != 0) {
@@ -461,8 +539,25 @@ tls_ctx_reseed(struct tls_ctx *ctx)
 {
 	static const char pers[] = "xmppshield-fork";
 
-	return mbedtls_ctr_drbg_reseed(&ctx->drbg,
-	    (const unsigned char *)pers, sizeof(pers) - 1) == 0 ? 0 : -1;
+	if (mbedtls_ctr_drbg_reseed(&ctx->drbg, (const unsigned char *)pers,
+	    sizeof(pers) - 1) != 0)
+		return -1;
+#ifdef MBEDTLS3
+	/* PSA keeps a random generator of its own, which draws the TLS 1.3
+	   key shares: a fork duplicates it (CVE-2026-25835). */
+#ifdef HAVE_PSA_RANDOM_RESEED
+	if (psa_random_reseed((const uint8_t *)pers, sizeof(pers) - 1) !=
+	    PSA_SUCCESS)
+		return -1;
+#else
+	/* Before 3.6.6: start PSA afresh; right after fork() it holds no
+	   key (nothing is served yet). */
+	mbedtls_psa_crypto_free();
+	if (psa_crypto_init() != PSA_SUCCESS)
+		return -1;
+#endif
+#endif
+	return 0;
 }
 
 int
@@ -512,10 +607,38 @@ ra_take(struct tls_conn *c, unsigned char *buf, size_t len)
 	return (int)n;
 }
 
+/*
+ * A TLS 1.3 client that rejects our certificate sends its alert in
+ * plaintext (it has not switched to its handshake keys yet), which
+ * mbedTLS, expecting an encrypted record, reports as a bad record.  Note
+ * the alert as mbedTLS reads it (a 5-byte header, then the body) so that
+ * the failure is logged as what it is: reason=peer-alert.
+ */
+static int
+note_alert(struct tls_conn *c, const unsigned char *buf, int n)
+{
+	if (c->alert_hdr && n == 2)
+		c->peer_alert = buf[1];
+	c->alert_hdr = n == 5 && buf[0] == MBEDTLS_SSL_MSG_ALERT &&
+	    buf[3] == 0 && buf[4] == 2;
+	return n;
+}
+
+static int
+bio_recv_raw(struct tls_conn *c, unsigned char *buf, size_t len);
+
 static int
 bio_recv(void *arg, unsigned char *buf, size_t len)
 {
 	struct tls_conn *c = arg;
+	int n = bio_recv_raw(c, buf, len);
+
+	return n > 0 ? note_alert(c, buf, n) : n;
+}
+
+static int
+bio_recv_raw(struct tls_conn *c, unsigned char *buf, size_t len)
+{
 	unsigned char *dst = len >= READ_AHEAD ? buf : read_ahead;
 	size_t cap = len >= READ_AHEAD ? len : READ_AHEAD;
 	ssize_t n;
@@ -581,6 +704,7 @@ tls_conn_new(struct tls_ctx *ctx, const struct config_listener *l,
 	c->ctx = ctx;
 	c->l = l;
 	c->alert = -1;
+	c->peer_alert = -1;
 	if (domain != NULL) {
 		snprintf(c->fixed, sizeof(c->fixed), "%s", domain);
 		c->domain = d->name;	/* lives as long as ctx */
@@ -649,7 +773,9 @@ map_result(struct tls_conn *c, int ret)
 		return TLS_IO_EOF;
 	}
 	c->last_error = ret;
-	if (ret == MBEDTLS_ERR_SSL_CONN_EOF)
+	/* A reset is how a TLS 1.3 client that closes without reading our
+	   NewSessionTicket ends (unread data: RST): an end, not an error. */
+	if (ret == MBEDTLS_ERR_SSL_CONN_EOF || ret == MBEDTLS_ERR_NET_CONN_RESET)
 		return TLS_IO_EOF;
 	return TLS_IO_ERROR;
 }
@@ -698,9 +824,15 @@ tls_handshake(struct tls_conn *c)
 
 	c->resumed |= ticket_accepted(c->ctx->tickets) != tickets;
 
+#ifdef MBEDTLS3
+	/* Still at the ClientHello: it was refused. */
+	c->hello_failed = c->ssl.state == MBEDTLS_SSL_CLIENT_HELLO;
+#endif
+
 	if (ret == 0)
 		return TLS_IO_OK;
-	if (ret == MBEDTLS_ERR_SSL_CONN_EOF) {
+	if (ret == MBEDTLS_ERR_SSL_CONN_EOF ||
+	    ret == MBEDTLS_ERR_NET_CONN_RESET) {
 		/* A handshake cut short is a failure, not a clean end. */
 		c->last_error = ret;
 		return TLS_IO_ERROR;
@@ -717,6 +849,20 @@ tls_read(struct tls_conn *c, void *buf, size_t len, size_t *n)
 		*n = (size_t)ret;
 		return TLS_IO_OK;
 	}
+#ifdef TLS13
+	/* mbedTLS 3.6 implements no KeyUpdate (RFC 8446 4.6.3): it refuses
+	   the message as unexpected and the connection cannot go on.  Say
+	   so, and tell the peer why. */
+	if (ret == MBEDTLS_ERR_SSL_UNEXPECTED_MESSAGE &&
+	    c->ssl.tls_version == MBEDTLS_SSL_VERSION_TLS1_3 &&
+	    c->ssl.in_msgtype == MBEDTLS_SSL_MSG_HANDSHAKE &&
+	    c->ssl.in_msg != NULL && c->ssl.in_msg[0] == HS_KEY_UPDATE) {
+		c->keyupdate = 1;
+		(void)mbedtls_ssl_send_alert_message(&c->ssl,
+		    MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+		    MBEDTLS_SSL_ALERT_MSG_UNEXPECTED_MESSAGE);
+	}
+#endif
 	return map_result(c, ret);
 }
 
@@ -764,7 +910,19 @@ tls_version(const struct tls_conn *c)
 const char *
 tls_cipher(const struct tls_conn *c)
 {
-	return mbedtls_ssl_get_ciphersuite(&c->ssl);
+	const char *name = mbedtls_ssl_get_ciphersuite(&c->ssl);
+
+	/* mbedTLS writes the TLS 1.3 suites "TLS1-3-AES-128-GCM-SHA256":
+	   log them by their RFC 8446 names, as clients and testssl.sh do. */
+	if (name != NULL && strncmp(name, "TLS1-3-", 7) == 0) {
+		if (strcmp(name + 7, "AES-128-GCM-SHA256") == 0)
+			return "TLS_AES_128_GCM_SHA256";
+		if (strcmp(name + 7, "AES-256-GCM-SHA384") == 0)
+			return "TLS_AES_256_GCM_SHA384";
+		if (strcmp(name + 7, "CHACHA20-POLY1305-SHA256") == 0)
+			return "TLS_CHACHA20_POLY1305_SHA256";
+	}
+	return name;
 }
 
 const char *
@@ -792,6 +950,12 @@ tls_policy_refused(const struct tls_conn *c)
 }
 
 const char *
+tls_read_error_reason(const struct tls_conn *c)
+{
+	return c->keyupdate ? "tls-keyupdate-unsupported" : "client-tls-error";
+}
+
+const char *
 tls_error_reason(const struct tls_conn *c)
 {
 	if (c->refusal == REFUSAL_SNI_MISMATCH)
@@ -800,7 +964,18 @@ tls_error_reason(const struct tls_conn *c)
 		return "unknown-sni";
 	if (c->alert == ALERT_NO_APPLICATION_PROTOCOL)
 		return "no-application-protocol";
+	if (c->peer_alert >= 0)
+		return "peer-alert";
+#ifdef MBEDTLS3
+	/* 3.x reports every "nothing in common" in the ClientHello (suite,
+	   group, signature) as a handshake failure. */
+	if (c->last_error == MBEDTLS_ERR_SSL_HANDSHAKE_FAILURE &&
+	    c->hello_failed)
+		return "no-shared-cipher";
+#endif
 	switch (c->last_error) {
+#if defined(MBEDTLS_ERR_SSL_NO_CIPHER_CHOSEN) || \
+    defined(MBEDTLS_ERR_SSL_NO_USABLE_CIPHERSUITE)
 #ifdef MBEDTLS_ERR_SSL_NO_CIPHER_CHOSEN
 	case MBEDTLS_ERR_SSL_NO_CIPHER_CHOSEN:
 #endif
@@ -808,6 +983,7 @@ tls_error_reason(const struct tls_conn *c)
 	case MBEDTLS_ERR_SSL_NO_USABLE_CIPHERSUITE:
 #endif
 		return "no-shared-cipher";
+#endif
 #ifdef MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION
 	case MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION:
 #endif
@@ -859,13 +1035,32 @@ tls_bytes_out(const struct tls_conn *c)
 }
 
 const char *
-tls_library_version(void)
+tls_library(void)
 {
-	static char buf[32];
-	char v[18];
+	static char v[18];
 
 	mbedtls_version_get_string(v);
-	snprintf(buf, sizeof(buf), "mbedTLS %s", v);
+	return v;
+}
+
+int
+tls_has_tls13(void)
+{
+#ifdef TLS13
+	return 1;
+#else
+	return 0;
+#endif
+}
+
+const char *
+tls_library_version(void)
+{
+	static char buf[160];
+
+	snprintf(buf, sizeof(buf), "mbedTLS %s (%s; TLS 1.2%s)",
+	    tls_library(), XMPPSHIELD_MBEDTLS_BUILD,
+	    tls_has_tls13() ? " and 1.3" : " only");
 	return buf;
 }
 

@@ -1,11 +1,12 @@
 /*
  * tls.h - TLS termination with mbedTLS; the only module that knows it.
  *
- * The policy is not negotiable by configuration: TLS 1.2 or newer, ECDHE
- * key exchange, AEAD ciphers (AES-GCM, ChaCha20-Poly1305), curves X25519,
- * P-256, P-384, no SHA-1 signatures, no renegotiation, no compression.
- * The configuration may only reorder the AEAD ciphers and raise the
- * minimum version.
+ * The policy is not negotiable by configuration: TLS 1.2 or 1.3 (1.3 with
+ * mbedTLS 3.6), ECDHE key exchange (TLS 1.3 resumption only as
+ * psk_dhe_ke), AEAD ciphers (AES-GCM, ChaCha20-Poly1305), groups X25519,
+ * P-256, P-384, ECDSA/RSA-PSS (RSA PKCS#1 in TLS 1.2) SHA-2 signatures,
+ * no renegotiation, no compression, no 0-RTT.  The configuration may only
+ * reorder the AEAD ciphers and raise the minimum version.
  *
  * A tls_ctx is one generation of keys and settings: a DRBG, and per
  * served domain its certificate and three mbedTLS configurations: one for
@@ -142,6 +143,11 @@ int tls_policy_refused(const struct tls_conn *c);
 const char *tls_error_reason(const struct tls_conn *c);
 const char *tls_error_detail(const struct tls_conn *c);
 
+/* Why tls_read() failed after the handshake, for the end-of-session
+   line: "tls-keyupdate-unsupported" when the peer sent a TLS 1.3
+   KeyUpdate (mbedTLS 3.6 cannot serve it), else "client-tls-error". */
+const char *tls_read_error_reason(const struct tls_conn *c);
+
 /* Raw bytes read from and written to the socket. */
 unsigned long long tls_bytes_in(const struct tls_conn *c);
 unsigned long long tls_bytes_out(const struct tls_conn *c);
@@ -161,7 +167,14 @@ int tls_resumed(const struct tls_conn *c);
 int tls_ctx_certificate(const struct tls_ctx *ctx, size_t i,
     const char **domain, time_t *not_before, time_t *not_after);
 
-/* "mbedTLS 2.28.3" as linked at run time. */
+/* "mbedTLS 3.6.6 (private build in /opt/xmppshield-mbedtls; TLS 1.2
+   and 1.3)": the library linked and where it comes from, for -V. */
 const char *tls_library_version(void);
+
+/* "3.6.6": the mbedTLS version alone, for the started log line. */
+const char *tls_library(void);
+
+/* 1 if this build can negotiate TLS 1.3 (mbedTLS 3 with TLS 1.3). */
+int tls_has_tls13(void);
 
 #endif

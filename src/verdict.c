@@ -42,6 +42,7 @@ static const struct {
 	{ "close", "client-closed" },
 	{ "close", "client-reset" },
 	{ "close", "client-tls-error" },
+	{ "close", "tls-keyupdate-unsupported" },
 	{ "close", "backend-closed" },
 	{ "close", "shutdown" },
 	{ "timeout", "proxy-header" },

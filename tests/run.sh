@@ -1,10 +1,15 @@
 #!/bin/sh
 # run.sh - install what the tests need, build, and run the whole suite.
 #
-#   sudo tests/run.sh           the suite, as a user and CI run it
-#   sudo tests/run.sh --asan    the same under AddressSanitizer + UBSan
+#   tests/run.sh                 the suite, as a user and CI run it (as root)
+#   tests/run.sh --asan          the same under AddressSanitizer + UBSan
+#   tests/run.sh --system-mbedtls  the suite against the system's mbedTLS
+#                                (2.28 on Debian 12: TLS 1.2 only; the TLS
+#                                1.3 tests are skipped, with the reason)
 #
-# Builds out of tree (build/ or build-asan/) so the source stays clean.
+# The default build uses mbedTLS 3.6 (contrib/install-deps.sh builds it on
+# Debian 12).  Builds out of tree (build/, build-asan/ or build-system/)
+# so the source stays clean.
 # The real Prosody and ejabberd tests need root (they run the servers as
 # their own users); without root they are skipped, not failed.
 set -eu
@@ -14,10 +19,18 @@ cd "$top"
 dir=build
 flags="--enable-werror"
 cflags="-g -O2"
-if [ "${1:-}" = "--asan" ]; then
+case ${1:-} in
+--asan)
 	dir=build-asan
 	cflags="-g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
-fi
+	;;
+--system-mbedtls)
+	dir=build-system
+	flags="$flags --with-mbedtls=system"
+	;;
+"") ;;
+*)	echo "usage: tests/run.sh [--asan | --system-mbedtls]" >&2; exit 2 ;;
+esac
 
 if [ "$(id -u)" -eq 0 ] && [ "${SKIP_INSTALL:-}" != 1 ]; then
 	contrib/install-deps.sh --tests

@@ -7,7 +7,7 @@ import re
 import ssl
 import subprocess
 
-from lib import certs, common, daemon, expect, spy, tap, util
+from lib import certs, common, daemon, expect, raw, spy, tap, util
 
 AEAD_RX = r"GCM|CHACHA20"
 WEAK_SECLEVEL = "DEFAULT:@SECLEVEL=0"   # let the client really offer it
@@ -69,11 +69,11 @@ def main(t):
                                    0.2, start=mark) is None,
                         "no tls-established", d.text(mark))
 
-        with t.case("[%s] s_client -starttls xmpp gets TLSv1.2 with an "
-                    "ECDHE AEAD cipher and the configured certificate"
-                    % kind) as k:
+        with t.case("[%s] s_client -tls1_2 -starttls xmpp gets TLSv1.2 "
+                    "with an ECDHE AEAD cipher and the configured "
+                    "certificate" % kind) as k:
             mark = d.mark()
-            r = s_client(port, cert, [])
+            r = s_client(port, cert, ["-tls1_2"])
             k.check(r.established and r.returncode == 0, "handshake",
                     r.out[-800:])
             k.check(r.version == "TLSv1.2", "TLSv1.2", r.version)
@@ -93,11 +93,13 @@ def main(t):
             k.check(p.get("domain") == "example.org", "log domain=",
                     line)
 
-        with t.case("[%s] the certificate served is the configured one"
-                    % kind) as k:
+        with t.case("[%s] the certificate served is the configured one "
+                    "(TLS 1.2)" % kind) as k:
             with d.client() as cl:
                 k.require(cl.open_stream(), "features", repr(cl.data))
-                cl.starttls(cafile=cert.cert)
+                ctx = raw.client_context(cert.cert)
+                ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+                cl.starttls(context=ctx)
                 der = cl.tls.getpeercert(binary_form=True)
                 with open(cert.cert) as f:
                     want = ssl.PEM_cert_to_DER_cert(f.read())
@@ -166,8 +168,8 @@ def main(t):
             refused("a TLS 1.3-only client (mbedTLS 2.x has no TLS 1.3)",
                     ["-tls1_3"])
         else:
-            t.skip("[%s] TLS 1.3-only client" % kind,
-                   "daemon built with TLS 1.3 support")
+            t.skip("[%s] TLS 1.3-only client refused" % kind,
+                   "daemon built with TLS 1.3 (test_tls13.py tests it)")
 
         with t.case("[%s] client-initiated renegotiation is refused" % kind) \
                 as k:
@@ -183,6 +185,22 @@ def main(t):
              d.text()[-1500:])
         d.stop()
         common.sessions_end_once(t, d)
+
+    with t.case("a certificate chain too large for one handshake message "
+                "is refused at start, naming the file") as k:
+        cert = c["rsa"]
+        with open(cert.cert) as f:
+            pem = f.read()
+        big = tmp + "/big-chain.pem"
+        with open(big, "w") as f:
+            f.write(pem * 40)      # about 40 KiB of DER
+        cfg = daemon.base_config(cert, backend.port)
+        cfg["tls"]["certificate"] = big
+        r = daemon.check_config(daemon.write_config(tmp + "/big.conf", cfg))
+        k.check(r.returncode == 1 and re.search(
+            r"certificate chain .*big-chain\.pem \(40 certificates, \d+ "
+            r"bytes\) is too large", r.stderr), "exit 1, message",
+            "%d %r" % (r.returncode, r.stderr))
 
     t.ok(backend.connection_count() == 0,
          "no TLS-only session reached the backend",

@@ -2,6 +2,8 @@
  * test_config.c - the configuration parser: what it accepts, what it
  * refuses, and that every refusal names the right line.
  */
+#include "autoconf.h"
+
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>

@@ -29,6 +29,31 @@ def binary():
     return p
 
 
+_TLS13 = []
+
+
+def has_tls13():
+    """True if the daemon under test can negotiate TLS 1.3 (built against
+    mbedTLS 3.6; `xmppshield -V` says "TLS 1.2 and 1.3")."""
+    if not _TLS13:
+        out = util.run([binary(), "-V"], timeout=10).stdout
+        _TLS13.append("and 1.3" in out)
+    return _TLS13[0]
+
+
+def tls_version():
+    """The version a client that offers both negotiates: "TLSv1.3" on
+    mbedTLS 3.6, "TLSv1.2" on 2.28."""
+    return "TLSv1.3" if has_tls13() else "TLSv1.2"
+
+
+def need_tls13():
+    """Raise util.Skip (with the reason) when the daemon has no TLS 1.3."""
+    if not has_tls13():
+        raise util.Skip("daemon built against mbedTLS 2.28: no TLS 1.3 "
+                        "(configure against mbedTLS 3.6 to run these)")
+
+
 def top_srcdir():
     return os.environ.get("TOP_SRCDIR") or os.path.dirname(os.path.dirname(
         os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))

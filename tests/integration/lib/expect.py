@@ -53,6 +53,7 @@ R_BACKEND_BAD_XML = "bad-xml"
 R_PRE_TLS_TIMEOUT = "pre-tls"
 R_HANDSHAKE_TIMEOUT = "handshake"
 R_AUTH_TIMEOUT = "auth"
+R_KEYUPDATE = "tls-keyupdate-unsupported"  # TLS 1.3 KeyUpdate (mbedTLS 3.6)
 R_IDLE_TIMEOUT = "idle"
 R_NAME_TOO_LONG = "name-too-long"          # max_name_length
 # event=refused reasons

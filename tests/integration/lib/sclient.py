@@ -32,6 +32,8 @@ class Result:
         # "Cipher is X" with X not "(NONE)": the handshake completed
         m = re.search(r"Cipher is (\S+)", self.out)
         self.cipher = m.group(1) if m and m.group(1) != "(NONE)" else None
+        m = re.search(r"^(?:New|Reused), (TLSv[\d.]+),", self.out, re.M)
+        self.version = m.group(1) if m else None
         self.ok = self.cipher is not None and self.alert is None
 
     def __repr__(self):
@@ -41,13 +43,18 @@ class Result:
 
 
 def run(port, host=util.LOOPBACK, alpn=None, servername=None,
-        starttls=None, xmpphost=None, timeout=10.0):
+        starttls=None, xmpphost=None, timeout=10.0, version=None,
+        extra=(), input=""):
     """starttls: None (direct TLS), "xmpp" or "xmpp-server"; xmpphost:
     the stream's 'to' for STARTTLS.  servername None: no SNI (s_client
-    sends none for an IP address)."""
+    sends none for an IP address).  version "1.2" or "1.3": offer only
+    that version (default: whatever both sides have)."""
     openssl = util.require_tool("openssl")
     argv = [openssl, "s_client", "-connect", "%s:%d" % (host, port),
             "-no_ign_eof"]
+    if version:
+        argv += ["-tls" + version.replace(".", "_")]
+    argv += list(extra)
     if alpn:
         argv += ["-alpn", alpn]
     if servername:
@@ -58,4 +65,4 @@ def run(port, host=util.LOOPBACK, alpn=None, servername=None,
         argv += ["-starttls", starttls]
         if xmpphost:
             argv += ["-xmpphost", xmpphost]
-    return Result(util.run(argv, timeout=timeout, input=""))
+    return Result(util.run(argv, timeout=timeout, input=input))

@@ -103,6 +103,38 @@ def stop_process(proc, timeout=5.0, sig=signal.SIGTERM):
             return None
 
 
+def run_until(cmd, marker, timeout=30.0, input=None):
+    """Run cmd (stdin kept open after input, stderr into stdout) until a
+    line holding marker appears, it exits, or timeout; then end it.  Its
+    output."""
+    import select
+    # line-buffered stdout, or the marker waits in stdio's buffer
+    if shutil.which("stdbuf"):
+        cmd = ["stdbuf", "-oL", "-eL"] + list(cmd)
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    if input:
+        p.stdin.write(input)
+        p.stdin.flush()
+    out = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while marker.encode() not in out:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            r, _, _ = select.select([p.stdout], [], [], left)
+            if not r:
+                break
+            chunk = os.read(p.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        stop_process(p, 5.0)
+    return out.decode(errors="replace")
+
+
 def run(cmd, timeout=30.0, input=None, env=None, check=False, cwd=None):
     """subprocess.run with a hard timeout; returns CompletedProcess (text)."""
     try:
