@@ -77,6 +77,11 @@ main(int argc, char **argv)
 	if (io != TLS_IO_OK) {
 		printf("handshake=failed reason=%s detail=\"%s\"\n",
 		    tls_error_reason(c), tls_error_detail(c));
+		/* freed, so that a leak in the failure path shows (ASan) */
+		tls_conn_free(c);
+		close(fd);
+		tls_ctx_free(ctx);
+		config_free(cfg);
 		return 0;
 	}
 	printf("handshake=ok version=%s cipher=%s alpn=%s\n", tls_version(c),
