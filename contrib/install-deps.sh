@@ -9,7 +9,8 @@
 #                                    systemd-analyze, prometheus and
 #                                    promtool; dnsmasq-base answers DNS
 #                                    inside the federation test's network
-#                                    namespace)
+#                                    namespace, nftables redirects the
+#                                    backend's outgoing s2s in one of them)
 #   contrib/install-deps.sh --mbedtls-only
 #                                    only (re)build the private mbedTLS 3.6
 #                                    (the update command in docs/SECURITY.md)
@@ -43,11 +44,11 @@
 set -eu
 
 BUILD="build-essential autoconf automake pkg-config libevent-dev
-    libmbedtls-dev libexpat1-dev libinih-dev"
+    libmbedtls-dev libexpat1-dev libinih-dev libc-ares-dev"
 # what building the mbedTLS source package needs (apt-get source, cmake)
 MBEDTLS_BUILD="dpkg-dev cmake python3 debian-archive-keyring xz-utils bzip2"
 TESTS="prosody ejabberd python3 python3-slixmpp openssl clang
-    libclang-rt-14-dev iproute2 procps dnsmasq-base
+    libclang-rt-14-dev iproute2 procps dnsmasq-base nftables
     haproxy fail2ban systemd prometheus python3-cryptography testssl.sh"
 
 # Bump when the build recipe below changes: the prefix is rebuilt.

@@ -183,6 +183,7 @@ static const struct enum_type enum_facility = {
 
 static const struct enum_name kind_names[] = {
 	{ "c2s", LISTENER_C2S, "clients" }, { "s2s", LISTENER_S2S, "servers" },
+	{ "s2s-out", LISTENER_S2S_OUT, "the backend's outgoing s2s" },
 };
 static const struct enum_type enum_kind = {
 	"unknown", NAMES(kind_names)
@@ -383,7 +384,8 @@ static const struct key keys[] = {
 	    parse_listen, NULL, "0.0.0.0:5222 [::]:5222",
 	    "numeric addresses to listen on: a.b.c.d:port or [v6]:port" },
 	{ SEC_LISTENER, "kind", KEY_ENUM, S(kind), "c2s", 0, 0, NULL,
-	    &enum_kind, NULL, "c2s (clients) or s2s (other servers)" },
+	    &enum_kind, NULL, "c2s (clients), s2s (other servers) or s2s-out "
+	    "(the backend's outgoing s2s, plaintext, loopback)" },
 	{ SEC_LISTENER, "tls", KEY_ENUM, S(tls), "starttls", 0, 0,
 	    NULL, &enum_tls_mode, NULL,
 	    "starttls (5222, 5269) or direct: TLS from the first byte, XEP-0368 "
@@ -412,7 +414,16 @@ static const struct key keys[] = {
 	{ SEC_LISTENER, "s2s_verify", KEY_ENUM, S(s2s_verify), "log", 0, 0,
 	    NULL, &enum_s2s_verify, NULL,
 	    "s2s: check the certificate of connecting servers: off, log "
-	    "(dialback goes on) or require" },
+	    "(dialback goes on) or require (s2s-out: of remote servers; "
+	    "default require)" },
+	{ SEC_LISTENER, "s2s_out_resolver", KEY_STRING, S(s2s_out_resolver),
+	    NULL, 0, 0, NULL, NULL, NULL,
+	    "s2s-out: DNS servers for remote domains, host:port,... "
+	    "(default: /etc/resolv.conf)" },
+	{ SEC_LISTENER, "s2s_out_timeout", KEY_UINT, S(s2s_out_timeout), "30",
+	    3, 600, NULL, NULL, NULL,
+	    "s2s-out: seconds from the backend's header to relaying (DNS, "
+	    "connections, STARTTLS, TLS)" },
 };
 
 #undef G
@@ -1122,6 +1133,43 @@ key_seen(const struct parser *p, enum section_kind sec, const char *key)
 }
 
 /*
+ * s2s-out listeners connect to remote servers, not to a backend; the
+ * s2s-out keys mean nothing elsewhere.  The remote's identity protects
+ * the backend's users: certificates are required unless the admin says
+ * otherwise.
+ */
+static int
+end_s2s_out(struct parser *p)
+{
+	struct config_listener *l = p->cur_obj;
+	static const char *const only[] = { "s2s_out_resolver",
+	    "s2s_out_timeout" };
+	static const char *const never[] = { "backend", "tls",
+	    "backend_proxy_protocol", "accept_proxy_protocol",
+	    "proxy_trusted", "backend_source" };
+	int line;
+
+	if (l->kind != LISTENER_S2S_OUT) {
+		for (size_t i = 0; i < sizeof(only) / sizeof(only[0]); i++)
+			if ((line = key_seen(p, SEC_LISTENER, only[i])) != 0)
+				return perr(p, line, "%s applies to s2s-out "
+				    "listeners only; remove it from [listener "
+				    "%s] or set kind = s2s-out", only[i],
+				    l->name);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+		if ((line = key_seen(p, SEC_LISTENER, never[i])) != 0)
+			return perr(p, line, "%s does not apply to s2s-out "
+			    "listeners (the backend connects in plaintext, "
+			    "xmppshield connects out to the remote server); "
+			    "remove it from [listener %s]", never[i], l->name);
+	if (!key_seen(p, SEC_LISTENER, "s2s_verify"))
+		l->s2s_verify = CONFIG_S2S_VERIFY_REQUIRE;
+	return 0;
+}
+
+/*
  * [limits] bounds that depend on each other: max_preauth_stanza_size is
  * at most max_stanza_size; left unset, it follows a max_stanza_size set
  * below its default.
@@ -1162,7 +1210,10 @@ end_section(struct parser *p)
 	for (size_t i = 0; i < NKEYS; i++) {
 		if (keys[i].section != p->cur)
 			continue;
-		if (keys[i].example != NULL && p->seen_line[idx] == 0) {
+		if (keys[i].example != NULL && p->seen_line[idx] == 0 &&
+		    !(p->cur == SEC_LISTENER && strcmp(keys[i].name,
+		    "backend") == 0 && ((struct config_listener *)
+		    p->cur_obj)->kind == LISTENER_S2S_OUT)) {
 			name = p->cur == SEC_LISTENER ?
 			    ((struct config_listener *)p->cur_obj)->name : "";
 			return perr(p, p->cur_line, "[listener %s] has no %s; "
@@ -1171,8 +1222,10 @@ end_section(struct parser *p)
 		}
 		idx++;
 	}
+	if (p->cur == SEC_LISTENER && end_s2s_out(p) == -1)
+		return -1;
 	if (p->cur == SEC_LISTENER && key_seen(p, SEC_LISTENER, "s2s_verify") &&
-	    ((struct config_listener *)p->cur_obj)->kind != LISTENER_S2S)
+	    ((struct config_listener *)p->cur_obj)->kind == LISTENER_C2S)
 		return perr(p, key_seen(p, SEC_LISTENER, "s2s_verify"),
 		    "s2s_verify applies to s2s listeners only; remove it from "
 		    "[listener %s] or set kind = s2s",
@@ -1820,6 +1873,7 @@ config_free(struct config *cfg)
 			free(l->domains[i]);
 		free(l->domains);
 		free(l->backend.resolve);
+		free(l->s2s_out_resolver);
 		free(l->name);
 		free(l);
 	}

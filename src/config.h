@@ -31,6 +31,7 @@
 enum listener_kind {
 	LISTENER_C2S,		/* jabber:client, STARTTLS on 5222 */
 	LISTENER_S2S,		/* jabber:server, STARTTLS on 5269 */
+	LISTENER_S2S_OUT,	/* the backend's outgoing s2s (s2sout.h) */
 };
 
 /* How a listener starts TLS. */
@@ -100,6 +101,10 @@ struct config_listener {
 	struct config_addr sources[CONFIG_MAX_SOURCES];
 	size_t nsources;
 	enum config_s2s_verify s2s_verify;	/* s2s: peer certificates */
+	/* s2s-out: DNS servers ("host:port,..."; NULL: resolv.conf) and
+	   the deadline from the backend's header to relaying. */
+	char *s2s_out_resolver;
+	unsigned s2s_out_timeout;
 	struct config_listener *next;
 };
 

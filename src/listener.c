@@ -29,6 +29,7 @@
 #include "addr.h"
 #include "listener.h"
 #include "log.h"
+#include "s2sout.h"
 
 #define BACKLOG		512
 #define PAUSE_SECONDS	1
@@ -72,7 +73,10 @@ on_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	struct bound *b = arg;
 
 	(void)evl;
-	session_accept(b->srv, b->l, fd, sa, (socklen_t)salen);
+	if (b->l->kind == LISTENER_S2S_OUT)
+		s2sout_accept(b->srv, b->l, fd, sa, (socklen_t)salen);
+	else
+		session_accept(b->srv, b->l, fd, sa, (socklen_t)salen);
 }
 
 static void
@@ -257,7 +261,7 @@ bind_group(struct bound **list, const struct config_listener *l,
 	    sizeof(b->address));
 	log_msg(LOG_NOTICE, "event=listening listener=%s kind=%s address=%s "
 	    "backend=%s", l->name, config_kind_name(l->kind), b->address,
-	    l->backend.text);
+	    l->backend.text[0] ? l->backend.text : "-");
 	return 0;
 }
 

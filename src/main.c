@@ -33,6 +33,7 @@
 #include "metrics_cert.h"
 #include "metrics_http.h"
 #include "metrics_status.h"
+#include "s2sout.h"
 #include "session.h"
 #include "tls.h"
 #include "workers.h"
@@ -288,6 +289,7 @@ on_grace(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	log_msg(LOG_NOTICE, "event=shutdown sessions=%u", d->srv.nsessions);
 	session_shutdown_all(&d->srv);
+	s2sout_shutdown_all(&d->srv);
 }
 
 /*

@@ -143,6 +143,15 @@ peercert_conf(struct mbedtls_ssl_config *conf)
 }
 
 void
+peercert_conf_client(const struct peercert_trust *t,
+    struct mbedtls_ssl_config *conf)
+{
+	mbedtls_ssl_conf_ca_chain(conf, (mbedtls_x509_crt *)&t->ca,
+	    t->have_crl ? (mbedtls_x509_crl *)&t->crl : NULL);
+	mbedtls_ssl_conf_authmode(conf, MBEDTLS_SSL_VERIFY_OPTIONAL);
+}
+
+void
 peercert_request(const struct peercert_trust *t,
     struct mbedtls_ssl_context *ssl)
 {

@@ -58,6 +58,13 @@ size_t peercert_trust_count(const struct peercert_trust *t);
 void peercert_conf(struct mbedtls_ssl_config *conf);
 
 /*
+ * A client configuration (outgoing s2s): the server's chain is checked
+ * against t, without failing the handshake (verify mode optional).
+ */
+void peercert_conf_client(const struct peercert_trust *t,
+    struct mbedtls_ssl_config *conf);
+
+/*
  * Before the handshake of ssl (set up, not started): ask the peer for a
  * certificate, not required, verified against t.  t must outlive ssl's
  * handshake.

@@ -54,6 +54,10 @@ s2speer_any(const struct config *cfg)
 	const struct config_listener *l;
 
 	for (l = cfg->listeners; l != NULL; l = l->next) {
+		/* Outgoing TLS checks the remote's chain whatever the
+		   policy (tls_client_new() needs the store). */
+		if (l->kind == LISTENER_S2S_OUT)
+			return 1;
 		if (l->kind != LISTENER_S2S)
 			continue;
 		if (l->s2s_verify != CONFIG_S2S_VERIFY_OFF)

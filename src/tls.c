@@ -63,6 +63,11 @@ struct tls_domain {
 	mbedtls_ssl_config conf;	/* STARTTLS: no ALPN */
 	mbedtls_ssl_config conf_c2s;	/* direct TLS, ALPN xmpp-client */
 	mbedtls_ssl_config conf_s2s;	/* direct TLS, ALPN xmpp-server */
+	/* Client side, outgoing s2s (only with a trust store): after
+	   <starttls/>, and direct TLS with ALPN xmpp-server. */
+	mbedtls_ssl_config conf_out;
+	mbedtls_ssl_config conf_out_direct;
+	int has_out;
 	struct tls_domain *next;
 };
 
@@ -85,7 +90,7 @@ enum tls_refusal {
 struct tls_conn {
 	mbedtls_ssl_context ssl;	/* first: the SNI callback finds us */
 	struct tls_ctx *ctx;
-	const struct config_listener *l;
+	const struct config_listener *l;	/* NULL on a client */
 	const char *domain;	/* served domain, NULL while unknown */
 	char fixed[256];	/* the pre-TLS domain; "" on direct TLS */
 	char sni[256];		/* as sent, "" if none */
@@ -280,12 +285,13 @@ load_domain(struct tls_ctx *ctx, struct tls_domain *d, const char *crt_path,
 
 static int
 setup_conf(struct tls_ctx *ctx, const struct config *cfg,
-    struct tls_domain *d, mbedtls_ssl_config *conf, char *err, size_t errlen)
+    struct tls_domain *d, mbedtls_ssl_config *conf, int endpoint, char *err,
+    size_t errlen)
 {
 	char e[160];
 	int ret;
 
-	ret = mbedtls_ssl_config_defaults(conf, MBEDTLS_SSL_IS_SERVER,
+	ret = mbedtls_ssl_config_defaults(conf, endpoint,
 	    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
 	if (ret != 0)
 		goto fail;
@@ -323,9 +329,12 @@ setup_conf(struct tls_ctx *ctx, const struct config *cfg,
 	mbedtls_ssl_conf_renegotiation(conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
 	mbedtls_ssl_conf_authmode(conf, MBEDTLS_SSL_VERIFY_NONE);
 	peercert_conf(conf);	/* s2s connections ask per handshake */
+	/* A client presents it when asked: our domain's, for outgoing s2s. */
 	if ((ret = mbedtls_ssl_conf_own_cert(conf, &d->chain, &d->key)) != 0)
 		goto fail;
-	if (ctx->tickets != NULL)
+	if (endpoint == MBEDTLS_SSL_IS_CLIENT)
+		peercert_conf_client(ctx->trust, conf);
+	else if (ctx->tickets != NULL)
 		ticket_conf(ctx->tickets, conf);
 	return 0;
 fail:
@@ -391,10 +400,27 @@ static int
 setup_domain(struct tls_ctx *ctx, const struct config *cfg,
     struct tls_domain *d, char *err, size_t errlen)
 {
-	if (setup_conf(ctx, cfg, d, &d->conf, err, errlen) == -1 ||
-	    setup_conf(ctx, cfg, d, &d->conf_c2s, err, errlen) == -1 ||
-	    setup_conf(ctx, cfg, d, &d->conf_s2s, err, errlen) == -1)
+	if (setup_conf(ctx, cfg, d, &d->conf, MBEDTLS_SSL_IS_SERVER, err,
+	    errlen) == -1 ||
+	    setup_conf(ctx, cfg, d, &d->conf_c2s, MBEDTLS_SSL_IS_SERVER, err,
+	    errlen) == -1 ||
+	    setup_conf(ctx, cfg, d, &d->conf_s2s, MBEDTLS_SSL_IS_SERVER, err,
+	    errlen) == -1)
 		return -1;
+	if (ctx->trust != NULL) {
+		if (setup_conf(ctx, cfg, d, &d->conf_out, MBEDTLS_SSL_IS_CLIENT,
+		    err, errlen) == -1 ||
+		    setup_conf(ctx, cfg, d, &d->conf_out_direct,
+		    MBEDTLS_SSL_IS_CLIENT, err, errlen) == -1)
+			return -1;
+		if (mbedtls_ssl_conf_alpn_protocols(&d->conf_out_direct,
+		    alpn_s2s) != 0) {
+			snprintf(err, errlen, "domain %s: TLS setup failed: "
+			    "ALPN", d->name);
+			return -1;
+		}
+		d->has_out = 1;
+	}
 	if (mbedtls_ssl_conf_alpn_protocols(&d->conf_c2s, alpn_c2s) != 0 ||
 	    mbedtls_ssl_conf_alpn_protocols(&d->conf_s2s, alpn_s2s) != 0) {
 		snprintf(err, errlen, "domain %s: TLS setup failed: ALPN",
@@ -462,6 +488,8 @@ tls_ctx_new(const struct config *cfg, char *err, size_t errlen)
 		mbedtls_ssl_config_init(&d->conf);
 		mbedtls_ssl_config_init(&d->conf_c2s);
 		mbedtls_ssl_config_init(&d->conf_s2s);
+		mbedtls_ssl_config_init(&d->conf_out);
+		mbedtls_ssl_config_init(&d->conf_out_direct);
 		d->next = ctx->domains;
 		ctx->domains = d;
 		if (crt == NULL || key == NULL) {
@@ -492,6 +520,8 @@ tls_ctx_free(struct tls_ctx *ctx)
 		mbedtls_ssl_config_free(&d->conf);
 		mbedtls_ssl_config_free(&d->conf_c2s);
 		mbedtls_ssl_config_free(&d->conf_s2s);
+		mbedtls_ssl_config_free(&d->conf_out);
+		mbedtls_ssl_config_free(&d->conf_out_direct);
 		mbedtls_x509_crt_free(&d->chain);
 		mbedtls_pk_free(&d->key);
 		free(d->name);
@@ -692,6 +722,34 @@ tls_conn_new(struct tls_ctx *ctx, const struct config_listener *l,
 	return c;
 }
 
+struct tls_conn *
+tls_client_new(struct tls_ctx *ctx, const char *domain, const char *remote,
+    int direct, int fd)
+{
+	struct tls_domain *d;
+	struct tls_conn *c;
+
+	if ((d = find_domain(ctx, domain)) == NULL || !d->has_out ||
+	    (c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->ctx = ctx;
+	c->alert = -1;
+	c->domain = d->name;
+	snprintf(c->sni, sizeof(c->sni), "%s", remote);
+	c->has_sni = 1;
+	mbedtls_ssl_init(&c->ssl);
+	if (mbedtls_ssl_setup(&c->ssl, direct ? &d->conf_out_direct :
+	    &d->conf_out) != 0 ||
+	    mbedtls_ssl_set_hostname(&c->ssl, remote) != 0) {
+		mbedtls_ssl_free(&c->ssl);
+		free(c);
+		return NULL;
+	}
+	c->fd = fd;
+	mbedtls_ssl_set_bio(&c->ssl, c, bio_send, bio_recv, NULL);
+	return c;
+}
+
 void
 tls_conn_free(struct tls_conn *c)
 {
@@ -833,7 +891,8 @@ tls_close_notify(struct tls_conn *c)
 int
 tls_peer_asked(const struct tls_conn *c)
 {
-	return c->l->kind == LISTENER_S2S && c->ctx->trust != NULL;
+	return c->ctx->trust != NULL &&
+	    (c->l == NULL || c->l->kind == LISTENER_S2S);
 }
 
 struct peercert *

@@ -66,6 +66,20 @@ struct tls_conn *tls_conn_new(struct tls_ctx *ctx,
     const struct config_listener *l, const char *domain, int fd);
 void tls_conn_free(struct tls_conn *c);
 
+/*
+ * A client connection for outgoing s2s on the connected socket fd: our
+ * served domain's certificate as the client certificate, SNI (and
+ * mbedTLS's own name check, which peercert ignores) = remote, ALPN
+ * xmpp-server when direct (XEP-0368), the same TLS policy as inbound,
+ * the server's chain checked against the s2s trust store without
+ * failing the handshake (tls_peer_certificate() says how it went).
+ * NULL if domain is not served, no trust store is loaded
+ * (s2speer_any() false), or out of memory.  tls_handshake() and the
+ * rest work as for a server connection.
+ */
+struct tls_conn *tls_client_new(struct tls_ctx *ctx, const char *domain,
+    const char *remote, int direct, int fd);
+
 enum tls_io tls_handshake(struct tls_conn *c);
 
 /* Read up to len bytes of plaintext into buf; *n is set on TLS_IO_OK. */

@@ -802,7 +802,7 @@ test_print_keys(void)
 	fclose(f);
 	for (char *c = buf; *c != '\0'; c++)
 		lines += *c == '\n';
-	ok(lines == 54, "config_print_keys: one line per key (%zu)", lines);
+	ok(lines == 56, "config_print_keys: one line per key (%zu)", lines);
 	ok(strstr(buf, "limits\tmax_stanza_size\t256k\t") != NULL &&
 	    strstr(buf, "listener\tbackend\trequired\t") != NULL &&
 	    strstr(buf, "global\tuser\t-\t") != NULL &&
@@ -940,6 +940,51 @@ test_s2s_verify(void)
 		    "s2s_ca_file, s2s_crl_file");
 		config_free(cfg);
 	}
+}
+
+/* Issue 13: the s2s-out listener (the backend's outgoing s2s). */
+static void
+test_s2s_out(void)
+{
+#define OUT_HDR	TLS_OK DOM_OK "[listener out]\nkind = s2s-out\n" \
+	"listen = 127.0.0.1:15270\ndomains = example.org\n"
+	static const struct bad_case outbad[] = {
+		{ "s2s-out with a backend", OUT_HDR
+		    "backend = 127.0.0.1:15269\n", 9,
+		    "backend does not apply to s2s-out listeners" },
+		{ "s2s-out with tls = direct", OUT_HDR "tls = direct\n", 9,
+		    "tls does not apply to s2s-out listeners" },
+		{ "s2s_out_timeout on an s2s listener", TLS_OK DOM_OK
+		    "[listener s2s]\nkind = s2s\nlisten = 127.0.0.1:5269\n"
+		    "backend = 127.0.0.1:15269\ndomains = example.org\n"
+		    "s2s_out_timeout = 10\n", 10,
+		    "s2s_out_timeout applies to s2s-out listeners only" },
+		{ "s2s_out_timeout below 3", OUT_HDR "s2s_out_timeout = 1\n",
+		    9, "s2s_out_timeout" },
+	};
+	struct config *cfg;
+
+	for (size_t i = 0; i < sizeof(outbad) / sizeof(outbad[0]); i++)
+		check_bad(&outbad[i]);
+	cfg = parse_ok(OUT_HDR, "s2s-out listener, defaults, no backend");
+	if (cfg != NULL) {
+		ok(cfg->listeners->kind == LISTENER_S2S_OUT &&
+		    cfg->listeners->s2s_verify == CONFIG_S2S_VERIFY_REQUIRE &&
+		    cfg->listeners->s2s_out_timeout == 30 &&
+		    cfg->listeners->s2s_out_resolver == NULL,
+		    "s2s-out: s2s_verify require, 30 s, the system resolver");
+		config_free(cfg);
+	}
+	cfg = parse_ok(OUT_HDR "s2s_verify = log\ns2s_out_timeout = 10\n"
+	    "s2s_out_resolver = 127.0.0.53:53\n", "s2s-out keys");
+	if (cfg != NULL) {
+		ok(cfg->listeners->s2s_verify == CONFIG_S2S_VERIFY_LOG &&
+		    cfg->listeners->s2s_out_timeout == 10 &&
+		    strcmp(cfg->listeners->s2s_out_resolver,
+		    "127.0.0.53:53") == 0, "s2s-out: log, 10 s, resolver");
+		config_free(cfg);
+	}
+#undef OUT_HDR
 }
 
 /* parse_workers: auto or 1..64, nothing else. */
@@ -1138,6 +1183,7 @@ main(void)
 	test_metrics_keys();
 	test_proxy_keys();
 	test_s2s_verify();
+	test_s2s_out();
 	test_workers();
 	test_sources();
 	test_admission_keys();

@@ -1,0 +1,548 @@
+#!/usr/bin/python3
+"""Outgoing federation through xmppshield (listener kind s2s-out, issue
+13): a legacy Prosody B without s2s TLS of its own reaches remote servers
+only through xmppshield, which resolves the remote, connects out with
+STARTTLS or direct TLS, verifies the remote's certificate and relays.
+
+    namespace xmppshield-PID, loopback only:
+      Prosody B  b.example 127.0.0.1:15222 c2s, :15269 s2s (plaintext,
+                 no TLS module, s2s_require_encryption = false)
+      xmppshield 127.0.0.20: s2s 5269 (inbound, -> B :15269)
+                 127.0.0.1:15270 s2s-out (B's outgoing s2s)
+      Prosody A  a.example 127.0.0.10:5269, s2s_require_encryption = true
+      Prosody E  e.example 127.0.0.50:5270 direct TLS only (its plain s2s
+                 port is on 25269, named by no DNS record)
+      Prosody D  d.example 127.0.0.30:5269, certificate for other.example
+      Prosody N  n.example 127.0.0.70:5269, no TLS at all
+      openssl    weak.example 127.0.0.60:5270 TLS 1.0 only,
+                 cbc.example 127.0.0.61:5270 TLS 1.2 CBC suites only
+
+    Two views of DNS (split horizon, how B is routed to xmppshield):
+      the namespace's resolver (what Prosody B, A, D, E use): SRV
+        _xmpp-server._tcp.{a,e,d,nx,nowhere}.example -> out.example:15270
+        (127.0.0.1: xmppshield's s2s-out listener)
+      xmppshield's s2s_out_resolver (127.0.0.54): the real records, SRV
+        _xmpps-server._tcp.e.example -> e.example:5270, weak/cbc likewise,
+        _xmpp-server._tcp.nowhere.example -> gone.example (no address)
+      a silent resolver (127.0.0.55, never answers) for a second s2s-out
+        listener (15271)
+
+bob@b.example (straight to Prosody B) writes to alice@a.example (STARTTLS
+remote requiring encryption) and erin@e.example (direct TLS only); both
+answer through xmppshield's inbound s2s.  Refusals are driven by a raw
+backend connection (the legacy server's first bytes) so that the stream
+error it gets is checked byte for byte, and its time bounded."""
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+
+from lib import certs, daemon, netns, prosody, tap, util, xmppclient
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from test_federation import NsProsody  # noqa: E402
+
+A_IP, B_IP, D_IP, E_IP = "127.0.0.10", "127.0.0.20", "127.0.0.30", \
+    "127.0.0.50"
+WEAK_IP, CBC_IP, N_IP, S_IP = "127.0.0.60", "127.0.0.61", "127.0.0.70", \
+    "127.0.0.80"
+REAL_DNS, SILENT_DNS = "127.0.0.54", "127.0.0.55"
+OUT_PORT, OUT_SILENT_PORT = 15270, 15271
+USERS = {"alice@a.example": "alice-Out-1", "bob@b.example": "bob-Out-2",
+         "erin@e.example": "erin-Out-3", "sam@s.example": "sam-Out-4"}
+TIMEOUT = 6     # s2s_out_timeout of the listeners
+
+
+class RemoteProsody(NsProsody):
+    """NsProsody with its s2s policy changed: require encryption, or
+    direct TLS only."""
+
+    def __init__(self, *a, require=False, direct=False, secure_auth=None,
+                 **kw):
+        self.require = require
+        self.direct = direct
+        self.secure_auth = secure_auth     # the CA file it trusts
+        super().__init__(*a, **kw)
+
+    def _write_config(self):
+        super()._write_config()
+        with open(self.config) as f:
+            cfg = f.read()
+        if self.require:
+            cfg = cfg.replace("s2s_require_encryption = false",
+                              "s2s_require_encryption = true")
+        if self.direct:
+            q = prosody._lua_str
+            cfg = cfg.replace("s2s_direct_tls_ports = { }",
+                              "s2s_direct_tls_ports = { 5270 }\n"
+                              "s2s_direct_tls_ssl = { certificate = %s, "
+                              "key = %s }" % (
+                                  q(os.path.join(self.cert_dir, self.vhosts[0]
+                                                 + ".crt")),
+                                  q(os.path.join(self.cert_dir, self.vhosts[0]
+                                                 + ".key"))))
+            cfg = re.sub(r"s2s_ports = \{ \d+ \}", "s2s_ports = { 25269 }",
+                         cfg)
+        if self.secure_auth:
+            import shutil
+            ca = os.path.join(self.cert_dir, "trusted-ca.pem")
+            shutil.copy(self.secure_auth, ca)
+            os.chmod(ca, 0o644)
+            cfg = cfg.replace("s2s_secure_auth = false",
+                              "s2s_secure_auth = true\n"
+                              "ssl = { cafile = %s }" % prosody._lua_str(ca))
+        with open(self.config, "w") as f:
+            f.write(cfg)
+
+    def start(self, timeout=util.DEFAULT_TIMEOUT):
+        super().start(timeout)
+        if self.direct and not self._out.wait_for(
+                r"Activated service 's2s_direct_tls' on \[", timeout):
+            raise util.HarnessError("Prosody %s: no direct TLS s2s:\n%s\n%s"
+                                    % (self.vhosts, self._out.text(),
+                                       util.tail_file(self.log, 40)))
+        return self
+
+
+def start_dnsmasq(ns, address, srv, hosts):
+    """A second dnsmasq inside the namespace (xmppshield's view)."""
+    path = os.path.join(ns.etc, "hosts-" + address)
+    with open(path, "w") as f:
+        for name, addr in sorted(hosts.items()):
+            f.write("%s %s\n" % (addr, name))
+    argv = [util.which("dnsmasq") or "/usr/sbin/dnsmasq",
+            "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
+            "--no-hosts", "--no-poll", "--addn-hosts=" + path,
+            "--listen-address=" + address, "--bind-interfaces", "--port=53",
+            "--local=/example/", "--pid-file=", "--user=root",
+            "--log-facility=-", "--log-queries"]
+    argv += ["--srv-host=" + s for s in srv]
+    proc = subprocess.Popen(ns.prefix() + argv, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    util.on_cleanup(util.stop_process, proc)
+    proc.log = util.LineCollector(proc.stderr, "dnsmasq-" + address)
+    if proc.log.wait_for(r"\bstarted\b", 10) is None:
+        raise util.HarnessError("dnsmasq did not start: %s" % proc.log.text())
+    return proc
+
+
+def start_in_ns(ns, argv, ready=None):
+    proc = subprocess.Popen(ns.prefix() + argv, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    util.on_cleanup(util.stop_process, proc)
+    proc.log = util.LineCollector(proc.stdout, argv[0])
+    if ready and proc.log.wait_for(ready, 10) is None:
+        raise util.HarnessError("%s did not start: %s" % (argv,
+                                                          proc.log.text()))
+    return proc
+
+
+def raw_backend(ns, to, port=OUT_PORT, frm="b.example"):
+    """The legacy server's first bytes to the s2s-out listener, from inside
+    the namespace; what came back and how long it took."""
+    argv = ns.prefix() + [sys.executable, os.path.abspath(__file__), "--raw",
+                          json.dumps({"to": to, "from": frm, "port": port})]
+    env = dict(os.environ, PYTHONPATH=HERE)
+    r = util.run(argv, timeout=60, env=env)
+    lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
+    if not lines:
+        return {"data": "", "elapsed": -1, "error": r.stderr[-1000:]}
+    return json.loads(lines[-1])
+
+
+def raw_child(spec):
+    s = socket.create_connection(("127.0.0.1", spec["port"]), timeout=5)
+    t0 = time.monotonic()
+    s.sendall(("<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
+               "xmlns:stream='http://etherx.jabber.org/streams' "
+               "xmlns:db='jabber:server:dialback' from='%s' to='%s' "
+               "version='1.0'>" % (spec["from"], spec["to"])).encode())
+    data = b""
+    s.settimeout(40)
+    try:
+        while b"</stream:stream>" not in data:
+            b = s.recv(4096)
+            if not b:
+                break
+            data += b
+    except socket.timeout:
+        pass
+    print(json.dumps({"data": data.decode("utf-8", "replace"),
+                      "elapsed": time.monotonic() - t0}))
+    sys.stdout.flush()
+    os._exit(0)
+
+
+def run_clients(ns, spec, logfile, timeout=80.0):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = HERE + (":" + env["PYTHONPATH"]
+                                if env.get("PYTHONPATH") else "")
+    argv = ns.prefix() + [xmppclient.PYTHON, os.path.abspath(__file__),
+                          "--child", json.dumps(spec), logfile]
+    try:
+        r = util.run(argv, timeout=timeout, env=env)
+    except util.HarnessError as e:
+        return {"ok": False, "error": str(e), "steps": []}
+    lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
+    if not lines:
+        return {"ok": False, "steps": [], "error": "no result (exit %d): %s"
+                % (r.returncode, r.stderr[-2000:])}
+    return json.loads(lines[-1])
+
+
+def main(t):
+    daemon.binary()
+    why = netns.available() or prosody.available() or \
+        xmppclient.available()
+    if why:
+        raise util.Skip(why)
+    if not (util.which("dnsmasq") or os.access("/usr/sbin/dnsmasq",
+                                                os.X_OK)):
+        raise util.Skip("dnsmasq (dnsmasq-base) not installed")
+    openssl = util.require_tool("openssl")
+    t0 = time.monotonic()
+    tmp = util.make_tmpdir()
+    os.chmod(tmp, 0o711)
+    hosts = {"a.example": A_IP, "b.example": B_IP, "d.example": D_IP,
+             "e.example": E_IP, "weak.example": WEAK_IP,
+             "cbc.example": CBC_IP, "n.example": N_IP, "s.example": S_IP}
+    # the backend's view: every remote domain is xmppshield's s2s-out
+    ns = netns.Netns(dict(hosts, **{"out.example": "127.0.0.1"}))
+    remotes = ("a", "d", "e", "n", "s", "nx", "nowhere", "weak", "cbc",
+               "slow")
+    ns.start_dns(srv=["_xmpp-server._tcp.%s.example,out.example,%d"
+                      % (r, OUT_SILENT_PORT if r == "slow" else OUT_PORT)
+                      for r in remotes])
+    # xmppshield's view: the real records
+    start_dnsmasq(ns, REAL_DNS, [
+        "_xmpps-server._tcp.e.example,e.example,5270",
+        "_xmpps-server._tcp.weak.example,weak.example,5270",
+        "_xmpps-server._tcp.cbc.example,cbc.example,5270",
+        "_xmpp-server._tcp.nowhere.example,gone.example,5269",
+        # a.example's first target is a TLS-only port (no STARTTLS
+        # there): refused, the second one is used
+        "_xmpp-server._tcp.a.example,weak.example,5270,0,0",
+        "_xmpp-server._tcp.a.example,a.example,5269,10,0"], hosts)
+    silent = start_in_ns(ns, [sys.executable, "-c",
+                              "import socket,time\n"
+                              "s=socket.socket(socket.AF_INET,"
+                              "socket.SOCK_DGRAM)\n"
+                              "s.bind(('%s',53))\nprint('bound',flush=True)\n"
+                              "time.sleep(3600)" % SILENT_DNS], r"bound")
+
+    test_ca = certs.CA(tmp, "federation test CA")
+    ca, ce = test_ca.issue("a.example"), test_ca.issue("e.example")
+    cd = test_ca.issue("other.example")
+    cweak, ccbc = test_ca.issue("weak.example"), test_ca.issue("cbc.example")
+    cb, cs = test_ca.issue("b.example"), test_ca.issue("s.example")
+    dirs = {}
+    for n in ("a", "b", "d", "e", "n", "s"):
+        dirs[n] = os.path.join(tmp, n)
+        os.mkdir(dirs[n], 0o711)
+    pa = RemoteProsody(dirs["a"], ns, ["a.example"], A_IP, 5222, 5269,
+                       cert=ca, require=True)
+    pb = NsProsody(dirs["b"], ns, ["b.example"], "127.0.0.1", 15222, 15269)
+    pd = RemoteProsody(dirs["d"], ns, ["d.example"], D_IP, 5222, 5269,
+                       cert=cd, require=True)
+    pe = RemoteProsody(dirs["e"], ns, ["e.example"], E_IP, 5222, 5269,
+                       cert=ce, require=True, direct=True)
+    # a remote without TLS at all (no tls module: no <starttls/>)
+    pn = NsProsody(dirs["n"], ns, ["n.example"], N_IP, 5222, 5269)
+    # a remote that requires certificate authentication: Prosody's
+    # s2s_secure_auth (it trusts the test CA, which issued ours)
+    ps = RemoteProsody(dirs["s"], ns, ["s.example"], S_IP, 5222, 5269,
+                       cert=cs, require=True, secure_auth=test_ca.cert)
+    servers = {"a.example": pa, "b.example": pb, "d.example": pd,
+               "e.example": pe, "s.example": ps}
+    for p in (pa, pb, pd, pe, pn, ps):
+        p.start()
+    for jid, pw in USERS.items():
+        user, host = jid.split("@")
+        servers[host].register_at(user, host, pw)
+    for ip, cert, opt in ((WEAK_IP, cweak, ["-tls1", "-cipher",
+                                             "ALL:@SECLEVEL=0"]),
+                          (CBC_IP, ccbc, ["-tls1_2", "-cipher",
+                                          "ECDHE-RSA-AES128-SHA:"
+                                          "ECDHE-ECDSA-AES128-SHA"])):
+        start_in_ns(ns, [openssl, "s_server", "-quiet", "-accept",
+                         ip + ":5270", "-cert", cert.cert, "-key", cert.key,
+                         "-naccept", "50"] + opt)
+    tap.diag("namespace %s, Prosody A, B, D, E up in %.2f s"
+             % (ns.name, time.monotonic() - t0))
+
+    out = {"kind": "s2s-out", "domains": "b.example",
+           "s2s_out_resolver": REAL_DNS + ":53",
+           "s2s_out_timeout": str(TIMEOUT)}
+    d = daemon.Daemon(tmp, {
+        "global": {"log_level": "debug"},
+        "tls": {"s2s_ca_file": test_ca.cert},
+        "domain b.example": {"certificate": cb.cert, "key": cb.key},
+        "listener c2s": {"listen": B_IP + ":5222",
+                         "backend": "127.0.0.1:15222",
+                         "domains": "b.example"},
+        "listener s2s": {"listen": B_IP + ":5269", "kind": "s2s",
+                         "backend": "127.0.0.1:15269",
+                         "domains": "b.example", "s2s_verify": "require"},
+        "listener s2s-out": dict(out, listen="127.0.0.1:%d" % OUT_PORT),
+        "listener s2s-out-slow": dict(
+            out, listen="127.0.0.1:%d" % OUT_SILENT_PORT,
+            s2s_out_resolver=SILENT_DNS + ":53"),
+    }, prefix=ns.prefix()).start()
+    mark = d.mark()
+
+    spec = {
+        "bob": {"jid": "bob@b.example", "pw": USERS["bob@b.example"],
+                "host": "127.0.0.1", "port": 15222, "tls": "none"},
+        "alice": {"jid": "alice@a.example", "pw": USERS["alice@a.example"],
+                  "host": A_IP, "port": 5222, "tls": "none"},
+        "erin": {"jid": "erin@e.example", "pw": USERS["erin@e.example"],
+                 "host": E_IP, "port": 5222, "tls": "none"},
+        "sam": {"jid": "sam@s.example", "pw": USERS["sam@s.example"],
+                "host": S_IP, "port": 5222, "tls": "none"},
+    }
+    r = run_clients(ns, spec, os.path.join(tmp, "clients.log"))
+
+    def diag():
+        return "%s steps=%s\n-- clients:\n%s\n-- xmppshield:\n%s\n" \
+            "-- Prosody A:\n%s\n-- Prosody B:\n%s\n-- Prosody E:\n%s" % (
+                r.get("error"), r.get("steps"),
+                util.tail_file(os.path.join(tmp, "clients.log"), 25),
+                d.text(mark)[-4000:], util.tail_file(pa.log, 60),
+                util.tail_file(pb.log, 40), util.tail_file(pe.log, 40))
+
+    est = [daemon.parse_line(x) for x in
+           d.lines_matching(r"event=s2s-out-established\b", mark)]
+    with t.case("bob@b.example -> alice@a.example: legacy Prosody B (no "
+                "s2s TLS) through s2s-out, STARTTLS to Prosody A which "
+                "requires encryption, certificate verified, dialback "
+                "relayed; alice's reply comes back inbound") as k:
+        k.check("msg_alice" in r.get("steps", []), "alice got bob's message",
+                diag())
+        k.check("reply_alice" in r.get("steps", []), "bob got alice's reply",
+                diag())
+        k.check(any(e.get("remote") == "a.example" and e.get("direct") ==
+                    "no" and e.get("verified") == "yes" and
+                    e.get("name") not in (None, "none") for e in est),
+                "event=s2s-out-established remote=a.example direct=no "
+                "verified=yes", est)
+    with t.case("a.example's first SRV target speaks no XMPP (a TLS-only "
+                "port): event=s2s-out-retry, then the second target") as k:
+        retry = [daemon.parse_line(x) for x in
+                 d.lines_matching(r"event=s2s-out-retry\b", mark)]
+        k.check(any(e.get("remote") == "a.example" and
+                    e.get("reason") == "no-starttls" and
+                    e.get("address") == WEAK_IP + ":5270" for e in retry),
+                "event=s2s-out-retry remote=a.example reason=no-starttls "
+                "address=%s:5270" % WEAK_IP, d.text(mark)[-3000:])
+        k.check(all(e.get("address") == A_IP + ":5269" for e in est
+                    if e.get("remote") == "a.example"),
+                "established with %s:5269" % A_IP, est)
+    with t.case("bob@b.example -> erin@e.example: remote reachable only by "
+                "XEP-0368 direct TLS (_xmpps-server SRV)") as k:
+        k.check("msg_erin" in r.get("steps", []), "erin got bob's message",
+                diag())
+        k.check("reply_erin" in r.get("steps", []), "bob got erin's reply",
+                diag())
+        k.check(any(e.get("remote") == "e.example" and
+                    e.get("direct") == "yes" and e.get("verified") == "yes"
+                    for e in est),
+                "event=s2s-out-established remote=e.example direct=yes", est)
+    with t.case("bob@b.example -> sam@s.example: a remote that requires "
+                "certificate authentication (s2s_secure_auth = true): "
+                "xmppshield's client certificate for b.example passes, "
+                "B's dialback is relayed") as k:
+        k.check("msg_sam" in r.get("steps", []), "sam got bob's message",
+                diag())
+        k.check("reply_sam" in r.get("steps", []), "bob got sam's reply",
+                diag())
+        k.check(any(e.get("remote") == "s.example" and
+                    e.get("verified") == "yes" for e in est),
+                "event=s2s-out-established remote=s.example verified=yes",
+                est)
+        k.check(re.search(r"certificate chain validation result: valid",
+                          ps.log_text()),
+                "Prosody S validated the certificate xmppshield presented "
+                "(else s2s_secure_auth refuses the stream)",
+                util.tail_file(ps.log, 30))
+    with t.case("Prosody B never saw <starttls/> from the remotes (it has "
+                "no TLS) and its dialback was accepted") as k:
+        log = pb.log_text()
+        for dom in ("a.example", "e.example"):
+            k.check(re.search(r"[Oo]utgoing s2s connection b\.example->%s "
+                              r"complete" % re.escape(dom), log),
+                    "B: outgoing s2s b.example->%s complete" % dom,
+                    util.tail_file(pb.log, 30))
+
+    def refused(name, to, reason, cond, port=OUT_PORT):
+        m = d.mark()
+        got = raw_backend(ns, to, port)
+        with t.case(name) as k:
+            line = d.wait_for(r"event=s2s-out-failed\b.*remote=%s\b"
+                              % re.escape(to), start=m, timeout=5)
+            e = daemon.parse_line(line) if line else {}
+            k.check(e.get("reason") == reason,
+                    "event=s2s-out-failed remote=%s reason=%s" % (to, reason),
+                    d.text(m)[-2000:])
+            data = got.get("data", "")
+            k.check(re.search(r"<stream:stream [^>]*from='%s'" %
+                              re.escape(to), data) and
+                    "<%s xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+                    % cond in data and data.endswith("</stream:stream>"),
+                    "the backend got a header from %s and <%s/>, then "
+                    "</stream:stream>" % (to, cond), got)
+            k.check(0 <= got.get("elapsed", -1) <= TIMEOUT + 2,
+                    "within s2s_out_timeout (%d s) + 2 s: %.2f s"
+                    % (TIMEOUT, got.get("elapsed", -1)), got)
+            k.check("msg" not in data, "no remote byte reached the backend")
+            return e
+
+    e = refused("refused: d.example's certificate names other.example "
+                "(s2s_verify = require by default on s2s-out)", "d.example",
+                "peer-unverified", "remote-connection-failed")
+    t.ok("name-mismatch" in e.get("detail", ""), "detail says name-mismatch",
+         e)
+    refused("refused: weak.example offers only TLS 1.0", "weak.example",
+            "tls-failed", "remote-connection-failed")
+    refused("refused: cbc.example offers only CBC suites", "cbc.example",
+            "tls-failed", "remote-connection-failed")
+    refused("refused: n.example offers no TLS (no <starttls/> in its "
+            "features)", "n.example", "no-starttls",
+            "remote-connection-failed")
+    refused("bad DNS: nx.example does not exist (NXDOMAIN)", "nx.example",
+            "dns-not-found", "host-unknown")
+    refused("bad DNS: nowhere.example's SRV points to a name without "
+            "address", "nowhere.example", "dns-not-found", "host-unknown")
+    refused("bad DNS: a resolver that never answers", "slow.example",
+            "dns-timeout", "remote-connection-failed", port=OUT_SILENT_PORT)
+    with t.case("refused: the backend's header names a domain this "
+                "listener does not serve as 'from'") as k:
+        got = raw_backend(ns, "a.example", frm="evil.example")
+        k.check("<host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+                in got.get("data", ""), "<host-unknown/>", got)
+    rc = d.stop()
+    t.ok(rc == 0 and "Sanitizer" not in d.text() and
+         "runtime error" not in d.text(),
+         "xmppshield exited 0 on SIGTERM, no sanitizer report",
+         "rc=%s %s" % (rc, d.text()[-2000:]))
+    for p in (pa, pb, pd, pe, pn, ps):
+        p.stop()
+    util.run_cleanups()
+    t.ok(ns.gone(), "namespace %s removed" % ns.name)
+    tap.diag("outgoing federation test total %.1f s"
+             % (time.monotonic() - t0))
+
+
+# --------------------------------------------------------------------------
+# the child: slixmpp clients inside the namespace
+
+def child(spec, logfile):
+    import asyncio
+    import logging
+    import uuid
+
+    import slixmpp
+
+    logging.basicConfig(filename=logfile, level=logging.DEBUG,
+                        format="%(asctime)s %(name)s %(message)s")
+    result = {"ok": False, "steps": [], "error": None, "errors": []}
+    steps = result["steps"]
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+
+    class Client(slixmpp.ClientXMPP):
+        def __init__(self, name, s):
+            super().__init__(s["jid"] + "/out", s["pw"], plugin_config={
+                "feature_mechanisms": {"use_mech": "SCRAM-SHA-1",
+                                       "unencrypted_scram": True,
+                                       "unencrypted_plain": False}})
+            self.name, self.s = name, s
+            self.whitespace_keepalive = False
+            self.reconnect_max_attempts = 0
+            self.started = loop.create_future()
+            self.messages = asyncio.Queue()
+            self.add_event_handler("session_start", self._start)
+            self.add_event_handler("message", self._message)
+            self.add_event_handler("message_error", self._message)
+
+        def _start(self, e):
+            if not self.started.done():
+                self.started.set_result(True)
+
+        def _message(self, m):
+            if m["type"] == "error":
+                result["errors"].append("%s got error %s from %s" % (
+                    self.name, m["error"]["condition"], m["from"]))
+            self.messages.put_nowait((str(m["from"].bare), m["body"]))
+
+        def go(self):
+            self.connect(address=(self.s["host"], self.s["port"]),
+                         use_ssl=False, force_starttls=False,
+                         disable_starttls=True)
+
+    clients = {n: Client(n, s) for n, s in spec.items()}
+
+    async def expect_msg(c, frm, body, t=25):
+        while True:
+            got = await asyncio.wait_for(c.messages.get(), t)
+            if got == (frm, body):
+                return
+
+    async def exchange(b, peer, tag):
+        tb = "from-bob-" + uuid.uuid4().hex
+        b.send_message(mto=peer.boundjid.bare, mbody=tb, mtype="chat")
+        await expect_msg(peer, b.boundjid.bare, tb)
+        steps.append("msg_" + tag)
+        tr = "reply-" + uuid.uuid4().hex
+        peer.send_message(mto=b.boundjid.bare, mbody=tr, mtype="chat")
+        await expect_msg(b, peer.boundjid.bare, tr)
+        steps.append("reply_" + tag)
+
+    async def scenario():
+        for c in clients.values():
+            c.go()
+        await asyncio.wait_for(asyncio.gather(
+            *(c.started for c in clients.values())), 15)
+        steps.append("login")
+        for c in clients.values():
+            c.send_presence()
+            await asyncio.wait_for(c.get_roster(), 10)
+        b = clients["bob"]
+        got = await asyncio.gather(
+            *(exchange(b, c, n) for n, c in clients.items() if n != "bob"),
+            return_exceptions=True)
+        bad = [g for g in got if isinstance(g, Exception)]
+        if bad:
+            raise RuntimeError("exchange failed: %r %s" % (bad,
+                                                          result["errors"]))
+        for cl in clients.values():
+            await asyncio.wait_for(cl.disconnect(wait=2.0), 8)
+        steps.append("disconnect")
+        result["ok"] = True
+
+    try:
+        loop.run_until_complete(asyncio.wait_for(scenario(), 70))
+    except Exception as e:
+        result["error"] = "%s: %s" % (type(e).__name__, e)
+    finally:
+        for c in clients.values():
+            try:
+                if c.transport:
+                    c.transport.abort()
+            except Exception:
+                pass
+    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(json.loads(sys.argv[2]), sys.argv[3])
+    if len(sys.argv) > 1 and sys.argv[1] == "--raw":
+        raw_child(json.loads(sys.argv[2]))
+    tap.main(main)
