@@ -25,6 +25,7 @@ import sys
 import time
 
 from lib import certs, common, daemon, expect, fedworld, prosody, tap, util
+from lib import xmppclient
 
 A_IP, B_IP, D_IP = "127.0.0.10", "127.0.0.20", "127.0.0.30"
 USERS = {"alice@a.example": "alice-Fed-1", "bob@b.example": "bob-Fed-2",
@@ -431,20 +432,7 @@ def child(spec, logfile):
         steps.append("disconnect")
         result["ok"] = True
 
-    try:
-        loop.run_until_complete(asyncio.wait_for(scenario(), 60))
-    except Exception as e:
-        result["error"] = "%s: %s" % (type(e).__name__, e)
-    finally:
-        for c in clients.values():
-            try:
-                if c.transport:
-                    c.transport.abort()
-            except Exception:
-                pass
-    sys.stdout.write(json.dumps(result) + "\n")
-    sys.stdout.flush()
-    os._exit(0)
+    xmppclient.finish_child(loop, scenario, clients.values(), result, 60)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ import subprocess
 import sys
 import time
 
-from lib import certs, daemon, fedworld, prosody, tap, util
+from lib import certs, daemon, fedworld, prosody, tap, util, xmppclient
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -473,20 +473,7 @@ def child(spec, logfile):
         steps.append("disconnect")
         result["ok"] = True
 
-    try:
-        loop.run_until_complete(asyncio.wait_for(scenario(), 70))
-    except Exception as e:
-        result["error"] = "%s: %s" % (type(e).__name__, e)
-    finally:
-        for c in clients.values():
-            try:
-                if c.transport:
-                    c.transport.abort()
-            except Exception:
-                pass
-    sys.stdout.write(json.dumps(result) + "\n")
-    sys.stdout.flush()
-    os._exit(0)
+    xmppclient.finish_child(loop, scenario, clients.values(), result, 70)
 
 
 if __name__ == "__main__":
