@@ -385,13 +385,20 @@ metrics_accepted(const char *listener)
 	    __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
 }
 
-void
-metrics_refused(const char *listener, const char *reason)
+/* One more in family f, labelled reason="REASON". */
+static void
+count_reason(enum family f, const char *listener, const char *reason)
 {
 	static const char *const names[] = { "reason" };
 
 	if (store != NULL)
-		count_keyed(FAM_REFUSED, listener, names, &reason, 1, 1);
+		count_keyed(f, listener, names, &reason, 1, 1);
+}
+
+void
+metrics_refused(const char *listener, const char *reason)
+{
+	count_reason(FAM_REFUSED, listener, reason);
 }
 
 void
@@ -431,20 +438,13 @@ metrics_handshake(const char *listener, const char *version,
 void
 metrics_handshake_failed(const char *listener, const char *reason)
 {
-	static const char *const names[] = { "reason" };
-
-	if (store != NULL)
-		count_keyed(FAM_HANDSHAKE_FAIL, listener, names, &reason, 1,
-		    1);
+	count_reason(FAM_HANDSHAKE_FAIL, listener, reason);
 }
 
 void
 metrics_backend_failed(const char *listener, const char *reason)
 {
-	static const char *const names[] = { "reason" };
-
-	if (store != NULL)
-		count_keyed(FAM_BACKEND_FAIL, listener, names, &reason, 1, 1);
+	count_reason(FAM_BACKEND_FAIL, listener, reason);
 }
 
 void

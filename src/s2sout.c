@@ -266,6 +266,25 @@ fail(struct s2sout *o, const char *reason, enum xmpp_condition cond,
 	finish(o);
 }
 
+/* A relaying session ends between stanzas: its event=s2s-out-closed line
+   (reason: idle or shutdown), <COND/> to the backend, the stream's end to
+   the remote, then finish. */
+static void
+close_relay(struct s2sout *o, const char *reason, enum xmpp_condition cond)
+{
+	log_msg(LOG_INFO, "event=s2s-out-closed session=%llu "
+	    "listener=%s from=%s remote=%s address=%s reason=%s "
+	    "detail=- duration=%.3f", o->id, o->l->name, o->ours,
+	    o->remote, o->address, reason, monotime_now() - o->start);
+	end_backend(o, cond, NULL);
+	if (o->rfd != -1) {
+		evbuffer_add(o->remote_out, XMPP_STREAM_END,
+		    strlen(XMPP_STREAM_END));
+		flush_remote(o);
+	}
+	finish(o);
+}
+
 static void
 on_timer(evutil_socket_t fd, short what, void *arg)
 {
@@ -278,18 +297,8 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (o->state == S2SOUT_RELAY) {
-		log_msg(LOG_INFO, "event=s2s-out-closed session=%llu "
-		    "listener=%s from=%s remote=%s address=%s reason=idle "
-		    "detail=- duration=%.3f", o->id, o->l->name, o->ours,
-		    o->remote, o->address, monotime_now() - o->start);
 		/* idle */
-		end_backend(o, XMPP_COND_CONNECTION_TIMEOUT, NULL);
-		if (o->rfd != -1) {
-			evbuffer_add(o->remote_out, XMPP_STREAM_END,
-			    strlen(XMPP_STREAM_END));
-			flush_remote(o);
-		}
-		finish(o);
+		close_relay(o, "idle", XMPP_COND_CONNECTION_TIMEOUT);
 		return;
 	}
 	fail(o, "timeout", XMPP_COND_REMOTE_CONNECTION_FAILED,
@@ -1264,19 +1273,9 @@ s2sout_shutdown_all(struct server *srv)
 			    "xmppshield is stopping");
 			continue;
 		}
-		log_msg(LOG_INFO, "event=s2s-out-closed session=%llu "
-		    "listener=%s from=%s remote=%s address=%s reason=shutdown "
-		    "detail=- duration=%.3f", o->id, o->l->name, o->ours,
-		    o->remote, o->address, monotime_now() - o->start);
 		o->reason = "shutdown";
 		/* Both directions move whole units: this lands between
 		   stanzas. */
-		end_backend(o, XMPP_COND_SYSTEM_SHUTDOWN, NULL);
-		if (o->rfd != -1) {
-			evbuffer_add(o->remote_out, XMPP_STREAM_END,
-			    strlen(XMPP_STREAM_END));
-			flush_remote(o);
-		}
-		finish(o);
+		close_relay(o, "shutdown", XMPP_COND_SYSTEM_SHUTDOWN);
 	}
 }

@@ -12,7 +12,7 @@ over TCP the kernel batches a drip."""
 import os
 import time
 
-from lib import certs, common, daemon, expect, raw, spy, tap, util
+from lib import common, daemon, expect, raw, spy, tap, util
 
 MAX_STANZA = 128 * 1024
 RATIO = 4.0
@@ -38,11 +38,7 @@ def drip(cl, data):
 
 
 def main(t):
-    daemon.binary()
-    util.require_tool("openssl")
-    tmp = util.make_tmpdir()
-    cert = certs.make_certs(tmp)["rsa"]
-    backend = spy.Spy()
+    tmp, cert, backend = common.spy_world()
     backend.handler = spy.xmpp_script(spy.MECHANISMS)
     d = daemon.Daemon(tmp, daemon.base_config(
         cert, backend.port,

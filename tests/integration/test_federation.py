@@ -24,7 +24,7 @@ import re
 import sys
 import time
 
-from lib import certs, common, daemon, expect, netns, prosody, tap, util
+from lib import certs, common, daemon, expect, fedworld, prosody, tap, util
 from lib import xmppclient
 
 A_IP, B_IP, D_IP = "127.0.0.10", "127.0.0.20", "127.0.0.30"
@@ -127,38 +127,15 @@ log = {{ {{ levels = {{ min = "debug" }}, to = "file", filename = {log} }},
 def run_clients(ns, spec, logfile, timeout=70.0):
     """The federation scenario in a child (slixmpp) inside the namespace;
     returns its JSON result."""
-    env = dict(os.environ)
-    here = os.path.dirname(os.path.abspath(__file__))
-    env["PYTHONPATH"] = here + (":" + env["PYTHONPATH"]
-                                if env.get("PYTHONPATH") else "")
-    argv = ns.prefix() + [xmppclient.PYTHON, os.path.abspath(__file__),
-                          "--child", json.dumps(spec), logfile]
-    try:
-        r = util.run(argv, timeout=timeout, env=env)
-    except util.HarnessError as e:
-        return {"ok": False, "error": str(e), "steps": []}
-    lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
-    if not lines:
-        return {"ok": False, "steps": [], "error": "no result (exit %d): %s"
-                % (r.returncode, r.stderr[-2000:])}
-    return json.loads(lines[-1])
+    return fedworld.run_clients(ns, __file__, spec, logfile, timeout)
 
 
 def main(t):
-    daemon.binary()
-    why = netns.available() or prosody.available() or \
-        xmppclient.available()
-    if why:
-        raise util.Skip(why)
-    if not (util.which("dnsmasq") or os.access("/usr/sbin/dnsmasq",
-                                                os.X_OK)):
-        raise util.Skip("dnsmasq (dnsmasq-base) not installed")
+    fedworld.require()
     t0 = time.monotonic()
-    tmp = util.make_tmpdir()
-    os.chmod(tmp, 0o711)
-    ns = netns.Netns({"a.example": A_IP, "b.example": B_IP,
-                      "c.example": B_IP, "d.example": D_IP})
-    ns.start_dns(srv=["_xmpps-server._tcp.c.example,c.example,5270"])
+    tmp, ns = fedworld.world({"a.example": A_IP, "b.example": B_IP,
+                              "c.example": B_IP, "d.example": D_IP},
+                             ["_xmpps-server._tcp.c.example,c.example,5270"])
     # the servers' certificates for s2s come from a test CA that
     # xmppshield trusts (s2s_ca_file); D's names another domain
     test_ca = certs.CA(tmp, "federation test CA")
@@ -167,21 +144,14 @@ def main(t):
     cb = certs.make_cert(tmp, "ecdsa", "b.example")
     cc = certs.make_cert(tmp, "rsa", "c.example")
 
-    dirs = {}
-    for n in ("a", "b", "d"):
-        dirs[n] = os.path.join(tmp, n)
-        os.mkdir(dirs[n], 0o711)
+    dirs = fedworld.server_dirs(tmp, ("a", "b", "d"))
     pa = NsProsody(dirs["a"], ns, ["a.example"], A_IP, 5222, 5269, cert=ca)
     pb = NsProsody(dirs["b"], ns, ["b.example", "c.example"], "127.0.0.1",
                    15222, 15269)
     pd = NsProsody(dirs["d"], ns, ["d.example"], D_IP, 5222, 5269, cert=cd)
     servers = {"a.example": pa, "b.example": pb, "c.example": pb,
                "d.example": pd}
-    for p in (pa, pb, pd):
-        p.start()
-    for jid, pw in USERS.items():
-        user, host = jid.split("@")
-        servers[host].register_at(user, host, pw)
+    fedworld.start_servers((pa, pb, pd), servers, USERS)
     tap.diag("namespace %s, Prosody A, B and D up in %.2f s"
              % (ns.name, time.monotonic() - t0))
 
@@ -462,20 +432,7 @@ def child(spec, logfile):
         steps.append("disconnect")
         result["ok"] = True
 
-    try:
-        loop.run_until_complete(asyncio.wait_for(scenario(), 60))
-    except Exception as e:
-        result["error"] = "%s: %s" % (type(e).__name__, e)
-    finally:
-        for c in clients.values():
-            try:
-                if c.transport:
-                    c.transport.abort()
-            except Exception:
-                pass
-    sys.stdout.write(json.dumps(result) + "\n")
-    sys.stdout.flush()
-    os._exit(0)
+    xmppclient.finish_child(loop, scenario, clients.values(), result, 60)
 
 
 if __name__ == "__main__":

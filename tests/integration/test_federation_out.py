@@ -40,7 +40,7 @@ import subprocess
 import sys
 import time
 
-from lib import certs, daemon, netns, prosody, tap, util, xmppclient
+from lib import certs, daemon, fedworld, prosody, tap, util, xmppclient
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -108,29 +108,6 @@ class RemoteProsody(NsProsody):
         return self
 
 
-def start_dnsmasq(ns, address, srv, hosts):
-    """A second dnsmasq inside the namespace (xmppshield's view)."""
-    path = os.path.join(ns.etc, "hosts-" + address)
-    with open(path, "w") as f:
-        for name, addr in sorted(hosts.items()):
-            f.write("%s %s\n" % (addr, name))
-    argv = [util.which("dnsmasq") or "/usr/sbin/dnsmasq",
-            "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
-            "--no-hosts", "--no-poll", "--addn-hosts=" + path,
-            "--listen-address=" + address, "--bind-interfaces", "--port=53",
-            "--local=/example/", "--pid-file=", "--user=root",
-            "--log-facility=-", "--log-queries"]
-    argv += ["--srv-host=" + s for s in srv]
-    proc = subprocess.Popen(ns.prefix() + argv, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    util.on_cleanup(util.stop_process, proc)
-    proc.log = util.LineCollector(proc.stderr, "dnsmasq-" + address)
-    if proc.log.wait_for(r"\bstarted\b", 10) is None:
-        raise util.HarnessError("dnsmasq did not start: %s" % proc.log.text())
-    return proc
-
-
 def start_in_ns(ns, argv, ready=None):
     proc = subprocess.Popen(ns.prefix() + argv, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -179,47 +156,26 @@ def raw_child(spec):
 
 
 def run_clients(ns, spec, logfile, timeout=80.0):
-    env = dict(os.environ)
-    env["PYTHONPATH"] = HERE + (":" + env["PYTHONPATH"]
-                                if env.get("PYTHONPATH") else "")
-    argv = ns.prefix() + [xmppclient.PYTHON, os.path.abspath(__file__),
-                          "--child", json.dumps(spec), logfile]
-    try:
-        r = util.run(argv, timeout=timeout, env=env)
-    except util.HarnessError as e:
-        return {"ok": False, "error": str(e), "steps": []}
-    lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
-    if not lines:
-        return {"ok": False, "steps": [], "error": "no result (exit %d): %s"
-                % (r.returncode, r.stderr[-2000:])}
-    return json.loads(lines[-1])
+    return fedworld.run_clients(ns, __file__, spec, logfile, timeout)
 
 
 def main(t):
-    daemon.binary()
-    why = netns.available() or prosody.available() or \
-        xmppclient.available()
-    if why:
-        raise util.Skip(why)
-    if not (util.which("dnsmasq") or os.access("/usr/sbin/dnsmasq",
-                                                os.X_OK)):
-        raise util.Skip("dnsmasq (dnsmasq-base) not installed")
+    fedworld.require()
     openssl = util.require_tool("openssl")
     t0 = time.monotonic()
-    tmp = util.make_tmpdir()
-    os.chmod(tmp, 0o711)
     hosts = {"a.example": A_IP, "b.example": B_IP, "d.example": D_IP,
              "e.example": E_IP, "weak.example": WEAK_IP,
              "cbc.example": CBC_IP, "n.example": N_IP, "s.example": S_IP}
-    # the backend's view: every remote domain is xmppshield's s2s-out
-    ns = netns.Netns(dict(hosts, **{"out.example": "127.0.0.1"}))
     remotes = ("a", "d", "e", "n", "s", "nx", "nowhere", "weak", "cbc",
                "slow")
-    ns.start_dns(srv=["_xmpp-server._tcp.%s.example,out.example,%d"
-                      % (r, OUT_SILENT_PORT if r == "slow" else OUT_PORT)
-                      for r in remotes])
+    # the backend's view: every remote domain is xmppshield's s2s-out
+    tmp, ns = fedworld.world(
+        dict(hosts, **{"out.example": "127.0.0.1"}),
+        ["_xmpp-server._tcp.%s.example,out.example,%d"
+         % (r, OUT_SILENT_PORT if r == "slow" else OUT_PORT)
+         for r in remotes])
     # xmppshield's view: the real records
-    start_dnsmasq(ns, REAL_DNS, [
+    ns.start_dns(address=REAL_DNS, hosts=hosts, srv=[
         "_xmpps-server._tcp.e.example,e.example,5270",
         "_xmpps-server._tcp.weak.example,weak.example,5270",
         "_xmpps-server._tcp.cbc.example,cbc.example,5270",
@@ -227,7 +183,7 @@ def main(t):
         # a.example's first target is a TLS-only port (no STARTTLS
         # there): refused, the second one is used
         "_xmpp-server._tcp.a.example,weak.example,5270,0,0",
-        "_xmpp-server._tcp.a.example,a.example,5269,10,0"], hosts)
+        "_xmpp-server._tcp.a.example,a.example,5269,10,0"])
     silent = start_in_ns(ns, [sys.executable, "-c",
                               "import socket,time\n"
                               "s=socket.socket(socket.AF_INET,"
@@ -240,10 +196,7 @@ def main(t):
     cd = test_ca.issue("other.example")
     cweak, ccbc = test_ca.issue("weak.example"), test_ca.issue("cbc.example")
     cb, cs = test_ca.issue("b.example"), test_ca.issue("s.example")
-    dirs = {}
-    for n in ("a", "b", "d", "e", "n", "s"):
-        dirs[n] = os.path.join(tmp, n)
-        os.mkdir(dirs[n], 0o711)
+    dirs = fedworld.server_dirs(tmp, ("a", "b", "d", "e", "n", "s"))
     pa = RemoteProsody(dirs["a"], ns, ["a.example"], A_IP, 5222, 5269,
                        cert=ca, require=True)
     pb = NsProsody(dirs["b"], ns, ["b.example"], "127.0.0.1", 15222, 15269)
@@ -259,11 +212,7 @@ def main(t):
                        cert=cs, require=True, secure_auth=test_ca.cert)
     servers = {"a.example": pa, "b.example": pb, "d.example": pd,
                "e.example": pe, "s.example": ps}
-    for p in (pa, pb, pd, pe, pn, ps):
-        p.start()
-    for jid, pw in USERS.items():
-        user, host = jid.split("@")
-        servers[host].register_at(user, host, pw)
+    fedworld.start_servers((pa, pb, pd, pe, pn, ps), servers, USERS)
     for ip, cert, opt in ((WEAK_IP, cweak, ["-tls1", "-cipher",
                                              "ALL:@SECLEVEL=0"]),
                           (CBC_IP, ccbc, ["-tls1_2", "-cipher",
@@ -524,20 +473,7 @@ def child(spec, logfile):
         steps.append("disconnect")
         result["ok"] = True
 
-    try:
-        loop.run_until_complete(asyncio.wait_for(scenario(), 70))
-    except Exception as e:
-        result["error"] = "%s: %s" % (type(e).__name__, e)
-    finally:
-        for c in clients.values():
-            try:
-                if c.transport:
-                    c.transport.abort()
-            except Exception:
-                pass
-    sys.stdout.write(json.dumps(result) + "\n")
-    sys.stdout.flush()
-    os._exit(0)
+    xmppclient.finish_child(loop, scenario, clients.values(), result, 70)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import os
 import sys
 import time
 
-from lib import certs, daemon, netns, prosody, tap, util, xmppclient
+from lib import certs, daemon, fedworld, tap, util
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -34,24 +34,16 @@ OUT_PORT = 15270
 
 
 def main(t):
-    daemon.binary()
-    why = netns.available() or prosody.available() or \
-        xmppclient.available()
-    if why:
-        raise util.Skip(why)
-    if not (util.which("dnsmasq") or os.access("/usr/sbin/dnsmasq",
-                                                os.X_OK)):
-        raise util.Skip("dnsmasq (dnsmasq-base) not installed")
+    fedworld.require()
     nft = util.which("nft") or ("/usr/sbin/nft" if os.access(
         "/usr/sbin/nft", os.X_OK) else None)
     if not nft:
         raise util.Skip("nft (nftables) not installed")
     t0 = time.monotonic()
-    tmp = util.make_tmpdir()
-    os.chmod(tmp, 0o711)
-    ns = netns.Netns({"a.example": A_IP, "b.example": B_IP,
-                      "e.example": E_IP}, tag="xmppshield-nft")
-    ns.start_dns(srv=["_xmpps-server._tcp.e.example,e.example,5270"])
+    tmp, ns = fedworld.world({"a.example": A_IP, "b.example": B_IP,
+                              "e.example": E_IP},
+                             ["_xmpps-server._tcp.e.example,e.example,5270"],
+                             tag="xmppshield-nft")
     rule = ("table ip xmppshield_test {\n chain output {\n"
             "  type nat hook output priority -100; policy accept;\n"
             "  meta skuid != 0 ip daddr != %s tcp dport 5269 "
@@ -63,10 +55,7 @@ def main(t):
     test_ca = certs.CA(tmp, "federation test CA")
     ca, ce, cb = (test_ca.issue(d) for d in ("a.example", "e.example",
                                              "b.example"))
-    dirs = {}
-    for n in ("a", "b", "e"):
-        dirs[n] = os.path.join(tmp, n)
-        os.mkdir(dirs[n], 0o711)
+    dirs = fedworld.server_dirs(tmp, ("a", "b", "e"))
     pa = fo.RemoteProsody(dirs["a"], ns, ["a.example"], A_IP, 5222, 5269,
                           cert=ca, require=True)
     pb = fo.NsProsody(dirs["b"], ns, ["b.example"], "127.0.0.1", 15222,
@@ -74,12 +63,9 @@ def main(t):
     pe = fo.RemoteProsody(dirs["e"], ns, ["e.example"], E_IP, 5222, 5269,
                           cert=ce, require=True, direct=True)
     servers = {"a.example": pa, "b.example": pb, "e.example": pe}
-    for p in (pa, pb, pe):
-        p.start()
-    for jid, pw in fo.USERS.items():
-        user, host = jid.split("@")
-        if host in servers:
-            servers[host].register_at(user, host, pw)
+    fedworld.start_servers((pa, pb, pe), servers, {
+        jid: pw for jid, pw in fo.USERS.items()
+        if jid.split("@")[1] in servers})
 
     d = daemon.Daemon(tmp, {
         "global": {"log_level": "debug"},

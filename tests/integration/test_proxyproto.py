@@ -10,7 +10,7 @@ import socket
 import ssl as tlsmod
 import struct
 
-from lib import certs, common, daemon, expect, raw, spy, tap, util
+from lib import common, daemon, expect, raw, spy, tap, util
 
 V2SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 PROXY_HEADER = "proxy-header"
@@ -75,11 +75,7 @@ def v2_header(src, dst, sport, dport):
 
 
 def main(t):
-    daemon.binary()
-    util.require_tool("openssl")
-    tmp = util.make_tmpdir()
-    cert = certs.make_certs(tmp)["rsa"]
-    backend = spy.Spy()
+    tmp, cert, backend = common.spy_world()
 
     def end_stream(conn):
         # answer the client's </stream:stream> like a server: close too

@@ -6,17 +6,13 @@ that offers more (a bug, or a stanza built to smuggle a STARTTLS offer
 past the proxy) used to get the 17th through to the client.  Now the
 stream ends with <internal-server-error/>, event=backend-error
 reason=bad-xml detail=strip-limit, and no offer reaches the client."""
-from lib import certs, common, daemon, expect, raw, spy, tap, util
+from lib import common, daemon, expect, raw, spy, tap, util
 
 LIMIT = 16
 
 
 def main(t):
-    daemon.binary()
-    util.require_tool("openssl")
-    tmp = util.make_tmpdir()
-    cert = certs.make_certs(tmp)["rsa"]
-    backend = spy.Spy()
+    tmp, cert, backend = common.spy_world()
     d = daemon.Daemon(tmp, daemon.base_config(cert, backend.port)).start()
 
     def offer(features):

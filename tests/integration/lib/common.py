@@ -2,7 +2,18 @@
 import re
 
 from . import daemon as daemon_mod
-from . import expect, raw, util
+from . import certs, expect, raw, spy, util
+
+
+def spy_world():
+    """What most single-daemon tests start from: the daemon built,
+    openssl here, a temporary directory with an RSA certificate, a spy
+    backend.  Returns (tmp, cert, backend)."""
+    daemon_mod.binary()
+    util.require_tool("openssl")
+    tmp = util.make_tmpdir()
+    cert = certs.make_certs(tmp)["rsa"]
+    return tmp, cert, spy.Spy()
 
 
 def relayed(cl, cafile=None, hdr=None, features=True):

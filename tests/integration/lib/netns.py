@@ -67,17 +67,26 @@ class Netns:
     def run(self, argv, **kw):
         return util.run(self.prefix() + argv, **kw)
 
-    def start_dns(self, srv=()):
-        """dnsmasq on DNS_ADDRESS:53 inside the namespace: the hosts file
+    def start_dns(self, srv=(), address=DNS_ADDRESS, hosts=None):
+        """dnsmasq on ADDRESS:53 inside the namespace: the hosts file
         for A records, srv ("_service._tcp.domain,target,port") for SRV,
         NXDOMAIN for every other name under .example; nothing forwarded
-        anywhere.  Returns the Popen; ready when it says so."""
+        anywhere.  Another address with its own hosts (name -> address)
+        gives a second view of DNS.  Returns the Popen; ready when it
+        says so."""
+        path, label = os.path.join(self.etc, "hosts"), "dnsmasq"
+        if hosts is not None:
+            path, label = os.path.join(self.etc, "hosts-" + address), \
+                "dnsmasq-" + address
+            with open(path, "w") as f:
+                for name, addr in sorted(hosts.items()):
+                    f.write("%s %s\n" % (addr, name))
         dnsmasq = util.require_tool(util.which("dnsmasq") or
                                     "/usr/sbin/dnsmasq")
         argv = [dnsmasq, "--keep-in-foreground", "--conf-file=/dev/null",
                 "--no-resolv", "--no-hosts", "--no-poll",
-                "--addn-hosts=" + os.path.join(self.etc, "hosts"),
-                "--listen-address=" + DNS_ADDRESS, "--bind-interfaces",
+                "--addn-hosts=" + path,
+                "--listen-address=" + address, "--bind-interfaces",
                 "--port=53", "--local=/example/", "--pid-file=",
                 "--user=root", "--log-facility=-", "--log-queries"]
         argv += ["--srv-host=" + s for s in srv]
@@ -86,7 +95,7 @@ class Netns:
                                 stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)
         util.on_cleanup(util.stop_process, proc)
-        proc.log = util.LineCollector(proc.stderr, "dnsmasq")
+        proc.log = util.LineCollector(proc.stderr, label)
         if proc.log.wait_for(r"\bstarted\b", 10) is None:
             raise util.HarnessError("dnsmasq did not start: %s"
                                     % proc.log.text())

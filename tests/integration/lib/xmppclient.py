@@ -75,6 +75,33 @@ def run_scenario(port, cafile=None, domain="example.org",
 # --------------------------------------------------------------------------
 # the child side
 
+def finish_child(loop, scenario, clients, result, deadline,
+                 timeout_error=None):
+    """The end of a slixmpp child: run scenario() on loop for at most
+    deadline seconds, an exception into result["error"] (timeout_error()
+    for a timeout, if given), every client's transport aborted, result
+    printed as one JSON line, the process gone."""
+    import asyncio
+    try:
+        loop.run_until_complete(asyncio.wait_for(scenario(), deadline))
+    except Exception as e:
+        if timeout_error is not None and \
+                isinstance(e, asyncio.TimeoutError):
+            result["error"] = timeout_error()
+        else:
+            result["error"] = "%s: %s" % (type(e).__name__, e)
+    finally:
+        for c in clients:
+            try:
+                if c.transport:
+                    c.transport.abort()
+            except Exception:
+                pass
+    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.flush()
+    os._exit(0)
+
+
 def _child(argv):
     import argparse
     import asyncio
@@ -247,22 +274,8 @@ def _child(argv):
             await step("disconnect_" + c.name, c.disconnect(wait=2.0), 8)
         result["ok"] = True
 
-    try:
-        loop.run_until_complete(asyncio.wait_for(scenario(), a.deadline))
-    except asyncio.TimeoutError:
-        result["error"] = "timeout after steps %s" % steps
-    except Exception as e:
-        result["error"] = "%s: %s" % (type(e).__name__, e)
-    finally:
-        for c in (alice, bob):
-            try:
-                if c.transport:
-                    c.transport.abort()
-            except Exception:
-                pass
-    sys.stdout.write(json.dumps(result) + "\n")
-    sys.stdout.flush()
-    os._exit(0)
+    finish_child(loop, scenario, (alice, bob), result, a.deadline,
+                 lambda: "timeout after steps %s" % steps)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,78 @@
+"""The federation tests' world: a network namespace with its own DNS
+(lib/netns.py), a private temporary directory the servers can read, one
+directory per Prosody, the servers started and their users registered,
+and the slixmpp scenario run in a child inside the namespace.
+
+    tmp, ns = fedworld.world(hosts, srv=[...])
+    dirs = fedworld.server_dirs(tmp, ("a", "b"))
+    fedworld.start_servers((pa, pb), servers, USERS)
+    r = fedworld.run_clients(ns, __file__, spec, logfile)
+"""
+import json
+import os
+
+from . import daemon, netns, prosody, util, xmppclient
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def require():
+    """Skip unless root, a namespace, Prosody, slixmpp and dnsmasq are
+    here (and the daemon is built)."""
+    daemon.binary()
+    why = netns.available() or prosody.available() or \
+        xmppclient.available()
+    if why:
+        raise util.Skip(why)
+    if not (util.which("dnsmasq") or os.access("/usr/sbin/dnsmasq",
+                                                os.X_OK)):
+        raise util.Skip("dnsmasq (dnsmasq-base) not installed")
+
+
+def world(hosts, srv, tag="xmppshield"):
+    """A temporary directory (0711: the servers run as their own users)
+    and a namespace with these names and SRV records; (tmp, ns)."""
+    tmp = util.make_tmpdir()
+    os.chmod(tmp, 0o711)
+    ns = netns.Netns(hosts, tag=tag)
+    ns.start_dns(srv=srv)
+    return tmp, ns
+
+
+def server_dirs(tmp, names):
+    """One directory (0711) per server name below tmp."""
+    dirs = {}
+    for n in names:
+        dirs[n] = os.path.join(tmp, n)
+        os.mkdir(dirs[n], 0o711)
+    return dirs
+
+
+def start_servers(procs, servers, users):
+    """Start every server in procs, then register each user
+    (jid -> password) on the server of its domain (servers: domain ->
+    server)."""
+    for p in procs:
+        p.start()
+    for jid, pw in users.items():
+        user, host = jid.split("@")
+        servers[host].register_at(user, host, pw)
+
+
+def run_clients(ns, script, spec, logfile, timeout):
+    """The federation scenario: `script --child SPEC LOGFILE` (slixmpp)
+    inside the namespace; returns its JSON result."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = HERE + (":" + env["PYTHONPATH"]
+                                if env.get("PYTHONPATH") else "")
+    argv = ns.prefix() + [xmppclient.PYTHON, os.path.abspath(script),
+                          "--child", json.dumps(spec), logfile]
+    try:
+        r = util.run(argv, timeout=timeout, env=env)
+    except util.HarnessError as e:
+        return {"ok": False, "error": str(e), "steps": []}
+    lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
+    if not lines:
+        return {"ok": False, "steps": [], "error": "no result (exit %d): %s"
+                % (r.returncode, r.stderr[-2000:])}
+    return json.loads(lines[-1])
