@@ -303,6 +303,7 @@ static void
 names_forget(struct xmlstream *xs)
 {
 	nameset_clear(&xs->names);
+	nameset_clear(&xs->hdr_names);
 	nameset_clear(&xs->unit_names);
 	xs->names_cost = xs->unit_cost = 0;
 	xs->ns_decls = 0;
@@ -324,8 +325,8 @@ unit_names_forget(struct xmlstream *xs)
 
 /*
  * Count the name p[0, n): in the parser's names_cost if this parser has
- * not met it; in the header's names while the header is read (not
- * primed); else in unit_cost if neither the header nor the unit had it,
+ * not met it; in the header's names while the header is read or
+ * primed; else in unit_cost if neither the header nor the unit had it,
  * whatever earlier units taught this parser, so that a unit's count is
  * the same in a kept parser and in a rebuilt one.  0, or -1 no memory.
  */
@@ -349,9 +350,7 @@ name_met(struct xmlstream *xs, const char *p, size_t n)
 		return -1;
 	if (r == 1)
 		xs->names_cost += NAME_COST + n;
-	if (xs->priming)
-		return 0;
-	if (xs->depth == 0)
+	if (xs->priming || xs->depth == 0)
 		return nameset_add(&xs->hdr_names, h) == -1 ? -1 : 0;
 	if (nameset_has(&xs->hdr_names, h))
 		return 0;
@@ -609,7 +608,8 @@ on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
 		/* The header's names live in every rebuilt parser. */
 		xs->primed = 1;
 		xs->ns_decls = 0;
-		count_names(xs);
+		if (count_names(xs) == -1)
+			fail(xs, XMLSTREAM_ERR_NO_MEMORY, "memory");
 		return;
 	}
 	if (!running(xs))
@@ -1019,7 +1019,6 @@ xmlstream_free(struct xmlstream *xs)
 	free(xs->cuts);
 	free(xs->buf);
 	names_forget(xs);
-	nameset_clear(&xs->hdr_names);
 	free(xs);
 }
 
@@ -1049,7 +1048,6 @@ xmlstream_reset(struct xmlstream *xs)
 		XML_ParserFree(xs->parser);
 	xs->parser = NULL;
 	names_forget(xs);
-	nameset_clear(&xs->hdr_names);
 	free(xs->hdr);
 	xs->hdr = NULL;
 	xs->hdrlen = 0;
