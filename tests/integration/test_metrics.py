@@ -140,6 +140,22 @@ def not_after_epoch(crt):
         tzinfo=datetime.timezone.utc).timestamp())
 
 
+def read_to_close(s):
+    """Everything the peer sends until it closes (or the socket fails),
+    then the socket is closed."""
+    reply = b""
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            reply += b
+    except OSError:
+        pass
+    s.close()
+    return reply
+
+
 def main(t):
     daemon.binary()
     why = prosody.available() or xmppclient.available()
@@ -428,16 +444,7 @@ def main(t):
             s.sendall(b"\r\n\r\n")
         except OSError:
             cut = True
-        reply = b""
-        try:
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    break
-                reply += b
-        except OSError:
-            pass
-        s.close()
+        reply = read_to_close(s)
         status = reply.split(b"\r\n", 1)[0]
         k.check(cut or re.match(rb"HTTP/1\.[01] (4\d\d)", status),
                 "cut off or refused with 4xx", (sent, status))
@@ -453,16 +460,7 @@ def main(t):
             s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
         except OSError:
             pass
-        reply = b""
-        try:
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    break
-                reply += b
-        except OSError:
-            pass
-        s.close()
+        reply = read_to_close(s)
         k.check(b"xmppshield_" not in reply, "no metrics", reply[:200])
         k.check(d.wait_for(r"event=metrics-dropped\b.*client=127\.0\.0\.2:"
                            r".*reason=not-allowed", start=mark) or
