@@ -128,52 +128,6 @@ client_element_start(void *ctx, const char *ns, const char *name)
 	return 0;
 }
 
-/*
- * The value of the unprefixed attribute name on the start tag that
- * begins p (a unit Expat found well-formed), copied raw into buf (a
- * value with references stays undecoded, and so is never a valid domain
- * to certname.h).  1 if found and it fits, else 0.
- */
-static int
-start_tag_attr(const char *p, size_t len, const char *name, char *buf,
-    size_t buflen)
-{
-	const char *end = p + len, *n, *v;
-	size_t nlen = strlen(name);
-	char quote;
-
-	/* Skip '<' and the element name. */
-	for (p++; p < end && !strchr(" \t\r\n/>", *p); p++)
-		;
-	for (;;) {
-		while (p < end && strchr(" \t\r\n", *p))
-			p++;
-		if (p >= end || *p == '/' || *p == '>')
-			return 0;
-		for (n = p; p < end && !strchr(" \t\r\n=", *p); p++)
-			;
-		if ((size_t)(p - n) == nlen && memcmp(n, name, nlen) == 0)
-			nlen = (size_t)-1;	/* found: mark */
-		while (p < end && *p != '\'' && *p != '"')
-			p++;
-		if (p >= end)
-			return 0;
-		quote = *p++;
-		for (v = p; p < end && *p != quote; p++)
-			;
-		if (p >= end)
-			return 0;
-		if (nlen == (size_t)-1) {
-			if ((size_t)(p - v) >= buflen)
-				return 0;
-			memcpy(buf, v, (size_t)(p - v));
-			buf[p - v] = '\0';
-			return 1;
-		}
-		p++;
-	}
-}
-
 /* s2s: every domain the peer claims goes to the owner's check. */
 static int
 check_claim(struct relay *r, const struct xmlstream_unit *u)
@@ -188,7 +142,7 @@ check_claim(struct relay *r, const struct xmlstream_unit *u)
 	if (u->kind == XMLSTREAM_UNIT_ELEMENT && strcmp(u->ns, XMPP_NS_DIALBACK) == 0 &&
 	    strcmp(u->name, "result") == 0) {
 		/* A 'from' too long to be a domain is still a claim. */
-		if (!start_tag_attr(u->data, u->len, "from", from,
+		if (!xmpp_start_tag_attr(u->data, u->len, "from", from,
 		    sizeof(from)))
 			snprintf(from, sizeof(from), "%s", "-");
 		return r->cb.peer_claim(r->ctx, from, 1, failure(r));
@@ -278,43 +232,14 @@ release_held(struct relay *r, int new_stream)
 	return 0;
 }
 
-/*
- * Is this backend <db:result/> (already checked well-formed by Expat)
- * type='valid'?  Only the start tag is read: the first '>' outside a
- * quoted attribute value ends it.
- */
+/* Is this backend <db:result/> or <db:verify/> type='valid'? */
 static int
 dialback_valid(const char *p, size_t len)
 {
-	const char *end = p + len, *v;
-	char quote = 0;
+	char type[8];
 
-	for (; p < end; p++) {
-		if (quote) {
-			if (*p == quote)
-				quote = 0;
-			continue;
-		}
-		if (*p == '\'' || *p == '"') {
-			quote = *p;
-			continue;
-		}
-		if (*p == '>')
-			return 0;
-		if ((*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') ||
-		    end - p < 5 || strncmp(p + 1, "type", 4) != 0)
-			continue;
-		for (v = p + 5; v < end && strchr(" \t\r\n", *v); v++)
-			;
-		if (v >= end || *v != '=')
-			continue;
-		for (v++; v < end && strchr(" \t\r\n", *v); v++)
-			;
-		if (end - v >= 7 && (*v == '\'' || *v == '"') &&
-		    strncmp(v + 1, "valid", 5) == 0 && v[6] == *v)
-			return 1;
-	}
-	return 0;
+	return xmpp_start_tag_attr(p, len, "type", type, sizeof(type)) &&
+	    strcmp(type, "valid") == 0;
 }
 
 static int

@@ -129,3 +129,49 @@ xmpp_write_stream_error(char *buf, size_t len, enum xmpp_condition cond,
 	    XMPP_NS_STREAM_ERRORS "'/>%s</stream:error>" XMPP_STREAM_END,
 	    xmpp_condition_name(cond), body);
 }
+
+/*
+ * The value of the unprefixed attribute name on the start tag that
+ * begins p (a unit Expat found well-formed), copied raw into buf (a
+ * value with references stays undecoded, and so is never a valid domain
+ * to certname.h).  1 if found and it fits, else 0.
+ */
+int
+xmpp_start_tag_attr(const char *p, size_t len, const char *name, char *buf,
+    size_t buflen)
+{
+	const char *end = p + len, *n, *v;
+	size_t nlen = strlen(name);
+	char quote;
+
+	/* Skip '<' and the element name. */
+	for (p++; p < end && !strchr(" \t\r\n/>", *p); p++)
+		;
+	for (;;) {
+		while (p < end && strchr(" \t\r\n", *p))
+			p++;
+		if (p >= end || *p == '/' || *p == '>')
+			return 0;
+		for (n = p; p < end && !strchr(" \t\r\n=", *p); p++)
+			;
+		if ((size_t)(p - n) == nlen && memcmp(n, name, nlen) == 0)
+			nlen = (size_t)-1;	/* found: mark */
+		while (p < end && *p != '\'' && *p != '"')
+			p++;
+		if (p >= end)
+			return 0;
+		quote = *p++;
+		for (v = p; p < end && *p != quote; p++)
+			;
+		if (p >= end)
+			return 0;
+		if (nlen == (size_t)-1) {
+			if ((size_t)(p - v) >= buflen)
+				return 0;
+			memcpy(buf, v, (size_t)(p - v));
+			buf[p - v] = '\0';
+			return 1;
+		}
+		p++;
+	}
+}

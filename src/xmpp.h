@@ -73,4 +73,14 @@ size_t xmpp_write_starttls_features(char *buf, size_t len);
 size_t xmpp_write_stream_error(char *buf, size_t len,
     enum xmpp_condition cond, const char *text);
 
+/*
+ * The value of the unprefixed attribute name on the start tag that
+ * begins p (len bytes of a unit Expat found well-formed), copied raw
+ * into buf: a value with references stays undecoded (and so is never a
+ * valid domain to certname.h).  1 if found and it fits, else 0.  Only
+ * the start tag is read.
+ */
+int xmpp_start_tag_attr(const char *p, size_t len, const char *name,
+    char *buf, size_t buflen);
+
 #endif

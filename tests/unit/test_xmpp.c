@@ -271,6 +271,30 @@ test_table(void)
 	ok(verdict_priority(&v) == LOG_ERR, "backend errors are errors");
 }
 
+static void
+test_start_tag_attr(void)
+{
+	static const char dbr[] = "<db:result from='a.example' "
+	    "to = \"b.example\" type='valid'>key from='x'</db:result>";
+	char buf[64];
+
+	ok(xmpp_start_tag_attr(dbr, strlen(dbr), "from", buf, sizeof(buf)) &&
+	    strcmp(buf, "a.example") == 0, "attribute: single quotes");
+	ok(xmpp_start_tag_attr(dbr, strlen(dbr), "to", buf, sizeof(buf)) &&
+	    strcmp(buf, "b.example") == 0, "attribute: spaces, double quotes");
+	ok(xmpp_start_tag_attr(dbr, strlen(dbr), "type", buf, sizeof(buf)) &&
+	    strcmp(buf, "valid") == 0, "attribute: the last one");
+	ok(!xmpp_start_tag_attr(dbr, strlen(dbr), "id", buf, sizeof(buf)),
+	    "attribute: absent (text after the tag is not read)");
+	ok(!xmpp_start_tag_attr(dbr, strlen(dbr), "from", buf, 5),
+	    "attribute: too long for the buffer");
+	ok(!xmpp_start_tag_attr("<x a:from='y'/>", 15, "from", buf,
+	    sizeof(buf)), "attribute: a prefixed name is another name");
+	ok(xmpp_start_tag_attr("<x t='a>b' from='y'/>", 21, "from", buf,
+	    sizeof(buf)) && strcmp(buf, "y") == 0,
+	    "attribute: '>' inside a value");
+}
+
 int
 main(void)
 {
@@ -285,6 +309,7 @@ main(void)
 	test_writers();
 	test_table();
 	test_parser_verdicts();
+	test_start_tag_attr();
 	config_free(cfg);
 	return tap_done();
 }
