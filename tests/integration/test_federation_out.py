@@ -301,10 +301,29 @@ def main(t):
                     e.get("direct") == "yes" and e.get("verified") == "yes"
                     for e in est),
                 "event=s2s-out-established remote=e.example direct=yes", est)
+    auth = [daemon.parse_line(x) for x in
+             d.lines_matching(r"event=s2s-out-(authenticated|auth-failed|"
+                              r"dialback)\b", mark)]
     with t.case("bob@b.example -> sam@s.example: a remote that requires "
-                "certificate authentication (s2s_secure_auth = true): "
-                "xmppshield's client certificate for b.example passes, "
-                "B's dialback is relayed") as k:
+                "certificate authentication (s2s_secure_auth = true) and "
+                "offers SASL EXTERNAL for xmppshield's certificate: "
+                "xmppshield authenticates as b.example, B's dialback is "
+                "answered valid by xmppshield") as k:
+        k.check(any(e.get("event") == "s2s-out-authenticated" and
+                    e.get("remote") == "s.example" and
+                    e.get("from") == "b.example" and
+                    e.get("mechanism") == "external" for e in auth),
+                "event=s2s-out-authenticated from=b.example remote=s.example "
+                "mechanism=external", d.text(mark)[-3000:])
+        k.check(any(e.get("event") == "s2s-out-dialback" and
+                    e.get("to") == "s.example" and
+                    e.get("result") == "valid" for e in auth),
+                "event=s2s-out-dialback from=b.example to=s.example "
+                "result=valid", auth)
+        k.check(re.search(r"Accepting SASL EXTERNAL identity from "
+                          r"b\.example", ps.log_text()),
+                "Prosody S: Accepting SASL EXTERNAL identity from b.example",
+                util.tail_file(ps.log, 30))
         k.check("msg_sam" in r.get("steps", []), "sam got bob's message",
                 diag())
         k.check("reply_sam" in r.get("steps", []), "bob got sam's reply",
@@ -318,6 +337,12 @@ def main(t):
                 "Prosody S validated the certificate xmppshield presented "
                 "(else s2s_secure_auth refuses the stream)",
                 util.tail_file(ps.log, 30))
+    with t.case("remotes that do not offer SASL (Prosody A, E: they do "
+                "not trust our CA) get B's own dialback, relayed") as k:
+        k.check(not any(e.get("remote") in ("a.example", "e.example")
+                        for e in auth),
+                "no s2s-out-authenticated/dialback line for a.example or "
+                "e.example", auth)
     with t.case("Prosody B never saw <starttls/> from the remotes (it has "
                 "no TLS) and its dialback was accepted") as k:
         log = pb.log_text()
@@ -413,7 +438,10 @@ def child(spec, logfile):
             self.whitespace_keepalive = False
             self.reconnect_max_attempts = 0
             self.started = loop.create_future()
-            self.messages = asyncio.Queue()
+            # Every message seen, (sender, body): bob waits for three
+            # replies at once, each waiter looks for its own.
+            self.seen = set()
+            self.arrived = asyncio.Condition()
             self.add_event_handler("session_start", self._start)
             self.add_event_handler("message", self._message)
             self.add_event_handler("message_error", self._message)
@@ -426,7 +454,12 @@ def child(spec, logfile):
             if m["type"] == "error":
                 result["errors"].append("%s got error %s from %s" % (
                     self.name, m["error"]["condition"], m["from"]))
-            self.messages.put_nowait((str(m["from"].bare), m["body"]))
+            self.seen.add((str(m["from"].bare), m["body"]))
+            asyncio.ensure_future(self._notify())
+
+        async def _notify(self):
+            async with self.arrived:
+                self.arrived.notify_all()
 
         def go(self):
             self.connect(address=(self.s["host"], self.s["port"]),
@@ -436,10 +469,10 @@ def child(spec, logfile):
     clients = {n: Client(n, s) for n, s in spec.items()}
 
     async def expect_msg(c, frm, body, t=25):
-        while True:
-            got = await asyncio.wait_for(c.messages.get(), t)
-            if got == (frm, body):
-                return
+        async def seen():
+            async with c.arrived:
+                await c.arrived.wait_for(lambda: (frm, body) in c.seen)
+        await asyncio.wait_for(seen(), t)
 
     async def exchange(b, peer, tag):
         tb = "from-bob-" + uuid.uuid4().hex
