@@ -38,6 +38,7 @@
 
 #include "addr.h"
 #include "certname.h"
+#include "dialbackkey.h"
 #include "generation.h"
 #include "log.h"
 #include "monotime.h"
@@ -1245,6 +1246,28 @@ backend_unit(void *arg, const struct xmlstream_unit *u)
 		    "stream restart");
 		return XMLSTREAM_STOP;
 	}
+	/* ---- extin hook (SASL EXTERNAL inbound, dialbackkey.h) ----
+	   The backend verifies a key xmppshield gave it for a peer that
+	   authenticated by certificate on an s2s listener: answered here,
+	   valid, never relayed (the remote may not speak dialback at all).
+	   Any other <db:verify/> goes to the remote as before. */
+	if (o->state == S2SOUT_RELAY && o->header_sent &&
+	    u->kind == XMLSTREAM_UNIT_ELEMENT &&
+	    strcmp(u->ns, XMPP_NS_DIALBACK) == 0 &&
+	    strcmp(u->name, "verify") == 0) {
+		char ans[1024];
+		size_t n = dialbackkey_answer(u->data, u->len, ans, sizeof(ans));
+
+		if (n > 0) {
+			bufferevent_write(o->bev, ans, n);
+			log_msg(LOG_INFO, "event=s2s-out-dialback-verify "
+			    "session=%llu listener=%s from=%s remote=%s "
+			    "result=valid", o->id, o->l->name, o->ours,
+			    o->remote);
+			return XMLSTREAM_CONTINUE;
+		}
+	}
+	/* ---- end of extin hook ---- */
 	if (o->state == S2SOUT_RELAY && o->auth == S2SOUT_AUTH_DONE &&
 	    u->kind == XMLSTREAM_UNIT_ELEMENT &&
 	    strcmp(u->ns, XMPP_NS_DIALBACK) == 0 &&

@@ -150,3 +150,19 @@ s2speer_claim(struct s2speer *p, const char *to, const char *from,
 	    " peer_domain=%s detail=%s", efrom, reason);
 	return -1;
 }
+
+int
+s2speer_external(const struct s2speer *p, const char *to, const char *domain)
+{
+	const struct config_domain *d;
+	enum config_s2s_external ext = p->l->s2s_external;
+
+	if (to != NULL && (d = config_find_domain(p->cfg, to)) != NULL &&
+	    d->s2s_external != CONFIG_S2S_EXTERNAL_UNSET)
+		ext = d->s2s_external;
+	if (ext != CONFIG_S2S_EXTERNAL_ON || domain == NULL ||
+	    s2speer_policy(p->cfg, p->l, to) == CONFIG_S2S_VERIFY_OFF)
+		return 0;
+	return peercert_problem(p->pc) == NULL &&
+	    peercert_match(p->pc, domain) != CERTNAME_NONE;
+}

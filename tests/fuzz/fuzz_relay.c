@@ -64,8 +64,9 @@ claim(void *ctx, const char *from, int dialback, struct verdict *v)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct relay_callbacks cb = { to_backend, to_client,
-	    claim };
+	static const struct relay_callbacks cb = {
+		.to_backend = to_backend, .to_client = to_client,
+		.peer_claim = claim };
 	struct config *cfg = fuzz_config();
 	const struct config_listener *l;
 	struct sink s = { NULL, 0, 0, 0 };
