@@ -986,6 +986,13 @@ read_relayed(struct session *s)
 		}
 		if (r == RELAY_STREAM_END)
 			client_stream_ended(s);
+		/* What the relay answered itself (s2s SASL EXTERNAL: the
+		   SASL outcome, our stream header) goes out now: no backend
+		   bytes may come to carry it. */
+		if (evbuffer_get_length(s->tls_out) > 0 && flush_tls(s) == -1) {
+			end_with(s, "close", "client-reset", NULL);
+			return;
+		}
 	}
 }
 
