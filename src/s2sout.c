@@ -1260,7 +1260,7 @@ backend_unit(void *arg, const struct xmlstream_unit *u)
 
 		if (n > 0) {
 			bufferevent_write(o->bev, ans, n);
-			log_msg(LOG_INFO, "event=s2s-out-dialback-verify "
+			log_msg(LOG_INFO, "event=s2s-out-verify "
 			    "session=%llu listener=%s from=%s remote=%s "
 			    "result=valid", o->id, o->l->name, o->ours,
 			    o->remote);

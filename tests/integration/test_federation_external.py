@@ -389,10 +389,10 @@ def federation(t):
                 e.get("listener") == "s2s" and e.get("to") == "b.example",
                 "event=%s mechanism=external domain=a.example to=b.example "
                 "listener=s2s" % EVENT_AUTHED, d.text(mark)[-3000:])
-        k.check(d.lines_matching(r"event=s2s-out-dialback-verify\b.*"
+        k.check(d.lines_matching(r"event=s2s-out-verify\b.*"
                                  r"\bremote=a\.example\b.*\bresult=valid",
                                  mark),
-                "event=s2s-out-dialback-verify remote=a.example "
+                "event=s2s-out-verify remote=a.example "
                 "result=valid: B's <db:verify/> answered by the hook",
                 d.text(mark)[-3000:])
         k.check(re.search(r"[Ii]ncoming s2s connection a\.example->"
