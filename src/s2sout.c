@@ -42,12 +42,14 @@
 #include "log.h"
 #include "monotime.h"
 #include "peercert.h"
+#include "relay.h"
 #include "resolver.h"
 #include "s2sout.h"
 #include "s2speer.h"
 #include "s2starget.h"
 #include "session.h"
 #include "tls.h"
+#include "verdict.h"
 #include "xmlstream.h"
 #include "xmpp.h"
 
@@ -531,8 +533,13 @@ next_address(struct s2sout *o)
 
 static int remote_unit(void *, const struct xmlstream_unit *);
 
-/* A parser for the remote's next stream: pre-TLS (features checked for
-   <starttls/>) or relayed (features rewritten for the backend). */
+/*
+ * A parser for the remote's next stream: pre-TLS (features checked for
+ * <starttls/>) or relayed (features rewritten for the backend).  The
+ * remote is a peer like any inbound s2s peer: the client bounds, and
+ * before TLS (anyone on the path may speak) max_preauth_stanza_size,
+ * since a header, features and <proceed/> are all it legitimately sends.
+ */
 static int
 new_remote_stream(struct s2sout *o)
 {
@@ -541,7 +548,9 @@ new_remote_stream(struct s2sout *o)
 
 	xmlstream_free(o->rx);
 	memset(&lim, 0, sizeof(lim));
-	lim.max_unit = o->cfg->limits.max_stanza_size;
+	lim.max_unit = o->state == S2SOUT_NEGOTIATE ?
+	    o->cfg->limits.max_preauth_stanza_size :
+	    o->cfg->limits.max_stanza_size;
 	lim.max_depth = o->cfg->limits.max_depth;
 	lim.max_attributes = o->cfg->limits.max_attributes;
 	lim.max_name = o->cfg->limits.max_name_length;
@@ -762,6 +771,30 @@ remote_gone(struct s2sout *o, const char *reason, enum xmpp_condition cond,
 	finish(o);
 }
 
+/*
+ * The remote's stream broke restricted XML or a limit while relaying:
+ * it gets the stream error an inbound peer would (best effort, before
+ * the socket closes), the line names the rule (detail=stanza-too-large
+ * limit=...), the backend gets <remote-connection-failed/>.
+ */
+static void
+remote_broke_limits(struct s2sout *o)
+{
+	struct verdict v;
+	char buf[512], detail[300];
+	size_t n;
+
+	verdict_from_xmlstream(&v, o->rx);
+	n = xmpp_write_stream_error(buf, sizeof(buf), v.cond, v.text);
+	evbuffer_add(o->remote_out, buf, n);
+	flush_remote(o);
+	if (o->state == S2SOUT_CLOSING)
+		return;
+	snprintf(detail, sizeof(detail), "%s%s", v.reason, v.fields);
+	remote_gone(o, "remote-xml", XMPP_COND_REMOTE_CONNECTION_FAILED,
+	    detail);
+}
+
 static void
 feed_remote(struct s2sout *o, const char *buf, size_t n)
 {
@@ -792,9 +825,7 @@ feed_remote(struct s2sout *o, const char *buf, size_t n)
 			    XMPP_COND_REMOTE_CONNECTION_FAILED, "%s",
 			    xmlstream_strerror(xmlstream_error(o->rx)));
 		else
-			remote_gone(o, "remote-xml",
-			    XMPP_COND_REMOTE_CONNECTION_FAILED,
-			    xmlstream_error_detail(o->rx));
+			remote_broke_limits(o);
 		return;
 	}
 	if (r == 1 && o->proceed) {
@@ -1033,6 +1064,7 @@ static void
 read_backend(struct s2sout *o)
 {
 	struct evbuffer *in = bufferevent_get_input(o->bev);
+	struct verdict v;
 	unsigned char *p;
 	size_t n;
 
@@ -1063,7 +1095,10 @@ read_backend(struct s2sout *o)
 				    strlen(XMPP_STREAM_END));
 				flush_remote(o);
 			}
-			end_backend(o, XMPP_COND_NOT_WELL_FORMED, NULL);
+			/* The stream error a client would get (a limit:
+			   <policy-violation/>). */
+			verdict_from_xmlstream(&v, o->bx);
+			end_backend(o, v.cond, v.text);
 			finish(o);
 			return;
 		}
@@ -1212,11 +1247,10 @@ s2sout_accept(struct server *srv, const struct config_listener *l, int fd,
 	srv->nsessions++;
 	TAILQ_INSERT_TAIL(&all, o, entry);
 
-	memset(&lim, 0, sizeof(lim));
-	lim.max_unit = o->cfg->limits.max_stanza_size;
-	lim.max_depth = o->cfg->limits.max_depth;
-	lim.max_attributes = o->cfg->limits.max_attributes;
-	lim.max_name = o->cfg->limits.max_name_length;
+	/* The backend's stream carries our users' stanzas and those it
+	   relays for others (MUC, PubSub): the bounds a backend gets on
+	   the inbound relay, not a client's (docs/SECURITY.md). */
+	relay_backend_limits(o->cfg, &lim);
 	timeout = l->s2s_out_timeout;
 	o->bx = xmlstream_new(&lim, &bcb, o);
 	o->to_remote = evbuffer_new();
