@@ -70,6 +70,15 @@ void metrics_handshake(const char *listener, const char *version,
     const char *cipher, const char *group, int resumed);
 void metrics_handshake_failed(const char *listener, const char *reason);
 void metrics_backend_failed(const char *listener, const char *reason);
+/*
+ * A server's certificate was checked for a domain: on an s2s listener
+ * once per domain the peer claims (event=s2s-peer-verified or
+ * s2s-peer-unverified), on an s2s-out listener once per handshake with a
+ * remote (event=s2s-out-established, or s2s-out-failed
+ * reason=peer-unverified).  unverified: NULL if verified, else the
+ * reason (s2speer_reason_name()).
+ */
+void metrics_s2s_peer(const char *listener, const char *unverified);
 void metrics_reload(int ok);
 
 /*

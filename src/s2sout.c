@@ -40,6 +40,7 @@
 #include "certname.h"
 #include "generation.h"
 #include "log.h"
+#include "metrics.h"
 #include "monotime.h"
 #include "peercert.h"
 #include "relay.h"
@@ -114,6 +115,8 @@ struct s2sout {
 	const char *defer_reason;	/* a failure found inside a parser
 					   callback, acted on after it */
 	const char *reason;	/* the failure, or NULL */
+	int failed;		/* its line was event=s2s-out-failed */
+	unsigned long long bytes_in, bytes_out;	/* with remotes, TLS */
 	enum xmpp_condition cond;
 	char detail[160];
 };
@@ -160,6 +163,10 @@ close_remote(struct s2sout *o)
 	if (o->ev_rwrite) event_free(o->ev_rwrite);
 	if (o->ev_connect) event_free(o->ev_connect);
 	o->ev_rread = o->ev_rwrite = o->ev_connect = NULL;
+	if (o->tls != NULL) {
+		o->bytes_in += tls_bytes_in(o->tls);
+		o->bytes_out += tls_bytes_out(o->tls);
+	}
 	tls_conn_free(o->tls);
 	o->tls = NULL;
 	if (o->rfd != -1)
@@ -186,6 +193,9 @@ s2sout_free(struct s2sout *o)
 	if (o->remote_out) evbuffer_free(o->remote_out);
 	TAILQ_REMOVE(&all, o, entry);
 	o->srv->nsessions--;
+	metrics_session_ended(o->l->name, o->failed ? "s2s-out-failed" :
+	    "s2s-out-closed", o->reason ? o->reason : "internal-error",
+	    o->bytes_in, o->bytes_out);
 	if (o->srv->stopping && o->srv->nsessions == 0)
 		event_base_loopexit(o->srv->base, NULL);
 	generation_unref(o->gen);
@@ -251,6 +261,7 @@ fail(struct s2sout *o, const char *reason, enum xmpp_condition cond,
 	va_end(ap);
 	o->reason = reason;
 	o->cond = cond;
+	o->failed = 1;
 	if (o->cur_target >= 0 && o->cur_target < o->ntargets)
 		snprintf(target, sizeof(target), "%s:%u%s",
 		    o->targets[o->cur_target].host,
@@ -642,6 +653,9 @@ verify_remote(struct s2sout *o)
 	else if ((m = peercert_match(pc, o->remote)) == CERTNAME_NONE)
 		why = "name-mismatch";
 	peercert_free(pc);
+	metrics_handshake(o->l->name, tls_version(o->tls), tls_cipher(o->tls),
+	    tls_group(o->tls), 0);
+	metrics_s2s_peer(o->l->name, why);
 	if (why != NULL && pol == CONFIG_S2S_VERIFY_REQUIRE) {
 		attempt_failed(o, "peer-unverified",
 		    XMPP_COND_REMOTE_CONNECTION_FAILED,
@@ -696,6 +710,8 @@ handshake(struct s2sout *o)
 		return;
 	case TLS_IO_EOF:
 	case TLS_IO_ERROR:
+		metrics_handshake_failed(o->l->name,
+		    tls_error_reason(o->tls));
 		attempt_failed(o, "tls-failed",
 		    XMPP_COND_REMOTE_CONNECTION_FAILED, "%s: %s",
 		    tls_error_reason(o->tls), tls_error_detail(o->tls));
@@ -1090,6 +1106,7 @@ read_backend(struct s2sout *o)
 			    s2sout_strstate(o->state),
 			    xmlstream_strerror(xmlstream_error(o->bx)));
 			o->reason = "backend-xml";
+			o->failed = 1;
 			if (o->state == S2SOUT_RELAY && o->rfd != -1) {
 				evbuffer_add(o->remote_out, XMPP_STREAM_END,
 				    strlen(XMPP_STREAM_END));
@@ -1246,6 +1263,7 @@ s2sout_accept(struct server *srv, const struct config_listener *l, int fd,
 		snprintf(o->stream_id + 2 * i, 3, "%02x", rnd[i]);
 	srv->nsessions++;
 	TAILQ_INSERT_TAIL(&all, o, entry);
+	metrics_accepted(l->name);
 
 	/* The backend's stream carries our users' stanzas and those it
 	   relays for others (MUC, PubSub): the bounds a backend gets on
@@ -1312,4 +1330,16 @@ s2sout_shutdown_all(struct server *srv)
 		   stanzas. */
 		close_relay(o, "shutdown", XMPP_COND_SYSTEM_SHUTDOWN);
 	}
+}
+
+unsigned
+s2sout_count_old(const struct server *srv)
+{
+	const struct s2sout *o;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(o, &all, entry)
+		if (o->srv == srv && o->gen != srv->gen)
+			n++;
+	return n;
 }
