@@ -116,6 +116,7 @@ static const struct {
 	{ "s2s-out-failed", "no-starttls" },
 	{ "s2s-out-failed", "tls-failed" },
 	{ "s2s-out-failed", "peer-unverified" },
+	{ "s2s-out-failed", "auth-failed" },
 	{ "s2s-out-failed", "timeout" },
 	{ "s2s-out-failed", "shutdown" },
 	{ "s2s-out-failed", "backend-xml" },

@@ -29,7 +29,7 @@ LABEL_RX = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 ENDS = [("s2s-out-failed", r) for r in (
     "bad-header", "dns-not-found", "dns-timeout", "dns-failed",
     "no-service", "connect-failed", "connect-timeout", "no-starttls",
-    "tls-failed", "peer-unverified", "timeout", "shutdown", "backend-xml",
+    "tls-failed", "peer-unverified", "auth-failed", "timeout", "shutdown", "backend-xml",
     "internal-error")] + [("s2s-out-closed", r) for r in (
         "backend-closed", "remote-closed", "idle", "remote-xml",
         "tls-failed", "shutdown")]
