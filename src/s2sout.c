@@ -976,7 +976,7 @@ remote_gone(struct s2sout *o, const char *reason, enum xmpp_condition cond,
  * limit=...), the backend gets <remote-connection-failed/>.
  */
 static void
-remote_broke_limits(struct s2sout *o)
+remote_bad_xml(struct s2sout *o)
 {
 	struct verdict v;
 	char buf[512], detail[300];
@@ -1037,7 +1037,7 @@ feed_remote(struct s2sout *o, const char *buf, size_t n)
 			    XMPP_COND_REMOTE_CONNECTION_FAILED, "%s",
 			    xmlstream_strerror(xmlstream_error(o->rx)));
 		else
-			remote_broke_limits(o);
+			remote_bad_xml(o);
 		return;
 	}
 	if (r == 1 && o->proceed) {
