@@ -4,7 +4,8 @@ are counted as a client listener's (accepted, open, ended by event= and
 reason=, TLS handshakes), every s2s-out end and every reason a server's
 certificate can be unverified are reported at 0 from the start, and
 real traffic moves them: a remote domain with no DNS record
-(dnsmasq NXDOMAIN: s2s-out-failed reason=dns-not-found), a remote whose
+(dnsmasq NXDOMAIN: s2s-out-failed reason=dns-not-found), a resolver
+that refuses (dns-failed), a remote whose
 certificate names another domain (peer-unverified, name-mismatch), a
 verified remote relayed and closed, and inbound s2s peers verified and
 unverified (s2s_verify = log).  A reload counts a relaying outgoing
@@ -22,7 +23,7 @@ from lib import certs, daemon, raw, s2sremote, spy, tap, util
 
 OURS, GOOD, WRONG, NX = "b.example", "r.example", "w.example", "nx.example"
 PEER = "a.example"
-OUT, IN = "s2s-out", "s2s"
+OUT, IN, REFUSED = "s2s-out", "s2s", "s2s-out-refused"
 DB_NS = "jabber:server:dialback"
 SAMPLE_RX = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
 LABEL_RX = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
@@ -104,6 +105,10 @@ def main(t):
     mport = util.free_port()
     cfg = s2sremote.config(ca, ours, dns, extra={
         "global": {"metrics_listen": "127.0.0.1:%d" % mport},
+        # a resolver address where nothing listens: ICMP unreachable
+        "listener %s" % REFUSED: dict(
+            s2sremote.listener(OURS, dns),
+            s2s_out_resolver="127.0.0.1:%d" % util.free_port()),
         "listener %s" % IN: {"listen": "127.0.0.1:0", "kind": "s2s",
                              "backend": "127.0.0.1:%d" % backend.port,
                              "domains": OURS, "s2s_verify": "log"}})
@@ -182,6 +187,24 @@ def main(t):
                 "sessions_ended dns-not-found 1")
         k.check(value(s, "xmppshield_connections_open", listener=OUT) == 0,
                 "connections_open 0")
+
+    with t.case("a resolver that refuses (nothing on its port): "
+                "event=s2s-out-failed reason=dns-failed; sessions_ended"
+                "{listener=\"s2s-out-refused\",event=\"s2s-out-failed\","
+                "reason=\"dns-failed\"} 1") as k:
+        mark = d.mark()
+        b = s2sremote.backend(d, OURS, GOOD, name=REFUSED)
+        line = d.wait_for(r"event=s2s-out-failed\b", 20, mark)
+        f = daemon.parse_line(line) if line else {}
+        k.check(f.get("reason") == "dns-failed" and
+                f.get("listener") == REFUSED, "reason=dns-failed", line)
+        b.read_to_eof(10)
+        s = until(lambda s: ended(s, "s2s-out-failed", "dns-failed",
+                                  REFUSED) == 1)
+        k.check(ended(s, "s2s-out-failed", "dns-failed", REFUSED) == 1,
+                "sessions_ended dns-failed 1 on its listener")
+        k.check(ended(s, "s2s-out-failed", "dns-failed") == 0,
+                "and 0 on the other")
 
     with t.case("a remote whose certificate names another domain "
                 "(s2s_verify = require): s2s-out-failed "
