@@ -3,12 +3,11 @@
 are counted as a client listener's (accepted, open, ended by event= and
 reason=, TLS handshakes), every s2s-out end and every reason a server's
 certificate can be unverified are reported at 0 from the start, and
-real traffic moves them: a remote domain with no DNS record
-(dnsmasq NXDOMAIN: s2s-out-failed reason=dns-not-found), a resolver
-that refuses (dns-failed), a remote whose
-certificate names another domain (peer-unverified, name-mismatch), a
-verified remote relayed and closed, and inbound s2s peers verified and
-unverified (s2s_verify = log).  A reload counts a relaying outgoing
+real traffic moves them: a remote domain with no DNS record (dnsmasq
+NXDOMAIN: s2s-out-failed reason=dns-not-found), a resolver that refuses
+(dns-failed), a remote whose certificate names another domain
+(peer-unverified, name-mismatch), a verified remote relayed and closed,
+and inbound s2s peers verified and unverified (s2s_verify = log).  A reload counts a relaying outgoing
 connection in sessions_on_old=; xmppshield -s shows the s2s-out row.
 
 The remotes are scripted (Python ssl, STARTTLS server side) and found
