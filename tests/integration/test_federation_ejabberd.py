@@ -45,7 +45,7 @@ import re
 import sys
 import time
 
-from lib import certs, daemon, fedworld, nsejabberd, tap, util
+from lib import certs, daemon, fedworld, netns, nsejabberd, tap, util
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -71,18 +71,27 @@ def nft_tool():
         "/usr/sbin/nft", os.X_OK) else None)
 
 
+def world(hosts, srv, tag):
+    """fedworld.world(), keeping the namespace's dnsmasq (its query log
+    shows what ejabberd asked)."""
+    tmp = util.make_tmpdir()
+    os.chmod(tmp, 0o711)
+    ns = netns.Netns(hosts, tag=tag)
+    return tmp, ns, ns.start_dns(srv=srv)
+
+
 def build_world(routing):
     """The namespace, the servers and xmppshield for one routing
     ("split-dns" or "redirect"); returns a dict of its parts."""
     t0 = time.monotonic()
     if routing == "split-dns":
-        tmp, ns = fedworld.world(
+        tmp, ns, dns = world(
             dict(HOSTS, **{"out.example": "127.0.0.1"}),
             ["_xmpp-server._tcp.%s.example,out.example,%d" % (r, OUT_PORT)
              for r in ("a", "e", "s")], tag="xmppshield-ej")
         real = ns.start_dns(address=REAL_DNS, hosts=HOSTS, srv=REAL_SRV)
     else:
-        tmp, ns = fedworld.world(HOSTS, REAL_SRV, tag="xmppshield-ejnft")
+        tmp, ns, dns = world(HOSTS, REAL_SRV, tag="xmppshield-ejnft")
         rule = ("table ip xmppshield_test {\n chain output {\n"
                 "  type nat hook output priority -100; policy accept;\n"
                 "  meta skuid \"ejabberd\" tcp dport 5269 "
@@ -123,7 +132,7 @@ def build_world(routing):
              "(ejabberd %.2f s)" % (routing, ns.name, time.monotonic() - t0,
                                     jb.start_time))
     return {"tmp": tmp, "ns": ns, "d": d, "j": jb, "pa": pa, "pe": pe,
-            "ps": ps, "real": real, "t0": t0, "routing": routing}
+            "ps": ps, "real": real, "dns": dns, "t0": t0, "routing": routing}
 
 
 def run_matrix(t, w):
@@ -168,25 +177,44 @@ def run_matrix(t, w):
     acc = [daemon.parse_line(x) for x in
            d.lines_matching(r"event=s2s-out-accept\b", mark)]
     for name, dom, label, direct in REMOTES:
+        mine = [e for e in est if e.get("remote") == dom]
         with t.case("%s: ejabberd -> %s: message delivered (bob@b.example "
                     "-> %s@%s through s2s-out)" % (routing, label, name,
                                                     dom)) as k:
             k.check("msg_" + name in steps, "%s got bob's message" % name,
                     diag(dom))
-            k.check(any(e.get("remote") == dom and e.get("verified") ==
-                        "yes" and e.get("direct") == ("yes" if direct
-                                                      else "no")
-                        for e in est),
+            k.check(any(e.get("verified") == "yes" and e.get("direct") ==
+                        ("yes" if direct else "no") for e in mine),
                     "event=s2s-out-established remote=%s direct=%s "
                     "verified=yes" % (dom, "yes" if direct else "no"), est)
+            k.check(re.search(r"Accepted outbound s2s dialback "
+                              r"authentication b\.example -> %s "
+                              % re.escape(dom), jlog),
+                    "ejabberd: accepted outbound s2s dialback "
+                    "authentication b.example -> %s" % dom, diag(dom))
             if routing == "redirect":
                 k.check(any(e.get("original") == "%s:5269" % HOSTS[dom]
                             for e in acc),
                         "event=s2s-out-accept original=%s:5269 (ejabberd "
                         "dialled %s itself, the redirect brought it to "
                         "s2s-out)" % (HOSTS[dom], dom), acc)
+            else:
+                k.check(w["dns"].log.find(
+                    r"query\[SRV\] _xmpp-server\._tcp\.%s from"
+                    % re.escape(dom)),
+                    "ejabberd asked the namespace's resolver (its "
+                    "/etc/resolv.conf) for _xmpp-server._tcp.%s" % dom,
+                    w["dns"].log.text()[-3000:])
+            if dom == "s.example":
+                k.check(re.search(r"certificate chain validation result: "
+                                  r"valid", w["ps"].log_text()),
+                        "Prosody S validated the certificate xmppshield "
+                        "presented for b.example (else s2s_secure_auth "
+                        "refuses the stream)", util.tail_file(w["ps"].log,
+                                                              30))
         with t.case("%s: %s -> ejabberd: message delivered (%s@%s -> "
-                    "bob@b.example through the inbound s2s listener)"
+                    "bob@b.example through the inbound s2s listener; "
+                    "ejabberd checked the key through s2s-out)"
                     % (routing, label, name, dom)) as k:
             k.check("reply_" + name in steps, "bob got %s's reply" % name,
                     diag(dom))
@@ -195,6 +223,16 @@ def run_matrix(t, w):
                         e.get("to") == "b.example" for e in ver),
                     "event=s2s-peer-verified listener=s2s domain=%s "
                     "to=b.example" % dom, ver)
+            k.check(re.search(r"Accepted inbound s2s dialback "
+                              r"authentication %s -> b\.example "
+                              % re.escape(dom), jlog),
+                    "ejabberd: accepted inbound s2s dialback "
+                    "authentication %s -> b.example" % dom, diag(dom))
+            # ejabberd opens a connection of its own to verify a key
+            k.check(len(mine) >= 2,
+                    "a second s2s-out-established remote=%s: ejabberd's "
+                    "dialback verification went out through s2s-out too "
+                    "(%d)" % (dom, len(mine)), est)
     with t.case("%s: no policy or protocol event, no s2s-out-failed"
                 % routing) as k:
         bad = d.lines_matching(r"event=(policy-violation|protocol-error|"
@@ -206,6 +244,9 @@ def run_matrix(t, w):
 def finish(t, w):
     d = w["d"]
     rc = d.stop()
+    with open(os.path.join(w["tmp"], "xmppshield-%s.log" % w["routing"]),
+              "w") as f:
+        f.write(d.text())
     t.ok(rc == 0 and "Sanitizer" not in d.text() and
          "runtime error" not in d.text(),
          "%s: xmppshield exited 0 on SIGTERM, no sanitizer report"
