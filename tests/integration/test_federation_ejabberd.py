@@ -71,13 +71,33 @@ def nft_tool():
         "/usr/sbin/nft", os.X_OK) else None)
 
 
-def world(hosts, srv, tag):
+def world(hosts, srv, tag, extra_hosts=""):
     """fedworld.world(), keeping the namespace's dnsmasq (its query log
-    shows what ejabberd asked)."""
+    shows what ejabberd asked); extra_hosts: more lines for the hosts
+    file (a second address for a name)."""
     tmp = util.make_tmpdir()
     os.chmod(tmp, 0o711)
     ns = netns.Netns(hosts, tag=tag)
+    if extra_hosts:
+        with open(os.path.join(ns.etc, "hosts"), "a") as f:
+            f.write(extra_hosts)
     return tmp, ns, ns.start_dns(srv=srv)
+
+
+class DualProsody(fo.RemoteProsody):
+    """A remote Prosody that also listens on ::1 (its IPv6 address)."""
+
+    def _write_config(self):
+        super()._write_config()
+        with open(self.config) as f:
+            cfg = f.read()
+        old = "interfaces = { %s }" % fo.prosody._lua_str(self.ip)
+        if old not in cfg:
+            raise util.HarnessError("Prosody config: no %r" % old)
+        cfg = cfg.replace(old, "interfaces = { %s, \"::1\" }"
+                          % fo.prosody._lua_str(self.ip), 1)
+        with open(self.config, "w") as f:
+            f.write(cfg)
 
 
 def build_world(routing):
@@ -91,8 +111,11 @@ def build_world(routing):
              for r in ("a", "e", "s")], tag="xmppshield-ej")
         real = ns.start_dns(address=REAL_DNS, hosts=HOSTS, srv=REAL_SRV)
     else:
-        tmp, ns, dns = world(HOSTS, REAL_SRV, tag="xmppshield-ejnft")
-        rule = ("table ip xmppshield_test {\n chain output {\n"
+        # a.example also has an IPv6 address (::1): ejabberd tries IPv6
+        # first, so one `inet` rule has to catch both families
+        tmp, ns, dns = world(HOSTS, REAL_SRV, tag="xmppshield-ejnft",
+                             extra_hosts="::1 a.example\n")
+        rule = ("table inet xmppshield_test {\n chain output {\n"
                 "  type nat hook output priority -100; policy accept;\n"
                 "  meta skuid \"ejabberd\" tcp dport 5269 "
                 "redirect to :%d\n }\n}\n" % OUT_PORT)
@@ -105,8 +128,9 @@ def build_world(routing):
     ca, ce, cs, cb = (test_ca.issue(d) for d in ("a.example", "e.example",
                                                  "s.example", "b.example"))
     dirs = fedworld.server_dirs(tmp, ("a", "e", "s"))
-    pa = fo.RemoteProsody(dirs["a"], ns, ["a.example"], A_IP, 5222, 5269,
-                          cert=ca, require=True)
+    pa = (DualProsody if routing == "redirect" else fo.RemoteProsody)(
+        dirs["a"], ns, ["a.example"], A_IP, 5222, 5269, cert=ca,
+        require=True)
     pe = fo.RemoteProsody(dirs["e"], ns, ["e.example"], E_IP, 5222, 5269,
                           cert=ce, require=True, direct=True)
     ps = fo.RemoteProsody(dirs["s"], ns, ["s.example"], S_IP, 5222, 5269,
@@ -115,7 +139,8 @@ def build_world(routing):
     servers = {"a.example": pa, "b.example": jb, "e.example": pe,
                "s.example": ps}
     fedworld.start_servers((pa, pe, ps, jb), servers, USERS)
-    out = {"listen": "127.0.0.1:%d" % OUT_PORT, "kind": "s2s-out",
+    out = {"listen": "127.0.0.1:%d [::1]:%d" % (OUT_PORT, OUT_PORT),
+           "kind": "s2s-out",
            "domains": "b.example", "s2s_out_timeout": "10"}
     if routing == "split-dns":
         out["s2s_out_resolver"] = REAL_DNS + ":53"
@@ -155,7 +180,6 @@ def run_matrix(t, w):
     tap.diag("%s: message exchange took %.2f s" % (routing,
                                                    time.monotonic() - t1))
     steps = r.get("steps", [])
-    jlog = jb.log_text()
 
     def diag(remote=None):
         out = "%s steps=%s errors=%s\n-- clients:\n%s\n-- xmppshield:\n%s" \
@@ -163,7 +187,7 @@ def run_matrix(t, w):
                 r.get("error"), steps, r.get("errors"),
                 util.tail_file(os.path.join(tmp, "clients-%s.log" % routing),
                                20),
-                d.text(mark)[-5000:], jlog[-6000:])
+                d.text(mark)[-5000:], jb.log_text()[-6000:])
         p = {"a.example": w["pa"], "e.example": w["pe"],
              "s.example": w["ps"]}.get(remote)
         if p is not None:
@@ -187,17 +211,19 @@ def run_matrix(t, w):
                         ("yes" if direct else "no") for e in mine),
                     "event=s2s-out-established remote=%s direct=%s "
                     "verified=yes" % (dom, "yes" if direct else "no"), est)
-            k.check(re.search(r"Accepted outbound s2s dialback "
-                              r"authentication b\.example -> %s "
-                              % re.escape(dom), jlog),
+            k.check(jb.wait_log(r"Accepted outbound s2s dialback "
+                                r"authentication b\.example -> %s "
+                                % re.escape(dom)),
                     "ejabberd: accepted outbound s2s dialback "
                     "authentication b.example -> %s" % dom, diag(dom))
             if routing == "redirect":
-                k.check(any(e.get("original") == "%s:5269" % HOSTS[dom]
-                            for e in acc),
-                        "event=s2s-out-accept original=%s:5269 (ejabberd "
-                        "dialled %s itself, the redirect brought it to "
-                        "s2s-out)" % (HOSTS[dom], dom), acc)
+                orig = "[::1]:5269" if dom == "a.example" else \
+                    "%s:5269" % HOSTS[dom]
+                k.check(any(e.get("original") == orig for e in acc),
+                        "event=s2s-out-accept original=%s (ejabberd "
+                        "dialled %s itself%s, the redirect brought it to "
+                        "s2s-out)" % (orig, dom, ", over IPv6 first"
+                                      if ":" in orig[:2] else ""), acc)
             else:
                 k.check(w["dns"].log.find(
                     r"query\[SRV\] _xmpp-server\._tcp\.%s from"
@@ -223,9 +249,9 @@ def run_matrix(t, w):
                         e.get("to") == "b.example" for e in ver),
                     "event=s2s-peer-verified listener=s2s domain=%s "
                     "to=b.example" % dom, ver)
-            k.check(re.search(r"Accepted inbound s2s dialback "
-                              r"authentication %s -> b\.example "
-                              % re.escape(dom), jlog),
+            k.check(jb.wait_log(r"Accepted inbound s2s dialback "
+                                r"authentication %s -> b\.example "
+                                % re.escape(dom)),
                     "ejabberd: accepted inbound s2s dialback "
                     "authentication %s -> b.example" % dom, diag(dom))
             # ejabberd opens a connection of its own to verify a key

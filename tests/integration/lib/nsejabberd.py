@@ -131,6 +131,22 @@ class NsEjabberd(ejabberd.Ejabberd):
         self.start_time = time.monotonic() - t0
         return self
 
+    def wait_log(self, regex, timeout=util.DEFAULT_TIMEOUT):
+        """The first line of ejabberd's log matching regex, waiting
+        (bounded) for it: ejabberd writes its log asynchronously, after
+        the stanzas it logs about have gone out.  None if it never
+        comes."""
+        rx = re.compile(regex)
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.log_text().splitlines():
+                if rx.search(line):
+                    return line
+            if time.monotonic() >= deadline:
+                return None
+            # a file has no event to wait on: this is its poll interval
+            time.sleep(0.05)
+
     def register_at(self, user, host, password):
         if host != self.domain:
             raise util.HarnessError("%s serves %s, not %s"
