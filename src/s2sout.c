@@ -55,6 +55,33 @@
 #define LINGER_SECONDS	5
 #define MAX_ADDRS	16
 
+/*
+ * SASL EXTERNAL on the backend's behalf (XEP-0178).  A remote that offers
+ * SASL after TLS has accepted our domain's certificate (it offers
+ * EXTERNAL only then): xmppshield authenticates with it, restarts the
+ * remote's stream itself, and the backend, which only knows dialback,
+ * gets dialback features and a local type='valid' for its <db:result/>
+ * of the pair the remote authenticated.
+ */
+enum s2sout_auth {
+	S2SOUT_AUTH_NONE,	/* relaying as it comes (dialback) */
+	S2SOUT_AUTH_FEATURES,	/* waiting for the remote's first features */
+	S2SOUT_AUTH_SENT,	/* <auth/> sent, waiting for its answer */
+	S2SOUT_AUTH_RESTART,	/* <success/>: the remote's new header and
+				   features, which stay here */
+	S2SOUT_AUTH_DONE,	/* authenticated: answer <db:result/> here */
+};
+
+/* The remote parser's strip rules, in the order new_remote_stream()
+   adds them (bits of xmlstream_unit.stripped_rules). */
+#define STRIPPED_SASL	(1u << 2)
+
+/* What the backend reads instead of the remote's post-SASL features:
+   dialback, the one authentication it knows, answered here. */
+#define DIALBACK_FEATURES "<stream:features xmlns:stream='" \
+	XMPP_NS_STREAMS "'><dialback xmlns='urn:xmpp:features:dialback'>" \
+	"<errors/></dialback></stream:features>"
+
 enum s2sout_state {
 	S2SOUT_HEADER,
 	S2SOUT_RESOLVE,
@@ -105,12 +132,19 @@ struct s2sout {
 	int proceed;		/* <proceed/> seen, handshake next */
 	int remote_ended;
 	unsigned attempt;	/* +1 per closed remote socket */
+	enum s2sout_auth auth;
+	struct evbuffer *features;	/* the remote's first features, for
+					   the backend if EXTERNAL fails */
+	int resume_backend;	/* authentication settled inside a parser
+				   callback: read the backend after it */
 
 	const char *last_reason;	/* why the last attempt failed */
 	enum xmpp_condition last_cond;
 	char last_detail[160];
 	const char *defer_reason;	/* a failure found inside a parser
 					   callback, acted on after it */
+	const char *defer_fail;	/* a failure of the relayed stream found
+				   inside a parser callback */
 	const char *reason;	/* the failure, or NULL */
 	enum xmpp_condition cond;
 	char detail[160];
@@ -151,6 +185,36 @@ enter(struct s2sout *o, enum s2sout_state st)
 	o->state = st;
 }
 
+/* Authentication with the remote is under way: the backend waits. */
+static int
+auth_busy(const struct s2sout *o)
+{
+	return o->auth == S2SOUT_AUTH_FEATURES || o->auth == S2SOUT_AUTH_SENT ||
+	    o->auth == S2SOUT_AUTH_RESTART;
+}
+
+/* The idle timeout replaces the connection's deadline. */
+static void
+arm_idle(struct s2sout *o)
+{
+	struct timeval tv = { o->cfg->limits.idle_timeout, 0 };
+
+	event_del(o->ev_timer);
+	if (o->cfg->limits.idle_timeout)
+		event_add(o->ev_timer, &tv);
+}
+
+/* Authentication is settled (NONE: the backend's dialback goes to the
+   remote; DONE: answered here): relaying begins, the backend is read
+   once the parser callback has returned. */
+static void
+settle_auth(struct s2sout *o, enum s2sout_auth auth)
+{
+	o->auth = auth;
+	o->resume_backend = 1;
+	arm_idle(o);
+}
+
 static void
 close_remote(struct s2sout *o)
 {
@@ -182,6 +246,7 @@ s2sout_free(struct s2sout *o)
 	xmlstream_free(o->bx);
 	if (o->to_remote) evbuffer_free(o->to_remote);
 	if (o->remote_out) evbuffer_free(o->remote_out);
+	if (o->features) evbuffer_free(o->features);
 	TAILQ_REMOVE(&all, o, entry);
 	o->srv->nsessions--;
 	if (o->srv->stopping && o->srv->nsessions == 0)
@@ -296,7 +361,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 		s2sout_free(o);
 		return;
 	}
-	if (o->state == S2SOUT_RELAY) {
+	if (o->state == S2SOUT_RELAY && !auth_busy(o)) {
 		/* idle */
 		close_relay(o, "idle", XMPP_COND_CONNECTION_TIMEOUT);
 		return;
@@ -550,6 +615,7 @@ new_remote_stream(struct s2sout *o)
 	if (xmlstream_strip(o->rx, XMPP_NS_STREAMS, "features", XMPP_NS_TLS,
 	    "starttls") == -1)
 		return -1;
+	/* Rule 2, mechanisms, is STRIPPED_SASL: keep the order. */
 	if (o->state != S2SOUT_NEGOTIATE && (xmlstream_strip(o->rx,
 	    XMPP_NS_STREAMS, "features", XMPP_NS_COMPRESS_FEATURE,
 	    "compression") == -1 || xmlstream_strip(o->rx, XMPP_NS_STREAMS,
@@ -574,12 +640,25 @@ start_tls(struct s2sout *o)
 	return 0;
 }
 
+/* Our stream header to the remote, before STARTTLS and after SASL. */
+static void
+write_our_header(struct s2sout *o)
+{
+	char buf[1024];
+	int n;
+
+	/* Both names are host names (checked), nothing to escape. */
+	n = snprintf(buf, sizeof(buf), "<?xml version='1.0'?><stream:stream "
+	    "xmlns='" XMPP_NS_SERVER "' xmlns:stream='" XMPP_NS_STREAMS "' "
+	    "xmlns:db='" XMPP_NS_DIALBACK "' from='%s' to='%s' "
+	    "version='1.0'>", o->ours, o->remote);
+	evbuffer_add(o->remote_out, buf, (size_t)n);
+}
+
 static void
 remote_connected(struct s2sout *o)
 {
 	const struct s2starget *t = &o->targets[o->cur_target];
-	char buf[1024];
-	int n;
 
 	o->ev_rread = event_new(o->srv->base, o->rfd, EV_READ | EV_PERSIST,
 	    on_remote_read, o);
@@ -602,12 +681,7 @@ remote_connected(struct s2sout *o)
 		    "out of memory");
 		return;
 	}
-	/* Both names are host names (checked), nothing to escape. */
-	n = snprintf(buf, sizeof(buf), "<?xml version='1.0'?><stream:stream "
-	    "xmlns='" XMPP_NS_SERVER "' xmlns:stream='" XMPP_NS_STREAMS "' "
-	    "xmlns:db='" XMPP_NS_DIALBACK "' from='%s' to='%s' "
-	    "version='1.0'>", o->ours, o->remote);
-	evbuffer_add(o->remote_out, buf, (size_t)n);
+	write_our_header(o);
 	flush_remote(o);
 }
 
@@ -653,17 +727,15 @@ verify_remote(struct s2sout *o)
 static void
 start_relay(struct s2sout *o)
 {
-	struct timeval tv = { o->cfg->limits.idle_timeout, 0 };
-
 	enter(o, S2SOUT_RELAY);
 	if (new_remote_stream(o) == -1) {
 		fail(o, "internal-error", XMPP_COND_INTERNAL_SERVER_ERROR,
 		    "out of memory");
 		return;
 	}
-	event_del(o->ev_timer);
-	if (o->cfg->limits.idle_timeout)
-		event_add(o->ev_timer, &tv);
+	/* Until the remote's features say how we authenticate, the
+	   connection's deadline still runs and the backend waits. */
+	o->auth = S2SOUT_AUTH_FEATURES;
 	/* The backend's header, as it came, and whatever followed it. */
 	evbuffer_add_buffer(o->remote_out, o->to_remote);
 	flush_remote(o);
@@ -696,10 +768,118 @@ handshake(struct s2sout *o)
 
 /* ---- the remote's units ---- */
 
+/* A failure found in a parser callback, acted on by feed_remote(). */
+static int
+defer_fail(struct s2sout *o, const char *reason, const char *detail)
+{
+	o->defer_fail = reason;
+	snprintf(o->last_detail, sizeof(o->last_detail), "%.150s", detail);
+	return XMLSTREAM_STOP;
+}
+
+#define FORWARD	(-2)	/* auth_unit(): relay the unit as usual */
+
+/*
+ * The remote's units while authentication is being settled.  Invariant
+ * 7 holds on both sides: the remote's parser restarts exactly behind
+ * <success/>, where the remote restarts; the backend's document goes on
+ * unrestarted (the remote's first header, then DIALBACK_FEATURES in
+ * place of the features of the stream that only we see).
+ */
+static int
+auth_unit(struct s2sout *o, const struct xmlstream_unit *u)
+{
+	char buf[512];
+	size_t n;
+	int features = u->kind == XMLSTREAM_UNIT_ELEMENT &&
+	    strcmp(u->ns, XMPP_NS_STREAMS) == 0 &&
+	    strcmp(u->name, "features") == 0;
+	int sasl = u->kind == XMLSTREAM_UNIT_ELEMENT &&
+	    strcmp(u->ns, XMPP_NS_SASL) == 0;
+
+	switch (o->auth) {
+	case S2SOUT_AUTH_FEATURES:
+		if (u->kind == XMLSTREAM_UNIT_HEADER) {
+			/* A stream before version 1.0 has no features:
+			   dialback at once. */
+			if (u->header->version == NULL ||
+			    strncmp(u->header->version, "1.", 2) != 0)
+				settle_auth(o, S2SOUT_AUTH_NONE);
+			return FORWARD;
+		}
+		if (u->kind == XMLSTREAM_UNIT_WHITESPACE)
+			return FORWARD;
+		if (!features || !(u->stripped_rules & STRIPPED_SASL)) {
+			settle_auth(o, S2SOUT_AUTH_NONE);
+			return FORWARD;
+		}
+		/* SASL offered after TLS, on s2s: EXTERNAL, which the remote
+		   offers only for a certificate it accepted. */
+		if ((o->features == NULL &&
+		    (o->features = evbuffer_new()) == NULL) ||
+		    evbuffer_add(o->features, u->data, u->len) == -1 ||
+		    (n = xmpp_write_sasl_external(buf, sizeof(buf),
+		    o->ours)) == 0)
+			return defer_fail(o, "internal-error", "out of memory");
+		evbuffer_add(o->remote_out, buf, n);
+		o->auth = S2SOUT_AUTH_SENT;
+		return XMLSTREAM_CONTINUE;
+	case S2SOUT_AUTH_SENT:
+		if (u->kind == XMLSTREAM_UNIT_WHITESPACE)
+			return XMLSTREAM_CONTINUE;
+		if (sasl && strcmp(u->name, "success") == 0) {
+			write_our_header(o);
+			o->auth = S2SOUT_AUTH_RESTART;
+			return XMLSTREAM_RESTART;
+		}
+		if (sasl && strcmp(u->name, "failure") == 0) {
+			/* The remote refused our certificate: the backend's
+			   dialback may still convince it. */
+			log_msg(LOG_WARNING, "event=s2s-out-auth-failed "
+			    "session=%llu listener=%s from=%s remote=%s "
+			    "address=%s mechanism=external fallback=dialback",
+			    o->id, o->l->name, o->ours, o->remote,
+			    o->address);
+			bufferevent_write_buffer(o->bev, o->features);
+			settle_auth(o, S2SOUT_AUTH_NONE);
+			return XMLSTREAM_CONTINUE;
+		}
+		snprintf(buf, sizeof(buf), "<%.40s> after <auth/>",
+		    u->kind == XMLSTREAM_UNIT_END ? "/stream:stream" :
+		    u->kind == XMLSTREAM_UNIT_HEADER ? "stream:stream" :
+		    u->name);
+		return defer_fail(o, "auth-failed", buf);
+	case S2SOUT_AUTH_RESTART:
+		/* The new stream's header and features are ours alone. */
+		if (u->kind == XMLSTREAM_UNIT_HEADER ||
+		    u->kind == XMLSTREAM_UNIT_WHITESPACE)
+			return XMLSTREAM_CONTINUE;
+		if (features) {
+			bufferevent_write(o->bev, DIALBACK_FEATURES,
+			    strlen(DIALBACK_FEATURES));
+			log_msg(LOG_NOTICE, "event=s2s-out-authenticated "
+			    "session=%llu listener=%s from=%s remote=%s "
+			    "address=%s mechanism=external", o->id,
+			    o->l->name, o->ours, o->remote, o->address);
+			settle_auth(o, S2SOUT_AUTH_DONE);
+			return XMLSTREAM_CONTINUE;
+		}
+		snprintf(buf, sizeof(buf), "<%.40s> instead of features "
+		    "after <success/>", u->kind == XMLSTREAM_UNIT_END ?
+		    "/stream:stream" : u->name);
+		return defer_fail(o, "auth-failed", buf);
+	case S2SOUT_AUTH_NONE:
+	case S2SOUT_AUTH_DONE:
+		break;
+	}
+	return FORWARD;
+}
+
 static int
 remote_unit(void *arg, const struct xmlstream_unit *u)
 {
 	struct s2sout *o = arg;
+	int r;
 
 	if (o->state == S2SOUT_NEGOTIATE) {
 		if (u->kind == XMLSTREAM_UNIT_HEADER ||
@@ -734,6 +914,8 @@ remote_unit(void *arg, const struct xmlstream_unit *u)
 	}
 	if (o->state != S2SOUT_RELAY)
 		return XMLSTREAM_STOP;
+	if (auth_busy(o) && (r = auth_unit(o, u)) != FORWARD)
+		return r;
 	bufferevent_write(o->bev, u->data, u->len);
 	if (u->kind == XMLSTREAM_UNIT_HEADER)
 		o->header_sent = 1;
@@ -782,10 +964,24 @@ feed_remote(struct s2sout *o, const char *buf, size_t n)
 		    "%s", d);
 		return;
 	}
-	if (o->state == S2SOUT_NEGOTIATE)
+	if (o->defer_fail != NULL) {
+		reason = o->defer_fail;
+		o->defer_fail = NULL;
+		fail(o, reason, XMPP_COND_REMOTE_CONNECTION_FAILED, "%s",
+		    o->last_detail);
+		return;
+	}
+	if (evbuffer_get_length(o->remote_out) > 0)
 		flush_remote(o);
 	if (o->state == S2SOUT_CLOSING || o->rx == NULL)
 		return;
+	if (o->resume_backend) {
+		o->resume_backend = 0;
+		bufferevent_enable(o->bev, EV_READ);
+		read_backend(o);
+		if (o->state == S2SOUT_CLOSING || o->rx == NULL)
+			return;
+	}
 	if (r == -1) {
 		if (o->state == S2SOUT_NEGOTIATE)
 			attempt_failed(o, "no-starttls",
@@ -957,7 +1153,7 @@ flush_remote(struct s2sout *o)
 			return;
 		}
 	}
-	if (o->backend_paused && o->state == S2SOUT_RELAY &&
+	if (o->backend_paused && o->state == S2SOUT_RELAY && !auth_busy(o) &&
 	    evbuffer_get_length(o->remote_out) <
 	    o->cfg->limits.buffer_size / 2) {
 		o->backend_paused = 0;
@@ -966,6 +1162,40 @@ flush_remote(struct s2sout *o)
 }
 
 /* ---- the backend ---- */
+
+/*
+ * After SASL EXTERNAL, the backend's dialback request (<db:result/>
+ * without type, XEP-0220 2.1) is answered here: valid for the pair the
+ * remote authenticated, invalid for any other (the remote vouched for
+ * one domain only).  1 if answered, 0 to relay it (names that are no
+ * host names: the remote answers those).
+ */
+static int
+answer_dialback(struct s2sout *o, const struct xmlstream_unit *u)
+{
+	char from[256], to[256], type[16], buf[700];
+	int valid, n;
+
+	if (xmpp_start_tag_attr(u->data, u->len, "type", type, sizeof(type)) ||
+	    !xmpp_start_tag_attr(u->data, u->len, "from", from,
+	    sizeof(from)) ||
+	    !xmpp_start_tag_attr(u->data, u->len, "to", to, sizeof(to)))
+		return 0;
+	lower(from);
+	lower(to);
+	if (!hostname_ok(from) || !hostname_ok(to))
+		return 0;
+	valid = strcmp(from, o->ours) == 0 && strcmp(to, o->remote) == 0;
+	n = snprintf(buf, sizeof(buf), "<db:result xmlns:db='"
+	    XMPP_NS_DIALBACK "' from='%s' to='%s' type='%s'/>", to, from,
+	    valid ? "valid" : "invalid");
+	bufferevent_write(o->bev, buf, (size_t)n);
+	log_msg(valid ? LOG_INFO : LOG_NOTICE, "event=s2s-out-dialback "
+	    "session=%llu listener=%s from=%s to=%s remote=%s result=%s",
+	    o->id, o->l->name, from, to, o->remote,
+	    valid ? "valid" : "invalid");
+	return 1;
+}
 
 static int
 backend_unit(void *arg, const struct xmlstream_unit *u)
@@ -1015,6 +1245,11 @@ backend_unit(void *arg, const struct xmlstream_unit *u)
 		    "stream restart");
 		return XMLSTREAM_STOP;
 	}
+	if (o->state == S2SOUT_RELAY && o->auth == S2SOUT_AUTH_DONE &&
+	    u->kind == XMLSTREAM_UNIT_ELEMENT &&
+	    strcmp(u->ns, XMPP_NS_DIALBACK) == 0 &&
+	    strcmp(u->name, "result") == 0 && answer_dialback(o, u))
+		return XMLSTREAM_CONTINUE;
 	evbuffer_add(o->state == S2SOUT_RELAY ? o->remote_out : o->to_remote,
 	    u->data, u->len);
 	if (u->kind == XMLSTREAM_UNIT_END) {
@@ -1036,6 +1271,12 @@ read_backend(struct s2sout *o)
 	unsigned char *p;
 	size_t n;
 
+	if (o->state == S2SOUT_RELAY && auth_busy(o)) {
+		/* Its features are not written yet: nothing but whitespace
+		   can come, and it waits unread. */
+		bufferevent_disable(o->bev, EV_READ);
+		return;
+	}
 	while (o->state != S2SOUT_CLOSING && !o->backend_ended &&
 	    (n = evbuffer_get_length(in)) > 0) {
 		if (o->state != S2SOUT_RELAY && o->backend_header &&
@@ -1092,7 +1333,8 @@ on_backend_read(struct bufferevent *bev, void *arg)
 	struct timeval tv = { o->cfg->limits.idle_timeout, 0 };
 
 	(void)bev;
-	if (o->state == S2SOUT_RELAY && o->cfg->limits.idle_timeout)
+	if (o->state == S2SOUT_RELAY && !auth_busy(o) &&
+	    o->cfg->limits.idle_timeout)
 		event_add(o->ev_timer, &tv);
 	read_backend(o);
 }

@@ -145,6 +145,8 @@ struct xmlstream {
 	enum xmlstream_release release;
 	unsigned depth;		/* 0 before the header, 1 between stanzas */
 	unsigned char nstrip, ncuts;
+	unsigned char child_rule;	/* the rule of the child being cut */
+	unsigned char cut_rules;	/* bit i: rule i cut a child */
 	unsigned char heat;	/* quick wakes in a row, up to
 				   XMLSTREAM_HOT_WAKES */
 	unsigned is_warm:1;	/* on the warm list, parser kept */
@@ -467,6 +469,7 @@ emit(struct xmlstream *xs, enum xmlstream_unit_kind kind, long long end,
 		u.ns = xs->el_ns;
 		u.name = xs->el_name;
 		u.stripped = (unsigned)xs->ncuts;
+		u.stripped_rules = xs->cut_rules;
 		if (xs->ncuts > 0)
 			u.len = apply_cuts(xs, xs->buf + xs->head, n);
 	} else if (kind == XMLSTREAM_UNIT_HEADER) {
@@ -478,6 +481,7 @@ emit(struct xmlstream *xs, enum xmlstream_unit_kind kind, long long end,
 	xs->head += n;
 	xs->base = end;
 	xs->ncuts = 0;
+	xs->cut_rules = 0;
 	free(xs->cuts);
 	xs->cuts = NULL;
 	if (next < 0)
@@ -677,8 +681,10 @@ on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
 		for (i = 0; i < xs->nstrip; i++)
 			if (strcmp(xs->el_ns, xs->strip[i].parent_ns) == 0 &&
 			    strcmp(xs->el_name, xs->strip[i].parent_name) == 0 &&
-			    name_is(qname, xs->strip[i].ns, xs->strip[i].name))
+			    name_is(qname, xs->strip[i].ns, xs->strip[i].name)) {
 				xs->strip_child = 1;
+				xs->child_rule = (unsigned char)i;
+			}
 		/* Past MAX_CUTS, a child to remove would pass: fail closed. */
 		if (xs->strip_child && xs->ncuts >= MAX_CUTS) {
 			fail(xs, XMLSTREAM_ERR_STRIP_LIMIT, "strip-limit");
@@ -720,6 +726,7 @@ on_end(void *ud, const XML_Char *qname)
 		xs->cuts[xs->ncuts].start = xs->child_start;
 		xs->cuts[xs->ncuts].end = event_end(xs);
 		xs->ncuts++;
+		xs->cut_rules |= (unsigned char)(1u << xs->child_rule);
 		xs->strip_child = 0;
 	}
 }
@@ -1065,6 +1072,7 @@ xmlstream_reset(struct xmlstream *xs)
 	xs->want_restart = 0;
 	xs->strip_parent = xs->strip_child = 0;
 	xs->ncuts = 0;
+	xs->cut_rules = 0;
 	free(xs->cuts);
 	xs->cuts = NULL;
 	/* The new stream's parser comes with its first byte. */

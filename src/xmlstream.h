@@ -77,6 +77,8 @@ struct xmlstream_unit {
 	const struct xmlstream_header *header;	/* HEADER only, during
 						   the call */
 	unsigned stripped;	/* ELEMENT: children removed (see strip) */
+	unsigned stripped_rules; /* ELEMENT: bit i set when the i-th
+				   xmlstream_strip() rule removed one */
 };
 
 /* What a unit callback tells the parser to do next. */

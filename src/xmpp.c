@@ -130,6 +130,34 @@ xmpp_write_stream_error(char *buf, size_t len, enum xmpp_condition cond,
 	    xmpp_condition_name(cond), body);
 }
 
+size_t
+xmpp_write_sasl_external(char *buf, size_t len, const char *authzid)
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *s = (const unsigned char *)authzid;
+	size_t n = strlen(authzid), i, o;
+	char enc[400];
+	unsigned v;
+
+	if (n == 0 || (n + 2) / 3 * 4 >= sizeof(enc))
+		return 0;
+	for (i = 0, o = 0; i < n; i += 3) {
+		v = (unsigned)s[i] << 16;
+		if (i + 1 < n)
+			v |= (unsigned)s[i + 1] << 8;
+		if (i + 2 < n)
+			v |= s[i + 2];
+		enc[o++] = b64[v >> 18 & 63];
+		enc[o++] = b64[v >> 12 & 63];
+		enc[o++] = i + 1 < n ? b64[v >> 6 & 63] : '=';
+		enc[o++] = i + 2 < n ? b64[v & 63] : '=';
+	}
+	enc[o] = '\0';
+	return put(buf, len, "<auth xmlns='" XMPP_NS_SASL "' "
+	    "mechanism='EXTERNAL'>%s</auth>", enc);
+}
+
 /*
  * The value of the unprefixed attribute name on the start tag that
  * begins p (a unit Expat found well-formed), copied raw into buf (a

@@ -74,6 +74,13 @@ size_t xmpp_write_stream_error(char *buf, size_t len,
     enum xmpp_condition cond, const char *text);
 
 /*
+ * <auth mechanism='EXTERNAL'> (RFC 6120 6.4.2, XEP-0178) with authzid in
+ * base64, as a server authenticating as the domain authzid sends it.
+ * Returns the length, or 0 if authzid is empty or buf too small.
+ */
+size_t xmpp_write_sasl_external(char *buf, size_t len, const char *authzid);
+
+/*
  * The value of the unprefixed attribute name on the start tag that
  * begins p (len bytes of a unit Expat found well-formed), copied raw
  * into buf: a value with references stays undecoded (and so is never a

@@ -50,6 +50,7 @@ A_IP, B_IP, D_IP, E_IP = "127.0.0.10", "127.0.0.20", "127.0.0.30", \
     "127.0.0.50"
 WEAK_IP, CBC_IP, N_IP, S_IP = "127.0.0.60", "127.0.0.61", "127.0.0.70", \
     "127.0.0.80"
+SASL_IP = "127.0.0.90"      # the scripted SASL remote
 REAL_DNS, SILENT_DNS = "127.0.0.54", "127.0.0.55"
 OUT_PORT, OUT_SILENT_PORT = 15270, 15271
 USERS = {"alice@a.example": "alice-Out-1", "bob@b.example": "bob-Out-2",
@@ -119,11 +120,16 @@ def start_in_ns(ns, argv, ready=None):
     return proc
 
 
-def raw_backend(ns, to, port=OUT_PORT, frm="b.example"):
+def raw_backend(ns, to, port=OUT_PORT, frm="b.example", steps=(),
+                until="</stream:stream>"):
     """The legacy server's first bytes to the s2s-out listener, from inside
-    the namespace; what came back and how long it took."""
+    the namespace; what came back and how long it took.  steps: (wait
+    for this text, then send that) pairs after the header; until: the
+    text that ends the reading."""
     argv = ns.prefix() + [sys.executable, os.path.abspath(__file__), "--raw",
-                          json.dumps({"to": to, "from": frm, "port": port})]
+                          json.dumps({"to": to, "from": frm, "port": port,
+                                      "steps": list(steps),
+                                      "until": until})]
     env = dict(os.environ, PYTHONPATH=HERE)
     r = util.run(argv, timeout=60, env=env)
     lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
@@ -142,17 +148,93 @@ def raw_child(spec):
     data = b""
     s.settimeout(40)
     try:
-        while b"</stream:stream>" not in data:
-            b = s.recv(4096)
-            if not b:
-                break
-            data += b
+        for wait, send in spec["steps"] + [[spec["until"], None]]:
+            while wait.encode() not in data:
+                b = s.recv(4096)
+                if not b:
+                    raise socket.timeout
+                data += b
+            if send:
+                s.sendall(send.encode())
     except socket.timeout:
         pass
     print(json.dumps({"data": data.decode("utf-8", "replace"),
                       "elapsed": time.monotonic() - t0}))
     sys.stdout.flush()
     os._exit(0)
+
+
+def sasl_remote(spec):
+    """A remote that offers SASL EXTERNAL after STARTTLS and answers
+    <auth/> by the domain it is asked for: fail.example <failure/>,
+    odd.example a <message/>, ok.example <success/> (then a restarted
+    stream with empty features).  Prints what it received."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(spec["cert"], spec["key"])
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((spec["ip"], 5269))
+    ls.listen(8)
+    print("listening", flush=True)
+    hdr = ("<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
+           "xmlns:stream='http://etherx.jabber.org/streams' "
+           "xmlns:db='jabber:server:dialback' from='%s' id='%s' "
+           "version='1.0'>")
+
+    def upto(c, buf, text):
+        while text.encode() not in buf:
+            b = c.recv(4096)
+            if not b:
+                raise EOFError(buf)
+            buf += b
+        i = buf.index(text.encode()) + len(text)
+        return buf[:i].decode(), buf[i:]
+
+    while True:
+        c, _ = ls.accept()
+        c.settimeout(20)
+        try:
+            got, rest = upto(c, b"", "version='1.0'>")
+            dom = re.search(r"to='([^']*)'", got).group(1)
+            c.sendall((hdr % (dom, "pre") + "<stream:features><starttls "
+                       "xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/>"
+                       "</starttls></stream:features>").encode())
+            got, rest = upto(c, rest, "/>")
+            c.sendall(b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+            c = ctx.wrap_socket(c, server_side=True)
+            got, rest = upto(c, b"", "version='1.0'>")
+            c.sendall((hdr % (dom, "one") + "<stream:features><mechanisms "
+                       "xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>"
+                       "EXTERNAL</mechanism></mechanisms><dialback xmlns="
+                       "'urn:xmpp:features:dialback'/></stream:features>"
+                       ).encode())
+            got, rest = upto(c, rest, "</auth>")
+            print("AUTH %s %s" % (dom, got), flush=True)
+            if dom == "fail.example":
+                c.sendall(b"<failure xmlns='urn:ietf:params:xml:ns:"
+                          b"xmpp-sasl'><not-authorized/></failure>")
+            elif dom == "odd.example":
+                c.sendall(b"<message to='x@b.example'><body>msg</body>"
+                          b"</message>")
+            else:
+                c.sendall(b"<success xmlns='urn:ietf:params:xml:ns:"
+                          b"xmpp-sasl'/>")
+                got, rest = upto(c, rest, "version='1.0'>")
+                print("RESTART %s" % got, flush=True)
+                c.sendall((hdr % (dom, "two") + "<stream:features/>"
+                           ).encode())
+            while True:
+                b = c.recv(4096)
+                if not b:
+                    break
+                rest += b
+            print("AFTER %s %s" % (dom, rest.decode("utf-8", "replace")),
+                  flush=True)
+        except (OSError, EOFError, ssl.SSLError) as e:
+            print("ERROR %r" % e, flush=True)
+        finally:
+            c.close()
 
 
 def run_clients(ns, spec, logfile, timeout=80.0):
@@ -165,9 +247,11 @@ def main(t):
     t0 = time.monotonic()
     hosts = {"a.example": A_IP, "b.example": B_IP, "d.example": D_IP,
              "e.example": E_IP, "weak.example": WEAK_IP,
-             "cbc.example": CBC_IP, "n.example": N_IP, "s.example": S_IP}
+             "cbc.example": CBC_IP, "n.example": N_IP, "s.example": S_IP,
+             "fail.example": SASL_IP, "odd.example": SASL_IP,
+             "ok.example": SASL_IP}
     remotes = ("a", "d", "e", "n", "s", "nx", "nowhere", "weak", "cbc",
-               "slow")
+               "slow", "fail", "odd", "ok")
     # the backend's view: every remote domain is xmppshield's s2s-out
     tmp, ns = fedworld.world(
         dict(hosts, **{"out.example": "127.0.0.1"}),
@@ -196,6 +280,8 @@ def main(t):
     cd = test_ca.issue("other.example")
     cweak, ccbc = test_ca.issue("weak.example"), test_ca.issue("cbc.example")
     cb, cs = test_ca.issue("b.example"), test_ca.issue("s.example")
+    csasl = test_ca.issue("fail.example", san="DNS:fail.example,"
+                          "DNS:odd.example,DNS:ok.example")
     dirs = fedworld.server_dirs(tmp, ("a", "b", "d", "e", "n", "s"))
     pa = RemoteProsody(dirs["a"], ns, ["a.example"], A_IP, 5222, 5269,
                        cert=ca, require=True)
@@ -221,6 +307,10 @@ def main(t):
         start_in_ns(ns, [openssl, "s_server", "-quiet", "-accept",
                          ip + ":5270", "-cert", cert.cert, "-key", cert.key,
                          "-naccept", "50"] + opt)
+    sasl = start_in_ns(ns, [sys.executable, os.path.abspath(__file__),
+                            "--sasl-remote", json.dumps({
+                                "ip": SASL_IP, "cert": csasl.cert,
+                                "key": csasl.key})], r"listening")
     tap.diag("namespace %s, Prosody A, B, D, E up in %.2f s"
              % (ns.name, time.monotonic() - t0))
 
@@ -301,10 +391,29 @@ def main(t):
                     e.get("direct") == "yes" and e.get("verified") == "yes"
                     for e in est),
                 "event=s2s-out-established remote=e.example direct=yes", est)
+    auth = [daemon.parse_line(x) for x in
+             d.lines_matching(r"event=s2s-out-(authenticated|auth-failed|"
+                              r"dialback)\b", mark)]
     with t.case("bob@b.example -> sam@s.example: a remote that requires "
-                "certificate authentication (s2s_secure_auth = true): "
-                "xmppshield's client certificate for b.example passes, "
-                "B's dialback is relayed") as k:
+                "certificate authentication (s2s_secure_auth = true) and "
+                "offers SASL EXTERNAL for xmppshield's certificate: "
+                "xmppshield authenticates as b.example, B's dialback is "
+                "answered valid by xmppshield") as k:
+        k.check(any(e.get("event") == "s2s-out-authenticated" and
+                    e.get("remote") == "s.example" and
+                    e.get("from") == "b.example" and
+                    e.get("mechanism") == "external" for e in auth),
+                "event=s2s-out-authenticated from=b.example remote=s.example "
+                "mechanism=external", d.text(mark)[-3000:])
+        k.check(any(e.get("event") == "s2s-out-dialback" and
+                    e.get("to") == "s.example" and
+                    e.get("result") == "valid" for e in auth),
+                "event=s2s-out-dialback from=b.example to=s.example "
+                "result=valid", auth)
+        k.check(re.search(r"Accepting SASL EXTERNAL identity from "
+                          r"b\.example", ps.log_text()),
+                "Prosody S: Accepting SASL EXTERNAL identity from b.example",
+                util.tail_file(ps.log, 30))
         k.check("msg_sam" in r.get("steps", []), "sam got bob's message",
                 diag())
         k.check("reply_sam" in r.get("steps", []), "bob got sam's reply",
@@ -318,6 +427,12 @@ def main(t):
                 "Prosody S validated the certificate xmppshield presented "
                 "(else s2s_secure_auth refuses the stream)",
                 util.tail_file(ps.log, 30))
+    with t.case("remotes that do not offer SASL (Prosody A, E: they do "
+                "not trust our CA) get B's own dialback, relayed") as k:
+        k.check(not any(e.get("remote") in ("a.example", "e.example")
+                        for e in auth),
+                "no s2s-out-authenticated/dialback line for a.example or "
+                "e.example", auth)
     with t.case("Prosody B never saw <starttls/> from the remotes (it has "
                 "no TLS) and its dialback was accepted") as k:
         log = pb.log_text()
@@ -368,6 +483,83 @@ def main(t):
             "address", "nowhere.example", "dns-not-found", "host-unknown")
     refused("bad DNS: a resolver that never answers", "slow.example",
             "dns-timeout", "remote-connection-failed", port=OUT_SILENT_PORT)
+    def sasl_case(name, to, **kw):
+        m = d.mark()
+        got = raw_backend(ns, to, **kw)
+        data = got.get("data", "")
+        line = sasl.log.wait_for(r"AFTER %s " % re.escape(to), 10)
+        return m, data, got
+
+    m, data, got = sasl_case("fail.example", "fail.example",
+                             until="</stream:features>")
+    with t.case("SASL EXTERNAL refused by the remote (<failure/>): "
+                "event=s2s-out-auth-failed fallback=dialback, the backend "
+                "gets the remote's features without SASL, for its own "
+                "dialback") as k:
+        k.check(d.wait_for(r"event=s2s-out-auth-failed\b.*remote="
+                           r"fail\.example\b.*fallback=dialback", start=m,
+                           timeout=5),
+                "event=s2s-out-auth-failed remote=fail.example "
+                "fallback=dialback", d.text(m)[-2000:])
+        k.check(re.search(r"AUTH fail\.example <auth xmlns='urn:ietf:params:"
+                          r"xml:ns:xmpp-sasl' mechanism='EXTERNAL'>"
+                          r"Yi5leGFtcGxl</auth>", sasl.log.text()),
+                "the remote got <auth mechanism='EXTERNAL'> with "
+                "base64('b.example')", sasl.log.text()[-1500:])
+        k.check("from='fail.example'" in data and "urn:xmpp:features:"
+                "dialback" in data and "mechanism" not in data and
+                "starttls" not in data,
+                "the backend: the remote's header, features with dialback, "
+                "no <mechanisms/>, no <starttls/>", got)
+    m, data, got = sasl_case("odd.example", "odd.example")
+    with t.case("the remote answers <auth/> with a stanza: "
+                "event=s2s-out-failed reason=auth-failed, the backend gets "
+                "<remote-connection-failed/> and nothing of the remote's "
+                "stanza") as k:
+        line = d.wait_for(r"event=s2s-out-failed\b.*remote=odd\.example\b",
+                          start=m, timeout=5)
+        e = daemon.parse_line(line) if line else {}
+        k.check(e.get("reason") == "auth-failed" and
+                e.get("state") == "relay",
+                "event=s2s-out-failed reason=auth-failed state=relay",
+                d.text(m)[-2000:])
+        k.check("<remote-connection-failed xmlns='urn:ietf:params:xml:ns:"
+                "xmpp-streams'/>" in data and "msg" not in data and
+                "mechanism" not in data, "<remote-connection-failed/>, no "
+                "<message/>, no <mechanisms/>", got)
+    m, data, got = sasl_case(
+        "ok.example", "ok.example",
+        steps=[["</stream:features>",
+                "<db:result from='b.example' to='ok.example'>k1</db:result>"
+                "<db:result from='c.example' to='ok.example'>k2</db:result>"
+                "<message from='x@b.example' to='y@ok.example'><body>hi"
+                "</body></message></stream:stream>"]],
+        until="to='c.example' type='invalid'/>")
+    with t.case("SASL EXTERNAL accepted (<success/>): the remote's restart "
+                "stays with xmppshield, the backend gets dialback features "
+                "and type='valid' for b.example->ok.example only; its "
+                "stanza reaches the remote, its <db:result/>s do not") as k:
+        k.check(d.wait_for(r"event=s2s-out-authenticated\b.*remote="
+                           r"ok\.example\b.*mechanism=external", start=m,
+                           timeout=5), "event=s2s-out-authenticated "
+                "remote=ok.example mechanism=external", d.text(m)[-2000:])
+        k.check(data.count("<stream:stream") == 1 and "id='one'" in data and
+                "id='two'" not in data and "<dialback xmlns='urn:xmpp:"
+                "features:dialback'>" in data,
+                "the backend saw one header (id='one'), then dialback "
+                "features", got)
+        k.check(re.search(r"<db:result [^>]*from='ok\.example' "
+                          r"to='b\.example' type='valid'/>", data) and
+                re.search(r"<db:result [^>]*from='ok\.example' "
+                          r"to='c\.example' type='invalid'/>", data),
+                "valid for b.example, invalid for c.example", got)
+        after = sasl.log.matching(r"^AFTER ok\.")
+        k.check(after and "<body>hi</body>" in after[-1] and
+                "db:result" not in after[-1] and
+                re.search(r"RESTART .*from='b\.example' to='ok\.example'",
+                          sasl.log.text()),
+                "the remote: our restart header, then the stanza, no "
+                "<db:result/>", sasl.log.text()[-1500:])
     with t.case("refused: the backend's header names a domain this "
                 "listener does not serve as 'from'") as k:
         got = raw_backend(ns, "a.example", frm="evil.example")
@@ -413,7 +605,10 @@ def child(spec, logfile):
             self.whitespace_keepalive = False
             self.reconnect_max_attempts = 0
             self.started = loop.create_future()
-            self.messages = asyncio.Queue()
+            # Every message seen, (sender, body): bob waits for three
+            # replies at once, each waiter looks for its own.
+            self.seen = set()
+            self.arrived = asyncio.Condition()
             self.add_event_handler("session_start", self._start)
             self.add_event_handler("message", self._message)
             self.add_event_handler("message_error", self._message)
@@ -426,7 +621,12 @@ def child(spec, logfile):
             if m["type"] == "error":
                 result["errors"].append("%s got error %s from %s" % (
                     self.name, m["error"]["condition"], m["from"]))
-            self.messages.put_nowait((str(m["from"].bare), m["body"]))
+            self.seen.add((str(m["from"].bare), m["body"]))
+            asyncio.ensure_future(self._notify())
+
+        async def _notify(self):
+            async with self.arrived:
+                self.arrived.notify_all()
 
         def go(self):
             self.connect(address=(self.s["host"], self.s["port"]),
@@ -436,10 +636,10 @@ def child(spec, logfile):
     clients = {n: Client(n, s) for n, s in spec.items()}
 
     async def expect_msg(c, frm, body, t=25):
-        while True:
-            got = await asyncio.wait_for(c.messages.get(), t)
-            if got == (frm, body):
-                return
+        async def seen():
+            async with c.arrived:
+                await c.arrived.wait_for(lambda: (frm, body) in c.seen)
+        await asyncio.wait_for(seen(), t)
 
     async def exchange(b, peer, tag):
         tb = "from-bob-" + uuid.uuid4().hex
@@ -481,4 +681,6 @@ if __name__ == "__main__":
         child(json.loads(sys.argv[2]), sys.argv[3])
     if len(sys.argv) > 1 and sys.argv[1] == "--raw":
         raw_child(json.loads(sys.argv[2]))
+    if len(sys.argv) > 1 and sys.argv[1] == "--sasl-remote":
+        sasl_remote(json.loads(sys.argv[2]))
     tap.main(main)

@@ -736,6 +736,50 @@ test_idle_release(void)
 #endif
 }
 
+static int
+on_rules(void *ctx, const struct xmlstream_unit *u)
+{
+	unsigned *rules = ctx;
+
+	if (u->kind == XMLSTREAM_UNIT_ELEMENT)
+		rules[rules[0]++ + 1] = u->stripped_rules;
+	return XMLSTREAM_CONTINUE;
+}
+
+/* Which rule removed a child: s2sout.c tells an offer of SASL from one
+   of compression by it. */
+static void
+test_strip_rules(void)
+{
+	static const struct xmlstream_callbacks rcb = { NULL, on_rules };
+	static const char in[] = "<stream:stream xmlns='jabber:server' "
+	    "xmlns:stream='" NS_STREAMS "'>"
+	    "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:"
+	    "xmpp-sasl'><mechanism>EXTERNAL</mechanism></mechanisms>"
+	    "</stream:features>"
+	    "<stream:features><starttls xmlns='" NS_TLS "'/><compression "
+	    "xmlns='http://jabber.org/features/compress'/><dialback "
+	    "xmlns='urn:xmpp:features:dialback'/></stream:features>"
+	    "<message><starttls xmlns='" NS_TLS "'/></message>";
+	unsigned rules[8] = { 0 };
+	struct xmlstream *xs = xmlstream_new(&lim, &rcb, rules);
+
+	xmlstream_strip(xs, NS_STREAMS, "features", NS_TLS, "starttls");
+	xmlstream_strip(xs, NS_STREAMS, "features",
+	    "http://jabber.org/features/compress", "compression");
+	xmlstream_strip(xs, NS_STREAMS, "features",
+	    "urn:ietf:params:xml:ns:xmpp-sasl", "mechanisms");
+	ok(xmlstream_feed(xs, in, sizeof(in) - 1) == 0 && rules[0] == 3,
+	    "strip rules: three units");
+	ok(rules[1] == 4, "strip rules: mechanisms alone is bit 2 (%u)",
+	    rules[1]);
+	ok(rules[2] == 3, "strip rules: starttls and compression are bits 0 "
+	    "and 1 (%u)", rules[2]);
+	ok(rules[3] == 0, "strip rules: nothing cut outside features (%u)",
+	    rules[3]);
+	xmlstream_free(xs);
+}
+
 int
 main(void)
 {
@@ -876,6 +920,7 @@ main(void)
 	test_idle_release();
 	test_hardening();
 	test_no_unit_waits();
+	test_strip_rules();
 
 	/* The owner may refuse an element by its start tag alone. */
 	rec_init(&r);

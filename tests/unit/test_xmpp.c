@@ -295,6 +295,24 @@ test_start_tag_attr(void)
 	    "attribute: '>' inside a value");
 }
 
+static void
+test_sasl_external(void)
+{
+	char buf[256];
+
+	ok(xmpp_write_sasl_external(buf, sizeof(buf), "b.example") > 0 &&
+	    strcmp(buf, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+	    "mechanism='EXTERNAL'>Yi5leGFtcGxl</auth>") == 0,
+	    "EXTERNAL: base64 without padding");
+	ok(xmpp_write_sasl_external(buf, sizeof(buf), "ab") > 0 &&
+	    strstr(buf, ">YWI=<") != NULL, "EXTERNAL: one pad");
+	ok(xmpp_write_sasl_external(buf, sizeof(buf), "a") > 0 &&
+	    strstr(buf, ">YQ==<") != NULL, "EXTERNAL: two pads");
+	ok(xmpp_write_sasl_external(buf, sizeof(buf), "") == 0 &&
+	    xmpp_write_sasl_external(buf, 20, "b.example") == 0,
+	    "EXTERNAL: empty authzid, small buffer: 0");
+}
+
 int
 main(void)
 {
@@ -310,6 +328,7 @@ main(void)
 	test_table();
 	test_parser_verdicts();
 	test_start_tag_attr();
+	test_sasl_external();
 	config_free(cfg);
 	return tap_done();
 }
