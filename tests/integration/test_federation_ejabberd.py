@@ -202,9 +202,12 @@ def run_matrix(t, w):
            d.lines_matching(r"event=s2s-out-accept\b", mark)]
     for name, dom, label, direct in REMOTES:
         mine = [e for e in est if e.get("remote") == dom]
+        how = "; xmppshield authenticates by SASL EXTERNAL and answers " \
+            "ejabberd's dialback" if dom == "s.example" else \
+            "; ejabberd's dialback relayed"
         with t.case("%s: ejabberd -> %s: message delivered (bob@b.example "
-                    "-> %s@%s through s2s-out)" % (routing, label, name,
-                                                    dom)) as k:
+                    "-> %s@%s through s2s-out%s)" % (routing, label, name,
+                                                      dom, how)) as k:
             k.check("msg_" + name in steps, "%s got bob's message" % name,
                     diag(dom))
             k.check(any(e.get("verified") == "yes" and e.get("direct") ==
@@ -231,13 +234,38 @@ def run_matrix(t, w):
                     "ejabberd asked the namespace's resolver (its "
                     "/etc/resolv.conf) for _xmpp-server._tcp.%s" % dom,
                     w["dns"].log.text()[-3000:])
+            auth = [daemon.parse_line(x) for x in d.lines_matching(
+                r"event=s2s-out-authenticated\b.*\bremote=%s\b"
+                % re.escape(dom), mark)]
+            dbl = [daemon.parse_line(x) for x in d.lines_matching(
+                r"event=s2s-out-dialback\b.*\bremote=%s\b" % re.escape(dom),
+                mark)]
             if dom == "s.example":
+                # the remote offers SASL EXTERNAL to xmppshield's
+                # certificate: xmppshield authenticates on ejabberd's
+                # behalf and answers ejabberd's <db:result/> itself
+                k.check(any(e.get("mechanism") == "external" and
+                            e.get("from") == "b.example" for e in auth),
+                        "event=s2s-out-authenticated remote=s.example "
+                        "from=b.example mechanism=external", d.text(mark)
+                        [-3000:])
+                k.check(any(e.get("from") == "b.example" and
+                            e.get("to") == "s.example" and
+                            e.get("result") == "valid" for e in dbl),
+                        "event=s2s-out-dialback from=b.example to=s.example "
+                        "result=valid (ejabberd's dialback request "
+                        "answered by xmppshield)", d.text(mark)[-3000:])
                 k.check(re.search(r"certificate chain validation result: "
                                   r"valid", w["ps"].log_text()),
                         "Prosody S validated the certificate xmppshield "
                         "presented for b.example (else s2s_secure_auth "
                         "refuses the stream)", util.tail_file(w["ps"].log,
                                                               30))
+            else:
+                k.check(not auth and not dbl,
+                        "no SASL EXTERNAL with %s (it offers none to "
+                        "b.example's certificate): ejabberd's own dialback "
+                        "was relayed" % dom, auth + dbl)
         with t.case("%s: %s -> ejabberd: message delivered (%s@%s -> "
                     "bob@b.example through the inbound s2s listener; "
                     "ejabberd checked the key through s2s-out)"
