@@ -20,15 +20,20 @@ outgoing s2s to the s2s-out listener (DEPLOYMENT.md):
               (127.0.0.1, the s2s-out listener); xmppshield's
               s2s_out_resolver (127.0.0.54) has the real records.
   redirect    namespace xmppshield-ejnft-PID: one view of DNS (the real
-              records); nftables: meta skuid "ejabberd" tcp dport 5269
-              redirect to :15270.  ejabberd (no TLS: it asks no
-              _xmpps-server) dials a.example:5269, s.example:5269 and
-              e.example:5269; xmppshield resolves the remote itself.
+              records); nftables (table inet): meta skuid "ejabberd" tcp
+              dport 5269 redirect to :15270.  ejabberd (no TLS: it asks
+              no _xmpps-server) dials a.example:5269 (over IPv6 first:
+              a.example also has ::1), s.example:5269 and e.example:5269;
+              xmppshield resolves the remote itself.  Here b.example
+              also publishes _xmpps-server._tcp -> b.example:5270, so the
+              remotes come in by direct TLS (xmppshield's s2s-direct
+              listener), where the split-DNS world has them use STARTTLS.
 
     each namespace, loopback only:
       ejabberd J  b.example  127.0.0.1:15222 c2s, :15269 ejabberd_s2s_in
       xmppshield  127.0.0.20:5269 s2s (-> J :15269, s2s_verify = require)
-                  127.0.0.1:15270 s2s-out (domains b.example)
+                  127.0.0.20:5270 s2s-direct (redirect world only)
+                  127.0.0.1:15270, [::1]:15270 s2s-out (domains b.example)
       Prosody A   a.example 127.0.0.10:5269
       Prosody S   s.example 127.0.0.80:5269
       Prosody E   e.example 127.0.0.50:5270 (direct TLS only)
@@ -113,8 +118,11 @@ def build_world(routing):
     else:
         # a.example also has an IPv6 address (::1): ejabberd tries IPv6
         # first, so one `inet` rule has to catch both families
-        tmp, ns, dns = world(HOSTS, REAL_SRV, tag="xmppshield-ejnft",
-                             extra_hosts="::1 a.example\n")
+        # and b.example publishes XEP-0368 direct TLS: the remotes come
+        # in through xmppshield's s2s-direct listener (5270) here
+        tmp, ns, dns = world(HOSTS, REAL_SRV + [
+            "_xmpps-server._tcp.b.example,b.example,5270"],
+            tag="xmppshield-ejnft", extra_hosts="::1 a.example\n")
         rule = ("table inet xmppshield_test {\n chain output {\n"
                 "  type nat hook output priority -100; policy accept;\n"
                 "  meta skuid \"ejabberd\" tcp dport 5269 "
@@ -144,7 +152,7 @@ def build_world(routing):
            "domains": "b.example", "s2s_out_timeout": "10"}
     if routing == "split-dns":
         out["s2s_out_resolver"] = REAL_DNS + ":53"
-    d = daemon.Daemon(tmp, {
+    sections = {
         "global": {"log_level": "debug"},
         "tls": {"s2s_ca_file": test_ca.cert},
         "domain b.example": {"certificate": cb.cert, "key": cb.key},
@@ -152,7 +160,11 @@ def build_world(routing):
                          "backend": "127.0.0.1:15269",
                          "domains": "b.example", "s2s_verify": "require"},
         "listener s2s-out": out,
-    }, prefix=ns.prefix()).start()
+    }
+    if routing == "redirect":
+        sections["listener s2s-direct"] = dict(
+            sections["listener s2s"], listen=B_IP + ":5270", tls="direct")
+    d = daemon.Daemon(tmp, sections, prefix=ns.prefix()).start()
     tap.diag("%s: namespace %s, Prosody A, S, E and ejabberd up in %.2f s "
              "(ejabberd %.2f s)" % (routing, ns.name, time.monotonic() - t0,
                                     jb.start_time))
@@ -266,17 +278,20 @@ def run_matrix(t, w):
                         "no SASL EXTERNAL with %s (it offers none to "
                         "b.example's certificate): ejabberd's own dialback "
                         "was relayed" % dom, auth + dbl)
+        inl = "s2s" if routing == "split-dns" else "s2s-direct"
         with t.case("%s: %s -> ejabberd: message delivered (%s@%s -> "
-                    "bob@b.example through the inbound s2s listener; "
+                    "bob@b.example through the inbound %s listener%s; "
                     "ejabberd checked the key through s2s-out)"
-                    % (routing, label, name, dom)) as k:
+                    % (routing, label, name, dom, inl,
+                       " (direct TLS, _xmpps-server)" if inl != "s2s"
+                       else "")) as k:
             k.check("reply_" + name in steps, "bob got %s's reply" % name,
                     diag(dom))
-            k.check(any(e.get("listener") == "s2s" and
+            k.check(any(e.get("listener") == inl and
                         e.get("domain") == dom and
                         e.get("to") == "b.example" for e in ver),
-                    "event=s2s-peer-verified listener=s2s domain=%s "
-                    "to=b.example" % dom, ver)
+                    "event=s2s-peer-verified listener=%s domain=%s "
+                    "to=b.example" % (inl, dom), ver)
             k.check(jb.wait_log(r"Accepted inbound s2s dialback "
                                 r"authentication %s -> b\.example "
                                 % re.escape(dom)),
