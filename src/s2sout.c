@@ -1302,6 +1302,14 @@ backend_unit(void *arg, const struct xmlstream_unit *u)
 	if (u->kind == XMLSTREAM_UNIT_END) {
 		o->backend_ended = 1;
 		if (o->state != S2SOUT_RELAY) {
+			log_msg(LOG_INFO, "event=s2s-out-closed session=%llu "
+			    "listener=%s from=%s remote=%s address=%s "
+			    "reason=backend-closed detail=stream-end "
+			    "duration=%.3f", o->id, o->l->name,
+			    o->ours[0] ? o->ours : "-",
+			    o->remote[0] ? o->remote : "-",
+			    o->address[0] ? o->address : "-",
+			    monotime_now() - o->start);
 			o->reason = "backend-closed";
 			end_backend(o, XMPP_COND_NONE, NULL);
 			finish(o);
