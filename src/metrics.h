@@ -79,6 +79,8 @@ void metrics_backend_failed(const char *listener, const char *reason);
  * reason (s2speer_reason_name()).
  */
 void metrics_s2s_peer(const char *listener, const char *unverified);
+/* s2s-out: the remote accepted (1) or refused (0) SASL EXTERNAL. */
+void metrics_s2s_out_external(const char *listener, int accepted);
 void metrics_reload(int ok);
 
 /*

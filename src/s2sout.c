@@ -865,6 +865,7 @@ auth_unit(struct s2sout *o, const struct xmlstream_unit *u)
 			    "address=%s mechanism=external fallback=dialback",
 			    o->id, o->l->name, o->ours, o->remote,
 			    o->address);
+			metrics_s2s_out_external(o->l->name, 0);
 			bufferevent_write_buffer(o->bev, o->features);
 			settle_auth(o, S2SOUT_AUTH_NONE);
 			return XMLSTREAM_CONTINUE;
@@ -886,6 +887,7 @@ auth_unit(struct s2sout *o, const struct xmlstream_unit *u)
 			    "session=%llu listener=%s from=%s remote=%s "
 			    "address=%s mechanism=external", o->id,
 			    o->l->name, o->ours, o->remote, o->address);
+			metrics_s2s_out_external(o->l->name, 1);
 			settle_auth(o, S2SOUT_AUTH_DONE);
 			return XMLSTREAM_CONTINUE;
 		}

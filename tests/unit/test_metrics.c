@@ -273,6 +273,17 @@ main(void)
 	    "servers verified, and unverified by reason");
 	free(t);
 
+	metrics_s2s_out_external("c2s", 1);
+	metrics_s2s_out_external("c2s", 1);
+	metrics_s2s_out_external("c2s", 0);
+	t = scrape();
+	ok(value(t, "xmppshield_s2s_out_sasl_external_total"
+	    "{listener=\"c2s\"}") == 2 && value(t,
+	    "xmppshield_s2s_out_sasl_external_refused_total"
+	    "{listener=\"c2s\"}") == 1,
+	    "outgoing SASL EXTERNAL accepted and refused");
+	free(t);
+
 	/* Worker 0 holds one open connection and dies; it is replaced. */
 	in_worker(0, open_one);
 	ok(scrape_value("xmppshield_connections_open{listener=\"c2s\"}") == 1,
