@@ -57,6 +57,7 @@ check "every file in its place, nothing outside prefix and sysconfdir" \
     "$doc/examples/contrib/fail2ban/filter.d/xmppshield.conf" \
     "$doc/examples/contrib/fail2ban/jail.d/xmppshield.conf" \
     "$doc/examples/contrib/backends/ejabberd.yml" \
+    "$doc/examples/contrib/backends/ejabberd-federation.yml" \
     "$doc/examples/contrib/backends/prosody.cfg.lua" \
     "$doc/examples/contrib/backends/openfire.md" \
     "$doc/examples/contrib/prometheus/prometheus.yml" \
