@@ -750,10 +750,12 @@ backend_unit(void *ctx, const struct xmlstream_unit *u)
 	if (r->ext == RELAY_EXT_RESTART && u->kind != XMLSTREAM_UNIT_END) {
 		/* The peer has our <success/> but not yet our new header:
 		   the backend's units wait for it (a keepalive is dropped),
-		   as few as an unauthenticated peer is sent. */
+		   as few as an unauthenticated peer is sent: within the
+		   pre-auth bound, like the peer's own held units. */
 		if (u->kind == XMLSTREAM_UNIT_WHITESPACE)
 			return XMLSTREAM_CONTINUE;
-		if (r->stage_len + u->len > r->cfg->limits.buffer_size) {
+		if (r->stage_len + u->len >
+		    r->cfg->limits.max_preauth_stanza_size) {
 			verdict_set(failure(r), "internal-error",
 			    "out-of-memory", XMPP_COND_RESOURCE_CONSTRAINT,
 			    NULL, NULL);
