@@ -242,6 +242,34 @@ def scripted(t, tmp):
                     "the backend's answer (with the key) never reached "
                     "the peer", cl.data)
 
+    with t.case("once authenticated by EXTERNAL for a.example, a "
+                "<db:result/> for another domain still goes through the "
+                "piggyback check (s2s_verify = require): refused, never "
+                "reaching the backend") as k:
+        be.answer = "valid"
+        be.gate.set()
+        n = be.spy.connection_count()
+        cl, mark = connect(d, good)
+        with cl:
+            cl.send(auth("="))
+            cl.recv_until(rb"<success")
+            at = len(cl.data)
+            cl.send(s2s_header(xmldecl=False))
+            cl.recv_until(rb"<stream:features/>", start=at)
+            k.check(d.wait_for(r"event=%s\b" % EVENT_AUTHED, start=mark)
+                    is not None, "authenticated by EXTERNAL",
+                    d.text(mark)[-1500:])
+            cl.send("<db:result from='other.example' to='example.org'>"
+                    "k3y</db:result>")
+            common.stream_error(k, cl, expect.SE_POLICY, start=at)
+            common.end_line(k, d, cl, expect.POLICY, "peer-unverified",
+                            peer_domain="other.example",
+                            detail="piggyback-not-covered")
+        conn = be.spy.wait_connection(index=n)
+        k.check(conn is not None and b"other.example" not in conn.data,
+                "the request never reached the backend",
+                conn.data if conn else None)
+
     with t.case("the backend answers type='invalid' (its verification "
                 "did not reach s2s-out): <remote-connection-failed/>, "
                 "event=backend-error reason=external-refused, the held "
