@@ -148,7 +148,8 @@ const struct verdict *relay_verdict(const struct relay *r);
  * bound for it (max_preauth_stanza_size until authenticated, then
  * max_stanza_size); 0: stop reading the client until a
  * relay_from_backend() call releases the hold.  Held bytes over that
- * bound fail like a stanza that large.
+ * bound fail like a stanza that large.  After SASL EXTERNAL the units
+ * held until the backend's answer count too, with the one pending.
  */
 size_t relay_client_room(const struct relay *r);
 
