@@ -374,8 +374,10 @@ def federation(t):
                            USERS)
     tap.diag("namespace %s, Prosody A (certificates only) and B (legacy) "
              "up in %.2f s" % (ns.name, time.monotonic() - t0))
+    # two workers: the key one worker gave B is checked by whichever
+    # worker B's verification reaches (the secret is drawn before fork)
     d = daemon.Daemon(tmp, {
-        "global": {"log_level": "debug"},
+        "global": {"log_level": "debug", "workers": "2"},
         "tls": {"s2s_ca_file": test_ca.cert},
         "domain b.example": {"certificate": cb.cert, "key": cb.key},
         "listener s2s": {"listen": B_IP + ":5269", "kind": "s2s",
@@ -440,6 +442,12 @@ def federation(t):
                 "Prosody B got alice's message only after it had accepted "
                 "a.example (held by xmppshield until then)",
                 util.tail_file(pb.log, 40))
+    ext = [daemon.parse_line(x) for x in
+           d.lines_matching(r"event=s2s-peer-external\b", mark)]
+    ver = [daemon.parse_line(x) for x in
+           d.lines_matching(r"event=s2s-out-verify\b", mark)]
+    tap.diag("key made by worker pid %s, checked by pid %s"
+             % ([e.get("_pid") for e in ext], [e.get("_pid") for e in ver]))
     with t.case("bob@b.example -> alice@a.example: the reply goes out "
                 "through s2s-out, which authenticates to A by EXTERNAL on "
                 "B's behalf (the coordinator's outgoing EXTERNAL)") as k:
