@@ -177,10 +177,12 @@ element_text(const char *p, size_t len, const char **text, size_t *tlen)
 }
 
 size_t
-dialbackkey_answer(const char *unit, size_t len, char *out, size_t outlen)
+dialbackkey_answer(const char *unit, size_t len, const char *ours,
+    const char *remote, char *out, size_t outlen)
 {
 	char from[MAX_NAME + 1], to[MAX_NAME + 1], id[MAX_ID + 1], type[16];
-	char f[MAX_NAME + 1], t[MAX_NAME + 1];
+	char f[MAX_NAME + 1], t[MAX_NAME + 1], o[MAX_NAME + 1];
+	char r[MAX_NAME + 1];
 	const char *key;
 	size_t klen;
 	int n;
@@ -190,7 +192,9 @@ dialbackkey_answer(const char *unit, size_t len, char *out, size_t outlen)
 	    !xmpp_start_tag_attr(unit, len, "to", to, sizeof(to)) ||
 	    !xmpp_start_tag_attr(unit, len, "id", id, sizeof(id)) ||
 	    !host_name(from, f, sizeof(f)) || !host_name(to, t, sizeof(t)) ||
-	    !id_ok(id) || !element_text(unit, len, &key, &klen) ||
+	    !host_name(ours, o, sizeof(o)) ||
+	    !host_name(remote, r, sizeof(r)) || strcmp(f, o) != 0 ||
+	    strcmp(t, r) != 0 || !id_ok(id) || !element_text(unit, len, &key, &klen) ||
 	    !dialbackkey_check(f, t, id, key, klen))
 		return 0;
 	n = snprintf(out, outlen, "<db:verify xmlns:db='jabber:server:dialback'"

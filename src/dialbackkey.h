@@ -55,13 +55,15 @@ int dialbackkey_check(const char *receiving, const char *originating,
 
 /*
  * s2sout's hook: unit (len bytes, a complete <db:verify/> element the
- * backend sent, Expat found well-formed) asks about one of our keys:
- * no type, host names in from and to, an id of [A-Za-z0-9._-], and a
- * key (the element's text) for them.  Then the answer
- * <db:verify from=TO to=FROM id=ID type='valid'/> is written to out and
- * its length returned; 0: not ours, relay it.
+ * backend sent on its stream from ours to remote, Expat found
+ * well-formed) asks about one of our keys: no type, from = ours and to =
+ * remote (case-insensitive: the answer vouches for remote on a stream to
+ * remote only), an id of [A-Za-z0-9._-], and a key (the element's text)
+ * for them.  Then the answer <db:verify from=TO to=FROM id=ID
+ * type='valid'/> is written to out and its length returned; 0: not
+ * ours, relay it.
  */
-size_t dialbackkey_answer(const char *unit, size_t len, char *out,
-    size_t outlen);
+size_t dialbackkey_answer(const char *unit, size_t len, const char *ours,
+    const char *remote, char *out, size_t outlen);
 
 #endif

@@ -1305,7 +1305,8 @@ backend_unit(void *arg, const struct xmlstream_unit *u)
 	    strcmp(u->ns, XMPP_NS_DIALBACK) == 0 &&
 	    strcmp(u->name, "verify") == 0) {
 		char ans[1024];
-		size_t n = dialbackkey_answer(u->data, u->len, ans, sizeof(ans));
+		size_t n = dialbackkey_answer(u->data, u->len, o->ours,
+		    o->remote, ans, sizeof(ans));
 
 		if (n > 0) {
 			bufferevent_write(o->bev, ans, n);

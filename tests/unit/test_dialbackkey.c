@@ -17,7 +17,8 @@
 static size_t
 answer(const char *unit, char *out, size_t outlen)
 {
-	return dialbackkey_answer(unit, strlen(unit), out, outlen);
+	return dialbackkey_answer(unit, strlen(unit), "b.example",
+	    "a.example", out, outlen);
 }
 
 int
@@ -92,6 +93,22 @@ main(void)
 	ok(answer("<db:verify from='b.example' to='c.example' "
 	    "id='5f2a9c1e'>" KEY_B_A "</db:verify>", out, sizeof(out)) == 0,
 	    "answer: not for another remote");
+	dialbackkey_make("b.example", "c.example", "5f2a9c1e", key,
+	    sizeof(key));
+	snprintf(out, sizeof(out), "<db:verify from='b.example' "
+	    "to='c.example' id='5f2a9c1e'>%s</db:verify>", key);
+	ok(dialbackkey_answer(out, strlen(out), "b.example", "a.example",
+	    out + 256, sizeof(out) - 256) == 0 && dialbackkey_answer(out,
+	    strlen(out), "b.example", "C.example", out + 256,
+	    sizeof(out) - 256) > 0, "answer: a right key for c.example only "
+	    "on a stream to c.example");
+	dialbackkey_make("x.example", "a.example", "5f2a9c1e", key,
+	    sizeof(key));
+	snprintf(out, sizeof(out), "<db:verify from='x.example' "
+	    "to='a.example' id='5f2a9c1e'>%s</db:verify>", key);
+	ok(dialbackkey_answer(out, strlen(out), "b.example", "a.example",
+	    out + 256, sizeof(out) - 256) == 0, "answer: not for a 'from' "
+	    "other than the stream's");
 	ok(answer("<db:verify from='b.example' to='a.example' "
 	    "id='5f2a9c1e' type='valid'>" KEY_B_A "</db:verify>", out,
 	    sizeof(out)) == 0, "answer: not for a db:verify with a type");
