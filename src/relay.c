@@ -576,7 +576,12 @@ client_element_start(void *ctx, const char *ns, const char *name)
 		return -1;
 	}
 	if ((strcmp(ns, XMPP_NS_TLS) == 0 && strcmp(name, "starttls") == 0) ||
-	    (strcmp(ns, XMPP_NS_COMPRESS) == 0 && strcmp(name, "compress") == 0)) {
+	    (strcmp(ns, XMPP_NS_COMPRESS) == 0 && strcmp(name, "compress") == 0) ||
+	    /* After SASL EXTERNAL answered here the peer is authenticated:
+	       more SASL could only reach the backend, which never saw the
+	       first and might restart a stream we would not. */
+	    ((r->ext == RELAY_EXT_WAIT || r->ext == RELAY_EXT_DONE) &&
+	    strcmp(ns, XMPP_NS_SASL) == 0)) {
 		verdict_set(failure(r), "policy-violation", "post-tls-element",
 		    XMPP_COND_POLICY_VIOLATION, "Not offered on this stream",
 		    " element=%s ns=%s", log_escape(name, ename, sizeof(ename)),

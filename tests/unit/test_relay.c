@@ -862,6 +862,15 @@ test_external(void)
 	relay_free(r);
 
 	r = ext_fresh(c, &s, EXT_PEER_HDR("a.example"), EXT_BHDR);
+	s.blen = 0;
+	res = FROM_CLIENT(r, EXT_AUTH("=") EXT_PEER_HDR2 EXT_AUTH("="));
+	ok(res == RELAY_ERROR && strcmp(relay_verdict(r)->reason,
+	    "post-tls-element") == 0 && strstr(s.b, "<auth") == NULL,
+	    "SASL again after EXTERNAL succeeded: post-tls-element, never "
+	    "passed on");
+	relay_free(r);
+
+	r = ext_fresh(c, &s, EXT_PEER_HDR("a.example"), EXT_BHDR);
 	res = FROM_CLIENT(r, EXT_AUTH("=") EXT_PEER_HDR2 EXT_MSG);
 	s.clen = 0;
 	p = "<db:result from='example.org' to='a.example' type='invalid'/>";
