@@ -681,6 +681,9 @@ on_ub(void *arg, int rcode, void *packet, int len, int sec, char *why,
 	}
 	if (sec != 2)
 		q->insecure = 1;
+	/* The packet's own rcode (NXDOMAIN) */
+	if (packet != NULL && len >= 12)
+		rcode = ((const unsigned char *)packet)[3] & 0x0f;
 	if (rcode == 0 && packet != NULL) {
 		switch (q->kind) {
 		case KIND_SRV:
@@ -789,8 +792,15 @@ srv_parse(struct resolver_query *q, int direct, int status,
 
 	q->st[direct] = status_of(q, status);
 	if (status == ARES_SUCCESS) {
-		if (ares_parse_srv_reply(abuf, alen, &reply) != ARES_SUCCESS)
+		switch (ares_parse_srv_reply(abuf, alen, &reply)) {
+		case ARES_SUCCESS:
+			break;
+		case ARES_ENODATA:	/* NOERROR, no answer (dnssec) */
+			q->st[direct] = RESOLVER_NOT_FOUND;
+			break;
+		default:
 			q->st[direct] = RESOLVER_FAILED;
+		}
 		for (s = reply; s != NULL && q->nsrv < MAX_SRV; s = s->next) {
 			struct s2starget_srv *o = &q->srv[q->nsrv];
 
