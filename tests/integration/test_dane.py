@@ -345,6 +345,14 @@ def main(t):
         k.check("remote-connection-failed" in got,
                 "the backend got <remote-connection-failed/>", got)
 
+    with t.case("the daemon stops cleanly: no sanitizer report (ASan "
+                "builds), libunbound's late answers freed") as k:
+        d.stop()
+        d.log.wait_eof(10)
+        bad = [l for l in d.log.lines if "Sanitizer" in l or
+               "runtime error:" in l]
+        k.check(not bad, "no sanitizer lines", bad[:20])
+
 
 if __name__ == "__main__":
     tap.main(main)
