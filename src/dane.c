@@ -33,6 +33,7 @@ struct record {
 struct dane_set {
 	struct record rec[DANE_MAX_RECORDS];
 	size_t n;
+	size_t bytes;
 };
 
 struct dane_set *
@@ -60,6 +61,8 @@ dane_set_add(struct dane_set *s, const unsigned char *rdata, size_t len)
 	if (len < 4 || s->n >= DANE_MAX_RECORDS)
 		return 0;
 	dlen = len - 3;
+	if (dlen > DANE_MAX_BYTES - s->bytes)
+		return 0;
 	if ((rdata[0] != USAGE_DANE_TA && rdata[0] != USAGE_DANE_EE) ||
 	    (rdata[1] != SEL_CERT && rdata[1] != SEL_SPKI) ||
 	    (rdata[2] == MT_SHA256 && dlen != 32) ||
@@ -70,6 +73,7 @@ dane_set_add(struct dane_set *s, const unsigned char *rdata, size_t len)
 		return -1;
 	memcpy(r->data, rdata + 3, dlen);
 	r->len = dlen;
+	s->bytes += dlen;
 	r->usage = rdata[0];
 	r->selector = rdata[1];
 	r->mtype = rdata[2];

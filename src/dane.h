@@ -25,6 +25,7 @@
 #include <stddef.h>
 
 #define DANE_MAX_RECORDS	16
+#define DANE_MAX_BYTES		8192	/* of record data kept per set */
 
 struct dane_set;
 
@@ -41,7 +42,8 @@ void dane_set_free(struct dane_set *s);
 /*
  * Add one TLSA record from its RDATA (usage, selector, matching type,
  * data).  Malformed or unusable records and those over DANE_MAX_RECORDS
- * are counted but not kept.  0, or -1 out of memory.
+ * or DANE_MAX_BYTES (in all) are not kept: a record left out can only
+ * turn a match into a mismatch.  0, or -1 out of memory.
  */
 int dane_set_add(struct dane_set *s, const unsigned char *rdata, size_t len);
 

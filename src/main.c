@@ -275,7 +275,7 @@ reload(struct daemon_state *d)
 	apply_limits(&d->srv);
 	log_msg(LOG_NOTICE, "event=reloaded generation=%u sessions=%u "
 	    "sessions_on_old=%u", g->number, d->srv.nsessions,
-	    session_count_old(&d->srv));
+	    session_count_old(&d->srv) + s2sout_count_old(&d->srv));
 	generation_unref(old);	/* sessions still on it hold it */
 }
 

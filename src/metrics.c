@@ -13,6 +13,7 @@
 
 #include "admission.h"
 #include "metrics.h"
+#include "s2speer.h"
 #include "verdict.h"
 
 #define LABELS_MAX	160	/* one rendered label set, escaped */
@@ -25,17 +26,20 @@ enum family {
 	FAM_HANDSHAKE_FAIL,	/* reason */
 	FAM_REFUSED,		/* reason */
 	FAM_BACKEND_FAIL,	/* reason */
+	FAM_S2S_UNVERIFIED,	/* reason */
 	FAM_COUNT
 };
 
 /* Label sets a family can hold; past that, its "other" set (index 0). */
-#define CAP_SESSION_END		96
+#define CAP_SESSION_END		128
 #define CAP_HANDSHAKE		48
 #define CAP_HANDSHAKE_FAIL	24
 #define CAP_REFUSED		8
 #define CAP_BACKEND_FAIL	8
+#define CAP_S2S_UNVERIFIED	24
 #define CAP_TOTAL	(CAP_SESSION_END + CAP_HANDSHAKE + \
-	CAP_HANDSHAKE_FAIL + CAP_REFUSED + CAP_BACKEND_FAIL)
+	CAP_HANDSHAKE_FAIL + CAP_REFUSED + CAP_BACKEND_FAIL + \
+	CAP_S2S_UNVERIFIED)
 
 static const struct family_def {
 	unsigned cap, base;	/* base: first index in a slot's keyed[] */
@@ -66,6 +70,12 @@ static const struct family_def {
 	    "reason=\"other\"",
 	    "xmppshield_backend_connect_failures_total",
 	    "Backend connections that could not be made, by reason." },
+	[FAM_S2S_UNVERIFIED] = { CAP_S2S_UNVERIFIED,
+	    CAP_SESSION_END + CAP_HANDSHAKE + CAP_HANDSHAKE_FAIL +
+	    CAP_REFUSED + CAP_BACKEND_FAIL, "reason=\"other\"",
+	    "xmppshield_s2s_peers_unverified_total",
+	    "Server certificates that did not verify for the domain claimed "
+	    "(s2s) or asked for (s2s-out), by reason." },
 };
 
 /* Counters by listener alone. */
@@ -73,6 +83,9 @@ enum counter {
 	CNT_ACCEPTED,
 	CNT_BYTES_IN,
 	CNT_BYTES_OUT,
+	CNT_S2S_VERIFIED,
+	CNT_S2S_OUT_EXTERNAL,		/* SASL EXTERNAL accepted */
+	CNT_S2S_OUT_EXTERNAL_REFUSED,	/* <failure/>: dialback instead */
 	CNT_COUNT
 };
 
@@ -267,8 +280,9 @@ static void render(char *text, size_t len, const char *const *names,
 /*
  * The label sets known in advance are reported (at 0) from the start, so
  * that rate() and increase() see their first event: every pair of
- * verdict.c's table, the handshake failures among them, the admission
- * refusals, the backend connect failures.
+ * verdict.c's tables (sessions, and outgoing s2s connections), the
+ * handshake failures among them, the admission refusals, the backend
+ * connect failures, the reasons a server's certificate is unverified.
  */
 static void
 preregister(void)
@@ -285,6 +299,16 @@ preregister(void)
 
 #define KEEP(f, text)	(void)intern(&store->nkeys[f], \
 	store->keys + families[f].base, families[f].cap, text)
+	for (i = 0; verdict_s2sout_name(i, &ev, &why); i++) {
+		values[0] = ev;
+		values[1] = why;
+		render(text, sizeof(text), er, values, 2);
+		KEEP(FAM_SESSION_END, text);
+	}
+	for (i = 0; (why = s2speer_reason_name(i)) != NULL; i++) {
+		render(text, sizeof(text), r, &why, 1);
+		KEEP(FAM_S2S_UNVERIFIED, text);
+	}
 	for (i = 0; verdict_name(i, &ev, &why); i++) {
 		values[0] = ev;
 		values[1] = why;
@@ -445,6 +469,26 @@ void
 metrics_backend_failed(const char *listener, const char *reason)
 {
 	count_reason(FAM_BACKEND_FAIL, listener, reason);
+}
+
+void
+metrics_s2s_peer(const char *listener, const char *unverified)
+{
+	if (store == NULL)
+		return;
+	if (unverified == NULL)
+		add(&mine->counter[listener_index(listener)][CNT_S2S_VERIFIED],
+		    1);
+	else
+		count_reason(FAM_S2S_UNVERIFIED, listener, unverified);
+}
+
+void
+metrics_s2s_out_external(const char *listener, int accepted)
+{
+	if (store != NULL)
+		add(&mine->counter[listener_index(listener)][accepted ?
+		    CNT_S2S_OUT_EXTERNAL : CNT_S2S_OUT_EXTERNAL_REFUSED], 1);
 }
 
 void
@@ -642,6 +686,19 @@ metrics_write(metrics_out out, void *arg)
 	write_family(&w, nl, FAM_HANDSHAKE);
 	write_family(&w, nl, FAM_HANDSHAKE_FAIL);
 	write_family(&w, nl, FAM_BACKEND_FAIL);
+	write_counter(&w, nl, CNT_S2S_VERIFIED,
+	    "xmppshield_s2s_peers_verified_total",
+	    "Server certificates verified for the domain claimed (s2s, per "
+	    "domain) or asked for (s2s-out, per handshake).");
+	write_family(&w, nl, FAM_S2S_UNVERIFIED);
+	write_counter(&w, nl, CNT_S2S_OUT_EXTERNAL,
+	    "xmppshield_s2s_out_sasl_external_total",
+	    "Outgoing s2s streams authenticated by xmppshield with SASL "
+	    "EXTERNAL on the backend's behalf.");
+	write_counter(&w, nl, CNT_S2S_OUT_EXTERNAL_REFUSED,
+	    "xmppshield_s2s_out_sasl_external_refused_total",
+	    "Outgoing s2s streams whose remote answered SASL EXTERNAL with "
+	    "<failure/> (the backend's dialback was tried instead).");
 	write_counter(&w, nl, CNT_BYTES_IN,
 	    "xmppshield_client_bytes_received_total",
 	    "Bytes read from clients (TLS records included), added when "

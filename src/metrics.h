@@ -70,6 +70,17 @@ void metrics_handshake(const char *listener, const char *version,
     const char *cipher, const char *group, int resumed);
 void metrics_handshake_failed(const char *listener, const char *reason);
 void metrics_backend_failed(const char *listener, const char *reason);
+/*
+ * A server's certificate was checked for a domain: on an s2s listener
+ * once per domain the peer claims (event=s2s-peer-verified or
+ * s2s-peer-unverified), on an s2s-out listener once per handshake with a
+ * remote (event=s2s-out-established, or s2s-out-failed
+ * reason=peer-unverified).  unverified: NULL if verified, else the
+ * reason (s2speer_reason_name()).
+ */
+void metrics_s2s_peer(const char *listener, const char *unverified);
+/* s2s-out: the remote accepted (1) or refused (0) SASL EXTERNAL. */
+void metrics_s2s_out_external(const char *listener, int accepted);
 void metrics_reload(int ok);
 
 /*

@@ -186,6 +186,10 @@ take(struct status *st, const struct sample *s)
 		if (strcmp(label(s, "event"), "policy-violation") == 0 &&
 		    (r = row_for(st, label(s, "listener"))) != NULL)
 			r->v[COL_POLICY] += s->value;
+		/* An s2s-out listener's upstream is the remote server. */
+		if (strcmp(label(s, "event"), "s2s-out-failed") == 0 &&
+		    (r = row_for(st, label(s, "listener"))) != NULL)
+			r->v[COL_BACKEND] += s->value;
 	} else {
 		for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 			if (strcmp(s->name, map[i].name) == 0)

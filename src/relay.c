@@ -300,6 +300,17 @@ backend_unit(void *ctx, const struct xmlstream_unit *u)
 	return XMLSTREAM_CONTINUE;
 }
 
+void
+relay_backend_limits(const struct config *cfg, struct xmlstream_limits *lim)
+{
+	memset(lim, 0, sizeof(*lim));
+	lim->max_unit = cfg->limits.max_backend_stanza_size;
+	lim->max_depth = BACKEND_MAX_DEPTH;
+	lim->max_attributes = BACKEND_MAX_ATTRIBUTES;
+	lim->max_name = 0;	/* the backend is trusted to be sane */
+	lim->max_names = BACKEND_MAX_NAMES;
+}
+
 struct relay *
 relay_new(const struct config *cfg, const struct config_listener *l,
     const char *domain, const char *stream_id,
@@ -333,11 +344,7 @@ relay_new(const struct config *cfg, const struct config_listener *l,
 	if ((r->client = xmlstream_new(&lim, &client_cb, r)) == NULL)
 		goto fail;
 
-	lim.max_unit = cfg->limits.max_backend_stanza_size;
-	lim.max_depth = BACKEND_MAX_DEPTH;
-	lim.max_attributes = BACKEND_MAX_ATTRIBUTES;
-	lim.max_name = 0;	/* the backend is trusted to be sane */
-	lim.max_names = BACKEND_MAX_NAMES;
+	relay_backend_limits(cfg, &lim);
 	if ((r->backend = xmlstream_new(&lim, &backend_cb, r)) == NULL)
 		goto fail;
 	if (xmlstream_strip(r->backend, XMPP_NS_STREAMS, "features",

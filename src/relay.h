@@ -73,6 +73,17 @@ struct relay *relay_new(const struct config *cfg,
     const char *stream_id, const struct relay_callbacks *cb, void *ctx);
 void relay_free(struct relay *r);
 
+/*
+ * The bounds on what a backend (ours, which relays other users' and
+ * other servers' stanzas) sends: max_backend_stanza_size, a fixed depth
+ * and attribute count, no name length, a names budget four times a
+ * client's (docs/SECURITY.md).  The backend side of relay_new(), and the
+ * backend's stream on an s2s-out listener (s2sout.c).
+ */
+struct xmlstream_limits;
+void relay_backend_limits(const struct config *cfg,
+    struct xmlstream_limits *lim);
+
 enum relay_result relay_from_client(struct relay *r, const char *data,
     size_t len);
 enum relay_result relay_from_backend(struct relay *r, const char *data,

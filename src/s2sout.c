@@ -41,14 +41,17 @@
 #include "dane.h"
 #include "generation.h"
 #include "log.h"
+#include "metrics.h"
 #include "monotime.h"
 #include "peercert.h"
+#include "relay.h"
 #include "resolver.h"
 #include "s2sout.h"
 #include "s2speer.h"
 #include "s2starget.h"
 #include "session.h"
 #include "tls.h"
+#include "verdict.h"
 #include "xmlstream.h"
 #include "xmpp.h"
 
@@ -149,6 +152,8 @@ struct s2sout {
 	const char *defer_fail;	/* a failure of the relayed stream found
 				   inside a parser callback */
 	const char *reason;	/* the failure, or NULL */
+	int failed;		/* its line was event=s2s-out-failed */
+	unsigned long long bytes_in, bytes_out;	/* with remotes, TLS */
 	enum xmpp_condition cond;
 	char detail[160];
 };
@@ -225,6 +230,10 @@ close_remote(struct s2sout *o)
 	if (o->ev_rwrite) event_free(o->ev_rwrite);
 	if (o->ev_connect) event_free(o->ev_connect);
 	o->ev_rread = o->ev_rwrite = o->ev_connect = NULL;
+	if (o->tls != NULL) {
+		o->bytes_in += tls_bytes_in(o->tls);
+		o->bytes_out += tls_bytes_out(o->tls);
+	}
 	tls_conn_free(o->tls);
 	o->tls = NULL;
 	if (o->rfd != -1)
@@ -253,6 +262,9 @@ s2sout_free(struct s2sout *o)
 	if (o->features) evbuffer_free(o->features);
 	TAILQ_REMOVE(&all, o, entry);
 	o->srv->nsessions--;
+	metrics_session_ended(o->l->name, o->failed ? "s2s-out-failed" :
+	    "s2s-out-closed", o->reason ? o->reason : "internal-error",
+	    o->bytes_in, o->bytes_out);
 	if (o->srv->stopping && o->srv->nsessions == 0)
 		event_base_loopexit(o->srv->base, NULL);
 	generation_unref(o->gen);
@@ -318,6 +330,7 @@ fail(struct s2sout *o, const char *reason, enum xmpp_condition cond,
 	va_end(ap);
 	o->reason = reason;
 	o->cond = cond;
+	o->failed = 1;
 	if (o->cur_target >= 0 && o->cur_target < o->ntargets)
 		snprintf(target, sizeof(target), "%s:%u%s",
 		    o->targets[o->cur_target].host,
@@ -693,8 +706,13 @@ next_address(struct s2sout *o)
 
 static int remote_unit(void *, const struct xmlstream_unit *);
 
-/* A parser for the remote's next stream: pre-TLS (features checked for
-   <starttls/>) or relayed (features rewritten for the backend). */
+/*
+ * A parser for the remote's next stream: pre-TLS (features checked for
+ * <starttls/>) or relayed (features rewritten for the backend).  The
+ * remote is a peer like any inbound s2s peer: the client bounds, and
+ * before TLS (anyone on the path may speak) max_preauth_stanza_size,
+ * since a header, features and <proceed/> are all it legitimately sends.
+ */
 static int
 new_remote_stream(struct s2sout *o)
 {
@@ -703,7 +721,9 @@ new_remote_stream(struct s2sout *o)
 
 	xmlstream_free(o->rx);
 	memset(&lim, 0, sizeof(lim));
-	lim.max_unit = o->cfg->limits.max_stanza_size;
+	lim.max_unit = o->state == S2SOUT_NEGOTIATE ?
+	    o->cfg->limits.max_preauth_stanza_size :
+	    o->cfg->limits.max_stanza_size;
 	lim.max_depth = o->cfg->limits.max_depth;
 	lim.max_attributes = o->cfg->limits.max_attributes;
 	lim.max_name = o->cfg->limits.max_name_length;
@@ -802,6 +822,8 @@ verify_remote(struct s2sout *o)
 	}
 	problem = peercert_problem(pc);
 	log_escape(peercert_issuer(pc), issuer, sizeof(issuer));
+	metrics_handshake(o->l->name, tls_version(o->tls), tls_cipher(o->tls),
+	    tls_group(o->tls), 0);
 	if (o->dane != NULL) {
 		/* A secure TLSA set decides, whatever s2s_verify says: the
 		   remote published which keys are its own. */
@@ -812,10 +834,12 @@ verify_remote(struct s2sout *o)
 		peercert_free(pc);
 		if (dr == DANE_MISMATCH || (dr == DANE_TA &&
 		    m == CERTNAME_NONE)) {
+			why = dr == DANE_TA ? "dane-ta-name-mismatch" :
+			    "dane-mismatch";
+			metrics_s2s_peer(o->l->name, why);
 			attempt_failed(o, "peer-unverified",
 			    XMPP_COND_REMOTE_CONNECTION_FAILED, "%s: "
-			    "certificate %s, issuer %s", dr == DANE_TA ?
-			    "dane-ta-name-mismatch" : "dane-mismatch",
+			    "certificate %s, issuer %s", why,
 			    problem ? problem : "pkix-valid", issuer);
 			return -1;
 		}
@@ -827,6 +851,7 @@ verify_remote(struct s2sout *o)
 			why = "name-mismatch";
 		peercert_free(pc);
 	}
+	metrics_s2s_peer(o->l->name, why);
 	if (why != NULL && pol == CONFIG_S2S_VERIFY_REQUIRE) {
 		attempt_failed(o, "peer-unverified",
 		    XMPP_COND_REMOTE_CONNECTION_FAILED,
@@ -842,6 +867,10 @@ verify_remote(struct s2sout *o)
 	    why == NULL ? "yes" : why, certname_match_name(m), issuer,
 	    s2speer_policy_name(pol), !o->l->s2s_out_dane ? "off" :
 	    o->dane == NULL ? "none" : dane_result_name(dr));
+	/* Not needed while relaying (a failed attempt keeps it for the
+	   target's next address). */
+	dane_set_free(o->dane);
+	o->dane = NULL;
 	return 0;
 }
 
@@ -880,6 +909,8 @@ handshake(struct s2sout *o)
 		return;
 	case TLS_IO_EOF:
 	case TLS_IO_ERROR:
+		metrics_handshake_failed(o->l->name,
+		    tls_error_reason(o->tls));
 		attempt_failed(o, "tls-failed",
 		    XMPP_COND_REMOTE_CONNECTION_FAILED, "%s: %s",
 		    tls_error_reason(o->tls), tls_error_detail(o->tls));
@@ -961,6 +992,7 @@ auth_unit(struct s2sout *o, const struct xmlstream_unit *u)
 			    "address=%s mechanism=external fallback=dialback",
 			    o->id, o->l->name, o->ours, o->remote,
 			    o->address);
+			metrics_s2s_out_external(o->l->name, 0);
 			bufferevent_write_buffer(o->bev, o->features);
 			settle_auth(o, S2SOUT_AUTH_NONE);
 			return XMLSTREAM_CONTINUE;
@@ -982,6 +1014,7 @@ auth_unit(struct s2sout *o, const struct xmlstream_unit *u)
 			    "session=%llu listener=%s from=%s remote=%s "
 			    "address=%s mechanism=external", o->id,
 			    o->l->name, o->ours, o->remote, o->address);
+			metrics_s2s_out_external(o->l->name, 1);
 			settle_auth(o, S2SOUT_AUTH_DONE);
 			return XMLSTREAM_CONTINUE;
 		}
@@ -1065,6 +1098,30 @@ remote_gone(struct s2sout *o, const char *reason, enum xmpp_condition cond,
 	finish(o);
 }
 
+/*
+ * The remote's stream broke restricted XML or a limit while relaying:
+ * it gets the stream error an inbound peer would (best effort, before
+ * the socket closes), the line names the rule (detail=stanza-too-large
+ * limit=...), the backend gets <remote-connection-failed/>.
+ */
+static void
+remote_bad_xml(struct s2sout *o)
+{
+	struct verdict v;
+	char buf[512], detail[300];
+	size_t n;
+
+	verdict_from_xmlstream(&v, o->rx);
+	n = xmpp_write_stream_error(buf, sizeof(buf), v.cond, v.text);
+	evbuffer_add(o->remote_out, buf, n);
+	flush_remote(o);
+	if (o->state == S2SOUT_CLOSING)
+		return;
+	snprintf(detail, sizeof(detail), "%s%s", v.reason, v.fields);
+	remote_gone(o, "remote-xml", XMPP_COND_REMOTE_CONNECTION_FAILED,
+	    detail);
+}
+
 static void
 feed_remote(struct s2sout *o, const char *buf, size_t n)
 {
@@ -1109,9 +1166,7 @@ feed_remote(struct s2sout *o, const char *buf, size_t n)
 			    XMPP_COND_REMOTE_CONNECTION_FAILED, "%s",
 			    xmlstream_strerror(xmlstream_error(o->rx)));
 		else
-			remote_gone(o, "remote-xml",
-			    XMPP_COND_REMOTE_CONNECTION_FAILED,
-			    xmlstream_error_detail(o->rx));
+			remote_bad_xml(o);
 		return;
 	}
 	if (r == 1 && o->proceed) {
@@ -1376,6 +1431,14 @@ backend_unit(void *arg, const struct xmlstream_unit *u)
 	if (u->kind == XMLSTREAM_UNIT_END) {
 		o->backend_ended = 1;
 		if (o->state != S2SOUT_RELAY) {
+			log_msg(LOG_INFO, "event=s2s-out-closed session=%llu "
+			    "listener=%s from=%s remote=%s address=%s "
+			    "reason=backend-closed detail=stream-end "
+			    "duration=%.3f", o->id, o->l->name,
+			    o->ours[0] ? o->ours : "-",
+			    o->remote[0] ? o->remote : "-",
+			    o->address[0] ? o->address : "-",
+			    monotime_now() - o->start);
 			o->reason = "backend-closed";
 			end_backend(o, XMPP_COND_NONE, NULL);
 			finish(o);
@@ -1389,6 +1452,7 @@ static void
 read_backend(struct s2sout *o)
 {
 	struct evbuffer *in = bufferevent_get_input(o->bev);
+	struct verdict v;
 	unsigned char *p;
 	size_t n;
 
@@ -1420,12 +1484,16 @@ read_backend(struct s2sout *o)
 			    s2sout_strstate(o->state),
 			    xmlstream_strerror(xmlstream_error(o->bx)));
 			o->reason = "backend-xml";
+			o->failed = 1;
 			if (o->state == S2SOUT_RELAY && o->rfd != -1) {
 				evbuffer_add(o->remote_out, XMPP_STREAM_END,
 				    strlen(XMPP_STREAM_END));
 				flush_remote(o);
 			}
-			end_backend(o, XMPP_COND_NOT_WELL_FORMED, NULL);
+			/* The stream error a client would get (a limit:
+			   <policy-violation/>). */
+			verdict_from_xmlstream(&v, o->bx);
+			end_backend(o, v.cond, v.text);
 			finish(o);
 			return;
 		}
@@ -1574,12 +1642,12 @@ s2sout_accept(struct server *srv, const struct config_listener *l, int fd,
 		snprintf(o->stream_id + 2 * i, 3, "%02x", rnd[i]);
 	srv->nsessions++;
 	TAILQ_INSERT_TAIL(&all, o, entry);
+	metrics_accepted(l->name);
 
-	memset(&lim, 0, sizeof(lim));
-	lim.max_unit = o->cfg->limits.max_stanza_size;
-	lim.max_depth = o->cfg->limits.max_depth;
-	lim.max_attributes = o->cfg->limits.max_attributes;
-	lim.max_name = o->cfg->limits.max_name_length;
+	/* The backend's stream carries our users' stanzas and those it
+	   relays for others (MUC, PubSub): the bounds a backend gets on
+	   the inbound relay, not a client's (docs/SECURITY.md). */
+	relay_backend_limits(o->cfg, &lim);
 	timeout = l->s2s_out_timeout;
 	o->bx = xmlstream_new(&lim, &bcb, o);
 	o->to_remote = evbuffer_new();
@@ -1646,4 +1714,16 @@ s2sout_shutdown_all(struct server *srv)
 		   stanzas. */
 		close_relay(o, "shutdown", XMPP_COND_SYSTEM_SHUTDOWN);
 	}
+}
+
+unsigned
+s2sout_count_old(const struct server *srv)
+{
+	const struct s2sout *o;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(o, &all, entry)
+		if (o->srv == srv && o->gen != srv->gen)
+			n++;
+	return n;
 }

@@ -58,4 +58,8 @@ void s2sout_accept(struct server *srv, const struct config_listener *l,
  */
 void s2sout_shutdown_all(struct server *srv);
 
+/* Outgoing connections of generations older than srv->gen (a reload's
+   sessions_on_old=, with session_count_old()). */
+unsigned s2sout_count_old(const struct server *srv);
+
 #endif

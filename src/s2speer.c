@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "peercert.h"
 #include "s2speer.h"
 
@@ -23,6 +24,21 @@ struct s2speer {
 	unsigned nclaims;	/* distinct domains claimed so far */
 	char *claimed[MAX_CLAIMED];	/* those already checked */
 };
+
+/* Every reason= of event=s2s-peer-unverified: peercert_problem()'s
+   words (peercert.h), then the name's. */
+static const char *const reasons[] = {
+	"no-certificate", "revoked", "self-signed", "unknown-ca", "expired",
+	"not-yet-valid", "crl-expired", "bad-crl", "weak-key",
+	"bad-key-usage", "invalid-certificate",
+	"name-mismatch", "piggyback-not-covered",
+};
+
+const char *
+s2speer_reason_name(size_t i)
+{
+	return i < sizeof(reasons) / sizeof(reasons[0]) ? reasons[i] : NULL;
+}
 
 const char *
 s2speer_policy_name(enum config_s2s_verify v)
@@ -136,8 +152,10 @@ s2speer_claim(struct s2speer *p, const char *to, const char *from,
 		log_msg(LOG_INFO, "event=s2s-peer-verified%s domain=%s to=%s "
 		    "via=%s id=%s issuer=%s", p->logctx, efrom, eto, via,
 		    certname_match_name(m), issuer);
+		metrics_s2s_peer(p->l->name, NULL);
 		return 0;
 	}
+	metrics_s2s_peer(p->l->name, reason);
 	log_msg(policy == CONFIG_S2S_VERIFY_REQUIRE ? LOG_WARNING : LOG_NOTICE,
 	    "event=s2s-peer-unverified%s domain=%s to=%s via=%s reason=%s "
 	    "policy=%s issuer=%s", p->logctx, efrom, eto, via, reason,

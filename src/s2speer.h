@@ -60,6 +60,11 @@ void s2speer_free(struct s2speer *p);
 int s2speer_claim(struct s2speer *p, const char *to, const char *from,
     int dialback, struct verdict *v);
 
+/* The i-th reason= event=s2s-peer-unverified may carry (also the
+   verified= of event=s2s-out-established), NULL past the last: the
+   bounded label set of the metrics. */
+const char *s2speer_reason_name(size_t i);
+
 /* "off", "log", "require". */
 const char *s2speer_policy_name(enum config_s2s_verify v);
 

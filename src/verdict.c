@@ -95,6 +95,40 @@ static const struct {
 	{ "internal-error", "tls-setup" },
 };
 
+/*
+ * Every (event, reason) pair an outgoing s2s connection (s2sout.c) ends
+ * with: a list of their own, because they are no verdicts (no client
+ * gets their stream error, verdict_set() refuses them).  The metrics
+ * report each at 0 from the start; tests/test_docs.sh reads the lines
+ * between "s2sout_names[] = {" and "};" as it reads names[].  A reason
+ * missing here is still counted, from its first use.
+ */
+static const struct {
+	const char *event, *reason;
+} s2sout_names[] = {
+	{ "s2s-out-failed", "bad-header" },
+	{ "s2s-out-failed", "dns-not-found" },
+	{ "s2s-out-failed", "dns-timeout" },
+	{ "s2s-out-failed", "dns-failed" },
+	{ "s2s-out-failed", "no-service" },
+	{ "s2s-out-failed", "connect-failed" },
+	{ "s2s-out-failed", "connect-timeout" },
+	{ "s2s-out-failed", "no-starttls" },
+	{ "s2s-out-failed", "tls-failed" },
+	{ "s2s-out-failed", "peer-unverified" },
+	{ "s2s-out-failed", "auth-failed" },
+	{ "s2s-out-failed", "timeout" },
+	{ "s2s-out-failed", "shutdown" },
+	{ "s2s-out-failed", "backend-xml" },
+	{ "s2s-out-failed", "internal-error" },
+	{ "s2s-out-closed", "backend-closed" },
+	{ "s2s-out-closed", "remote-closed" },
+	{ "s2s-out-closed", "idle" },
+	{ "s2s-out-closed", "remote-xml" },
+	{ "s2s-out-closed", "tls-failed" },
+	{ "s2s-out-closed", "shutdown" },
+};
+
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 int
@@ -118,6 +152,16 @@ verdict_name(size_t i, const char **event, const char **reason)
 		return 0;
 	*event = names[i].event;
 	*reason = names[i].reason;
+	return 1;
+}
+
+int
+verdict_s2sout_name(size_t i, const char **event, const char **reason)
+{
+	if (i >= NELEM(s2sout_names))
+		return 0;
+	*event = s2sout_names[i].event;
+	*reason = s2sout_names[i].reason;
 	return 1;
 }
 

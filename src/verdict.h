@@ -52,6 +52,13 @@ int verdict_known(const char *event, const char *reason);
  */
 int verdict_name(size_t i, const char **event, const char **reason);
 
+/*
+ * The same for the ends of outgoing s2s connections (s2sout.c: events
+ * s2s-out-failed and s2s-out-closed), which are not verdicts: their own
+ * table, read by the metrics.
+ */
+int verdict_s2sout_name(size_t i, const char **event, const char **reason);
+
 /* The syslog priority of the line v's event writes (LOG_WARNING...). */
 int verdict_priority(const struct verdict *v);
 

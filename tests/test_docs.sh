@@ -28,6 +28,12 @@ events=$(grep -ho 'event=[a-z][a-z0-9-]*' "$TOP_SRCDIR"/src/*.c | sort -u | sed 
 table=$(sed -n '/^} names\[\] = {$/,/^};$/p' "$TOP_SRCDIR"/src/verdict.c |
     sed -n 's/^[[:space:]]*{ "\([a-z-]*\)", "\([a-z-]*\)" },$/\1 \2/p')
 check "verdict table read from verdict.c" test -n "$table"
+# The ends of outgoing s2s connections: their own table in verdict.c.
+s2sout=$(sed -n '/^} s2sout_names\[\] = {$/,/^};$/p' "$TOP_SRCDIR"/src/verdict.c |
+    sed -n 's/^[[:space:]]*{ "\([a-z0-9-]*\)", "\([a-z-]*\)" },$/\1 \2/p')
+check "s2s-out table read from verdict.c" test -n "$s2sout"
+table="$table
+$s2sout"
 verdicts=$(echo "$table" | cut -d' ' -f1 | sort -u)
 for e in $events $verdicts; do
 	check "event $e documented in xmppshield(8)" grep -q -- "event=$e" "$man8"

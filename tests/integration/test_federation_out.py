@@ -560,6 +560,23 @@ def main(t):
                           sasl.log.text()),
                 "the remote: our restart header, then the stanza, no "
                 "<db:result/>", sasl.log.text()[-1500:])
+    m = d.mark()
+    got = raw_backend(ns, "slow.example", port=OUT_SILENT_PORT,
+                      steps=[["", "</stream:stream>"]])
+    with t.case("the backend ends its stream while DNS is pending: "
+                "event=s2s-out-closed reason=backend-closed "
+                "detail=stream-end, and its stream is closed") as k:
+        line = d.wait_for(r"event=s2s-out-closed\b.*remote=slow\.example\b",
+                          start=m, timeout=5)
+        e = daemon.parse_line(line) if line else {}
+        k.check(e.get("reason") == "backend-closed" and
+                e.get("detail") == "stream-end",
+                "event=s2s-out-closed reason=backend-closed detail=stream-end",
+                d.text(m)[-2000:])
+        k.check(got.get("data", "").endswith("</stream:stream>") and
+                got.get("elapsed", 99) < TIMEOUT,
+                "the backend got </stream:stream> before s2s_out_timeout",
+                got)
     with t.case("refused: the backend's header names a domain this "
                 "listener does not serve as 'from'") as k:
         got = raw_backend(ns, "a.example", frm="evil.example")

@@ -7,10 +7,15 @@ config.  The crafted input is what used to amplify: xmlns declarations
 (not counted as attributes), a long stream header (re-parsed on every
 parser rebuild), and stanzas full of new names (counted only between
 stanzas), held open by an unfinished start tag as long as a stanza may
-be.  The formula is an upper bound: the measured growth is reported."""
+be.  The formula is an upper bound: the measured growth is reported.
+An outgoing s2s connection (s2s-out) is held likewise, both of its
+parsers at their worst case, against a scripted remote (Python ssl)
+found through a loopback dnsmasq."""
+import itertools
 import os
+import threading
 
-from lib import certs, common, daemon, raw, spy, tap, util
+from lib import certs, common, daemon, raw, s2sremote, spy, tap, util
 
 KB = 1024
 # The config under test, and the formula of docs/SECURITY.md.
@@ -36,6 +41,15 @@ def stream(u, f=F, names=NAMES):
 M_PRE = SESSION + stream(P, 4 * KB, 0)
 M_UNAUTH = SESSION + TLS + stream(A) + E0 + 2 * (Q + R)
 M_AUTH = SESSION + TLS + stream(S) + stream(B, names=NAMES_B) + 2 * (Q + R)
+# An outgoing s2s connection (listener kind s2s-out) while relaying: the
+# backend's parser with the backend bounds, the remote's with the client
+# bounds, the remote's certificate chain, the queue to the remote (up to
+# Q, then what one read completes: B + R, and one more read as relaying
+# starts), to the backend (Q + S + R), one read from the backend.
+S2SOUT = 16 * KB        # struct s2sout (7.4 KiB), bufferevent, events
+CHAIN = 48 * KB         # the remote's chain, parsed, kept by mbedTLS
+M_OUT = S2SOUT + TLS + CHAIN + stream(B, names=NAMES_B) + stream(S) + \
+    (Q + B + 2 * R) + (Q + S + R) + R
 
 N = 16
 SASL_SUCCESS = "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>"
@@ -191,6 +205,101 @@ def main(t):
     for cl in held:
         cl.close()
     sync.close()
+    d.stop()
+    s2s_out(t, tmp)
+
+
+def s2s_out(t, tmp):
+    """N//2 outgoing s2s connections relaying, the backend's parser
+    holding an unfinished unit of B, the remote's one of S."""
+    name = ("test_memory_bound: s2s-out, %d outgoing connections relaying, "
+            "both parsers at the worst case" % (N // 2))
+    try:
+        s2sremote.available()
+    except util.Skip as e:
+        t.skip(name, str(e))
+        return
+    ca = certs.CA(tmp, "xmppshield test CA")
+    ours = ca.issue("b.example")
+    serial = itertools.count()
+
+    def sync_remote(conn):
+        conn.negotiate()
+        conn.sent.set()
+        conn.remote.released.wait(300)
+
+    def hold_remote(conn):
+        conn.negotiate()
+        conn.send(worst_unit("r%d" % next(serial), S))
+        conn.sent.set()
+        conn.remote.released.wait(300)
+
+    class Remote(s2sremote.Remote):
+        def _run(self, conn):
+            conn.sent = threading.Event()
+            super()._run(conn)
+
+    rsync = Remote(ca.issue("sync.example"), "sync.example", sync_remote)
+    rhold = Remote(ca.issue("r.example"), "r.example", hold_remote)
+    dns = s2sremote.Dns({"sync.example": rsync.port,
+                         "r.example": rhold.port})
+    d = daemon.Daemon(tmp, s2sremote.config(ca, ours, dns, limits={
+        "max_stanza_size": S, "max_preauth_stanza_size": A,
+        "max_backend_stanza_size": B, "buffer_size": Q,
+        "max_connections_per_ip": 1000}), name="s2sout").start()
+    pid = d.proc.pid
+
+    def relaying(remote, to, index):
+        b = s2sremote.backend(d, "b.example", to)
+        conn = remote.connection(index)
+        if conn is None or not b.recv_until(rb"<stream:features", 30) or \
+                not conn.sent.wait(30):
+            raise util.HarnessError("no relay to %s: %r %r" % (
+                to, remote.errors, b.data[-300:]))
+        return b, conn
+
+    bsync, csync = relaying(rsync, "sync.example", 0)
+    seq = [0]
+
+    def barrier():
+        for _ in range(2):
+            seq[0] += 1
+            tag = ("<iq type='get' id='sync%d'/>" % seq[0]).encode()
+            mark = len(csync.data)
+            bsync.send(tag)
+            if not csync.wait_data(tag, 30, start=mark):
+                raise util.HarnessError("barrier %d" % seq[0])
+
+    with t.case(name) as k:
+        n = N // 2
+        barrier()
+        before = rss(pid)
+        mark = d.mark()
+        held = []
+        for i in range(n):
+            b, conn = relaying(rhold, "r.example", i)
+            # the remote's first stanza went through whole
+            k.require(b.recv_until(rb"</x r\d+>|</xr\d+>", 30),
+                      "the remote's complete stanza reached the backend",
+                      b.data[-200:])
+            b.send(worst_unit("b%d" % i, B))
+            k.require(conn.wait_data(rb"</xb%d>" % i, 30),
+                      "the backend's complete stanza reached the remote",
+                      conn.data[-200:])
+            held.append(b)
+        barrier()
+        per = (rss(pid) - before) / n
+        ended = d.lines_matching(r"event=s2s-out-(closed|failed)\b", mark)
+        k.check(d.alive() and not ended, "every connection still relaying",
+                ended)
+        k.check(per <= M_OUT, "s2s-out: RSS growth %.0f KiB per connection "
+                "<= formula %.0f KiB" % (per / KB, M_OUT / KB))
+        tap.diag("s2s-out: %.0f KiB per connection (formula %.0f KiB)"
+                 % (per / KB, M_OUT / KB))
+    rsync.release()
+    rhold.release()
+    for b in held + [bsync]:
+        b.close()
     d.stop()
 
 

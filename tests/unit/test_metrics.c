@@ -13,6 +13,7 @@
 
 #include "metrics.h"
 #include "metrics_status.h"
+#include "s2speer.h"
 #include "tap.h"
 #include "verdict.h"
 
@@ -198,6 +199,35 @@ main(void)
 		    "(event, reason) pairs is reported at 0 from the start "
 		    "(one vocabulary with the log)", i);
 	}
+	{
+		const char *ev, *why;
+		char series[256];
+		size_t i, j, missing = 0;
+
+		for (i = 0; verdict_s2sout_name(i, &ev, &why); i++) {
+			snprintf(series, sizeof(series),
+			    "xmppshield_sessions_ended_total{listener=\"c2s\","
+			    "event=\"%s\",reason=\"%s\"}", ev, why);
+			if (value(t, series) != 0) {
+				missing++;
+				diag_missing(series);
+			}
+		}
+		for (j = 0; (why = s2speer_reason_name(j)) != NULL; j++) {
+			snprintf(series, sizeof(series),
+			    "xmppshield_s2s_peers_unverified_total"
+			    "{listener=\"c2s\",reason=\"%s\"}", why);
+			if (value(t, series) != 0) {
+				missing++;
+				diag_missing(series);
+			}
+		}
+		ok(i > 0 && j > 0 && missing == 0, "the %zu ends of outgoing "
+		    "s2s connections and the %zu reasons a server's "
+		    "certificate is unverified are reported at 0", i, j);
+		ok(value(t, "xmppshield_s2s_peers_verified_total"
+		    "{listener=\"c2s\"}") == 0, "verified servers at 0");
+	}
 	ok(t != NULL && strstr(t, "# TYPE xmppshield_sessions_ended_total "
 	    "counter\n") != NULL && strstr(t, "# HELP "
 	    "xmppshield_connections_open ") != NULL, "HELP and TYPE lines");
@@ -231,6 +261,27 @@ main(void)
 	    "bytes each way");
 	ok(strstr(t, "listener=\"other\"") == NULL,
 	    "\"other\" not reported while unused");
+	free(t);
+
+	metrics_s2s_peer("c2s", NULL);
+	metrics_s2s_peer("c2s", "self-signed");
+	metrics_s2s_peer("c2s", "self-signed");
+	t = scrape();
+	ok(value(t, "xmppshield_s2s_peers_verified_total{listener=\"c2s\"}")
+	    == 1 && value(t, "xmppshield_s2s_peers_unverified_total"
+	    "{listener=\"c2s\",reason=\"self-signed\"}") == 2,
+	    "servers verified, and unverified by reason");
+	free(t);
+
+	metrics_s2s_out_external("c2s", 1);
+	metrics_s2s_out_external("c2s", 1);
+	metrics_s2s_out_external("c2s", 0);
+	t = scrape();
+	ok(value(t, "xmppshield_s2s_out_sasl_external_total"
+	    "{listener=\"c2s\"}") == 2 && value(t,
+	    "xmppshield_s2s_out_sasl_external_refused_total"
+	    "{listener=\"c2s\"}") == 1,
+	    "outgoing SASL EXTERNAL accepted and refused");
 	free(t);
 
 	/* Worker 0 holds one open connection and dies; it is replaced. */
