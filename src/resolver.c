@@ -21,6 +21,7 @@
 #include <sys/types.h>
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +142,31 @@ resolver_free(struct resolver *r)
 	free(r->servers);
 	free(r);
 	ares_library_cleanup();
+}
+
+int
+resolver_check_anchor(const char *anchor, char *err, size_t errlen)
+{
+	char line[1024];
+	int found = 0;
+	FILE *f;
+
+	if ((f = fopen(anchor, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s; install dns-root-data or set "
+		    "s2s_out_dnssec_anchor", anchor, strerror(errno));
+		return -1;
+	}
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = line[0] != ';' && (strstr(line, " DS ") ||
+		    strstr(line, "\tDS\t") || strstr(line, "DNSKEY"));
+	fclose(f);
+	if (!found) {
+		snprintf(err, errlen, "%s: no DS or DNSKEY record; "
+		    "s2s_out_dnssec_anchor needs a trust anchor in zone-file "
+		    "format (Debian: /usr/share/dns/root.key)", anchor);
+		return -1;
+	}
+	return 0;
 }
 
 int

@@ -55,6 +55,12 @@ struct resolver *resolver_new(struct event_base *base, const char *servers,
 struct resolver *resolver_new_dnssec(struct event_base *base,
     const char *servers, const char *anchor, unsigned timeout_ms, char *err,
     size_t errlen);
+/*
+ * At start and reload: can anchor be read, and does it hold a DS or
+ * DNSKEY record?  0, or -1 with "anchor: problem; remedy" in err.
+ */
+int resolver_check_anchor(const char *anchor, char *err, size_t errlen);
+
 /* 1 when built with libunbound (resolver_new_dnssec() can work). */
 int resolver_have_dnssec(void);
 

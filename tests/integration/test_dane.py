@@ -280,6 +280,22 @@ def main(t):
     r = daemon.check_config(d.conf)
     if r.returncode != 0 and "without libunbound" in r.stderr + r.stdout:
         raise util.Skip("built without libunbound")
+
+    with t.case("an unreadable trust anchor, or one without DS/DNSKEY, is "
+                "refused at start, naming the listener and the key") as k:
+        for bad, why in ((os.path.join(tmp, "missing.key"), "No such"),
+                         (plain, "no DS or DNSKEY")):
+            sec = {s: dict(v) for s, v in d.sections.items()}
+            sec["listener out"]["s2s_out_dnssec_anchor"] = bad
+            conf = daemon.write_config(os.path.join(tmp, "bad.conf"), sec)
+            r = daemon.check_config(conf)
+            text = r.stderr + r.stdout
+            k.check(r.returncode != 0 and "s2s_out_dnssec_anchor" in text
+                    and why in text and "[listener out]" in text,
+                    "-n fails: %s" % why, text)
+        k.check(daemon.check_config(d.conf).returncode == 0,
+                "the good anchor passes -n", d.conf)
+
     d.start()
     out = d.port("out")
 
