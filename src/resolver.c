@@ -71,7 +71,6 @@ struct resolver_query {
 	ares_channel ch;
 	int channel_ok;
 	enum kind kind;
-	int is_srv;
 	struct ticket *tk[2];		/* dnssec: the calls under way */
 	int insecure;			/* dnssec: an answer was not secure */
 	struct event *timer;		/* c-ares' retransmissions */
@@ -877,7 +876,6 @@ resolver_srv(struct resolver *r, const char *domain, resolver_srv_fn *cb,
 	if ((q = query_new(r)) == NULL)
 		return NULL;
 	q->kind = KIND_SRV;
-	q->is_srv = 1;
 	q->srv_cb = cb;
 	q->arg = arg;
 	q->pending = 2;
