@@ -281,6 +281,53 @@ def main(t):
     if r.returncode != 0 and "without libunbound" in r.stderr + r.stdout:
         raise util.Skip("built without libunbound")
 
+    helper = os.path.join(os.environ.get("TOP_BUILDDIR", ""), "tests",
+                          "helpers", "resolve")
+    if os.access(helper, os.X_OK):
+        env = dict(os.environ, RESOLVE_DNSSEC_ANCHOR=anchor)
+
+        def resolve(servers, *args, timeout_ms=3000):
+            r = util.run([helper, servers, str(timeout_ms)] + list(args),
+                         timeout=30, env=env)
+            out = dict(l.split("=", 1) for l in r.stdout.split()
+                       if "=" in l)
+            out["out"] = r.stdout + r.stderr
+            return out
+
+        with t.case("resolver.c with libunbound: SRV, addresses and TLSA "
+                    "of the signed zone are secure, those of the unsigned "
+                    "zone insecure, the altered TLSA bogus") as k:
+            for args, want in (
+                    (("srv", "ee.example"), ("ok", "1")),
+                    (("addr", "xmpp.ee.example", "1"), ("ok", "1")),
+                    (("tlsa", "xmpp.ee.example", str(port["ee.example"])),
+                     ("ok", "1")),
+                    (("tlsa", "xmpp.self.example",
+                      str(port["self.example"])), ("not-found", "1")),
+                    (("srv", "pk.plain"), ("ok", "0")),
+                    (("tlsa", "xmpp.bogus.example",
+                      str(port["bogus.example"])), ("bogus", "0"))):
+                r = resolve(dns, *args)
+                k.check((r.get("status"), r.get("secure")) == want,
+                        "%s: status=%s secure=%s" % ((" ".join(args),) +
+                                                     want), r["out"])
+
+        with t.case("resolver.c with libunbound and a resolver that never "
+                    "answers: status=timeout within the deadline (1 s, "
+                    "bound 5 s), one callback") as k:
+            mute = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            mute.bind(("127.0.0.1", 0))
+            util.on_cleanup(mute.close)
+            silent = "127.0.0.1:%d" % mute.getsockname()[1]
+            for args in (("srv", "ee.example"), ("addr", "ee.example", "1"),
+                         ("tlsa", "ee.example", "5269")):
+                r = resolve(silent, *args, timeout_ms=1000)
+                k.check(r.get("status") == "timeout" and
+                        r.get("called") == "1" and
+                        int(r.get("elapsed_ms", 99999)) < 5000,
+                        "%s: status=timeout, one callback, in time" %
+                        args[0], r["out"])
+
     with t.case("an unreadable trust anchor, or one without DS/DNSKEY, is "
                 "refused at start, naming the listener and the key") as k:
         for bad, why in ((os.path.join(tmp, "missing.key"), "No such"),
