@@ -10,7 +10,10 @@
 #                                    promtool; dnsmasq-base answers DNS
 #                                    inside the federation test's network
 #                                    namespace, nftables redirects the
-#                                    backend's outgoing s2s in one of them)
+#                                    backend's outgoing s2s in one of them;
+#                                    unbound serves a zone ldnsutils signs
+#                                    for the DANE test, dns-root-data is
+#                                    the default DNSSEC trust anchor)
 #   contrib/install-deps.sh --mbedtls-only
 #                                    only (re)build the private mbedTLS 3.6
 #                                    (the update command in docs/SECURITY.md)
@@ -44,12 +47,13 @@
 set -eu
 
 BUILD="build-essential autoconf automake pkg-config libevent-dev
-    libmbedtls-dev libexpat1-dev libinih-dev libc-ares-dev"
+    libmbedtls-dev libexpat1-dev libinih-dev libc-ares-dev libunbound-dev"
 # what building the mbedTLS source package needs (apt-get source, cmake)
 MBEDTLS_BUILD="dpkg-dev cmake python3 debian-archive-keyring xz-utils bzip2"
 TESTS="prosody ejabberd python3 python3-slixmpp openssl clang
     libclang-rt-14-dev iproute2 procps dnsmasq-base nftables
-    haproxy fail2ban systemd prometheus python3-cryptography testssl.sh"
+    haproxy fail2ban systemd prometheus python3-cryptography testssl.sh
+    unbound ldnsutils dns-root-data"
 
 # Bump when the build recipe below changes: the prefix is rebuilt.
 RECIPE=2

@@ -160,6 +160,13 @@ static const struct enum_type enum_bool = {
 	"not yes or no", NAMES(bool_names)
 };
 
+static const struct enum_name onoff_names[] = {
+	{ "on", 1, NULL }, { "off", 0, NULL },
+};
+static const struct enum_type enum_onoff = {
+	"not on or off", NAMES(onoff_names)
+};
+
 static const struct enum_name log_level_names[] = {
 	{ "error", LOG_ERR, NULL }, { "warning", LOG_WARNING, NULL },
 	{ "notice", LOG_NOTICE, NULL }, { "info", LOG_INFO, NULL },
@@ -443,6 +450,14 @@ static const struct key keys[] = {
 	    3, 600, NULL, NULL, NULL,
 	    "s2s-out: seconds from the backend's header to relaying (DNS, "
 	    "connections, STARTTLS, TLS)" },
+	{ SEC_LISTENER, "s2s_out_dane", KEY_ENUM, S(s2s_out_dane), "off", 0, 0,
+	    NULL, &enum_onoff, NULL,
+	    "s2s-out: on: a remote's DNSSEC-secure TLSA records (DANE-EE, "
+	    "DANE-TA) decide over PKIX; needs a build with libunbound" },
+	{ SEC_LISTENER, "s2s_out_dnssec_anchor", KEY_STRING,
+	    S(s2s_out_dnssec_anchor), CONFIG_DNSSEC_ANCHOR, 0, 0, NULL, NULL,
+	    NULL, "s2s-out: DNSSEC trust anchor file (DS or DNSKEY records) "
+	    "for s2s_out_dane" },
 };
 
 #undef G
@@ -1162,7 +1177,7 @@ end_s2s_out(struct parser *p)
 {
 	struct config_listener *l = p->cur_obj;
 	static const char *const only[] = { "s2s_out_resolver",
-	    "s2s_out_timeout" };
+	    "s2s_out_timeout", "s2s_out_dane", "s2s_out_dnssec_anchor" };
 	static const char *const never[] = { "backend", "tls",
 	    "backend_proxy_protocol", "accept_proxy_protocol",
 	    "proxy_trusted", "backend_source", "s2s_external" };
@@ -1185,6 +1200,15 @@ end_s2s_out(struct parser *p)
 			    "remove it from [listener %s]", never[i], l->name);
 	if (!key_seen(p, SEC_LISTENER, "s2s_verify"))
 		l->s2s_verify = CONFIG_S2S_VERIFY_REQUIRE;
+#ifndef XMPPSHIELD_HAVE_UNBOUND
+	if (l->s2s_out_dane && (line = key_seen(p, SEC_LISTENER,
+	    "s2s_out_dane")) != 0)
+		return perr(p, line, "s2s_out_dane = on needs DNSSEC "
+		    "validation, and this xmppshield was built without "
+		    "libunbound: install libunbound-dev and rebuild "
+		    "(./configure --with-unbound=yes), or set s2s_out_dane = "
+		    "off in [listener %s]", l->name);
+#endif
 	return 0;
 }
 
@@ -1900,6 +1924,7 @@ config_free(struct config *cfg)
 		free(l->domains);
 		free(l->backend.resolve);
 		free(l->s2s_out_resolver);
+		free(l->s2s_out_dnssec_anchor);
 		free(l->name);
 		free(l);
 	}

@@ -16,6 +16,9 @@
 #ifndef XMPPSHIELD_CONFIG_H
 #define XMPPSHIELD_CONFIG_H
 
+/* Debian's dns-root-data: the root zone's trust anchor. */
+#define CONFIG_DNSSEC_ANCHOR	"/usr/share/dns/root.key"
+
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -114,6 +117,10 @@ struct config_listener {
 	   the deadline from the backend's header to relaying. */
 	char *s2s_out_resolver;
 	unsigned s2s_out_timeout;
+	/* s2s-out: DANE (dane.h) with DNSSEC validated from this anchor
+	   file (resolver_new_dnssec()). */
+	int s2s_out_dane;
+	char *s2s_out_dnssec_anchor;
 	struct config_listener *next;
 };
 

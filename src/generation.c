@@ -9,6 +9,7 @@
 #include "config.h"
 #include "generation.h"
 #include "log.h"
+#include "resolver.h"
 #include "tls.h"
 
 struct generation *
@@ -31,6 +32,20 @@ generation_load(const char *path, char *err, size_t errlen)
 		free(g);
 		return NULL;
 	}
+	/* DANE's trust anchor is read at the first query: say now if it
+	   cannot be. */
+	for (const struct config_listener *l = cfg->listeners; l != NULL;
+	    l = l->next)
+		if (l->kind == LISTENER_S2S_OUT && l->s2s_out_dane &&
+		    resolver_check_anchor(l->s2s_out_dnssec_anchor, why,
+		    sizeof(why)) == -1) {
+			snprintf(err, errlen, "%s: [listener %s] "
+			    "s2s_out_dnssec_anchor: %s", path, l->name, why);
+			tls_ctx_free(g->tls);
+			config_free(cfg);
+			free(g);
+			return NULL;
+		}
 	g->cfg = cfg;
 	g->refs = 1;
 	g->number = 1;

@@ -53,6 +53,7 @@ struct peercert {
 	char *strings;
 	size_t used, size;
 	size_t nuri;
+	const mbedtls_x509_crt *chain;	/* the connection's, not ours */
 };
 
 /* mbedTLS's words for a file it could not read are "Read/write of file
@@ -289,6 +290,7 @@ peercert_examine(const struct mbedtls_ssl_context *ssl)
 		return NULL;
 	pc->problem = problem(leaf, mbedtls_ssl_get_verify_result(ssl));
 	strcpy(pc->issuer, "-");
+	pc->chain = leaf;
 	if (leaf == NULL)
 		return pc;
 	if (mbedtls_x509_dn_gets(pc->issuer, sizeof(pc->issuer),
@@ -312,6 +314,21 @@ peercert_free(struct peercert *pc)
 		return;
 	free(pc->strings);
 	free(pc);
+}
+
+size_t
+peercert_chain(const struct peercert *pc, const unsigned char **der,
+    size_t *len, size_t max)
+{
+	const mbedtls_x509_crt *c;
+	size_t n = 0;
+
+	for (c = pc->chain; c != NULL && c->raw.len > 0 && n < max;
+	    c = c->next, n++) {
+		der[n] = c->raw.p;
+		len[n] = c->raw.len;
+	}
+	return n;
 }
 
 const char *

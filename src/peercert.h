@@ -92,6 +92,15 @@ const char *peercert_problem(const struct peercert *pc);
 /* The leaf's issuer as "CN=..., O=..." ("-" without a certificate). */
 const char *peercert_issuer(const struct peercert *pc);
 
+/*
+ * The DER of the chain the peer sent, leaf first, at most max
+ * certificates, for dane.h: the pointers are into the TLS connection's
+ * copy, valid while it lives (pc must be examined from it).  Returns the
+ * number stored.
+ */
+size_t peercert_chain(const struct peercert *pc, const unsigned char **der,
+    size_t *len, size_t max);
+
 /* The leaf's identifiers against domain (see certname.h). */
 enum certname_match peercert_match(const struct peercert *pc,
     const char *domain);

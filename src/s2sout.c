@@ -38,6 +38,7 @@
 
 #include "addr.h"
 #include "certname.h"
+#include "dane.h"
 #include "dialbackkey.h"
 #include "generation.h"
 #include "log.h"
@@ -125,6 +126,8 @@ struct s2sout {
 	struct sockaddr_storage addrs[MAX_ADDRS];
 	size_t naddrs, cur_addr;
 	char address[64];	/* of the remote, for logs */
+	int dns_secure;		/* DANE: the SRV step was DNSSEC-secure */
+	struct dane_set *dane;	/* DANE: this target's usable TLSA records */
 
 	int rfd;
 	struct event *ev_rread, *ev_rwrite, *ev_connect, *ev_timer;
@@ -250,6 +253,7 @@ s2sout_free(struct s2sout *o)
 	if (o->q != NULL)
 		resolver_cancel(o->q);
 	resolver_free(o->res);
+	dane_set_free(o->dane);
 	close_remote(o);
 	if (o->ev_timer) event_free(o->ev_timer);
 	if (o->bev) bufferevent_free(o->bev);
@@ -426,19 +430,23 @@ dns_failed(struct s2sout *o, enum resolver_status st, const char *what)
 		    "%s", what);
 	else if (st == RESOLVER_NOT_FOUND)
 		fail(o, "dns-not-found", XMPP_COND_HOST_UNKNOWN, "%s", what);
+	else if (st == RESOLVER_BOGUS)
+		fail(o, "dns-bogus", XMPP_COND_REMOTE_CONNECTION_FAILED,
+		    "DNSSEC validation failed: %s", what);
 	else
 		fail(o, "dns-failed", XMPP_COND_REMOTE_CONNECTION_FAILED, "%s",
 		    what);
 }
 
 static void
-on_srv(void *arg, enum resolver_status st, const struct s2starget_srv *srv,
-    size_t n)
+on_srv(void *arg, enum resolver_status st, int secure,
+    const struct s2starget_srv *srv, size_t n)
 {
 	struct s2sout *o = arg;
 	int k;
 
 	o->q = NULL;
+	o->dns_secure = secure;
 	if (st != RESOLVER_OK && st != RESOLVER_NOT_FOUND) {
 		dns_failed(o, st, "srv");
 		return;
@@ -459,13 +467,92 @@ on_srv(void *arg, enum resolver_status st, const struct s2starget_srv *srv,
 	next_target(o);
 }
 
+/* DANE: this target's DNS failed; the next target, or give up. */
 static void
-on_addr(void *arg, enum resolver_status st,
+target_failed(struct s2sout *o, const char *reason, const char *what)
+{
+	o->last_reason = reason;
+	o->last_cond = XMPP_COND_REMOTE_CONNECTION_FAILED;
+	snprintf(o->last_detail, sizeof(o->last_detail), "%s", what);
+	if (o->cur_target + 1 >= o->ntargets) {
+		fail(o, reason, o->last_cond, "%s", what);
+		return;
+	}
+	next_target(o);
+}
+
+static void
+connect_target(struct s2sout *o)
+{
+	o->cur_addr = 0;
+	enter(o, S2SOUT_CONNECT);
+	next_address(o);
+}
+
+/*
+ * DANE: the TLSA records of the target (RFC 7673: _PORT._tcp.TARGET; for
+ * the fallback target that is _5269._tcp.DOMAIN).  A secure set with
+ * usable records decides in verify_remote(); none, or an insecure
+ * answer: PKIX.  Bogus or failed: this target cannot be checked.
+ */
+static void
+on_tlsa(void *arg, enum resolver_status st, int secure,
+    const struct resolver_rdata *rr, size_t n)
+{
+	struct s2sout *o = arg;
+	const struct s2starget *t = &o->targets[o->cur_target];
+	char what[300];
+
+	o->q = NULL;
+	snprintf(what, sizeof(what), "tlsa _%u._tcp.%s: %s", t->port,
+	    t->host, st == RESOLVER_BOGUS ? "DNSSEC validation failed" :
+	    resolver_strstatus(st));
+	if (st == RESOLVER_BOGUS) {
+		target_failed(o, "dns-bogus", what);
+		return;
+	}
+	if (st != RESOLVER_OK && st != RESOLVER_NOT_FOUND) {
+		target_failed(o, st == RESOLVER_TIMEOUT ? "dns-timeout" :
+		    "dns-failed", what);
+		return;
+	}
+	if (st == RESOLVER_OK && secure) {
+		if ((o->dane = dane_set_new()) == NULL) {
+			fail(o, "internal-error",
+			    XMPP_COND_INTERNAL_SERVER_ERROR, "out of memory");
+			return;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (dane_set_add(o->dane, rr[i].data, rr[i].len) ==
+			    -1) {
+				fail(o, "internal-error",
+				    XMPP_COND_INTERNAL_SERVER_ERROR,
+				    "out of memory");
+				return;
+			}
+		if (dane_set_usable(o->dane) == 0) {
+			dane_set_free(o->dane);
+			o->dane = NULL;
+		}
+	}
+	connect_target(o);
+}
+
+static void
+on_addr(void *arg, enum resolver_status st, int secure,
     const struct sockaddr_storage *addrs, size_t n)
 {
 	struct s2sout *o = arg;
+	const struct s2starget *t = &o->targets[o->cur_target];
+	char what[300];
 
 	o->q = NULL;
+	if (st == RESOLVER_BOGUS) {
+		snprintf(what, sizeof(what), "%s: DNSSEC validation failed",
+		    t->host);
+		target_failed(o, "dns-bogus", what);
+		return;
+	}
 	if (st != RESOLVER_OK || n == 0) {
 		/* Out of targets: an earlier target that was reached says
 		   more than this one's DNS. */
@@ -486,9 +573,17 @@ on_addr(void *arg, enum resolver_status st,
 		n = MAX_ADDRS;
 	memcpy(o->addrs, addrs, n * sizeof(*addrs));
 	o->naddrs = n;
-	o->cur_addr = 0;
-	enter(o, S2SOUT_CONNECT);
-	next_address(o);
+	/* DANE only where the way to the target was secure: the SRV
+	   answer (or its secure denial) and the addresses, as RFC 7672
+	   2.2 asks of MX hosts. */
+	if (o->l->s2s_out_dane && o->dns_secure && secure) {
+		o->q = resolver_tlsa(o->res, t->host, t->port, on_tlsa, o);
+		if (o->q == NULL)
+			fail(o, "internal-error",
+			    XMPP_COND_INTERNAL_SERVER_ERROR, "resolver_tlsa");
+		return;
+	}
+	connect_target(o);
 }
 
 static void
@@ -501,6 +596,8 @@ next_target(struct s2sout *o)
 		    XMPP_COND_REMOTE_CONNECTION_FAILED, "%s", o->last_detail);
 		return;
 	}
+	dane_set_free(o->dane);
+	o->dane = NULL;
 	enter(o, S2SOUT_RESOLVE);
 	o->q = resolver_addr(o->res, o->targets[o->cur_target].host,
 	    o->targets[o->cur_target].port, on_addr, o);
@@ -714,6 +811,9 @@ verify_remote(struct s2sout *o)
 	enum config_s2s_verify pol = o->l->s2s_verify;
 	const char *problem, *why = NULL;
 	enum certname_match m = CERTNAME_NONE;
+	enum dane_result dr = DANE_NONE;
+	const unsigned char *der[8];
+	size_t len[8], nder;
 	char issuer[200];
 
 	if (pc == NULL) {
@@ -723,13 +823,35 @@ verify_remote(struct s2sout *o)
 	}
 	problem = peercert_problem(pc);
 	log_escape(peercert_issuer(pc), issuer, sizeof(issuer));
-	if (problem != NULL)
-		why = problem;
-	else if ((m = peercert_match(pc, o->remote)) == CERTNAME_NONE)
-		why = "name-mismatch";
-	peercert_free(pc);
 	metrics_handshake(o->l->name, tls_version(o->tls), tls_cipher(o->tls),
 	    tls_group(o->tls), 0);
+	if (o->dane != NULL) {
+		/* A secure TLSA set decides, whatever s2s_verify says: the
+		   remote published which keys are its own. */
+		nder = peercert_chain(pc, der, len, 8);
+		dr = dane_check(o->dane, der, len, nder);
+		if (dr == DANE_TA)
+			m = peercert_match(pc, o->remote);
+		peercert_free(pc);
+		if (dr == DANE_MISMATCH || (dr == DANE_TA &&
+		    m == CERTNAME_NONE)) {
+			why = dr == DANE_TA ? "dane-ta-name-mismatch" :
+			    "dane-mismatch";
+			metrics_s2s_peer(o->l->name, why);
+			attempt_failed(o, "peer-unverified",
+			    XMPP_COND_REMOTE_CONNECTION_FAILED, "%s: "
+			    "certificate %s, issuer %s", why,
+			    problem ? problem : "pkix-valid", issuer);
+			return -1;
+		}
+	} else {
+		if (problem != NULL)
+			why = problem;
+		else if ((m = peercert_match(pc, o->remote)) ==
+		    CERTNAME_NONE)
+			why = "name-mismatch";
+		peercert_free(pc);
+	}
 	metrics_s2s_peer(o->l->name, why);
 	if (why != NULL && pol == CONFIG_S2S_VERIFY_REQUIRE) {
 		attempt_failed(o, "peer-unverified",
@@ -739,12 +861,17 @@ verify_remote(struct s2sout *o)
 	}
 	log_msg(LOG_NOTICE, "event=s2s-out-established session=%llu "
 	    "listener=%s from=%s remote=%s address=%s direct=%s tls=%s "
-	    "cipher=%s verified=%s name=%s issuer=%s policy=%s", o->id,
-	    o->l->name, o->ours, o->remote, o->address,
+	    "cipher=%s verified=%s name=%s issuer=%s policy=%s dane=%s",
+	    o->id, o->l->name, o->ours, o->remote, o->address,
 	    o->targets[o->cur_target].direct_tls ? "yes" : "no",
 	    tls_version(o->tls), tls_cipher(o->tls),
 	    why == NULL ? "yes" : why, certname_match_name(m), issuer,
-	    s2speer_policy_name(pol));
+	    s2speer_policy_name(pol), !o->l->s2s_out_dane ? "off" :
+	    o->dane == NULL ? "none" : dane_result_name(dr));
+	/* Not needed while relaying (a failed attempt keeps it for the
+	   target's next address). */
+	dane_set_free(o->dane);
+	o->dane = NULL;
 	return 0;
 }
 
@@ -1558,8 +1685,13 @@ s2sout_accept(struct server *srv, const struct config_listener *l, int fd,
 		goto fail;
 	/* A third of the deadline for each DNS query, so that a silent
 	   resolver is named as such (dns-timeout). */
-	o->res = resolver_new(srv->base, l->s2s_out_resolver,
-	    timeout * 1000 / 3, err, sizeof(err));
+	if (l->s2s_out_dane)
+		o->res = resolver_new_dnssec(srv->base, l->s2s_out_resolver,
+		    l->s2s_out_dnssec_anchor, timeout * 1000 / 3, err,
+		    sizeof(err));
+	else
+		o->res = resolver_new(srv->base, l->s2s_out_resolver,
+		    timeout * 1000 / 3, err, sizeof(err));
 	if (o->res == NULL) {
 		log_msg(LOG_ERR, "event=internal-error reason=s2s-out-setup "
 		    "listener=%s detail=%s", l->name,

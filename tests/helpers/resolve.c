@@ -5,6 +5,11 @@
  *   resolve SERVERS TIMEOUT_MS srv DOMAIN
  *   resolve SERVERS TIMEOUT_MS addr HOST PORT
  *   resolve SERVERS TIMEOUT_MS cancel DOMAIN   (cancelled at once)
+ *   resolve SERVERS TIMEOUT_MS tlsa HOST PORT  (needs the anchor)
+ *
+ * With RESOLVE_DNSSEC_ANCHOR=FILE in the environment, the resolver is a
+ * validating one (resolver_new_dnssec()); "secure=0|1" follows the
+ * status line, and TLSA records print as "tlsa U S M HEX".
  *
  * Prints "status=WORD n=N", one line per record ("srv PRIO WEIGHT PORT
  * TARGET DIRECT" or "addr ADDRESS PORT"), the order s2starget_order()
@@ -24,6 +29,7 @@
 
 static const char *domain;
 static int called;
+static struct event_base *base;
 
 static uint32_t
 first(void *ctx, uint32_t bound)
@@ -34,8 +40,8 @@ first(void *ctx, uint32_t bound)
 }
 
 static void
-got_srv(void *arg, enum resolver_status st, const struct s2starget_srv *srv,
-    size_t n)
+got_srv(void *arg, enum resolver_status st, int secure,
+    const struct s2starget_srv *srv, size_t n)
 {
 	struct s2starget out[S2STARGET_MAX];
 	int k;
@@ -43,6 +49,8 @@ got_srv(void *arg, enum resolver_status st, const struct s2starget_srv *srv,
 	(void)arg;
 	called++;
 	printf("status=%s n=%zu\n", resolver_strstatus(st), n);
+	printf("secure=%d\n", secure);
+	event_base_loopexit(base, NULL);
 	for (size_t i = 0; i < n; i++)
 		printf("srv %u %u %u %s %d\n", srv[i].priority, srv[i].weight,
 		    srv[i].port, srv[i].target, srv[i].direct_tls);
@@ -57,7 +65,7 @@ got_srv(void *arg, enum resolver_status st, const struct s2starget_srv *srv,
 }
 
 static void
-got_addr(void *arg, enum resolver_status st,
+got_addr(void *arg, enum resolver_status st, int secure,
     const struct sockaddr_storage *a, size_t n)
 {
 	char buf[INET6_ADDRSTRLEN];
@@ -65,6 +73,8 @@ got_addr(void *arg, enum resolver_status st,
 	(void)arg;
 	called++;
 	printf("status=%s n=%zu\n", resolver_strstatus(st), n);
+	printf("secure=%d\n", secure);
+	event_base_loopexit(base, NULL);
 	for (size_t i = 0; i < n; i++) {
 		if (a[i].ss_family == AF_INET) {
 			const struct sockaddr_in *s = (const void *)&a[i];
@@ -80,11 +90,29 @@ got_addr(void *arg, enum resolver_status st,
 	}
 }
 
+static void
+got_tlsa(void *arg, enum resolver_status st, int secure,
+    const struct resolver_rdata *rr, size_t n)
+{
+	(void)arg;
+	called++;
+	printf("status=%s n=%zu\n", resolver_strstatus(st), n);
+	printf("secure=%d\n", secure);
+	for (size_t i = 0; i < n; i++) {
+		printf("tlsa");
+		for (size_t j = 0; j < rr[i].len; j++)
+			printf(j < 3 ? " %u" : j == 3 ? " %02x" : "%02x",
+			    rr[i].data[j]);
+		printf("\n");
+	}
+	event_base_loopexit(base, NULL);
+}
+
 int
 main(int argc, char **argv)
 {
-	struct event_base *base;
 	struct resolver *r;
+	const char *anchor = getenv("RESOLVE_DNSSEC_ANCHOR");
 	struct resolver_query *q = NULL;
 	struct timespec t0, t1;
 	char err[256];
@@ -96,7 +124,9 @@ main(int argc, char **argv)
 	}
 	domain = argv[4];
 	if ((base = event_base_new()) == NULL ||
-	    (r = resolver_new(base, argv[1], (unsigned)atoi(argv[2]), err,
+	    (r = anchor ? resolver_new_dnssec(base, argv[1], anchor,
+	    (unsigned)atoi(argv[2]), err, sizeof(err)) :
+	    resolver_new(base, argv[1], (unsigned)atoi(argv[2]), err,
 	    sizeof(err))) == NULL) {
 		fprintf(stderr, "resolver: %s\n", err);
 		return 1;
@@ -107,6 +137,9 @@ main(int argc, char **argv)
 	else if (strcmp(argv[3], "addr") == 0 && argc > 5)
 		q = resolver_addr(r, argv[4], (uint16_t)atoi(argv[5]),
 		    got_addr, NULL);
+	else if (strcmp(argv[3], "tlsa") == 0 && argc > 5)
+		q = resolver_tlsa(r, argv[4], (uint16_t)atoi(argv[5]),
+		    got_tlsa, NULL);
 	if (q == NULL) {
 		fprintf(stderr, "cannot start the query\n");
 		return 1;

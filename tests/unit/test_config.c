@@ -1010,6 +1010,17 @@ test_s2s_out(void)
 		    "s2s_out_timeout applies to s2s-out listeners only" },
 		{ "s2s_out_timeout below 3", OUT_HDR "s2s_out_timeout = 1\n",
 		    9, "s2s_out_timeout" },
+		{ "s2s_out_dane neither on nor off", OUT_HDR
+		    "s2s_out_dane = yes\n", 9, "s2s_out_dane" },
+		{ "s2s_out_dane on a c2s listener", TLS_OK DOM_OK
+		    "[listener c]\nlisten = 127.0.0.1:5222\n"
+		    "backend = 127.0.0.1:15222\ndomains = example.org\n"
+		    "s2s_out_dane = on\n", 9,
+		    "s2s_out_dane applies to s2s-out listeners only" },
+#ifndef XMPPSHIELD_HAVE_UNBOUND
+		{ "s2s_out_dane = on without libunbound", OUT_HDR
+		    "s2s_out_dane = on\n", 9, "built without libunbound" },
+#endif
 	};
 	struct config *cfg;
 
@@ -1033,6 +1044,26 @@ test_s2s_out(void)
 		    "127.0.0.53:53") == 0, "s2s-out: log, 10 s, resolver");
 		config_free(cfg);
 	}
+	cfg = parse_ok(OUT_HDR, "s2s-out: DANE defaults");
+	if (cfg != NULL) {
+		ok(cfg->listeners->s2s_out_dane == 0 &&
+		    strcmp(cfg->listeners->s2s_out_dnssec_anchor,
+		    "/usr/share/dns/root.key") == 0,
+		    "s2s-out: s2s_out_dane off, Debian's root anchor");
+		config_free(cfg);
+	}
+#ifdef XMPPSHIELD_HAVE_UNBOUND
+	cfg = parse_ok(OUT_HDR "s2s_out_dane = on\n"
+	    "s2s_out_dnssec_anchor = /etc/xmppshield/anchor.key\n",
+	    "s2s-out: DANE on");
+	if (cfg != NULL) {
+		ok(cfg->listeners->s2s_out_dane == 1 &&
+		    strcmp(cfg->listeners->s2s_out_dnssec_anchor,
+		    "/etc/xmppshield/anchor.key") == 0,
+		    "s2s-out: s2s_out_dane on, anchor file");
+		config_free(cfg);
+	}
+#endif
 #undef OUT_HDR
 }
 
