@@ -1422,11 +1422,11 @@ backend_unit(void *arg, const struct xmlstream_unit *u)
 		    "stream restart");
 		return XMLSTREAM_STOP;
 	}
-	/* ---- extin hook (SASL EXTERNAL inbound, dialbackkey.h) ----
-	   The backend verifies a key xmppshield gave it for a peer that
-	   authenticated by certificate on an s2s listener: answered here,
-	   valid, never relayed (the remote may not speak dialback at all).
-	   Any other <db:verify/> goes to the remote as before. */
+	/* Incoming SASL EXTERNAL (relay.c, dialbackkey.h): the backend
+	   verifies a key xmppshield gave it for a peer that authenticated
+	   by certificate on an s2s listener.  Answered here, valid, never
+	   relayed (the remote may not speak dialback at all); any other
+	   <db:verify/> goes to the remote. */
 	if (o->state == S2SOUT_RELAY && o->header_sent &&
 	    u->kind == XMLSTREAM_UNIT_ELEMENT &&
 	    strcmp(u->ns, XMPP_NS_DIALBACK) == 0 &&
@@ -1444,7 +1444,6 @@ backend_unit(void *arg, const struct xmlstream_unit *u)
 			return XMLSTREAM_CONTINUE;
 		}
 	}
-	/* ---- end of extin hook ---- */
 	if (o->state == S2SOUT_RELAY && o->auth == S2SOUT_AUTH_DONE &&
 	    u->kind == XMLSTREAM_UNIT_ELEMENT &&
 	    strcmp(u->ns, XMPP_NS_DIALBACK) == 0 &&
