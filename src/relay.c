@@ -151,6 +151,22 @@ cmp_str(const void *a, const void *b)
 
 #define MAX_DECLS	32
 
+/* Does a ns_decls() list declare name ("xmlns:db=": one line begins so)? */
+static int
+has_decl(const char *decls, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = decls;
+
+	while (p != NULL && *p != '\0') {
+		if (strncmp(p, name, n) == 0)
+			return 1;
+		if ((p = strchr(p, '\n')) != NULL)
+			p++;
+	}
+	return 0;
+}
+
 /*
  * The root element's qualified name and its namespace declarations
  * (xmlns, xmlns:P: "name=value\n" each, sorted) of a stream header unit
@@ -695,6 +711,23 @@ client_unit(void *ctx, const struct xmlstream_unit *u)
 			    NULL, NULL);
 			return -1;
 		}
+		return XMLSTREAM_CONTINUE;
+	}
+	if (u->kind == XMLSTREAM_UNIT_HEADER && r->ext_ok &&
+	    u->len > 0 && u->data[u->len - 1] == '>' &&
+	    !has_decl(r->peer_decls, "xmlns:db=")) {
+		/*
+		 * A peer without dialback of its own (certificates only)
+		 * declares no xmlns:db, and ejabberd then refuses the
+		 * <db:result/> we give it for the peer after EXTERNAL.  The
+		 * backend reads the header with the declaration added.  Both
+		 * still parse the same units: every unit passed on was
+		 * well-formed to our parser, where db: is unbound, so none
+		 * uses db: without declaring it itself.
+		 */
+		r->cb.to_backend(r->ctx, u->data, u->len - 1);
+		r->cb.to_backend(r->ctx, " xmlns:db='" XMPP_NS_DIALBACK "'>",
+		    strlen(" xmlns:db='" XMPP_NS_DIALBACK "'>"));
 		return XMLSTREAM_CONTINUE;
 	}
 	r->cb.to_backend(r->ctx, u->data, u->len);

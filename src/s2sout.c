@@ -140,8 +140,9 @@ struct s2sout {
 	int remote_ended;
 	unsigned attempt;	/* +1 per closed remote socket */
 	enum s2sout_auth auth;
-	struct evbuffer *features;	/* the remote's first features, for
-					   the backend if EXTERNAL fails */
+	struct evbuffer *features;	/* the remote's first header and
+					   features, for the backend if
+					   EXTERNAL is not used */
 	int resume_backend;	/* authentication settled inside a parser
 				   callback: read the backend after it */
 
@@ -932,12 +933,24 @@ defer_fail(struct s2sout *o, const char *reason, const char *detail)
 
 #define FORWARD	(-2)	/* auth_unit(): relay the unit as usual */
 
+/* The remote's first header and features, held while SASL was tried,
+   go to the backend as they came. */
+static void
+release_features(struct s2sout *o)
+{
+	if (o->features == NULL || evbuffer_get_length(o->features) == 0)
+		return;
+	bufferevent_write_buffer(o->bev, o->features);
+	o->header_sent = 1;
+}
+
 /*
  * The remote's units while authentication is being settled.  Invariant
  * 7 holds on both sides: the remote's parser restarts exactly behind
- * <success/>, where the remote restarts; the backend's document goes on
- * unrestarted (the remote's first header, then DIALBACK_FEATURES in
- * place of the features of the stream that only we see).
+ * <success/>, where the remote restarts; the backend reads one stream,
+ * unrestarted: the remote's first header and features when SASL is not
+ * used, else our header and DIALBACK_FEATURES in place of the remote's
+ * two streams, which only we see.
  */
 static int
 auth_unit(struct s2sout *o, const struct xmlstream_unit *u)
@@ -956,21 +969,33 @@ auth_unit(struct s2sout *o, const struct xmlstream_unit *u)
 			/* A stream before version 1.0 has no features:
 			   dialback at once. */
 			if (u->header->version == NULL ||
-			    strncmp(u->header->version, "1.", 2) != 0)
+			    strncmp(u->header->version, "1.", 2) != 0) {
 				settle_auth(o, S2SOUT_AUTH_NONE);
-			return FORWARD;
+				return FORWARD;
+			}
+			/* Held: after EXTERNAL the backend gets our header
+			   instead, which declares dialback (a remote without
+			   dialback declares no xmlns:db, and ejabberd then
+			   will not do it). */
+			if ((o->features == NULL &&
+			    (o->features = evbuffer_new()) == NULL) ||
+			    evbuffer_add(o->features, u->data, u->len) == -1)
+				return defer_fail(o, "internal-error",
+				    "out of memory");
+			return XMLSTREAM_CONTINUE;
 		}
 		if (u->kind == XMLSTREAM_UNIT_WHITESPACE)
-			return FORWARD;
+			return XMLSTREAM_CONTINUE;
 		if (!features || !(u->stripped_rules & STRIPPED_SASL)) {
+			/* No SASL: the backend's own dialback, on the
+			   remote's stream as it came. */
+			release_features(o);
 			settle_auth(o, S2SOUT_AUTH_NONE);
 			return FORWARD;
 		}
 		/* SASL offered after TLS, on s2s: EXTERNAL, which the remote
 		   offers only for a certificate it accepted. */
-		if ((o->features == NULL &&
-		    (o->features = evbuffer_new()) == NULL) ||
-		    evbuffer_add(o->features, u->data, u->len) == -1 ||
+		if (evbuffer_add(o->features, u->data, u->len) == -1 ||
 		    (n = xmpp_write_sasl_external(buf, sizeof(buf),
 		    o->ours)) == 0)
 			return defer_fail(o, "internal-error", "out of memory");
@@ -994,7 +1019,7 @@ auth_unit(struct s2sout *o, const struct xmlstream_unit *u)
 			    o->id, o->l->name, o->ours, o->remote,
 			    o->address);
 			metrics_s2s_out_external(o->l->name, 0);
-			bufferevent_write_buffer(o->bev, o->features);
+			release_features(o);
 			settle_auth(o, S2SOUT_AUTH_NONE);
 			return XMLSTREAM_CONTINUE;
 		}
@@ -1009,6 +1034,10 @@ auth_unit(struct s2sout *o, const struct xmlstream_unit *u)
 		    u->kind == XMLSTREAM_UNIT_WHITESPACE)
 			return XMLSTREAM_CONTINUE;
 		if (features) {
+			n = xmpp_write_header(buf, sizeof(buf), LISTENER_S2S,
+			    o->remote, o->stream_id);
+			bufferevent_write(o->bev, buf, n);
+			o->header_sent = 1;
 			bufferevent_write(o->bev, DIALBACK_FEATURES,
 			    strlen(DIALBACK_FEATURES));
 			log_msg(LOG_NOTICE, "event=s2s-out-authenticated "

@@ -9,7 +9,12 @@ s2s goes out through the s2s-out listener, and it exchanges messages with
   S  a Prosody with s2s_secure_auth = true (certificate authentication;
      it trusts the test CA that issued xmppshield's b.example certificate),
   E  a Prosody reachable only by XEP-0368 direct TLS (_xmpps-server SRV;
-     its plain s2s port 25269 is named by no DNS record).
+     its plain s2s port 25269 is named by no DNS record),
+  C  a Prosody that authenticates servers by certificate only
+     (s2s_secure_auth = true, dialback module disabled): SASL EXTERNAL
+     both ways, xmppshield's on ejabberd's behalf out, and in
+     xmppshield's EXTERNAL plus a dialback key ejabberd checks through
+     s2s-out.
 
 The same matrix runs in two worlds, one per way of routing ejabberd's
 outgoing s2s to the s2s-out listener (DEPLOYMENT.md):
@@ -37,6 +42,7 @@ outgoing s2s to the s2s-out listener (DEPLOYMENT.md):
       Prosody A   a.example 127.0.0.10:5269
       Prosody S   s.example 127.0.0.80:5269
       Prosody E   e.example 127.0.0.50:5270 (direct TLS only)
+      Prosody C   c.example 127.0.0.90:5269 (certificates only)
 
 bob@b.example (straight to ejabberd's c2s) writes to alice, sam and erin
 (ejabberd -> remote: J's outgoing s2s through s2s-out; the remote dials
@@ -60,15 +66,20 @@ A_IP, B_IP, E_IP, S_IP = "127.0.0.10", "127.0.0.20", "127.0.0.50", \
     "127.0.0.80"
 REAL_DNS = "127.0.0.54"
 OUT_PORT = 15270
+C_IP = "127.0.0.90"
 USERS = {"alice@a.example": "alice-Ej-1", "bob@b.example": "bob-Ej-2",
-         "erin@e.example": "erin-Ej-3", "sam@s.example": "sam-Ej-4"}
+         "erin@e.example": "erin-Ej-3", "sam@s.example": "sam-Ej-4",
+         "carol@c.example": "carol-Ej-5"}
 HOSTS = {"a.example": A_IP, "b.example": B_IP, "e.example": E_IP,
-         "s.example": S_IP}
+         "s.example": S_IP, "c.example": C_IP}
 REAL_SRV = ["_xmpps-server._tcp.e.example,e.example,5270"]
 # (client, remote domain, cell label, direct TLS)
 REMOTES = (("alice", "a.example", "prosody(require-encryption)", False),
            ("sam", "s.example", "prosody(secure-auth)", False),
-           ("erin", "e.example", "prosody(direct-tls-only)", True))
+           ("erin", "e.example", "prosody(direct-tls-only)", True),
+           ("carol", "c.example", "prosody(certificates-only)", False))
+# the remotes that offer SASL EXTERNAL to xmppshield's certificate
+EXTERNAL = ("s.example", "c.example")
 
 
 def nft_tool():
@@ -113,7 +124,7 @@ def build_world(routing):
         tmp, ns, dns = world(
             dict(HOSTS, **{"out.example": "127.0.0.1"}),
             ["_xmpp-server._tcp.%s.example,out.example,%d" % (r, OUT_PORT)
-             for r in ("a", "e", "s")], tag="xmppshield-ej")
+             for r in ("a", "e", "s", "c")], tag="xmppshield-ej")
         real = ns.start_dns(address=REAL_DNS, hosts=HOSTS, srv=REAL_SRV)
     else:
         # a.example also has an IPv6 address (::1): ejabberd tries IPv6
@@ -133,9 +144,9 @@ def build_world(routing):
             raise util.Skip("nftables unusable here: %s" % r.stderr.strip())
         real = None
     test_ca = certs.CA(tmp, "federation test CA")
-    ca, ce, cs, cb = (test_ca.issue(d) for d in ("a.example", "e.example",
-                                                 "s.example", "b.example"))
-    dirs = fedworld.server_dirs(tmp, ("a", "e", "s"))
+    ca, ce, cs, cb, cc = (test_ca.issue(d) for d in (
+        "a.example", "e.example", "s.example", "b.example", "c.example"))
+    dirs = fedworld.server_dirs(tmp, ("a", "e", "s", "c"))
     pa = (DualProsody if routing == "redirect" else fo.RemoteProsody)(
         dirs["a"], ns, ["a.example"], A_IP, 5222, 5269, cert=ca,
         require=True)
@@ -143,10 +154,13 @@ def build_world(routing):
                           cert=ce, require=True, direct=True)
     ps = fo.RemoteProsody(dirs["s"], ns, ["s.example"], S_IP, 5222, 5269,
                           cert=cs, require=True, secure_auth=test_ca.cert)
+    pc = fo.RemoteProsody(dirs["c"], ns, ["c.example"], C_IP, 5222, 5269,
+                          cert=cc, require=True, secure_auth=test_ca.cert,
+                          dialback=False)
     jb = nsejabberd.NsEjabberd(tmp, ns, "b.example", 15222, 15269)
     servers = {"a.example": pa, "b.example": jb, "e.example": pe,
-               "s.example": ps}
-    fedworld.start_servers((pa, pe, ps, jb), servers, USERS)
+               "s.example": ps, "c.example": pc}
+    fedworld.start_servers((pa, pe, ps, pc, jb), servers, USERS)
     out = {"listen": "127.0.0.1:%d [::1]:%d" % (OUT_PORT, OUT_PORT),
            "kind": "s2s-out",
            "domains": "b.example", "s2s_out_timeout": "10"}
@@ -169,7 +183,7 @@ def build_world(routing):
              "(ejabberd %.2f s)" % (routing, ns.name, time.monotonic() - t0,
                                     jb.start_time))
     return {"tmp": tmp, "ns": ns, "d": d, "j": jb, "pa": pa, "pe": pe,
-            "ps": ps, "real": real, "dns": dns, "t0": t0, "routing": routing}
+            "ps": ps, "pc": pc, "real": real, "dns": dns, "t0": t0, "routing": routing}
 
 
 def run_matrix(t, w):
@@ -185,6 +199,8 @@ def run_matrix(t, w):
                  "host": E_IP, "port": 5222, "tls": "none"},
         "sam": {"jid": "sam@s.example", "pw": USERS["sam@s.example"],
                 "host": S_IP, "port": 5222, "tls": "none"},
+        "carol": {"jid": "carol@c.example", "pw": USERS["carol@c.example"],
+                  "host": C_IP, "port": 5222, "tls": "none"},
     }
     t1 = time.monotonic()
     r = fo.run_clients(ns, spec, os.path.join(tmp, "clients-%s.log"
@@ -201,7 +217,7 @@ def run_matrix(t, w):
                                20),
                 d.text(mark)[-5000:], jb.log_text()[-6000:])
         p = {"a.example": w["pa"], "e.example": w["pe"],
-             "s.example": w["ps"]}.get(remote)
+             "s.example": w["ps"], "c.example": w["pc"]}.get(remote)
         if p is not None:
             out += "\n-- Prosody %s:\n%s" % (remote, util.tail_file(p.log, 40))
         return out
@@ -212,10 +228,12 @@ def run_matrix(t, w):
            d.lines_matching(r"event=s2s-peer-verified\b", mark)]
     acc = [daemon.parse_line(x) for x in
            d.lines_matching(r"event=s2s-out-accept\b", mark)]
+    pauth = [daemon.parse_line(x) for x in
+             d.lines_matching(r"event=s2s-peer-authenticated\b", mark)]
     for name, dom, label, direct in REMOTES:
         mine = [e for e in est if e.get("remote") == dom]
         how = "; xmppshield authenticates by SASL EXTERNAL and answers " \
-            "ejabberd's dialback" if dom == "s.example" else \
+            "ejabberd's dialback" if dom in EXTERNAL else \
             "; ejabberd's dialback relayed"
         with t.case("%s: ejabberd -> %s: message delivered (bob@b.example "
                     "-> %s@%s through s2s-out%s)" % (routing, label, name,
@@ -252,27 +270,28 @@ def run_matrix(t, w):
             dbl = [daemon.parse_line(x) for x in d.lines_matching(
                 r"event=s2s-out-dialback\b.*\bremote=%s\b" % re.escape(dom),
                 mark)]
-            if dom == "s.example":
+            if dom in EXTERNAL:
                 # the remote offers SASL EXTERNAL to xmppshield's
                 # certificate: xmppshield authenticates on ejabberd's
                 # behalf and answers ejabberd's <db:result/> itself
                 k.check(any(e.get("mechanism") == "external" and
                             e.get("from") == "b.example" for e in auth),
-                        "event=s2s-out-authenticated remote=s.example "
-                        "from=b.example mechanism=external", d.text(mark)
-                        [-3000:])
+                        "event=s2s-out-authenticated remote=%s "
+                        "from=b.example mechanism=external" % dom,
+                        d.text(mark)[-3000:])
                 k.check(any(e.get("from") == "b.example" and
-                            e.get("to") == "s.example" and
+                            e.get("to") == dom and
                             e.get("result") == "valid" for e in dbl),
-                        "event=s2s-out-dialback from=b.example to=s.example "
+                        "event=s2s-out-dialback from=b.example to=%s "
                         "result=valid (ejabberd's dialback request "
-                        "answered by xmppshield)", d.text(mark)[-3000:])
-                k.check(re.search(r"certificate chain validation result: "
-                                  r"valid", w["ps"].log_text()),
-                        "Prosody S validated the certificate xmppshield "
-                        "presented for b.example (else s2s_secure_auth "
-                        "refuses the stream)", util.tail_file(w["ps"].log,
-                                                              30))
+                        "answered by xmppshield)" % dom,
+                        d.text(mark)[-3000:])
+                pr = w["ps"] if dom == "s.example" else w["pc"]
+                k.check(re.search(r"Accepting SASL EXTERNAL identity from "
+                                  r"b\.example", pr.log_text()),
+                        "Prosody %s accepted SASL EXTERNAL from b.example "
+                        "(it validated the certificate xmppshield "
+                        "presented)" % dom, util.tail_file(pr.log, 30))
             else:
                 k.check(not auth and not dbl,
                         "no SASL EXTERNAL with %s (it offers none to "
@@ -292,6 +311,14 @@ def run_matrix(t, w):
                         e.get("to") == "b.example" for e in ver),
                     "event=s2s-peer-verified listener=%s domain=%s "
                     "to=b.example" % (inl, dom), ver)
+            # an s2s-out listener serves b.example: every remote with a
+            # certificate xmppshield verifies is offered EXTERNAL, and
+            # Prosody takes it
+            k.check(any(e.get("listener") == inl and
+                        e.get("domain") == dom and
+                        e.get("mechanism") == "external" for e in pauth),
+                    "event=s2s-peer-authenticated listener=%s "
+                    "mechanism=external domain=%s" % (inl, dom), pauth)
             k.check(jb.wait_log(r"Accepted inbound s2s dialback "
                                 r"authentication %s -> b\.example "
                                 % re.escape(dom)),
@@ -320,7 +347,7 @@ def finish(t, w):
          "runtime error" not in d.text(),
          "%s: xmppshield exited 0 on SIGTERM, no sanitizer report"
          % w["routing"], "rc=%s %s" % (rc, d.text()[-2000:]))
-    for p in (w["j"], w["pa"], w["pe"], w["ps"]):
+    for p in (w["j"], w["pa"], w["pe"], w["ps"], w["pc"]):
         p.stop()
 
 

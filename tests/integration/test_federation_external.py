@@ -341,21 +341,6 @@ def federation(t):
     from test_federation import NsProsody
     from test_federation_out import RemoteProsody
 
-    class CertOnlyProsody(RemoteProsody):
-        """s2s_secure_auth = true, dialback disabled: only SASL
-        EXTERNAL, both ways."""
-
-        def _write_config(self):
-            super()._write_config()
-            with open(self.config) as f:
-                cfg = f.read()
-            cfg = cfg.replace(', "dialback"', "")
-            cfg = cfg.replace('modules_disabled = { "tls_unused" }',
-                              'modules_disabled = { "tls_unused", '
-                              '"dialback" }')
-            with open(self.config, "w") as f:
-                f.write(cfg)
-
     t0 = time.monotonic()
     hosts = {"a.example": A_IP, "b.example": B_IP}
     # the namespace's DNS, as A and B see it: a.example's s2s is
@@ -367,8 +352,10 @@ def federation(t):
     test_ca = certs.CA(tmp, "federation test CA")
     ca, cb = test_ca.issue("a.example"), test_ca.issue("b.example")
     dirs = fedworld.server_dirs(tmp, ("a", "b"))
-    pa = CertOnlyProsody(dirs["a"], ns, ["a.example"], A_IP, 5222, 5269,
-                         cert=ca, require=True, secure_auth=test_ca.cert)
+    # s2s_secure_auth = true, dialback disabled: only SASL EXTERNAL
+    pa = RemoteProsody(dirs["a"], ns, ["a.example"], A_IP, 5222, 5269,
+                       cert=ca, require=True, secure_auth=test_ca.cert,
+                       dialback=False)
     pb = NsProsody(dirs["b"], ns, ["b.example"], "127.0.0.1", 15222, 15269)
     fedworld.start_servers((pa, pb), {"a.example": pa, "b.example": pb},
                            USERS)

@@ -59,14 +59,16 @@ TIMEOUT = 6     # s2s_out_timeout of the listeners
 
 
 class RemoteProsody(NsProsody):
-    """NsProsody with its s2s policy changed: require encryption, or
-    direct TLS only."""
+    """NsProsody with its s2s policy changed: require encryption, direct
+    TLS only, certificate authentication (secure_auth), no dialback
+    (certificates only, SASL EXTERNAL both ways)."""
 
     def __init__(self, *a, require=False, direct=False, secure_auth=None,
-                 **kw):
+                 dialback=True, **kw):
         self.require = require
         self.direct = direct
         self.secure_auth = secure_auth     # the CA file it trusts
+        self.dialback = dialback           # False: certificates only
         super().__init__(*a, **kw)
 
     def _write_config(self):
@@ -96,6 +98,11 @@ class RemoteProsody(NsProsody):
             cfg = cfg.replace("s2s_secure_auth = false",
                               "s2s_secure_auth = true\n"
                               "ssl = { cafile = %s }" % prosody._lua_str(ca))
+        if not self.dialback:
+            cfg = cfg.replace(', "dialback"', "")
+            cfg = cfg.replace('modules_disabled = { "tls_unused" }',
+                              'modules_disabled = { "tls_unused", '
+                              '"dialback" }')
         with open(self.config, "w") as f:
             f.write(cfg)
 
@@ -543,11 +550,14 @@ def main(t):
                            r"ok\.example\b.*mechanism=external", start=m,
                            timeout=5), "event=s2s-out-authenticated "
                 "remote=ok.example mechanism=external", d.text(m)[-2000:])
-        k.check(data.count("<stream:stream") == 1 and "id='one'" in data and
-                "id='two'" not in data and "<dialback xmlns='urn:xmpp:"
-                "features:dialback'>" in data,
-                "the backend saw one header (id='one'), then dialback "
-                "features", got)
+        k.check(data.count("<stream:stream") == 1 and "id='one'" not in
+                data and "id='two'" not in data and
+                re.search(r"<stream:stream [^>]*xmlns:db='jabber:server:"
+                          r"dialback'[^>]*from='ok\.example'", data) and
+                "<dialback xmlns='urn:xmpp:features:dialback'>" in data,
+                "the backend saw one header, xmppshield's (from "
+                "ok.example, declaring xmlns:db; neither of the remote's), "
+                "then dialback features", got)
         k.check(re.search(r"<db:result [^>]*from='ok\.example' "
                           r"to='b\.example' type='valid'/>", data) and
                 re.search(r"<db:result [^>]*from='ok\.example' "

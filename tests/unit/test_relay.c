@@ -797,6 +797,22 @@ test_external(void)
 	    relay_client_room(r) == SIZE_MAX, "then stanzas pass at once");
 	relay_free(r);
 
+	/* A peer with certificates only declares no xmlns:db (Prosody
+	   without mod_dialback): the backend (ejabberd checks it) reads
+	   the header with it, for the <db:result/> we give it. */
+	r = ext_fresh(c, &s, "<?xml version='1.0'?><stream:stream "
+	    "xmlns='jabber:server' xmlns:stream='" NS_STREAMS "' "
+	    "to='example.org' from='a.example' version='1.0'>", EXT_BHDR);
+	ok(strstr(s.b, "from='a.example' version='1.0' xmlns:db='jabber:"
+	    "server:dialback'>") != NULL && strstr(s.c, MECHS_EXT) != NULL,
+	    "a peer header without xmlns:db reaches the backend with it "
+	    "added; EXTERNAL offered (%s)", s.b);
+	relay_free(r);
+	r = ext_fresh(c, &s, EXT_PEER_HDR("a.example"), EXT_BHDR);
+	ok(strcmp(s.b, EXT_PEER_HDR("a.example")) == 0,
+	    "a header that declares it passes unchanged");
+	relay_free(r);
+
 	/* The same, one byte at a time, the answer before the new header. */
 	r = ext_fresh(c, &s, EXT_PEER_HDR("a.example"), EXT_BHDR);
 	s.clen = s.blen = 0;
