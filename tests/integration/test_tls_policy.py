@@ -65,9 +65,15 @@ def main(t):
                     reason = daemon.parse_line(line).get("reason")
                     k.check(reason in reasons,
                             "reason is one of %s" % (reasons,), line)
-                k.check(d.wait_for(r"event=%s\b" % expect.TLS_ESTABLISHED,
+                # this connection's session: the previous case's own
+                # tls-established line may be read after the mark
+                sess = daemon.parse_line(line).get("session") if line \
+                    else r"\d+"
+                k.check(d.wait_for(r"event=%s session=%s\b"
+                                   % (expect.TLS_ESTABLISHED, sess),
                                    0.2, start=mark) is None,
-                        "no tls-established", d.text(mark))
+                        "no tls-established for session %s" % sess,
+                        d.text(mark))
 
         with t.case("[%s] s_client -tls1_2 -starttls xmpp gets TLSv1.2 "
                     "with an ECDHE AEAD cipher and the configured "
