@@ -19,13 +19,12 @@ import time
 import urllib.request
 
 from lib import certs, daemon, raw, s2sremote, spy, tap, util
+from lib.promtext import parse, value
 
 OURS, GOOD, WRONG, NX = "b.example", "r.example", "w.example", "nx.example"
 PEER = "a.example"
 OUT, IN, REFUSED = "s2s-out", "s2s", "s2s-out-refused"
 DB_NS = "jabber:server:dialback"
-SAMPLE_RX = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
-LABEL_RX = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 ENDS = [("s2s-out-failed", r) for r in (
     "bad-header", "dns-not-found", "dns-timeout", "dns-failed",
     "no-service", "connect-failed", "connect-timeout", "no-starttls",
@@ -37,21 +36,6 @@ UNVERIFIED = ("no-certificate", "revoked", "self-signed", "unknown-ca",
               "expired", "not-yet-valid", "crl-expired", "bad-crl",
               "weak-key", "bad-key-usage", "invalid-certificate",
               "name-mismatch", "piggyback-not-covered")
-
-
-def parse(text):
-    out = {}
-    for line in text.splitlines():
-        m = SAMPLE_RX.match(line)
-        if m and not line.startswith("#"):
-            labels = frozenset(LABEL_RX.findall(m.group(2) or ""))
-            out[(m.group(1), labels)] = float(m.group(3))
-    return out
-
-
-def value(samples, name, **want):
-    """The sample with exactly these labels, or None if not reported."""
-    return samples.get((name, frozenset(want.items())))
 
 
 def receiving_server(conn):
