@@ -153,8 +153,7 @@ def main(t):
                 "reason=\"dns-not-found\"} 1, open back to 0") as k:
         mark = d.mark()
         b = s2sremote.backend(d, OURS, NX)
-        line = d.wait_for(r"event=s2s-out-failed\b", 20, mark)
-        f = daemon.parse_line(line) if line else {}
+        line, f = d.wait_fields(r"event=s2s-out-failed\b", 20, mark)
         k.check(f.get("reason") == "dns-not-found" and
                 f.get("remote") == NX, "reason=dns-not-found remote=%s" % NX,
                 line)
@@ -177,8 +176,7 @@ def main(t):
                 "reason=\"dns-failed\"} 1") as k:
         mark = d.mark()
         b = s2sremote.backend(d, OURS, GOOD, name=REFUSED)
-        line = d.wait_for(r"event=s2s-out-failed\b", 20, mark)
-        f = daemon.parse_line(line) if line else {}
+        line, f = d.wait_fields(r"event=s2s-out-failed\b", 20, mark)
         k.check(f.get("reason") == "dns-failed" and
                 f.get("listener") == REFUSED, "reason=dns-failed", line)
         b.read_to_eof(10)
@@ -196,8 +194,7 @@ def main(t):
                 "counted") as k:
         mark = d.mark()
         b = s2sremote.backend(d, OURS, WRONG)
-        line = d.wait_for(r"event=s2s-out-failed\b", 20, mark)
-        f = daemon.parse_line(line) if line else {}
+        line, f = d.wait_fields(r"event=s2s-out-failed\b", 20, mark)
         k.check(f.get("reason") == "peer-unverified",
                 "reason=peer-unverified", line)
         b.read_to_eof(10)
@@ -221,8 +218,7 @@ def main(t):
         b = s2sremote.backend(d, OURS, GOOD)
         k.require(b.recv_until(rb"<stream:features", 20), "relaying",
                   good.errors + [b.data[-300:]])
-        line = d.wait_for(r"event=s2s-out-established\b", 10, mark)
-        f = daemon.parse_line(line) if line else {}
+        line, f = d.wait_fields(r"event=s2s-out-established\b", 10, mark)
         k.check(f.get("verified") == "yes", "verified=yes", line)
         s = scrape()
         k.check(value(s, "xmppshield_s2s_peers_verified_total",
@@ -231,14 +227,12 @@ def main(t):
                 "connections_open 1")
         mark = d.mark()
         d.proc.send_signal(signal.SIGHUP)
-        line = d.wait_for(r"event=reloaded\b", 20, mark)
-        f = daemon.parse_line(line) if line else {}
+        line, f = d.wait_fields(r"event=reloaded\b", 20, mark)
         k.check(f.get("sessions_on_old") == "1", "event=reloaded "
                 "sessions_on_old=1 (the outgoing connection)", line)
         mark = d.mark()
         good.release()
-        line = d.wait_for(r"event=s2s-out-closed\b", 20, mark)
-        f = daemon.parse_line(line) if line else {}
+        line, f = d.wait_fields(r"event=s2s-out-closed\b", 20, mark)
         k.check(f.get("reason") == "remote-closed", "reason=remote-closed",
                 line)
         b.read_to_eof(10)

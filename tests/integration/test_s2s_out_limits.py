@@ -93,8 +93,7 @@ def main(t):
                 "a 20 KiB stanza from the remote (over "
                 "max_preauth_stanza_size) reaches the backend")
         conn.send(stanza(S + KB, to=OURS, frm=REMOTE))
-        line = d.wait_for(r"event=s2s-out-closed\b", 20, mark)
-        f = daemon.parse_line(line) if line else {}
+        line, f = d.wait_fields(r"event=s2s-out-closed\b", 20, mark)
         k.check(f.get("reason") == "remote-xml" and
                 f.get("detail") == "stanza-too-large limit=%d" % S,
                 "event=s2s-out-closed reason=remote-xml "
@@ -114,8 +113,7 @@ def main(t):
         b, conn = connect(1)
         mark = d.mark()
         b.send(stanza(B + KB))
-        line = d.wait_for(r"event=s2s-out-failed\b", 20, mark)
-        f = daemon.parse_line(line) if line else {}
+        line, f = d.wait_fields(r"event=s2s-out-failed\b", 20, mark)
         k.check(f.get("reason") == "backend-xml" and
                 f.get("detail") == "stanza-too-large",
                 "reason=backend-xml detail=stanza-too-large", line)
@@ -130,8 +128,7 @@ def main(t):
                 "detail=stanza-too-large") as k:
         mark = d.mark()
         b = s2sremote.backend(d, OURS, PRE)
-        line = d.wait_for(r"event=s2s-out-failed\b", 20, mark)
-        f = daemon.parse_line(line) if line else {}
+        line, f = d.wait_fields(r"event=s2s-out-failed\b", 20, mark)
         k.check(f.get("reason") == "no-starttls" and
                 f.get("detail") == "stanza-too-large" and
                 f.get("state") == "negotiate",
