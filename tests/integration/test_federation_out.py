@@ -446,9 +446,8 @@ def main(t):
         m = d.mark()
         got = raw_backend(ns, to, port)
         with t.case(name) as k:
-            line = d.wait_for(r"event=s2s-out-failed\b.*remote=%s\b"
-                              % re.escape(to), start=m, timeout=5)
-            e = daemon.parse_line(line) if line else {}
+            line, e = d.wait_fields(r"event=s2s-out-failed\b.*remote=%s\b"
+                                    % re.escape(to), start=m, timeout=5)
             k.check(e.get("reason") == reason,
                     "event=s2s-out-failed remote=%s reason=%s" % (to, reason),
                     d.text(m)[-2000:])
@@ -516,9 +515,9 @@ def main(t):
                 "event=s2s-out-failed reason=auth-failed, the backend gets "
                 "<remote-connection-failed/> and nothing of the remote's "
                 "stanza") as k:
-        line = d.wait_for(r"event=s2s-out-failed\b.*remote=odd\.example\b",
-                          start=m, timeout=5)
-        e = daemon.parse_line(line) if line else {}
+        line, e = d.wait_fields(
+            r"event=s2s-out-failed\b.*remote=odd\.example\b", start=m,
+            timeout=5)
         k.check(e.get("reason") == "auth-failed" and
                 e.get("state") == "relay",
                 "event=s2s-out-failed reason=auth-failed state=relay",
@@ -566,9 +565,9 @@ def main(t):
     with t.case("the backend ends its stream while DNS is pending: "
                 "event=s2s-out-closed reason=backend-closed "
                 "detail=stream-end, and its stream is closed") as k:
-        line = d.wait_for(r"event=s2s-out-closed\b.*remote=slow\.example\b",
-                          start=m, timeout=5)
-        e = daemon.parse_line(line) if line else {}
+        line, e = d.wait_fields(
+            r"event=s2s-out-closed\b.*remote=slow\.example\b", start=m,
+            timeout=5)
         k.check(e.get("reason") == "backend-closed" and
                 e.get("detail") == "stream-end",
                 "event=s2s-out-closed reason=backend-closed detail=stream-end",
