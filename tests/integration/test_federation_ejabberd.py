@@ -176,16 +176,7 @@ def run_matrix(t, w):
     tmp, ns, d, jb = w["tmp"], w["ns"], w["d"], w["j"]
     routing = w["routing"]
     mark = d.mark()
-    spec = {
-        "bob": {"jid": "bob@b.example", "pw": USERS["bob@b.example"],
-                "host": "127.0.0.1", "port": 15222, "tls": "none"},
-        "alice": {"jid": "alice@a.example", "pw": USERS["alice@a.example"],
-                  "host": A_IP, "port": 5222, "tls": "none"},
-        "erin": {"jid": "erin@e.example", "pw": USERS["erin@e.example"],
-                 "host": E_IP, "port": 5222, "tls": "none"},
-        "sam": {"jid": "sam@s.example", "pw": USERS["sam@s.example"],
-                "host": S_IP, "port": 5222, "tls": "none"},
-    }
+    spec = fedworld.clients(USERS, HOSTS)
     t1 = time.monotonic()
     r = fo.run_clients(ns, spec, os.path.join(tmp, "clients-%s.log"
                                               % routing))
@@ -330,21 +321,14 @@ def main(t):
     if why:
         raise util.Skip(why)
     t0 = time.monotonic()
-    w = build_world("split-dns")
-    run_matrix(t, w)
-    finish(t, w)
-    ns = w["ns"]
-    util.run_cleanups()
-    t.ok(ns.gone(), "namespace %s removed" % ns.name)
-    if not nft_tool():
-        t.skip("redirect world", "nft (nftables) not installed")
-    else:
-        w = build_world("redirect")
+    for routing in ("split-dns", "redirect"):
+        if routing == "redirect" and not nft_tool():
+            t.skip("redirect world", "nft (nftables) not installed")
+            continue
+        w = build_world(routing)
         run_matrix(t, w)
         finish(t, w)
-        ns = w["ns"]
-        util.run_cleanups()
-        t.ok(ns.gone(), "namespace %s removed" % ns.name)
+        fedworld.teardown(t, w["ns"])
     tap.diag("ejabberd federation test total %.1f s"
              % (time.monotonic() - t0))
 

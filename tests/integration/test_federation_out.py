@@ -334,16 +334,8 @@ def main(t):
     }, prefix=ns.prefix()).start()
     mark = d.mark()
 
-    spec = {
-        "bob": {"jid": "bob@b.example", "pw": USERS["bob@b.example"],
-                "host": "127.0.0.1", "port": 15222, "tls": "none"},
-        "alice": {"jid": "alice@a.example", "pw": USERS["alice@a.example"],
-                  "host": A_IP, "port": 5222, "tls": "none"},
-        "erin": {"jid": "erin@e.example", "pw": USERS["erin@e.example"],
-                 "host": E_IP, "port": 5222, "tls": "none"},
-        "sam": {"jid": "sam@s.example", "pw": USERS["sam@s.example"],
-                "host": S_IP, "port": 5222, "tls": "none"},
-    }
+    spec = fedworld.clients(USERS, {"a.example": A_IP, "e.example": E_IP,
+                                    "s.example": S_IP})
     r = run_clients(ns, spec, os.path.join(tmp, "clients.log"))
 
     def diag():
@@ -588,8 +580,7 @@ def main(t):
          "rc=%s %s" % (rc, d.text()[-2000:]))
     for p in (pa, pb, pd, pe, pn, ps):
         p.stop()
-    util.run_cleanups()
-    t.ok(ns.gone(), "namespace %s removed" % ns.name)
+    fedworld.teardown(t, ns)
     tap.diag("outgoing federation test total %.1f s"
              % (time.monotonic() - t0))
 

@@ -113,19 +113,13 @@ def main(t):
     tap.diag("namespace %s with nftables redirect, servers up in %.2f s"
              % (ns.name, time.monotonic() - t0))
 
-    spec = {
-        "bob": {"jid": "bob@b.example", "pw": fo.USERS["bob@b.example"],
-                "host": "127.0.0.1", "port": 15222, "tls": "none"},
-        "alice": {"jid": "alice@a.example",
-                  "pw": fo.USERS["alice@a.example"], "host": A_IP,
-                  "port": 5222, "tls": "none"},
-        "erin": {"jid": "erin@e.example", "pw": fo.USERS["erin@e.example"],
-                 "host": E_IP, "port": 5222, "tls": "none"},
-    }
+    users = {j: fo.USERS[j] for j in ("bob@b.example", "alice@a.example",
+                                      "erin@e.example")}
+    hosts = {"a.example": A_IP, "e.example": E_IP}
     if why6 is None:
-        spec["sixt"] = {"jid": "sixt@six.example",
-                        "pw": USERS["sixt@six.example"], "host": SIX_IP,
-                        "port": 5222, "tls": "none"}
+        users["sixt@six.example"] = USERS["sixt@six.example"]
+        hosts["six.example"] = SIX_IP
+    spec = fedworld.clients(users, hosts)
     r = fo.run_clients(ns, spec, os.path.join(tmp, "clients.log"))
 
     def diag():
@@ -187,8 +181,7 @@ def main(t):
          "rc=%s %s" % (rc, d.text()[-2000:]))
     for p in servers.values():
         p.stop()
-    util.run_cleanups()
-    t.ok(ns.gone(), "namespace %s removed" % ns.name)
+    fedworld.teardown(t, ns)
     tap.diag("redirect federation test total %.1f s"
              % (time.monotonic() - t0))
 
