@@ -182,34 +182,25 @@ def sasl_remote(spec):
            "xmlns:db='jabber:server:dialback' from='%s' id='%s' "
            "version='1.0'>")
 
-    def upto(c, buf, text):
-        while text.encode() not in buf:
-            b = c.recv(4096)
-            if not b:
-                raise EOFError(buf)
-            buf += b
-        i = buf.index(text.encode()) + len(text)
-        return buf[:i].decode(), buf[i:]
-
     while True:
         c, _ = ls.accept()
         c.settimeout(20)
         try:
-            got, rest = upto(c, b"", "version='1.0'>")
+            got, rest = util.recv_upto(c, b"", "version='1.0'>")
             dom = re.search(r"to='([^']*)'", got).group(1)
             c.sendall((hdr % (dom, "pre") + "<stream:features><starttls "
                        "xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/>"
                        "</starttls></stream:features>").encode())
-            got, rest = upto(c, rest, "/>")
+            got, rest = util.recv_upto(c, rest, "/>")
             c.sendall(b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
             c = ctx.wrap_socket(c, server_side=True)
-            got, rest = upto(c, b"", "version='1.0'>")
+            got, rest = util.recv_upto(c, b"", "version='1.0'>")
             c.sendall((hdr % (dom, "one") + "<stream:features><mechanisms "
                        "xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>"
                        "EXTERNAL</mechanism></mechanisms><dialback xmlns="
                        "'urn:xmpp:features:dialback'/></stream:features>"
                        ).encode())
-            got, rest = upto(c, rest, "</auth>")
+            got, rest = util.recv_upto(c, rest, "</auth>")
             print("AUTH %s %s" % (dom, got), flush=True)
             if dom == "fail.example":
                 c.sendall(b"<failure xmlns='urn:ietf:params:xml:ns:"
@@ -220,7 +211,7 @@ def sasl_remote(spec):
             else:
                 c.sendall(b"<success xmlns='urn:ietf:params:xml:ns:"
                           b"xmpp-sasl'/>")
-                got, rest = upto(c, rest, "version='1.0'>")
+                got, rest = util.recv_upto(c, rest, "version='1.0'>")
                 print("RESTART %s" % got, flush=True)
                 c.sendall((hdr % (dom, "two") + "<stream:features/>"
                            ).encode())

@@ -285,6 +285,20 @@ class LineCollector:
             return "\n".join(self.lines[start:])
 
 
+def recv_upto(sock, buf, text):
+    """Read sock (blocking, its own timeout) until text has come after
+    what buf already holds; (everything up to and including text,
+    decoded; the bytes after it).  EOFError(bytes so far) if the peer
+    closes first."""
+    while text.encode() not in buf:
+        b = sock.recv(4096)
+        if not b:
+            raise EOFError(buf)
+        buf += b
+    i = buf.index(text.encode()) + len(text)
+    return buf[:i].decode(), buf[i:]
+
+
 def tail_file(path, n=40):
     try:
         with open(path, "r", errors="replace") as f:
