@@ -178,14 +178,8 @@ def start_unbound(tmp, zones):
             f.write("auth-zone:\n  name: \"%s\"\n  zonefile: \"%s\"\n"
                     "  for-downstream: yes\n  for-upstream: no\n"
                     "  fallback-enabled: no\n" % (name, path))
-    proc = subprocess.Popen([UNBOUND, "-d", "-c", conf],
-                            stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    util.on_cleanup(util.stop_process, proc)
-    log = util.LineCollector(proc.stderr, "unbound")
-    if log.wait_for(r"start of service", 20) is None:
-        raise util.HarnessError("unbound did not start: %s" % log.text())
+    util.start_logged([UNBOUND, "-d", "-c", conf], "unbound",
+                      r"start of service", 20)
     return "127.0.0.1:%d" % port
 
 

@@ -17,7 +17,6 @@ import os
 import re
 import socket
 import ssl
-import subprocess
 import threading
 import time
 
@@ -57,13 +56,7 @@ class Dns:
                      "--host-record=%s,127.0.0.1" % domain]
         if os.geteuid() == 0:
             argv.append("--user=root")
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        util.on_cleanup(util.stop_process, self.proc)
-        log = util.LineCollector(self.proc.stderr, "dnsmasq")
-        if log.wait_for(r"\bstarted\b", 10) is None:
-            raise util.HarnessError("dnsmasq did not start: %s" % log.text())
+        self.proc = util.start_logged(argv, "dnsmasq", r"\bstarted\b")
         self.address = "127.0.0.1:%d" % self.port
 
 
