@@ -59,6 +59,17 @@ def flood_thread(sock, total):
     return w, sent
 
 
+def drain(sock, got, total):
+    """Read sock until got (bytes so far) reaches total or the peer
+    closes; the new count."""
+    while got < total:
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            break
+        got += len(chunk)
+    return got
+
+
 def proc_status(pid):
     out = {}
     with open("/proc/%d/status" % pid) as f:
@@ -187,14 +198,9 @@ def main(t):
                  "(+%d KiB)" % (stalled or 0, base, peak, grow // 1024))
         bounded(k, grow, "peak RSS growth under %d KiB"
                 % (RSS_BOUND // 1024))
-        got = 0
         want = TOTAL
         cl.sock.settimeout(60)
-        while got < want:
-            chunk = cl.sock.recv(1 << 20)
-            if not chunk:
-                break
-            got += len(chunk)
+        got = drain(cl.sock, 0, want)
         k.check(got >= want, "the client received all 100 MB", got)
         peak2 = rss_kb(d.proc.pid, "VmHWM")
         bounded(k, (peak2 - base) * 1024,

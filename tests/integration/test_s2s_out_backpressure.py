@@ -18,8 +18,8 @@ from lib import certs, daemon, s2sremote, tap, util
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from test_backpressure import (flood, flood_thread, rss_kb,  # noqa: E402
-                               sanitized, wait_stalled)
+from test_backpressure import (drain, flood, flood_thread,  # noqa: E402
+                               rss_kb, sanitized, wait_stalled)
 
 OURS, REMOTE = "b.example", "r.example"
 TOTAL = 64 * 1024 * 1024
@@ -96,12 +96,7 @@ def main(t):
         b = relaying()
         stalled = wait_stalled(lambda: state["sent"][0])
         held_back(k, stalled, base, "remote", "backend")
-        got = len(b.data)
-        while got < TOTAL:
-            chunk = b.sock.recv(1 << 20)
-            if not chunk:
-                break
-            got += len(chunk)
+        got = drain(b.sock, len(b.data), TOTAL)
         k.check(got >= TOTAL, "the backend received all 64 MB", got)
         go.set()
         b.close()
