@@ -151,9 +151,7 @@ def main(t):
                 "event=s2s-out-failed reason=dns-not-found; accepted 1, "
                 "sessions_ended{event=\"s2s-out-failed\","
                 "reason=\"dns-not-found\"} 1, open back to 0") as k:
-        mark = d.mark()
-        b = s2sremote.backend(d, OURS, NX)
-        line, f = d.wait_fields(r"event=s2s-out-failed\b", 20, mark)
+        b, line, f = s2sremote.failed_attempt(d, OURS, NX)
         k.check(f.get("reason") == "dns-not-found" and
                 f.get("remote") == NX, "reason=dns-not-found remote=%s" % NX,
                 line)
@@ -174,9 +172,7 @@ def main(t):
                 "event=s2s-out-failed reason=dns-failed; sessions_ended"
                 "{listener=\"s2s-out-refused\",event=\"s2s-out-failed\","
                 "reason=\"dns-failed\"} 1") as k:
-        mark = d.mark()
-        b = s2sremote.backend(d, OURS, GOOD, name=REFUSED)
-        line, f = d.wait_fields(r"event=s2s-out-failed\b", 20, mark)
+        b, line, f = s2sremote.failed_attempt(d, OURS, GOOD, name=REFUSED)
         k.check(f.get("reason") == "dns-failed" and
                 f.get("listener") == REFUSED, "reason=dns-failed", line)
         b.read_to_eof(10)
@@ -192,9 +188,7 @@ def main(t):
                 "reason=peer-unverified; s2s_peers_unverified{listener="
                 "\"s2s-out\",reason=\"name-mismatch\"} 1, a TLS handshake "
                 "counted") as k:
-        mark = d.mark()
-        b = s2sremote.backend(d, OURS, WRONG)
-        line, f = d.wait_fields(r"event=s2s-out-failed\b", 20, mark)
+        b, line, f = s2sremote.failed_attempt(d, OURS, WRONG)
         k.check(f.get("reason") == "peer-unverified",
                 "reason=peer-unverified", line)
         b.read_to_eof(10)

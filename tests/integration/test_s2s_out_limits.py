@@ -126,9 +126,7 @@ def main(t):
                 "over max_preauth_stanza_size (4 KiB) end the attempt: "
                 "event=s2s-out-failed reason=no-starttls "
                 "detail=stanza-too-large") as k:
-        mark = d.mark()
-        b = s2sremote.backend(d, OURS, PRE)
-        line, f = d.wait_fields(r"event=s2s-out-failed\b", 20, mark)
+        b, line, f = s2sremote.failed_attempt(d, OURS, PRE)
         k.check(f.get("reason") == "no-starttls" and
                 f.get("detail") == "stanza-too-large" and
                 f.get("state") == "negotiate",

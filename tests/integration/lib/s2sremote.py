@@ -228,6 +228,16 @@ def backend(d, frm, to, name="s2s-out"):
     return cl
 
 
+def failed_attempt(d, frm, to, name="s2s-out", timeout=20):
+    """A backend (see backend()) asks to reach `to` and the attempt
+    fails: (the backend's client, the event=s2s-out-failed line after
+    it or None, that line's fields or {})."""
+    mark = d.mark()
+    cl = backend(d, frm, to, name)
+    line, fields = d.wait_fields(r"event=s2s-out-failed\b", timeout, mark)
+    return cl, line, fields
+
+
 def config(ca, ours, dns, domain="b.example", limits=None, extra=None,
            **listener_kw):
     """A one-process daemon with only an s2s-out listener for domain
