@@ -152,15 +152,7 @@ def build_world(routing):
            "domains": "b.example", "s2s_out_timeout": "10"}
     if routing == "split-dns":
         out["s2s_out_resolver"] = REAL_DNS + ":53"
-    sections = {
-        "global": {"log_level": "debug"},
-        "tls": {"s2s_ca_file": test_ca.cert},
-        "domain b.example": {"certificate": cb.cert, "key": cb.key},
-        "listener s2s": {"listen": B_IP + ":5269", "kind": "s2s",
-                         "backend": "127.0.0.1:15269",
-                         "domains": "b.example", "s2s_verify": "require"},
-        "listener s2s-out": out,
-    }
+    sections = fedworld.b_sections(test_ca, cb, B_IP, out)
     if routing == "redirect":
         sections["listener s2s-direct"] = dict(
             sections["listener s2s"], listen=B_IP + ":5270", tls="direct")

@@ -308,21 +308,15 @@ def main(t):
     out = {"kind": "s2s-out", "domains": "b.example",
            "s2s_out_resolver": REAL_DNS + ":53",
            "s2s_out_timeout": str(TIMEOUT)}
-    d = daemon.Daemon(tmp, {
-        "global": {"log_level": "debug"},
-        "tls": {"s2s_ca_file": test_ca.cert},
-        "domain b.example": {"certificate": cb.cert, "key": cb.key},
-        "listener c2s": {"listen": B_IP + ":5222",
-                         "backend": "127.0.0.1:15222",
-                         "domains": "b.example"},
-        "listener s2s": {"listen": B_IP + ":5269", "kind": "s2s",
-                         "backend": "127.0.0.1:15269",
-                         "domains": "b.example", "s2s_verify": "require"},
-        "listener s2s-out": dict(out, listen="127.0.0.1:%d" % OUT_PORT),
-        "listener s2s-out-slow": dict(
-            out, listen="127.0.0.1:%d" % OUT_SILENT_PORT,
-            s2s_out_resolver=SILENT_DNS + ":53"),
-    }, prefix=ns.prefix()).start()
+    sections = fedworld.b_sections(test_ca, cb, B_IP, dict(
+        out, listen="127.0.0.1:%d" % OUT_PORT))
+    sections["listener c2s"] = {"listen": B_IP + ":5222",
+                                "backend": "127.0.0.1:15222",
+                                "domains": "b.example"}
+    sections["listener s2s-out-slow"] = dict(
+        out, listen="127.0.0.1:%d" % OUT_SILENT_PORT,
+        s2s_out_resolver=SILENT_DNS + ":53")
+    d = daemon.Daemon(tmp, sections, prefix=ns.prefix()).start()
     mark = d.mark()
 
     spec = fedworld.clients(USERS, {"a.example": A_IP, "e.example": E_IP,

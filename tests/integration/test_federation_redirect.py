@@ -98,17 +98,11 @@ def main(t):
         jid: pw for jid, pw in USERS.items()
         if jid.split("@")[1] in servers})
 
-    d = daemon.Daemon(tmp, {
-        "global": {"log_level": "debug"},
-        "tls": {"s2s_ca_file": test_ca.cert},
-        "domain b.example": {"certificate": cb.cert, "key": cb.key},
-        "listener s2s": {"listen": B_IP + ":5269", "kind": "s2s",
-                         "backend": "127.0.0.1:15269",
-                         "domains": "b.example", "s2s_verify": "require"},
-        "listener s2s-out": {"listen": "127.0.0.1:%d%s" % (
+    d = daemon.Daemon(tmp, fedworld.b_sections(test_ca, cb, B_IP, {
+        "listen": "127.0.0.1:%d%s" % (
             OUT_PORT, "" if why6 else " [::1]:%d" % OUT_PORT),
-            "kind": "s2s-out", "domains": "b.example"},
-    }, prefix=ns.prefix()).start()
+        "kind": "s2s-out", "domains": "b.example"}),
+        prefix=ns.prefix()).start()
     mark = d.mark()
     tap.diag("namespace %s with nftables redirect, servers up in %.2f s"
              % (ns.name, time.monotonic() - t0))

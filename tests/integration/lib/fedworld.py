@@ -77,6 +77,23 @@ def clients(users, hosts, home="b.example", home_port=15222):
     return spec
 
 
+def b_sections(ca, cert, ip, out):
+    """The config of the xmppshield in front of b.example's server (its
+    s2s on 127.0.0.1:15269): debug log, ca (certs.CA) checks remotes,
+    cert is b.example's, an s2s listener on ip:5269 with s2s_verify =
+    require, and the s2s-out listener out (a section); callers add
+    more sections."""
+    return {
+        "global": {"log_level": "debug"},
+        "tls": {"s2s_ca_file": ca.cert},
+        "domain b.example": {"certificate": cert.cert, "key": cert.key},
+        "listener s2s": {"listen": ip + ":5269", "kind": "s2s",
+                         "backend": "127.0.0.1:15269",
+                         "domains": "b.example", "s2s_verify": "require"},
+        "listener s2s-out": out,
+    }
+
+
 def teardown(t, ns):
     """Run the cleanups (servers, daemon, the namespace) and check that
     the namespace is gone."""
