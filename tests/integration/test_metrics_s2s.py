@@ -62,11 +62,7 @@ def inbound_peer(d, cert):
 
 
 def main(t):
-    daemon.binary()
-    s2sremote.available()
-    tmp = util.make_tmpdir()
-    ca = certs.CA(tmp, "xmppshield test CA")
-    ours = ca.issue(OURS)
+    tmp, ca, ours = s2sremote.setup(OURS)
 
     def relaying(conn):
         conn.negotiate()

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 
-from lib import certs, daemon, s2sremote, tap, util
+from lib import daemon, s2sremote, tap, util
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -31,10 +31,7 @@ BOUND = 7656 * KB
 
 def main(t):
     asan = sanitized(daemon.binary())
-    s2sremote.available()
-    tmp = util.make_tmpdir()
-    ca = certs.CA(tmp, "xmppshield test CA")
-    ours = ca.issue(OURS)
+    tmp, ca, ours = s2sremote.setup(OURS)
     state = {"sent": [0], "received": 0, "mode": None}
     go = threading.Event()
 

@@ -13,7 +13,7 @@ Against a scripted remote (Python ssl, STARTTLS server side) found
 through a loopback dnsmasq; the backend is a raw client."""
 import re
 
-from lib import certs, daemon, raw, s2sremote, tap, util
+from lib import daemon, raw, s2sremote, tap, util
 
 OURS, REMOTE, PRE = "b.example", "r.example", "pre.example"
 KB = 1024
@@ -30,11 +30,7 @@ def stanza(size, to=REMOTE, frm=OURS):
 
 
 def main(t):
-    daemon.binary()
-    s2sremote.available()
-    tmp = util.make_tmpdir()
-    ca = certs.CA(tmp, "xmppshield test CA")
-    ours = ca.issue(OURS)
+    tmp, ca, ours = s2sremote.setup(OURS)
     script = {}
 
     def relaying(conn):

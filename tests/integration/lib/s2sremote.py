@@ -3,6 +3,7 @@
 remote server (Python ssl: STARTTLS server side, then whatever the test
 sends), and the legacy backend's side as a raw client.
 
+    tmp, ca, ours = setup("b.example")
     remote = Remote(cert, "r.example", handler)   # handler(conn) per conn
     dns = Dns({"r.example": remote.port})         # SRV + A 127.0.0.1
     d = daemon.Daemon(tmp, config(...)).start()
@@ -20,7 +21,7 @@ import ssl
 import threading
 import time
 
-from . import raw, util
+from . import certs, daemon, raw, util
 
 DNSMASQ = "/usr/sbin/dnsmasq"
 NS_DIALBACK = "jabber:server:dialback"
@@ -29,6 +30,17 @@ NS_DIALBACK = "jabber:server:dialback"
 def available():
     if not os.access(DNSMASQ, os.X_OK):
         raise util.Skip("dnsmasq (dnsmasq-base) not installed")
+
+
+def setup(domain):
+    """What a test with scripted remotes starts with: skip unless the
+    daemon is built and dnsmasq installed; a temporary directory, a test
+    CA in it and domain's certificate: (tmp, ca, cert)."""
+    daemon.binary()
+    available()
+    tmp = util.make_tmpdir()
+    ca = certs.CA(tmp, "xmppshield test CA")
+    return tmp, ca, ca.issue(domain)
 
 
 def server_header(frm, to, sid="remote-1"):
