@@ -222,6 +222,15 @@ static const struct enum_type enum_s2s_verify = {
 	"unknown", NAMES(s2s_verify_names)
 };
 
+static const struct enum_name s2s_external_names[] = {
+	{ "on", CONFIG_S2S_EXTERNAL_ON,
+	    "offer SASL EXTERNAL to a peer with a valid certificate" },
+	{ "off", CONFIG_S2S_EXTERNAL_OFF, "dialback only" },
+};
+static const struct enum_type enum_s2s_external = {
+	"not on or off", NAMES(s2s_external_names)
+};
+
 #undef NAMES
 
 /* KEY_ENUM stores an int: every enum behind one must be int-sized. */
@@ -229,6 +238,7 @@ _Static_assert(sizeof(enum listener_kind) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum listener_tls) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum proxyproto_version) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum config_s2s_verify) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum config_s2s_external) == sizeof(int), "enum size");
 
 #define G(f)	offsetof(struct config, f)
 #define T(f)	offsetof(struct config_tls, f)
@@ -386,6 +396,10 @@ static const struct key keys[] = {
 	    NULL, &enum_s2s_verify, NULL,
 	    "certificates of servers connecting to this domain: off, log or "
 	    "require (default: the listener's)" },
+	{ SEC_DOMAIN, "s2s_external", KEY_ENUM, D(s2s_external), NULL, 0, 0,
+	    NULL, &enum_s2s_external, NULL,
+	    "SASL EXTERNAL for servers connecting to this domain: on or off "
+	    "(default: the listener's)" },
 
 	{ SEC_LISTENER, "listen", KEY_CUSTOM, S(listen), NULL, 0, 0,
 	    parse_listen, NULL, "0.0.0.0:5222 [::]:5222",
@@ -423,6 +437,11 @@ static const struct key keys[] = {
 	    "s2s: check the certificate of connecting servers: off, log "
 	    "(dialback goes on) or require (s2s-out: of remote servers; "
 	    "default require)" },
+	{ SEC_LISTENER, "s2s_external", KEY_ENUM, S(s2s_external), "on", 0,
+	    0, NULL, &enum_s2s_external, NULL,
+	    "s2s: offer SASL EXTERNAL (XEP-0178) to a server whose certificate "
+	    "is valid for its domain, and vouch for it to the backend by "
+	    "dialback: on or off" },
 	{ SEC_LISTENER, "s2s_out_resolver", KEY_STRING, S(s2s_out_resolver),
 	    NULL, 0, 0, NULL, NULL, NULL,
 	    "s2s-out: DNS servers for remote domains, host:port,... "
@@ -1161,7 +1180,7 @@ end_s2s_out(struct parser *p)
 	    "s2s_out_timeout", "s2s_out_dane", "s2s_out_dnssec_anchor" };
 	static const char *const never[] = { "backend", "tls",
 	    "backend_proxy_protocol", "accept_proxy_protocol",
-	    "proxy_trusted", "backend_source" };
+	    "proxy_trusted", "backend_source", "s2s_external" };
 	int line;
 
 	if (l->kind != LISTENER_S2S_OUT) {
@@ -1253,6 +1272,13 @@ end_section(struct parser *p)
 		return perr(p, key_seen(p, SEC_LISTENER, "s2s_verify"),
 		    "s2s_verify applies to s2s listeners only; remove it from "
 		    "[listener %s] or set kind = s2s",
+		    ((struct config_listener *)p->cur_obj)->name);
+	if (p->cur == SEC_LISTENER && key_seen(p, SEC_LISTENER,
+	    "s2s_external") && ((struct config_listener *)p->cur_obj)->kind ==
+	    LISTENER_C2S)
+		return perr(p, key_seen(p, SEC_LISTENER, "s2s_external"),
+		    "s2s_external applies to s2s listeners only; remove it "
+		    "from [listener %s] or set kind = s2s",
 		    ((struct config_listener *)p->cur_obj)->name);
 	if (p->cur == SEC_LIMITS)
 		return end_limits(p);

@@ -64,6 +64,13 @@ enum config_s2s_verify {
 	CONFIG_S2S_VERIFY_REQUIRE,	/* no valid certificate: refused */
 };
 
+/* s2s_external: SASL EXTERNAL for incoming servers (relay.h). */
+enum config_s2s_external {
+	CONFIG_S2S_EXTERNAL_UNSET = 0,	/* [domain]: the listener's */
+	CONFIG_S2S_EXTERNAL_OFF,
+	CONFIG_S2S_EXTERNAL_ON,
+};
+
 struct config_addr {
 	struct sockaddr_storage sa;
 	socklen_t len;		/* 0: unset, or a name not yet resolved */
@@ -80,6 +87,7 @@ struct config_domain {
 	struct config_addr backend;	/* c2s backend; len 0: the listener's */
 	struct config_addr s2s_backend;	/* s2s backend; len 0: the listener's */
 	enum config_s2s_verify s2s_verify;	/* UNSET: the listener's */
+	enum config_s2s_external s2s_external;	/* UNSET: the listener's */
 	struct config_domain *next;
 };
 
@@ -104,6 +112,7 @@ struct config_listener {
 	struct config_addr sources[CONFIG_MAX_SOURCES];
 	size_t nsources;
 	enum config_s2s_verify s2s_verify;	/* s2s: peer certificates */
+	enum config_s2s_external s2s_external;	/* s2s: SASL EXTERNAL */
 	/* s2s-out: DNS servers ("host:port,..."; NULL: resolv.conf) and
 	   the deadline from the backend's header to relaying. */
 	char *s2s_out_resolver;

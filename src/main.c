@@ -26,6 +26,7 @@
 
 #include "admission.h"
 #include "config.h"
+#include "dialbackkey.h"
 #include "generation.h"
 #include "listener.h"
 #include "log.h"
@@ -417,6 +418,25 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		stop(d, sig == SIGTERM ? "TERM" : "INT");
 }
 
+/*
+ * The dialback key secret (dialbackkey.h): drawn once, here in the
+ * process that forks the workers, before it does, so that a key one
+ * worker gave the backend is recognised by whichever worker the
+ * backend's verification reaches; a reload keeps it.
+ */
+static int
+dialback_secret(struct generation *g)
+{
+	unsigned char secret[DIALBACKKEY_SECRET];
+	int r;
+
+	if (tls_random(g->tls, secret, sizeof(secret)) == -1)
+		return -1;
+	r = dialbackkey_init(secret, sizeof(secret));
+	explicit_bzero(secret, sizeof(secret));
+	return r;
+}
+
 /* "auto": one worker per online CPU. */
 static unsigned
 worker_count(const struct config *cfg)
@@ -495,6 +515,7 @@ run_worker(void *arg, unsigned slot, unsigned serial)
 	event_base_dispatch(d->srv.base);
 	log_msg(LOG_NOTICE, "event=stopped worker=%u", slot);
 	log_shutdown();
+	dialbackkey_wipe();
 	return 0;
 }
 
@@ -545,6 +566,11 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	cfg = d.srv.gen->cfg;
+	if (!check_only && dialback_secret(d.srv.gen) == -1) {
+		fprintf(stderr, "xmppshield: cannot draw the dialback key "
+		    "secret from the random generator\n");
+		return 1;
+	}
 	if (check_only) {
 		metrics_cert_check(d.srv.gen->tls, cfg->cert_warn_days);
 		printf("configuration OK\n");
@@ -654,5 +680,6 @@ main(int argc, char *argv[])
 	event_base_free(d.srv.base);
 	admission_free(d.srv.admission);
 	generation_unref(d.srv.gen);
+	dialbackkey_wipe();
 	return 0;
 }

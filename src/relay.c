@@ -19,6 +19,33 @@
    recipient's stream; docs/SECURITY.md counts it. */
 #define BACKEND_MAX_NAMES	(256 * 1024)
 
+/* What our own s2s stream header (xmpp_write_header()) binds, sorted as
+   ns_decls() sorts: the backend's units must read the same under it. */
+#define OUR_S2S_DECLS	"xmlns=" XMPP_NS_SERVER "\n" \
+	"xmlns:db=" XMPP_NS_DIALBACK "\n" \
+	"xmlns:stream=" XMPP_NS_STREAMS "\n"
+
+#define SASL_SUCCESS	"<success xmlns='" XMPP_NS_SASL "'/>"
+#define SASL_FAILURE(cond) "<failure xmlns='" XMPP_NS_SASL "'><" cond \
+	"/></failure>"
+#define EXTERNAL_MECHANISMS "<mechanisms xmlns='" XMPP_NS_SASL "'>" \
+	"<mechanism>EXTERNAL</mechanism></mechanisms>"
+#define EMPTY_FEATURES	"<stream:features/>"
+
+/*
+ * SASL EXTERNAL for servers (see relay.h), in the order it happens.
+ */
+enum relay_ext {
+	RELAY_EXT_NONE,		/* not offered (not yet, or not at all) */
+	RELAY_EXT_OFFERED,	/* in the backend's first features */
+	RELAY_EXT_RESTART,	/* <success/> sent: the peer's new header
+				   is expected; the backend has our
+				   <db:result/> */
+	RELAY_EXT_WAIT,		/* answered it: the peer's units are held
+				   until the backend's answer */
+	RELAY_EXT_DONE,		/* the backend said valid */
+};
+
 struct relay {
 	const struct config *cfg;
 	const struct config_listener *l;
@@ -37,6 +64,21 @@ struct relay {
 				   for the backend's answer (see below) */
 	unsigned stripped;
 	struct verdict *verdict;	/* made on the first failure */
+
+	/* s2s SASL EXTERNAL (see enum relay_ext) */
+	enum relay_ext ext;
+	int ext_ok;		/* the peer's certificate covers peer */
+	int backend_features;	/* the backend's first features went by */
+	int backend_valid;	/* its answer came before the peer's
+				   new header */
+	char peer[256];		/* the peer's header 'from', lower-cased */
+	char backend_id[128];	/* the backend header's id */
+	char *peer_decls;	/* ns_decls() of the peer's first header */
+	char *hold;		/* the peer's units, held (RELAY_EXT_WAIT) */
+	size_t hold_len, hold_cap;
+	char *stage;		/* backend units for the peer before our
+				   new header (RELAY_EXT_RESTART) */
+	size_t stage_len, stage_cap;
 };
 
 /*
@@ -79,6 +121,422 @@ authenticate(struct relay *r)
 	xmlstream_set_max_unit(r->client, client_limit(r));
 }
 
+/* ---- SASL EXTERNAL for servers ---- */
+
+static int
+append(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
+{
+	char *nb;
+	size_t nc;
+
+	if (*len + n > *cap) {
+		nc = *cap ? *cap : 256;
+		while (nc < *len + n)
+			nc *= 2;
+		if ((nb = realloc(*buf, nc)) == NULL)
+			return -1;
+		*buf = nb;
+		*cap = nc;
+	}
+	memcpy(*buf + *len, p, n);
+	*len += n;
+	return 0;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+#define MAX_DECLS	32
+
+/*
+ * The root element's qualified name and its namespace declarations
+ * (xmlns, xmlns:P: "name=value\n" each, sorted) of a stream header unit
+ * (Expat found it well-formed): what the units after it are read with.
+ * Values are compared raw: a declaration written with a character
+ * reference differs, which only refuses.  NULL out of memory or when
+ * there are more than MAX_DECLS.
+ */
+static char *
+ns_decls(const char *p, size_t len, char *qname, size_t qlen)
+{
+	const char *e = p + len, *name, *val;
+	char *decl[MAX_DECLS], *out = NULL;
+	size_t nd = 0, nlen, vlen, total = 1, i;
+	char q;
+
+	qname[0] = '\0';
+	/* Skip the XML declaration: the root is the first '<' not '<?'. */
+	while (p < e && !(*p == '<' && p + 1 < e && p[1] != '?'))
+		p++;
+	if (p >= e)
+		return NULL;
+	for (name = ++p; p < e && *p != ' ' && *p != '\t' && *p != '\r' &&
+	    *p != '\n' && *p != '>' && *p != '/'; p++)
+		;
+	snprintf(qname, qlen, "%.*s", (int)(p - name), name);
+	for (;;) {
+		while (p < e && (*p == ' ' || *p == '\t' || *p == '\r' ||
+		    *p == '\n'))
+			p++;
+		if (p >= e || *p == '>' || *p == '/')
+			break;
+		for (name = p; p < e && *p != '=' && *p != ' ' && *p != '\t' &&
+		    *p != '\r' && *p != '\n'; p++)
+			;
+		nlen = (size_t)(p - name);
+		while (p < e && *p != '\'' && *p != '"')
+			p++;
+		if (p >= e)
+			break;
+		q = *p++;
+		for (val = p; p < e && *p != q; p++)
+			;
+		vlen = (size_t)(p - val);
+		p++;
+		if (!((nlen == 5 && memcmp(name, "xmlns", 5) == 0) ||
+		    (nlen > 6 && memcmp(name, "xmlns:", 6) == 0)))
+			continue;
+		if (nd == MAX_DECLS || (decl[nd] = malloc(nlen + vlen + 3)) ==
+		    NULL)
+			goto out;
+		snprintf(decl[nd], nlen + vlen + 3, "%.*s=%.*s\n", (int)nlen,
+		    name, (int)vlen, val);
+		total += nlen + vlen + 2;
+		nd++;
+	}
+	qsort(decl, nd, sizeof(decl[0]), cmp_str);
+	if ((out = malloc(total)) == NULL)
+		goto out;
+	out[0] = '\0';
+	for (i = 0; i < nd; i++)
+		strcat(out, decl[i]);
+out:
+	for (i = 0; i < nd; i++)
+		free(decl[i]);
+	return out;
+}
+
+static void
+lower(char *s)
+{
+	for (; *s; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+}
+
+/* The text of a simple element <x ...>TEXT</x> (empty for <x/>). */
+static void
+element_text(const char *p, size_t len, const char **text, size_t *tlen)
+{
+	size_t i;
+	char q = 0;
+
+	*text = "";
+	*tlen = 0;
+	for (i = 0; i < len; i++) {
+		if (q != 0) {
+			if (p[i] == q)
+				q = 0;
+		} else if (p[i] == '\'' || p[i] == '"')
+			q = p[i];
+		else if (p[i] == '>')
+			break;
+	}
+	if (i >= len || (i > 0 && p[i - 1] == '/'))
+		return;
+	*text = p + i + 1;
+	while (i + 1 + *tlen < len && (*text)[*tlen] != '<')
+		(*tlen)++;
+}
+
+/* Standard base64 of n bytes at s into out (NUL-terminated); -1 if it is
+   not base64 or does not fit. */
+static int
+base64_decode(const char *s, size_t n, char *out, size_t outlen)
+{
+	unsigned v = 0, bits = 0;
+	size_t o = 0, i, pad = 0;
+
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+		int d;
+
+		if (c >= 'A' && c <= 'Z') d = c - 'A';
+		else if (c >= 'a' && c <= 'z') d = c - 'a' + 26;
+		else if (c >= '0' && c <= '9') d = c - '0' + 52;
+		else if (c == '+') d = 62;
+		else if (c == '/') d = 63;
+		else if (c == '=') { pad++; continue; }
+		else return -1;
+		if (pad)
+			return -1;
+		v = (v << 6) | (unsigned)d;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o + 1 >= outlen)
+				return -1;
+			out[o++] = (char)((v >> bits) & 0xff);
+		}
+	}
+	if ((n - pad) % 4 == 1 || pad > 2)
+		return -1;
+	out[o] = '\0';
+	return memchr(out, '\0', o) == NULL ? 0 : -1;
+}
+
+/* The backend's header: can its units be read under our own header? */
+static void
+backend_header_seen(struct relay *r, const struct xmlstream_unit *u)
+{
+	char qname[64], *decls;
+
+	if (u->header->id != NULL)
+		snprintf(r->backend_id, sizeof(r->backend_id), "%s",
+		    u->header->id);
+	decls = ns_decls(u->data, u->len, qname, sizeof(qname));
+	/* Every declaration the backend made must be one of ours, with
+	   the same value: ours may bind more. */
+	if (decls == NULL || strcmp(qname, "stream:stream") != 0)
+		r->ext_ok = 0;
+	else
+		for (char *d = decls, *nl; *d != '\0'; d = nl + 1) {
+			nl = strchr(d, '\n');
+			*nl = '\0';
+			if (strstr(OUR_S2S_DECLS, d) == NULL ||
+			    strstr(OUR_S2S_DECLS, d)[strlen(d)] != '\n')
+				r->ext_ok = 0;
+		}
+	free(decls);
+}
+
+/* The backend's first features, with EXTERNAL added before their end
+   tag (or in place of an empty element's "/>"). */
+static int
+offer_external(struct relay *r, const struct xmlstream_unit *u)
+{
+	const char *p = u->data;
+	size_t n = u->len, lt, q;
+	char qname[64];
+
+	for (lt = n; lt > 0 && p[lt - 1] != '<'; lt--)
+		;
+	if (lt == 0 || n < 2)
+		return -1;
+	lt--;
+	if (p[lt + 1] == '/') {		/* ...</stream:features> */
+		r->cb.to_client(r->ctx, p, lt);
+		r->cb.to_client(r->ctx, EXTERNAL_MECHANISMS,
+		    strlen(EXTERNAL_MECHANISMS));
+		r->cb.to_client(r->ctx, p + lt, n - lt);
+		return 0;
+	}
+	/* <stream:features .../>: the only '<' is its own. */
+	for (q = 1; q < n && p[q] != ' ' && p[q] != '\t' && p[q] != '\r' &&
+	    p[q] != '\n' && p[q] != '/' && p[q] != '>'; q++)
+		;
+	if (q - 1 >= sizeof(qname) || p[n - 2] != '/')
+		return -1;
+	snprintf(qname, sizeof(qname), "%.*s", (int)(q - 1), p + 1);
+	r->cb.to_client(r->ctx, p, n - 2);
+	r->cb.to_client(r->ctx, ">" EXTERNAL_MECHANISMS "</",
+	    strlen(">" EXTERNAL_MECHANISMS "</"));
+	r->cb.to_client(r->ctx, qname, strlen(qname));
+	r->cb.to_client(r->ctx, ">", 1);
+	return 0;
+}
+
+static void
+sasl_failure(struct relay *r, const char *answer, const char *reason)
+{
+	r->cb.to_client(r->ctx, answer, strlen(answer));
+	r->cb.external_log(r->ctx, RELAY_EXTERNAL_FAILED, r->peer, reason);
+}
+
+/*
+ * The peer's SASL element while EXTERNAL is offered: answered here.
+ * Its identity is the stream header's 'from'; the authzid may be empty
+ * ("=") or name that domain, nothing else.  <success/> sends the
+ * backend our <db:result/> and restarts the peer's parser.
+ */
+static int
+external_sasl(struct relay *r, const struct xmlstream_unit *u)
+{
+	char mech[32], authzid[256], key[128], buf[1024];
+	const char *text;
+	size_t tlen;
+	int n;
+
+	if (strcmp(u->name, "abort") == 0) {
+		sasl_failure(r, SASL_FAILURE("aborted"), "aborted");
+		return XMLSTREAM_CONTINUE;
+	}
+	if (strcmp(u->name, "auth") != 0) {
+		sasl_failure(r, SASL_FAILURE("not-authorized"), "unexpected");
+		return XMLSTREAM_CONTINUE;
+	}
+	if (!xmpp_start_tag_attr(u->data, u->len, "mechanism", mech,
+	    sizeof(mech)) || strcmp(mech, "EXTERNAL") != 0) {
+		sasl_failure(r, SASL_FAILURE("invalid-mechanism"),
+		    "invalid-mechanism");
+		return XMLSTREAM_CONTINUE;
+	}
+	element_text(u->data, u->len, &text, &tlen);
+	if (tlen == 0 || (tlen == 1 && text[0] == '='))
+		authzid[0] = '\0';
+	else if (base64_decode(text, tlen, authzid, sizeof(authzid)) == -1) {
+		sasl_failure(r, SASL_FAILURE("incorrect-encoding"),
+		    "incorrect-encoding");
+		return XMLSTREAM_CONTINUE;
+	}
+	lower(authzid);
+	if (authzid[0] != '\0' && strcmp(authzid, r->peer) != 0) {
+		/* Another domain than the stream's: what the certificate
+		   covers is asked for the log only. */
+		sasl_failure(r, SASL_FAILURE("not-authorized"),
+		    r->cb.external_ok(r->ctx, r->domain, authzid) ?
+		    "authzid-mismatch" : "not-covered");
+		return XMLSTREAM_CONTINUE;
+	}
+	/* Asked again: the answer is now, whatever changed since the offer
+	   (nothing should). */
+	if (!r->cb.external_ok(r->ctx, r->domain, r->peer)) {
+		sasl_failure(r, SASL_FAILURE("not-authorized"), "not-covered");
+		return XMLSTREAM_CONTINUE;
+	}
+	if (r->backend_id[0] == '\0' || r->cb.make_key(r->ctx, r->domain,
+	    r->peer, r->backend_id, key, sizeof(key)) == -1) {
+		sasl_failure(r, SASL_FAILURE("temporary-auth-failure"),
+		    "no-key");
+		return XMLSTREAM_CONTINUE;
+	}
+	/* Both names are host names (external_ok() matched them against
+	   the certificate and the configuration), the key hex: nothing to
+	   escape. */
+	n = snprintf(buf, sizeof(buf), "<db:result xmlns:db='"
+	    XMPP_NS_DIALBACK "' from='%s' to='%s'>%s</db:result>", r->peer,
+	    r->domain, key);
+	if (n < 0 || (size_t)n >= sizeof(buf)) {
+		sasl_failure(r, SASL_FAILURE("temporary-auth-failure"),
+		    "no-key");
+		return XMLSTREAM_CONTINUE;
+	}
+	r->cb.to_backend(r->ctx, buf, (size_t)n);
+	r->cb.to_client(r->ctx, SASL_SUCCESS, strlen(SASL_SUCCESS));
+	r->cb.external_log(r->ctx, RELAY_EXTERNAL_SUCCESS, r->peer, NULL);
+	r->ext = RELAY_EXT_RESTART;
+	r->client_has_header = 0;
+	/*
+	 * Invariant 7, per parser pair.  The peer restarts its stream
+	 * right behind this <auth/> (RFC 6120 6.4.6: it sends its new
+	 * header once it has our <success/>), and so does its parser here:
+	 * XMLSTREAM_RESTART makes the next byte the start of a new
+	 * document, exactly where the peer's new document begins.  The
+	 * backend saw no <auth/> and no <success/>: its document (the
+	 * peer's first header, then what we pass on) goes on unrestarted,
+	 * and the peer's new header never reaches it, so the backend never
+	 * parses a byte as belonging to another document than its own.
+	 * Units read under the peer's new header go on to the backend,
+	 * read there under the first: external_header() makes both bind
+	 * the same names.  Our answer to the new header is written here,
+	 * and the backend's units after it read the same under it (their
+	 * names are ours: backend_header_seen()).
+	 */
+	return XMLSTREAM_RESTART;
+}
+
+/* The peer's header after <success/>: answered here, never passed on. */
+static int
+external_header(struct relay *r, const struct xmlstream_unit *u)
+{
+	char qname[64], from[256], buf[1024];
+	char *decls = ns_decls(u->data, u->len, qname, sizeof(qname));
+	size_t n;
+
+	from[0] = '\0';
+	if (u->header->from != NULL)
+		snprintf(from, sizeof(from), "%s", u->header->from);
+	lower(from);
+	if (decls == NULL || strcmp(decls, r->peer_decls) != 0 ||
+	    strcmp(qname, "stream:stream") != 0 ||
+	    (from[0] != '\0' && strcmp(from, r->peer) != 0)) {
+		free(decls);
+		verdict_set(failure(r), "policy-violation", "restart-mismatch",
+		    XMPP_COND_INVALID_NAMESPACE, "The new stream header must "
+		    "bind the same names and claim the same domain", NULL);
+		return -1;
+	}
+	free(decls);
+	n = xmpp_write_header(buf, sizeof(buf), LISTENER_S2S, r->domain,
+	    r->id);
+	r->cb.to_client(r->ctx, buf, n);
+	r->cb.to_client(r->ctx, EMPTY_FEATURES, strlen(EMPTY_FEATURES));
+	r->client_has_header = 1;
+	if (r->stage_len > 0) {
+		r->cb.to_client(r->ctx, r->stage, r->stage_len);
+		free(r->stage);
+		r->stage = NULL;
+		r->stage_len = r->stage_cap = 0;
+	}
+	r->ext = RELAY_EXT_WAIT;
+	return XMLSTREAM_CONTINUE;
+}
+
+/* The backend accepted the peer: what was held goes on, in order. */
+static void
+external_accepted(struct relay *r)
+{
+	r->ext = RELAY_EXT_DONE;
+	authenticate(r);
+	r->cb.external_log(r->ctx, RELAY_EXTERNAL_ACCEPTED, r->peer, NULL);
+	if (r->hold_len > 0)
+		r->cb.to_backend(r->ctx, r->hold, r->hold_len);
+	free(r->hold);
+	r->hold = NULL;
+	r->hold_len = r->hold_cap = 0;
+}
+
+/*
+ * The backend's answer to our <db:result/> (from OURS to PEER, with a
+ * type), swallowed: the peer had its <success/> (and Prosody echoes the
+ * key).  1 if it was that answer, -1 if it refused (the verdict is set).
+ */
+static int
+external_answer(struct relay *r, const struct xmlstream_unit *u)
+{
+	char to[256], type[16];
+
+	if (strcmp(u->ns, XMPP_NS_DIALBACK) != 0 ||
+	    strcmp(u->name, "result") != 0 ||
+	    !xmpp_start_tag_attr(u->data, u->len, "to", to, sizeof(to)) ||
+	    !xmpp_start_tag_attr(u->data, u->len, "type", type, sizeof(type)))
+		return 0;
+	lower(to);
+	if (strcmp(to, r->peer) != 0)
+		return 0;
+	if (strcmp(type, "valid") != 0) {
+		/* xmppshield vouched with a correct key: the backend's
+		   verification did not reach the s2s-out hook (its
+		   outgoing s2s is not routed through s2s-out), or it
+		   refuses the domain itself.  Not the peer's certificate,
+		   which we accepted: remote-connection-failed. */
+		verdict_set(failure(r), "backend-error", "external-refused",
+		    XMPP_COND_REMOTE_CONNECTION_FAILED, "The server behind "
+		    "this one did not accept the authentication", " peer=%s "
+		    "result=%s", r->peer, strcmp(type, "invalid") == 0 ?
+		    "invalid" : "error");
+		return -1;
+	}
+	if (r->ext == RELAY_EXT_RESTART)
+		r->backend_valid = 1;
+	else
+		external_accepted(r);
+	return 1;
+}
+
 /* The header check shared with pretls; the first one may fix the
    domain (direct TLS without a served SNI), once. */
 static int
@@ -118,7 +576,12 @@ client_element_start(void *ctx, const char *ns, const char *name)
 		return -1;
 	}
 	if ((strcmp(ns, XMPP_NS_TLS) == 0 && strcmp(name, "starttls") == 0) ||
-	    (strcmp(ns, XMPP_NS_COMPRESS) == 0 && strcmp(name, "compress") == 0)) {
+	    (strcmp(ns, XMPP_NS_COMPRESS) == 0 && strcmp(name, "compress") == 0) ||
+	    /* After SASL EXTERNAL answered here the peer is authenticated:
+	       more SASL could only reach the backend, which never saw the
+	       first and might restart a stream we would not. */
+	    ((r->ext == RELAY_EXT_WAIT || r->ext == RELAY_EXT_DONE) &&
+	    strcmp(ns, XMPP_NS_SASL) == 0)) {
 		verdict_set(failure(r), "policy-violation", "post-tls-element",
 		    XMPP_COND_POLICY_VIOLATION, "Not offered on this stream",
 		    " element=%s ns=%s", log_escape(name, ename, sizeof(ename)),
@@ -191,12 +654,49 @@ static int
 client_unit(void *ctx, const struct xmlstream_unit *u)
 {
 	struct relay *r = ctx;
+	char qname[64];
 
 	if (u->kind == XMLSTREAM_UNIT_HEADER &&
 	    check_client_header(r, u->header))
 		return -1;
+	if (r->ext == RELAY_EXT_RESTART && u->kind == XMLSTREAM_UNIT_HEADER) {
+		if (external_header(r, u) == -1)
+			return -1;
+		if (r->backend_valid)
+			external_accepted(r);
+		return XMLSTREAM_CONTINUE;
+	}
 	if (check_claim(r, u))
 		return -1;
+	if (u->kind == XMLSTREAM_UNIT_HEADER && r->cb.external_ok != NULL &&
+	    r->l->kind == LISTENER_S2S && r->ext == RELAY_EXT_NONE &&
+	    !r->backend_features && u->header->from != NULL &&
+	    strlen(u->header->from) < sizeof(r->peer)) {
+		snprintf(r->peer, sizeof(r->peer), "%s", u->header->from);
+		lower(r->peer);
+		free(r->peer_decls);
+		r->peer_decls = ns_decls(u->data, u->len, qname,
+		    sizeof(qname));
+		r->ext_ok = r->peer_decls != NULL &&
+		    strcmp(qname, "stream:stream") == 0 &&
+		    r->cb.external_ok(r->ctx, r->domain, r->peer);
+	}
+	if (r->ext == RELAY_EXT_OFFERED && !r->authenticated &&
+	    u->kind == XMLSTREAM_UNIT_ELEMENT &&
+	    strcmp(u->ns, XMPP_NS_SASL) == 0)
+		return external_sasl(r, u);
+	if (r->ext == RELAY_EXT_WAIT && u->kind != XMLSTREAM_UNIT_END) {
+		/* Held until the backend accepts the peer; bounded by
+		   relay_client_room() as held SASL bytes are. */
+		if (append(&r->hold, &r->hold_len, &r->hold_cap, u->data,
+		    u->len) == -1) {
+			verdict_set(failure(r), "internal-error",
+			    "out-of-memory", XMPP_COND_RESOURCE_CONSTRAINT,
+			    NULL, NULL);
+			return -1;
+		}
+		return XMLSTREAM_CONTINUE;
+	}
 	r->cb.to_backend(r->ctx, u->data, u->len);
 	if (u->kind == XMLSTREAM_UNIT_END) {
 		r->client_ended = 1;
@@ -246,13 +746,65 @@ static int
 backend_unit(void *ctx, const struct xmlstream_unit *u)
 {
 	struct relay *r = ctx;
+	int a;
 
+	if ((r->ext == RELAY_EXT_RESTART || r->ext == RELAY_EXT_WAIT) &&
+	    u->kind == XMLSTREAM_UNIT_ELEMENT &&
+	    (a = external_answer(r, u)) != 0)
+		return a == -1 ? -1 : XMLSTREAM_CONTINUE;
+	if (r->ext == RELAY_EXT_RESTART && u->kind != XMLSTREAM_UNIT_END) {
+		/* The peer has our <success/> but not yet our new header:
+		   the backend's units wait for it (a keepalive is dropped),
+		   as few as an unauthenticated peer is sent: within the
+		   pre-auth bound, like the peer's own held units. */
+		if (u->kind == XMLSTREAM_UNIT_WHITESPACE)
+			return XMLSTREAM_CONTINUE;
+		if (r->stage_len + u->len >
+		    r->cfg->limits.max_preauth_stanza_size) {
+			verdict_set(failure(r), "internal-error",
+			    "out-of-memory", XMPP_COND_RESOURCE_CONSTRAINT,
+			    NULL, NULL);
+			return -1;
+		}
+		if (append(&r->stage, &r->stage_len, &r->stage_cap, u->data,
+		    u->len) == -1) {
+			verdict_set(failure(r), "internal-error",
+			    "out-of-memory", XMPP_COND_RESOURCE_CONSTRAINT,
+			    NULL, NULL);
+			return -1;
+		}
+		return XMLSTREAM_CONTINUE;
+	}
+	if (r->ext == RELAY_EXT_RESTART && !r->client_has_header) {
+		/* The backend ends its stream before the peer's new header:
+		   the peer reads the end on a stream with our header. */
+		char buf[1024];
+		size_t n = xmpp_write_header(buf, sizeof(buf), LISTENER_S2S,
+		    r->domain, r->id);
+
+		r->cb.to_client(r->ctx, buf, n);
+		r->client_has_header = 1;
+	}
+	if (r->ext == RELAY_EXT_NONE && r->ext_ok && !r->backend_features &&
+	    u->kind == XMLSTREAM_UNIT_ELEMENT &&
+	    strcmp(u->ns, XMPP_NS_STREAMS) == 0 &&
+	    strcmp(u->name, "features") == 0 && offer_external(r, u) == 0) {
+		r->backend_features = 1;
+		r->ext = RELAY_EXT_OFFERED;
+		r->stripped += u->stripped;
+		return XMLSTREAM_CONTINUE;
+	}
 	r->cb.to_client(r->ctx, u->data, u->len);
 	switch (u->kind) {
 	case XMLSTREAM_UNIT_HEADER:
 		r->client_has_header = 1;
+		if (r->ext_ok)
+			backend_header_seen(r, u);
 		break;
 	case XMLSTREAM_UNIT_ELEMENT:
+		if (strcmp(u->ns, XMPP_NS_STREAMS) == 0 &&
+		    strcmp(u->name, "features") == 0)
+			r->backend_features = 1;
 		r->stripped += u->stripped;
 		/* RFC 6120 6.4.6: after SASL success both sides start new
 		   streams; the client can only send its new header once it
@@ -371,6 +923,9 @@ relay_free(struct relay *r)
 		return;
 	xmlstream_free(r->client);
 	xmlstream_free(r->backend);
+	free(r->peer_decls);
+	free(r->hold);
+	free(r->stage);
 	free(r->verdict);
 	free(r->domain);
 	free(r);
@@ -399,7 +954,9 @@ feed(struct relay *r, struct xmlstream *xs, const char *data, size_t len,
 		    xmlstream_strerror(xmlstream_error(xs)));
 		return RELAY_ERROR;
 	}
-	if (r->held && xmlstream_pending(r->client) > client_limit(r)) {
+	if ((r->held && xmlstream_pending(r->client) > client_limit(r)) ||
+	    (r->ext == RELAY_EXT_WAIT && r->hold_len +
+	    xmlstream_pending(r->client) > client_limit(r))) {
 		/* Held bytes count as a pending unit does (the session reads
 		   no more than relay_client_room(), so only a caller that
 		   ignores it gets here). */
@@ -463,6 +1020,11 @@ relay_client_room(const struct relay *r)
 	size_t max = client_limit(r);
 	size_t held;
 
+	if (r->ext == RELAY_EXT_WAIT) {
+		/* After SASL EXTERNAL: units held, plus the one pending. */
+		held = r->hold_len + xmlstream_pending(r->client);
+		return held < max ? max - held : 0;
+	}
 	if (!r->held)
 		return SIZE_MAX;
 	held = xmlstream_pending(r->client);

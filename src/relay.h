@@ -23,6 +23,20 @@
  * the peer's certificate, which never reaches the backend; the peer
  * falls back to dialback (XEP-0220), passed through untouched.
  *
+ * SASL EXTERNAL for servers (XEP-0178), when the owner's external_ok()
+ * says the peer's certificate is valid for the domain its header claims
+ * (the s2s_external policy included): EXTERNAL is added to the backend's
+ * first <stream:features/> (its own mechanisms stay removed), and the
+ * peer's <auth mechanism='EXTERNAL'/> is answered here, never passed
+ * on.  After <success/> the peer's new stream header is answered here
+ * too (our header, empty features); the backend's stream goes on
+ * unrestarted and gets <db:result from=PEER to=OURS>KEY</db:result>
+ * (the owner's make_key()), which the backend verifies by dialback
+ * through the s2s-out listener.  The peer's stanzas are held (parsed,
+ * within the pre-auth bound) until the backend answers type='valid'
+ * (swallowed), then passed on in order; any other answer ends the
+ * stream with <remote-connection-failed/>.
+ *
  * Because both directions move whole units, a stream error the proxy adds
  * to the client's stream always lands at a stanza boundary.
  *
@@ -49,10 +63,39 @@ typedef void relay_write_fn(void *ctx, const char *data, size_t len);
 typedef int relay_claim_fn(void *ctx, const char *from, int dialback,
     struct verdict *v);
 
+/*
+ * s2s SASL EXTERNAL: 1 if the peer's certificate is valid for domain
+ * and EXTERNAL may be offered on a stream to our served domain to.
+ */
+typedef int relay_external_ok_fn(void *ctx, const char *to,
+    const char *domain);
+
+/*
+ * The dialback key (NUL-terminated, fits outlen) xmppshield gives the
+ * backend for peer on the backend's stream id; 0, or -1.
+ */
+typedef int relay_make_key_fn(void *ctx, const char *ours, const char *peer,
+    const char *id, char *out, size_t outlen);
+
+enum relay_external_event {
+	RELAY_EXTERNAL_FAILED,		/* <failure/> sent; reason says why */
+	RELAY_EXTERNAL_SUCCESS,		/* <success/> sent, backend asked */
+	RELAY_EXTERNAL_ACCEPTED,	/* the backend said valid */
+};
+
+/* An EXTERNAL step to log: domain the peer's claim, reason for
+   RELAY_EXTERNAL_FAILED. */
+typedef void relay_external_log_fn(void *ctx, enum relay_external_event ev,
+    const char *domain, const char *reason);
+
 struct relay_callbacks {
 	relay_write_fn *to_backend;	/* accepted client bytes */
 	relay_write_fn *to_client;	/* rewritten backend bytes */
 	relay_claim_fn *peer_claim;	/* may be NULL */
+	/* SASL EXTERNAL for s2s: all three, or NULL (never offered) */
+	relay_external_ok_fn *external_ok;
+	relay_make_key_fn *make_key;
+	relay_external_log_fn *external_log;
 };
 
 enum relay_result {
@@ -105,7 +148,8 @@ const struct verdict *relay_verdict(const struct relay *r);
  * bound for it (max_preauth_stanza_size until authenticated, then
  * max_stanza_size); 0: stop reading the client until a
  * relay_from_backend() call releases the hold.  Held bytes over that
- * bound fail like a stanza that large.
+ * bound fail like a stanza that large.  After SASL EXTERNAL the units
+ * held until the backend's answer count too, with the one pending.
  */
 size_t relay_client_room(const struct relay *r);
 
@@ -116,7 +160,8 @@ int relay_client_ended(const struct relay *r);
 
 /* 1 once the backend has said SASL <success/> (RFC 6120, or SASL2's of
    XEP-0388), or (s2s) a dialback <db:result/> or <db:verify/> with
-   type='valid', to the client. */
+   type='valid', to the client (after SASL EXTERNAL: to xmppshield's
+   <db:result/>). */
 int relay_authenticated(const struct relay *r);
 
 /* The session's served domain, NULL until a header fixed it. */

@@ -39,6 +39,7 @@
 #include "addr.h"
 #include "certname.h"
 #include "dane.h"
+#include "dialbackkey.h"
 #include "generation.h"
 #include "log.h"
 #include "metrics.h"
@@ -1420,6 +1421,28 @@ backend_unit(void *arg, const struct xmlstream_unit *u)
 		fail(o, "bad-header", XMPP_COND_POLICY_VIOLATION,
 		    "stream restart");
 		return XMLSTREAM_STOP;
+	}
+	/* Incoming SASL EXTERNAL (relay.c, dialbackkey.h): the backend
+	   verifies a key xmppshield gave it for a peer that authenticated
+	   by certificate on an s2s listener.  Answered here, valid, never
+	   relayed (the remote may not speak dialback at all); any other
+	   <db:verify/> goes to the remote. */
+	if (o->state == S2SOUT_RELAY && o->header_sent &&
+	    u->kind == XMLSTREAM_UNIT_ELEMENT &&
+	    strcmp(u->ns, XMPP_NS_DIALBACK) == 0 &&
+	    strcmp(u->name, "verify") == 0) {
+		char ans[1024];
+		size_t n = dialbackkey_answer(u->data, u->len, o->ours,
+		    o->remote, ans, sizeof(ans));
+
+		if (n > 0) {
+			bufferevent_write(o->bev, ans, n);
+			log_msg(LOG_INFO, "event=s2s-out-verify "
+			    "session=%llu listener=%s from=%s remote=%s "
+			    "result=valid", o->id, o->l->name, o->ours,
+			    o->remote);
+			return XMLSTREAM_CONTINUE;
+		}
 	}
 	if (o->state == S2SOUT_RELAY && o->auth == S2SOUT_AUTH_DONE &&
 	    u->kind == XMLSTREAM_UNIT_ELEMENT &&

@@ -168,3 +168,30 @@ s2speer_claim(struct s2speer *p, const char *to, const char *from,
 	    " peer_domain=%s detail=%s", efrom, reason);
 	return -1;
 }
+
+int
+s2speer_external(const struct s2speer *p, const char *to, const char *domain)
+{
+	const struct config_domain *d;
+	const struct config_listener *l;
+	enum config_s2s_external ext = p->l->s2s_external;
+
+	if (to != NULL && (d = config_find_domain(p->cfg, to)) != NULL &&
+	    d->s2s_external != CONFIG_S2S_EXTERNAL_UNSET)
+		ext = d->s2s_external;
+	if (ext != CONFIG_S2S_EXTERNAL_ON || domain == NULL || to == NULL ||
+	    s2speer_policy(p->cfg, p->l, to) == CONFIG_S2S_VERIFY_OFF)
+		return 0;
+	/* The backend checks our key by dialback through an s2s-out
+	   listener of this process (the secret is this process's): without
+	   one serving the domain, EXTERNAL could only end in a refusal,
+	   where dialback may still succeed. */
+	for (l = p->cfg->listeners; l != NULL; l = l->next)
+		if (l->kind == LISTENER_S2S_OUT &&
+		    config_listener_serves(l, to))
+			break;
+	if (l == NULL)
+		return 0;
+	return peercert_problem(p->pc) == NULL &&
+	    peercert_match(p->pc, domain) != CERTNAME_NONE;
+}

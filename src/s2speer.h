@@ -60,6 +60,17 @@ void s2speer_free(struct s2speer *p);
 int s2speer_claim(struct s2speer *p, const char *to, const char *from,
     int dialback, struct verdict *v);
 
+/*
+ * SASL EXTERNAL (relay.h): 1 if the stream to our served domain to may
+ * offer it (s2s_external of the [domain], else of the listener, is on;
+ * s2s_verify is not off; an s2s-out listener of the configuration serves
+ * to, through which the backend verifies our dialback key) and the
+ * peer's certificate is valid for domain
+ * (chain and name, as a verified claim).  Logs nothing.
+ */
+int s2speer_external(const struct s2speer *p, const char *to,
+    const char *domain);
+
 /* The i-th reason= event=s2s-peer-unverified may carry (also the
    verified= of event=s2s-out-established), NULL past the last: the
    bounded label set of the metrics. */

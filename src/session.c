@@ -33,6 +33,7 @@
 #include "addr.h"
 #include "admission.h"
 #include "backend.h"
+#include "dialbackkey.h"
 #include "generation.h"
 #include "log.h"
 #include "metrics.h"
@@ -113,11 +114,19 @@ static void read_relayed(struct session *);
 static void to_backend(void *, const char *, size_t);
 static void to_client(void *, const char *, size_t);
 static int peer_claim(void *, const char *, int, struct verdict *);
+static int external_ok(void *, const char *, const char *);
+static int make_key(void *, const char *, const char *, const char *, char *,
+    size_t);
+static void external_log(void *, enum relay_external_event, const char *,
+    const char *);
 
 static const struct relay_callbacks relayed_cb = {
 	.to_backend = to_backend,
 	.to_client = to_client,
 	.peer_claim = peer_claim,
+	.external_ok = external_ok,
+	.make_key = make_key,
+	.external_log = external_log,
 };
 
 static const char *
@@ -646,6 +655,57 @@ peer_claim(void *ctx, const char *from, int dialback, struct verdict *v)
 	    v);
 }
 
+/* SASL EXTERNAL for a server (relay.h): its certificate and the policy
+   decide. */
+static int
+external_ok(void *ctx, const char *to, const char *domain)
+{
+	struct session *s = ctx;
+
+	return s->s2speer != NULL && dialbackkey_ready() &&
+	    s2speer_external(s->s2speer, to, domain);
+}
+
+static int
+make_key(void *ctx, const char *ours, const char *peer, const char *id,
+    char *out, size_t outlen)
+{
+	(void)ctx;
+	return dialbackkey_make(ours, peer, id, out, outlen);
+}
+
+static void
+external_log(void *ctx, enum relay_external_event ev, const char *domain,
+    const char *reason)
+{
+	struct session *s = ctx;
+	char d[128], via[80];
+
+	log_escape(domain, d, sizeof(d));
+	switch (ev) {
+	case RELAY_EXTERNAL_FAILED:
+		log_msg(LOG_WARNING, "event=s2s-peer-auth-failed session=%llu "
+		    "client=%s%s listener=%s mechanism=external domain=%s "
+		    "to=%s reason=%s", s->id, s->client,
+		    via_field(s, via, sizeof(via)), s->l->name, d,
+		    relay_domain(s->relay), reason);
+		break;
+	case RELAY_EXTERNAL_SUCCESS:
+		log_msg(LOG_INFO, "event=s2s-peer-external session=%llu "
+		    "client=%s%s listener=%s domain=%s to=%s "
+		    "backend=dialback-sent", s->id, s->client,
+		    via_field(s, via, sizeof(via)), s->l->name, d,
+		    relay_domain(s->relay));
+		break;
+	case RELAY_EXTERNAL_ACCEPTED:
+		log_msg(LOG_NOTICE, "event=s2s-peer-authenticated session=%llu "
+		    "client=%s%s listener=%s mechanism=external domain=%s "
+		    "to=%s", s->id, s->client, via_field(s, via, sizeof(via)),
+		    s->l->name, d, relay_domain(s->relay));
+		break;
+	}
+}
+
 /* The client's </stream:stream> is passed on: wait (bounded) for the
    backend to close its side. */
 static void
@@ -926,6 +986,13 @@ read_relayed(struct session *s)
 		}
 		if (r == RELAY_STREAM_END)
 			client_stream_ended(s);
+		/* What the relay answered itself (s2s SASL EXTERNAL: the
+		   SASL outcome, our stream header) goes out now: no backend
+		   bytes may come to carry it. */
+		if (evbuffer_get_length(s->tls_out) > 0 && flush_tls(s) == -1) {
+			end_with(s, "close", "client-reset", NULL);
+			return;
+		}
 	}
 }
 

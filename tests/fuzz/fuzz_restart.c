@@ -184,8 +184,8 @@ answer(struct relay *r, struct model *m, uint32_t *rng, int force)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct relay_callbacks cb = { to_backend, to_client,
-	    NULL };
+	static const struct relay_callbacks cb = {
+		.to_backend = to_backend, .to_client = to_client };
 	struct config *cfg = fuzz_config();
 	struct model m;
 	struct relay *r;

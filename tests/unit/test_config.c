@@ -802,7 +802,7 @@ test_print_keys(void)
 	fclose(f);
 	for (char *c = buf; *c != '\0'; c++)
 		lines += *c == '\n';
-	ok(lines == 58, "config_print_keys: one line per key (%zu)", lines);
+	ok(lines == 60, "config_print_keys: one line per key (%zu)", lines);
 	ok(strstr(buf, "limits\tmax_stanza_size\t256k\t") != NULL &&
 	    strstr(buf, "listener\tbackend\trequired\t") != NULL &&
 	    strstr(buf, "global\tuser\t-\t") != NULL &&
@@ -940,6 +940,55 @@ test_s2s_verify(void)
 		    "s2s_ca_file, s2s_crl_file");
 		config_free(cfg);
 	}
+}
+
+/* Issue 13: SASL EXTERNAL for incoming servers (s2s_external). */
+static void
+test_s2s_external(void)
+{
+#define EXT_LST	"[listener s2s]\nkind = s2s\nlisten = 127.0.0.1:5269\n" \
+	"backend = 127.0.0.1:15269\ndomains = a.example b.example\n"
+	static const struct bad_case extbad[] = {
+		{ "s2s_external on a c2s listener", MIN_OK
+		    "s2s_external = on\n", 9,
+		    "s2s_external applies to s2s listeners only" },
+		{ "s2s_external on an s2s-out listener", TLS_OK DOM_OK
+		    "[listener out]\nkind = s2s-out\n"
+		    "listen = 127.0.0.1:15270\ndomains = example.org\n"
+		    "s2s_external = on\n", 9,
+		    "s2s_external does not apply to s2s-out listeners" },
+		{ "s2s_external unknown word", TLS_OK
+		    "[domain a.example]\n[domain b.example]\n" EXT_LST
+		    "s2s_external = yes\n", 11,
+		    "s2s_external = yes is not on or off; write on" },
+	};
+	const struct config_domain *d;
+	struct config *cfg;
+
+	for (size_t i = 0; i < sizeof(extbad) / sizeof(extbad[0]); i++)
+		check_bad(&extbad[i]);
+	cfg = parse_ok(TLS_OK "[domain a.example]\n[domain b.example]\n"
+	    "s2s_external = off\n" EXT_LST, "s2s_external per domain");
+	if (cfg != NULL) {
+		ok(cfg->listeners->s2s_external == CONFIG_S2S_EXTERNAL_ON,
+		    "s2s_external defaults to on");
+		d = config_find_domain(cfg, "a.example");
+		ok(d != NULL && d->s2s_external == CONFIG_S2S_EXTERNAL_UNSET,
+		    "[domain] s2s_external defaults to the listener's");
+		d = config_find_domain(cfg, "b.example");
+		ok(d != NULL && d->s2s_external == CONFIG_S2S_EXTERNAL_OFF,
+		    "[domain] s2s_external = off");
+		config_free(cfg);
+	}
+	cfg = parse_ok(TLS_OK "[domain a.example]\n[domain b.example]\n"
+	    EXT_LST "s2s_external = Off\n", "s2s_external = Off on the "
+	    "listener");
+	if (cfg != NULL) {
+		ok(cfg->listeners->s2s_external == CONFIG_S2S_EXTERNAL_OFF,
+		    "listener s2s_external = off");
+		config_free(cfg);
+	}
+#undef EXT_LST
 }
 
 /* Issue 13: the s2s-out listener (the backend's outgoing s2s). */
@@ -1214,6 +1263,7 @@ main(void)
 	test_metrics_keys();
 	test_proxy_keys();
 	test_s2s_verify();
+	test_s2s_external();
 	test_s2s_out();
 	test_workers();
 	test_sources();

@@ -65,7 +65,8 @@ to_client(void *ctx, const char *data, size_t len)
 	append(s->c, &s->clen, data, len);
 }
 
-static const struct relay_callbacks cb = { to_backend, to_client, NULL };
+static const struct relay_callbacks cb = { .to_backend = to_backend,
+    .to_client = to_client };
 
 #define FROM_CLIENT(r, str) relay_from_client((r), (str), strlen(str))
 #define FROM_BACKEND(r, str) relay_from_backend((r), (str), strlen(str))
@@ -233,8 +234,9 @@ test_claims(void)
 	    "[tls]\ncertificate = /c\nkey = /k\n[domain example.org]\n"
 	    "[listener s2s]\nlisten = 127.0.0.1:0\nkind = s2s\n"
 	    "backend = 127.0.0.1:2\ndomains = example.org\n";
-	static const struct relay_callbacks ccb = { to_backend, to_client,
-	    record_claim };
+	static const struct relay_callbacks ccb = {
+		.to_backend = to_backend, .to_client = to_client,
+		.peer_claim = record_claim };
 	struct config *c2;
 	struct sink s;
 	struct relay *r;
@@ -655,6 +657,247 @@ test_preauth_bound(void)
 	config_free(c);
 }
 
+/*
+ * Issue 13: SASL EXTERNAL for servers, answered by the relay; the
+ * backend is told by dialback.  The certificate "covers" a.example only.
+ */
+static char ext_log[512];
+
+static int
+ext_ok(void *ctx, const char *to, const char *domain)
+{
+	(void)ctx;
+	return strcmp(to, "example.org") == 0 &&
+	    strcmp(domain, "a.example") == 0;
+}
+
+static int
+ext_key(void *ctx, const char *ours, const char *peer, const char *id,
+    char *out, size_t outlen)
+{
+	(void)ctx;
+	snprintf(out, outlen, "K-%s-%s-%s", ours, peer, id);
+	return 0;
+}
+
+static void
+ext_event(void *ctx, enum relay_external_event ev, const char *domain,
+    const char *reason)
+{
+	(void)ctx;
+	snprintf(ext_log + strlen(ext_log), sizeof(ext_log) - strlen(ext_log),
+	    "%s%s:%s%s%s", ext_log[0] ? " " : "",
+	    ev == RELAY_EXTERNAL_FAILED ? "failed" :
+	    ev == RELAY_EXTERNAL_SUCCESS ? "success" : "accepted", domain,
+	    reason ? ":" : "", reason ? reason : "");
+}
+
+#define EXT_PEER_HDR(from) "<?xml version='1.0'?><stream:stream " \
+	"xmlns='jabber:server' xmlns:db='jabber:server:dialback' " \
+	"xmlns:stream='" NS_STREAMS "' to='example.org' from='" from "' " \
+	"version='1.0'>"
+#define EXT_PEER_HDR2 "<stream:stream version='1.0' " \
+	"xmlns:stream='" NS_STREAMS "' xmlns:db='jabber:server:dialback' " \
+	"from='a.example' to='example.org' xmlns='jabber:server'>"
+#define EXT_BHDR "<?xml version='1.0'?><stream:stream " \
+	"xmlns='jabber:server' xmlns:db='jabber:server:dialback' " \
+	"xmlns:stream='" NS_STREAMS "' from='example.org' id='bid7' " \
+	"version='1.0'>"
+#define EXT_BFEAT "<stream:features><dialback xmlns='urn:xmpp:features:" \
+	"dialback'/>" MECHS_EXT "</stream:features>"
+#define MECHS_EXT "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>" \
+	"<mechanism>EXTERNAL</mechanism></mechanisms>"
+#define EXT_AUTH(text) "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' " \
+	"mechanism='EXTERNAL'>" text "</auth>"
+#define EXT_DB_RESULT "<db:result xmlns:db='jabber:server:dialback' " \
+	"from='a.example' to='example.org'>K-example.org-a.example-bid7" \
+	"</db:result>"
+#define EXT_MSG "<message from='u@a.example' to='v@example.org'>" \
+	"<body>hi</body></message>"
+
+static struct relay *
+ext_fresh(struct config *c, struct sink *s, const char *peer_hdr,
+    const char *bhdr)
+{
+	static const struct relay_callbacks xcb = {
+		.to_backend = to_backend, .to_client = to_client,
+		.external_ok = ext_ok, .make_key = ext_key,
+		.external_log = ext_event };
+	struct relay *r;
+
+	memset(s, 0, sizeof(*s));
+	ext_log[0] = '\0';
+	r = relay_new(c, c->listeners, "example.org", "ourid", &xcb, s);
+	FROM_CLIENT(r, peer_hdr);
+	relay_from_backend(r, bhdr, strlen(bhdr));
+	relay_from_backend(r, EXT_BFEAT, strlen(EXT_BFEAT));
+	return r;
+}
+
+static void
+test_external(void)
+{
+	static const char s2s[] =
+	    "[tls]\ncertificate = /c\nkey = /k\n"
+	    "[limits]\nmax_preauth_stanza_size = 4k\n"
+	    "[domain example.org]\n"
+	    "[listener s2s]\nlisten = 127.0.0.1:0\nkind = s2s\n"
+	    "backend = 127.0.0.1:2\ndomains = example.org\n";
+	static const char valid[] = "<db:result from='example.org' "
+	    "to='a.example' type='valid'>K-example.org-a.example-bid7"
+	    "</db:result>";
+	struct config *c;
+	struct sink s;
+	struct relay *r;
+	enum relay_result res;
+	char err[256], big[4200];
+	const char *p;
+	size_t room;
+
+	if (config_parse_string(s2s, "s2s.conf", &c, err, sizeof(err))) {
+		ok(0, "config: %s", err);
+		return;
+	}
+	r = ext_fresh(c, &s, EXT_PEER_HDR("a.example"), EXT_BHDR);
+	ok(strstr(s.c, "<stream:features><dialback xmlns='urn:xmpp:features:"
+	    "dialback'/>" MECHS_EXT "</stream:features>") != NULL &&
+	    relay_stripped(r) == 1,
+	    "a peer certified for its domain is offered EXTERNAL (only), the "
+	    "backend's own mechanisms removed");
+	s.clen = s.blen = 0;
+	res = FROM_CLIENT(r, EXT_AUTH("YS5leGFtcGxl") EXT_PEER_HDR2 EXT_MSG);
+	ok(res == RELAY_OK && strcmp(s.b, EXT_DB_RESULT) == 0,
+	    "<auth/> (authzid base64 a.example) never reaches the backend, "
+	    "which gets our <db:result/> with the key for the backend's "
+	    "stream id: %s", s.b);
+	p = strstr(s.c, "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>"
+	    "<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
+	    "xmlns:stream='" NS_STREAMS "' xmlns:db='jabber:server:dialback' "
+	    "id='ourid' from='example.org' version='1.0'><stream:features/>");
+	ok(p == s.c, "the peer gets <success/>, then its new header is "
+	    "answered here: our header and empty features (%s)", s.c);
+	ok(!relay_authenticated(r) && strcmp(ext_log, "success:a.example")
+	    == 0, "not yet authenticated: the stanza behind the new header is "
+	    "held (%s)", ext_log);
+	room = relay_client_room(r);
+	ok(room == 4096 - strlen(EXT_MSG), "held bytes count against the "
+	    "pre-auth bound: room %zu", room);
+	s.clen = 0;
+	res = relay_from_backend(r, "  ", 2);
+	res = relay_from_backend(r, valid, strlen(valid));
+	ok(res == RELAY_OK && strcmp(s.b, EXT_DB_RESULT EXT_MSG) == 0 &&
+	    relay_authenticated(r) && strcmp(s.c, "  ") == 0,
+	    "the backend's type='valid' (key echoed) is swallowed; the held "
+	    "stanza goes on: authenticated");
+	ok(strcmp(ext_log, "success:a.example accepted:a.example") == 0,
+	    "events: success, accepted (%s)", ext_log);
+	s.blen = 0;
+	res = FROM_CLIENT(r, EXT_MSG);
+	ok(res == RELAY_OK && strcmp(s.b, EXT_MSG) == 0 &&
+	    relay_client_room(r) == SIZE_MAX, "then stanzas pass at once");
+	relay_free(r);
+
+	/* The same, one byte at a time, the answer before the new header. */
+	r = ext_fresh(c, &s, EXT_PEER_HDR("a.example"), EXT_BHDR);
+	s.clen = s.blen = 0;
+	res = client_bytewise(r, EXT_AUTH("="));
+	res = relay_from_backend(r, valid, strlen(valid));
+	ok(res == RELAY_OK && s.clen == strlen("<success xmlns='urn:ietf:"
+	    "params:xml:ns:xmpp-sasl'/>"), "authzid '=': <success/>; the "
+	    "backend's answer before the peer's new header: nothing more yet");
+	res = client_bytewise(r, EXT_PEER_HDR2 EXT_MSG);
+	ok(res == RELAY_OK && strcmp(s.b, EXT_DB_RESULT EXT_MSG) == 0 &&
+	    relay_authenticated(r) && strstr(s.c, "<stream:features/>"),
+	    "... then the new header is answered and the stanza passes");
+	relay_free(r);
+
+	/* Refusals. */
+	r = ext_fresh(c, &s, EXT_PEER_HDR("a.example"), EXT_BHDR);
+	s.clen = s.blen = 0;
+	res = FROM_CLIENT(r, EXT_AUTH("Yi5leGFtcGxl"));	/* b.example */
+	ok(res == RELAY_OK && s.blen == 0 && strcmp(s.c, "<failure xmlns="
+	    "'urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>")
+	    == 0 && strcmp(ext_log, "failed:a.example:not-covered") == 0,
+	    "authzid b.example (not covered): <not-authorized/>, event, "
+	    "nothing to the backend (%s)", ext_log);
+	s.clen = 0;
+	res = FROM_CLIENT(r, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+	    "mechanism='PLAIN'>AGE=</auth>");
+	ok(res == RELAY_OK && s.blen == 0 && strstr(s.c,
+	    "<invalid-mechanism/>"), "another mechanism: <invalid-mechanism/>");
+	s.clen = 0;
+	res = FROM_CLIENT(r, EXT_AUTH("!!"));
+	ok(res == RELAY_OK && s.blen == 0 && strstr(s.c,
+	    "<incorrect-encoding/>"), "bad base64: <incorrect-encoding/>");
+	res = FROM_CLIENT(r, "<db:result from='a.example' to='example.org'>"
+	    "k</db:result>");
+	ok(res == RELAY_OK && strstr(s.b, "<db:result from='a.example'"),
+	    "after a failure the peer may still use dialback (passed on)");
+	relay_free(r);
+
+	r = ext_fresh(c, &s, EXT_PEER_HDR("b.example"), EXT_BHDR);
+	ok(strstr(s.c, "EXTERNAL") == NULL, "a certificate for another domain "
+	    "than the header's from: no EXTERNAL offered");
+	s.blen = 0;
+	res = FROM_CLIENT(r, EXT_AUTH("="));
+	ok(strstr(s.b, "<auth") != NULL, "... and an <auth/> goes to the "
+	    "backend as before (held behind, as SASL is)");
+	relay_free(r);
+
+	r = ext_fresh(c, &s, EXT_PEER_HDR("a.example"),
+	    "<stream:stream xmlns='jabber:server' xmlns:stream='" NS_STREAMS
+	    "' xmlns:x='urn:x' id='bid7'>");
+	ok(strstr(s.c, "EXTERNAL") == NULL, "a backend header binding a name "
+	    "our own header does not: no EXTERNAL offered");
+	relay_free(r);
+
+	r = ext_fresh(c, &s, EXT_PEER_HDR("a.example"), EXT_BHDR);
+	res = FROM_CLIENT(r, EXT_AUTH("=") "<stream:stream xmlns='jabber:"
+	    "server' xmlns:db='urn:x' xmlns:stream='" NS_STREAMS "' "
+	    "to='example.org' version='1.0'>");
+	ok(res == RELAY_ERROR && strcmp(relay_verdict(r)->reason,
+	    "restart-mismatch") == 0, "a new header binding db: to another "
+	    "namespace: restart-mismatch (the backend would read its units "
+	    "otherwise)");
+	relay_free(r);
+
+	r = ext_fresh(c, &s, EXT_PEER_HDR("a.example"), EXT_BHDR);
+	s.blen = 0;
+	res = FROM_CLIENT(r, EXT_AUTH("=") EXT_PEER_HDR2 EXT_AUTH("="));
+	ok(res == RELAY_ERROR && strcmp(relay_verdict(r)->reason,
+	    "post-tls-element") == 0 && strstr(s.b, "<auth") == NULL,
+	    "SASL again after EXTERNAL succeeded: post-tls-element, never "
+	    "passed on");
+	relay_free(r);
+
+	r = ext_fresh(c, &s, EXT_PEER_HDR("a.example"), EXT_BHDR);
+	res = FROM_CLIENT(r, EXT_AUTH("=") EXT_PEER_HDR2 EXT_MSG);
+	s.clen = 0;
+	p = "<db:result from='example.org' to='a.example' type='invalid'/>";
+	res = relay_from_backend(r, p, strlen(p));
+	ok(res == RELAY_ERROR && strcmp(relay_verdict(r)->event,
+	    "backend-error") == 0 && strcmp(relay_verdict(r)->reason,
+	    "external-refused") == 0 && strstr(s.b, "<message") == NULL &&
+	    s.clen == 0, "the backend's type='invalid': backend-error "
+	    "external-refused, the held stanza never passed on");
+	relay_free(r);
+
+	r = ext_fresh(c, &s, EXT_PEER_HDR("a.example"), EXT_BHDR);
+	res = FROM_CLIENT(r, EXT_AUTH("=") EXT_PEER_HDR2);
+	memset(big, 'x', sizeof(big));
+	memcpy(big, "<message><body>", 15);
+	memcpy(big + sizeof(big) - 17, "</body></message>", 17);
+	res = relay_from_client(r, big, 300);
+	ok(res == RELAY_OK && relay_client_room(r) == 4096 - 300, "a pending "
+	    "unit counts too: room %zu", relay_client_room(r));
+	res = relay_from_client(r, big + 300, sizeof(big) - 300);
+	ok(res == RELAY_ERROR && strcmp(relay_verdict(r)->reason,
+	    "stanza-too-large") == 0, "over the pre-auth bound while held: "
+	    "stanza-too-large");
+	relay_free(r);
+	config_free(c);
+}
+
 int
 main(void)
 {
@@ -805,6 +1048,7 @@ main(void)
 	test_claims();
 	test_sasl_hold();
 	test_preauth_bound();
+	test_external();
 	config_free(cfg);
 	return tap_done();
 }
