@@ -468,15 +468,24 @@ on_srv(void *arg, enum resolver_status st, int secure,
 	next_target(o);
 }
 
-/* DANE: this target's DNS failed; the next target, or give up. */
+/*
+ * DANE: a DNS answer about the current target (QUERY: its addresses or
+ * its TLSA records) that cannot be used: bogus is dns-bogus, a timeout
+ * dns-timeout, any other failure dns-failed, with the detail "QUERY:
+ * why".  The next target, or give up.
+ */
 static void
-target_failed(struct s2sout *o, const char *reason, const char *what)
+target_dns_failed(struct s2sout *o, enum resolver_status st,
+    const char *query)
 {
-	o->last_reason = reason;
+	o->last_reason = st == RESOLVER_BOGUS ? "dns-bogus" :
+	    st == RESOLVER_TIMEOUT ? "dns-timeout" : "dns-failed";
 	o->last_cond = XMPP_COND_REMOTE_CONNECTION_FAILED;
-	snprintf(o->last_detail, sizeof(o->last_detail), "%s", what);
+	snprintf(o->last_detail, sizeof(o->last_detail), "%s: %s", query,
+	    st == RESOLVER_BOGUS ? "DNSSEC validation failed" :
+	    resolver_strstatus(st));
 	if (o->cur_target + 1 >= o->ntargets) {
-		fail(o, reason, o->last_cond, "%s", what);
+		fail(o, o->last_reason, o->last_cond, "%s", o->last_detail);
 		return;
 	}
 	next_target(o);
@@ -502,19 +511,13 @@ on_tlsa(void *arg, enum resolver_status st, int secure,
 {
 	struct s2sout *o = arg;
 	const struct s2starget *t = &o->targets[o->cur_target];
-	char what[300];
+	char query[300];
 
 	o->q = NULL;
-	snprintf(what, sizeof(what), "tlsa _%u._tcp.%s: %s", t->port,
-	    t->host, st == RESOLVER_BOGUS ? "DNSSEC validation failed" :
-	    resolver_strstatus(st));
-	if (st == RESOLVER_BOGUS) {
-		target_failed(o, "dns-bogus", what);
-		return;
-	}
 	if (st != RESOLVER_OK && st != RESOLVER_NOT_FOUND) {
-		target_failed(o, st == RESOLVER_TIMEOUT ? "dns-timeout" :
-		    "dns-failed", what);
+		snprintf(query, sizeof(query), "tlsa _%u._tcp.%s", t->port,
+		    t->host);
+		target_dns_failed(o, st, query);
 		return;
 	}
 	if (st == RESOLVER_OK && secure) {
@@ -545,13 +548,10 @@ on_addr(void *arg, enum resolver_status st, int secure,
 {
 	struct s2sout *o = arg;
 	const struct s2starget *t = &o->targets[o->cur_target];
-	char what[300];
 
 	o->q = NULL;
 	if (st == RESOLVER_BOGUS) {
-		snprintf(what, sizeof(what), "%s: DNSSEC validation failed",
-		    t->host);
-		target_failed(o, "dns-bogus", what);
+		target_dns_failed(o, st, t->host);
 		return;
 	}
 	if (st != RESOLVER_OK || n == 0) {

@@ -31,6 +31,45 @@ def stanza(i):
             tail).encode()
 
 
+def flood(sock, sent, total):
+    """Send stanza(0), stanza(1), ... on sock until sent[0], the bytes
+    sent so far (updated as it goes, for wait_stalled()), reaches
+    total."""
+    i = 0
+    while sent[0] < total:
+        data = stanza(i)
+        sock.sendall(data)
+        sent[0] += len(data)
+        i += 1
+
+
+def flood_thread(sock, total):
+    """flood() in a daemon thread that an OSError (the connection gone)
+    ends quietly; (the thread, its counter sent)."""
+    sent = [0]
+
+    def writer():
+        try:
+            flood(sock, sent, total)
+        except OSError:
+            pass
+
+    w = threading.Thread(target=writer, daemon=True)
+    w.start()
+    return w, sent
+
+
+def drain(sock, got, total):
+    """Read sock until got (bytes so far) reaches total or the peer
+    closes; the new count."""
+    while got < total:
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            break
+        got += len(chunk)
+    return got
+
+
 def proc_status(pid):
     out = {}
     with open("/proc/%d/status" % pid) as f:
@@ -159,14 +198,9 @@ def main(t):
                  "(+%d KiB)" % (stalled or 0, base, peak, grow // 1024))
         bounded(k, grow, "peak RSS growth under %d KiB"
                 % (RSS_BOUND // 1024))
-        got = 0
         want = TOTAL
         cl.sock.settimeout(60)
-        while got < want:
-            chunk = cl.sock.recv(1 << 20)
-            if not chunk:
-                break
-            got += len(chunk)
+        got = drain(cl.sock, 0, want)
         k.check(got >= want, "the client received all 100 MB", got)
         peak2 = rss_kb(d.proc.pid, "VmHWM")
         bounded(k, (peak2 - base) * 1024,
@@ -193,21 +227,7 @@ def main(t):
                 "stays bounded; then all 100 MB arrive") as k:
         cl = tls_session(d)
         base = rss_kb(d.proc.pid)
-        sent = [0]
-
-        def writer():
-            i = 0
-            try:
-                while sent[0] < TOTAL:
-                    data = stanza(i)
-                    cl.sock.sendall(data)
-                    sent[0] += len(data)
-                    i += 1
-            except OSError:
-                pass
-
-        w = threading.Thread(target=writer, daemon=True)
-        w.start()
+        w, sent = flood_thread(cl.sock, TOTAL)
         stalled = wait_stalled(lambda: sent[0])
         k.check(stalled is not None and stalled < TOTAL,
                 "the client's writes block before 100 MB",

@@ -96,29 +96,19 @@ class Remote:
             threading.Thread(target=self._one, args=(c,),
                              daemon=True).start()
 
-    @staticmethod
-    def _upto(c, buf, text):
-        while text.encode() not in buf:
-            b = c.recv(4096)
-            if not b:
-                raise EOFError(buf)
-            buf += b
-        i = buf.index(text.encode()) + len(text)
-        return buf[i:]
-
     def _one(self, c):
         c.settimeout(30)
         try:
-            rest = self._upto(c, b"", "version='1.0'>")
+            _, rest = util.recv_upto(c, b"", "version='1.0'>")
             c.sendall((self.HDR % (self.domain, "pre") +
                        "<stream:features><starttls xmlns='urn:ietf:params:"
                        "xml:ns:xmpp-tls'><required/></starttls>"
                        "</stream:features>").encode())
-            self._upto(c, rest, "/>")
+            util.recv_upto(c, rest, "/>")
             c.sendall(b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
             c = self.ctx.wrap_socket(c, server_side=True)
             self.conns.append(c)
-            self._upto(c, b"", "version='1.0'>")
+            util.recv_upto(c, b"", "version='1.0'>")
             c.sendall((self.HDR % (self.domain, "tls") +
                        "<stream:features><dialback xmlns='urn:xmpp:"
                        "features:dialback'/></stream:features>").encode())
@@ -188,14 +178,8 @@ def start_unbound(tmp, zones):
             f.write("auth-zone:\n  name: \"%s\"\n  zonefile: \"%s\"\n"
                     "  for-downstream: yes\n  for-upstream: no\n"
                     "  fallback-enabled: no\n" % (name, path))
-    proc = subprocess.Popen([UNBOUND, "-d", "-c", conf],
-                            stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    util.on_cleanup(util.stop_process, proc)
-    log = util.LineCollector(proc.stderr, "unbound")
-    if log.wait_for(r"start of service", 20) is None:
-        raise util.HarnessError("unbound did not start: %s" % log.text())
+    util.start_logged([UNBOUND, "-d", "-c", conf], "unbound",
+                      r"start of service", 20)
     return "127.0.0.1:%d" % port
 
 

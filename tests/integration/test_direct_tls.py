@@ -61,9 +61,8 @@ def main(t):
         r = sclient.run(port, alpn="xmpp-client", servername="example.org")
         k.check(r.ok and r.alpn == "xmpp-client", "ALPN xmpp-client", r)
         k.check(r.subject_cn == "example.org", "subject CN=example.org", r)
-        e = d.wait_for(r"event=%s\b.*listener=direct" % expect.TLS_ESTABLISHED,
-                       start=mark)
-        e = daemon.parse_line(e) if e else {}
+        _, e = d.wait_fields(r"event=%s\b.*listener=direct"
+                             % expect.TLS_ESTABLISHED, start=mark)
         k.check(e.get("alpn") == "xmpp-client" and
                 e.get("sni") == "example.org" and
                 e.get("domain") == "example.org",
@@ -95,9 +94,8 @@ def main(t):
         r = sclient.run(port)
         k.check(r.ok and r.alpn is None, "handshake done, no ALPN", r)
         k.check(r.subject_cn == "example.org", "CN=example.org", r)
-        e = d.wait_for(r"event=%s\b.*listener=direct" % expect.TLS_ESTABLISHED,
-                       start=mark)
-        e = daemon.parse_line(e) if e else {}
+        _, e = d.wait_fields(r"event=%s\b.*listener=direct"
+                             % expect.TLS_ESTABLISHED, start=mark)
         k.check(e.get("alpn") == "-" and e.get("sni") == "-" and
                 e.get("domain") == "-", "alpn=- sni=- domain=-", e)
 

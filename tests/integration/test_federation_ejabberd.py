@@ -166,42 +166,24 @@ def build_world(routing):
            "domains": "b.example", "s2s_out_timeout": "10"}
     if routing == "split-dns":
         out["s2s_out_resolver"] = REAL_DNS + ":53"
-    sections = {
-        "global": {"log_level": "debug"},
-        "tls": {"s2s_ca_file": test_ca.cert},
-        "domain b.example": {"certificate": cb.cert, "key": cb.key},
-        "listener s2s": {"listen": B_IP + ":5269", "kind": "s2s",
-                         "backend": "127.0.0.1:15269",
-                         "domains": "b.example", "s2s_verify": "require"},
-        "listener s2s-out": out,
-    }
+    sections = fedworld.b_sections(test_ca, cb, B_IP, out)
     if routing == "redirect":
         sections["listener s2s-direct"] = dict(
             sections["listener s2s"], listen=B_IP + ":5270", tls="direct")
     d = daemon.Daemon(tmp, sections, prefix=ns.prefix()).start()
-    tap.diag("%s: namespace %s, Prosody A, S, E and ejabberd up in %.2f s "
+    tap.diag("%s: namespace %s, Prosody A, S, E, C and ejabberd up in %.2f s "
              "(ejabberd %.2f s)" % (routing, ns.name, time.monotonic() - t0,
                                     jb.start_time))
     return {"tmp": tmp, "ns": ns, "d": d, "j": jb, "pa": pa, "pe": pe,
-            "ps": ps, "pc": pc, "real": real, "dns": dns, "t0": t0, "routing": routing}
+            "ps": ps, "pc": pc, "real": real, "dns": dns, "t0": t0,
+            "routing": routing}
 
 
 def run_matrix(t, w):
     tmp, ns, d, jb = w["tmp"], w["ns"], w["d"], w["j"]
     routing = w["routing"]
     mark = d.mark()
-    spec = {
-        "bob": {"jid": "bob@b.example", "pw": USERS["bob@b.example"],
-                "host": "127.0.0.1", "port": 15222, "tls": "none"},
-        "alice": {"jid": "alice@a.example", "pw": USERS["alice@a.example"],
-                  "host": A_IP, "port": 5222, "tls": "none"},
-        "erin": {"jid": "erin@e.example", "pw": USERS["erin@e.example"],
-                 "host": E_IP, "port": 5222, "tls": "none"},
-        "sam": {"jid": "sam@s.example", "pw": USERS["sam@s.example"],
-                "host": S_IP, "port": 5222, "tls": "none"},
-        "carol": {"jid": "carol@c.example", "pw": USERS["carol@c.example"],
-                  "host": C_IP, "port": 5222, "tls": "none"},
-    }
+    spec = fedworld.clients(USERS, HOSTS)
     t1 = time.monotonic()
     r = fo.run_clients(ns, spec, os.path.join(tmp, "clients-%s.log"
                                               % routing))
@@ -357,21 +339,14 @@ def main(t):
     if why:
         raise util.Skip(why)
     t0 = time.monotonic()
-    w = build_world("split-dns")
-    run_matrix(t, w)
-    finish(t, w)
-    ns = w["ns"]
-    util.run_cleanups()
-    t.ok(ns.gone(), "namespace %s removed" % ns.name)
-    if not nft_tool():
-        t.skip("redirect world", "nft (nftables) not installed")
-    else:
-        w = build_world("redirect")
+    for routing in ("split-dns", "redirect"):
+        if routing == "redirect" and not nft_tool():
+            t.skip("redirect world", "nft (nftables) not installed")
+            continue
+        w = build_world(routing)
         run_matrix(t, w)
         finish(t, w)
-        ns = w["ns"]
-        util.run_cleanups()
-        t.ok(ns.gone(), "namespace %s removed" % ns.name)
+        fedworld.teardown(t, w["ns"])
     tap.diag("ejabberd federation test total %.1f s"
              % (time.monotonic() - t0))
 

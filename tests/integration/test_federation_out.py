@@ -189,34 +189,25 @@ def sasl_remote(spec):
            "xmlns:db='jabber:server:dialback' from='%s' id='%s' "
            "version='1.0'>")
 
-    def upto(c, buf, text):
-        while text.encode() not in buf:
-            b = c.recv(4096)
-            if not b:
-                raise EOFError(buf)
-            buf += b
-        i = buf.index(text.encode()) + len(text)
-        return buf[:i].decode(), buf[i:]
-
     while True:
         c, _ = ls.accept()
         c.settimeout(20)
         try:
-            got, rest = upto(c, b"", "version='1.0'>")
+            got, rest = util.recv_upto(c, b"", "version='1.0'>")
             dom = re.search(r"to='([^']*)'", got).group(1)
             c.sendall((hdr % (dom, "pre") + "<stream:features><starttls "
                        "xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/>"
                        "</starttls></stream:features>").encode())
-            got, rest = upto(c, rest, "/>")
+            got, rest = util.recv_upto(c, rest, "/>")
             c.sendall(b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
             c = ctx.wrap_socket(c, server_side=True)
-            got, rest = upto(c, b"", "version='1.0'>")
+            got, rest = util.recv_upto(c, b"", "version='1.0'>")
             c.sendall((hdr % (dom, "one") + "<stream:features><mechanisms "
                        "xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>"
                        "EXTERNAL</mechanism></mechanisms><dialback xmlns="
                        "'urn:xmpp:features:dialback'/></stream:features>"
                        ).encode())
-            got, rest = upto(c, rest, "</auth>")
+            got, rest = util.recv_upto(c, rest, "</auth>")
             print("AUTH %s %s" % (dom, got), flush=True)
             if dom == "fail.example":
                 c.sendall(b"<failure xmlns='urn:ietf:params:xml:ns:"
@@ -227,7 +218,7 @@ def sasl_remote(spec):
             else:
                 c.sendall(b"<success xmlns='urn:ietf:params:xml:ns:"
                           b"xmpp-sasl'/>")
-                got, rest = upto(c, rest, "version='1.0'>")
+                got, rest = util.recv_upto(c, rest, "version='1.0'>")
                 print("RESTART %s" % got, flush=True)
                 c.sendall((hdr % (dom, "two") + "<stream:features/>"
                            ).encode())
@@ -324,33 +315,19 @@ def main(t):
     out = {"kind": "s2s-out", "domains": "b.example",
            "s2s_out_resolver": REAL_DNS + ":53",
            "s2s_out_timeout": str(TIMEOUT)}
-    d = daemon.Daemon(tmp, {
-        "global": {"log_level": "debug"},
-        "tls": {"s2s_ca_file": test_ca.cert},
-        "domain b.example": {"certificate": cb.cert, "key": cb.key},
-        "listener c2s": {"listen": B_IP + ":5222",
-                         "backend": "127.0.0.1:15222",
-                         "domains": "b.example"},
-        "listener s2s": {"listen": B_IP + ":5269", "kind": "s2s",
-                         "backend": "127.0.0.1:15269",
-                         "domains": "b.example", "s2s_verify": "require"},
-        "listener s2s-out": dict(out, listen="127.0.0.1:%d" % OUT_PORT),
-        "listener s2s-out-slow": dict(
-            out, listen="127.0.0.1:%d" % OUT_SILENT_PORT,
-            s2s_out_resolver=SILENT_DNS + ":53"),
-    }, prefix=ns.prefix()).start()
+    sections = fedworld.b_sections(test_ca, cb, B_IP, dict(
+        out, listen="127.0.0.1:%d" % OUT_PORT))
+    sections["listener c2s"] = {"listen": B_IP + ":5222",
+                                "backend": "127.0.0.1:15222",
+                                "domains": "b.example"}
+    sections["listener s2s-out-slow"] = dict(
+        out, listen="127.0.0.1:%d" % OUT_SILENT_PORT,
+        s2s_out_resolver=SILENT_DNS + ":53")
+    d = daemon.Daemon(tmp, sections, prefix=ns.prefix()).start()
     mark = d.mark()
 
-    spec = {
-        "bob": {"jid": "bob@b.example", "pw": USERS["bob@b.example"],
-                "host": "127.0.0.1", "port": 15222, "tls": "none"},
-        "alice": {"jid": "alice@a.example", "pw": USERS["alice@a.example"],
-                  "host": A_IP, "port": 5222, "tls": "none"},
-        "erin": {"jid": "erin@e.example", "pw": USERS["erin@e.example"],
-                 "host": E_IP, "port": 5222, "tls": "none"},
-        "sam": {"jid": "sam@s.example", "pw": USERS["sam@s.example"],
-                "host": S_IP, "port": 5222, "tls": "none"},
-    }
+    spec = fedworld.clients(USERS, {"a.example": A_IP, "e.example": E_IP,
+                                    "s.example": S_IP})
     r = run_clients(ns, spec, os.path.join(tmp, "clients.log"))
 
     def diag():
@@ -453,9 +430,8 @@ def main(t):
         m = d.mark()
         got = raw_backend(ns, to, port)
         with t.case(name) as k:
-            line = d.wait_for(r"event=s2s-out-failed\b.*remote=%s\b"
-                              % re.escape(to), start=m, timeout=5)
-            e = daemon.parse_line(line) if line else {}
+            line, e = d.wait_fields(r"event=s2s-out-failed\b.*remote=%s\b"
+                                    % re.escape(to), start=m, timeout=5)
             k.check(e.get("reason") == reason,
                     "event=s2s-out-failed remote=%s reason=%s" % (to, reason),
                     d.text(m)[-2000:])
@@ -523,9 +499,9 @@ def main(t):
                 "event=s2s-out-failed reason=auth-failed, the backend gets "
                 "<remote-connection-failed/> and nothing of the remote's "
                 "stanza") as k:
-        line = d.wait_for(r"event=s2s-out-failed\b.*remote=odd\.example\b",
-                          start=m, timeout=5)
-        e = daemon.parse_line(line) if line else {}
+        line, e = d.wait_fields(
+            r"event=s2s-out-failed\b.*remote=odd\.example\b", start=m,
+            timeout=5)
         k.check(e.get("reason") == "auth-failed" and
                 e.get("state") == "relay",
                 "event=s2s-out-failed reason=auth-failed state=relay",
@@ -576,9 +552,9 @@ def main(t):
     with t.case("the backend ends its stream while DNS is pending: "
                 "event=s2s-out-closed reason=backend-closed "
                 "detail=stream-end, and its stream is closed") as k:
-        line = d.wait_for(r"event=s2s-out-closed\b.*remote=slow\.example\b",
-                          start=m, timeout=5)
-        e = daemon.parse_line(line) if line else {}
+        line, e = d.wait_fields(
+            r"event=s2s-out-closed\b.*remote=slow\.example\b", start=m,
+            timeout=5)
         k.check(e.get("reason") == "backend-closed" and
                 e.get("detail") == "stream-end",
                 "event=s2s-out-closed reason=backend-closed detail=stream-end",
@@ -599,8 +575,7 @@ def main(t):
          "rc=%s %s" % (rc, d.text()[-2000:]))
     for p in (pa, pb, pd, pe, pn, ps):
         p.stop()
-    util.run_cleanups()
-    t.ok(ns.gone(), "namespace %s removed" % ns.name)
+    fedworld.teardown(t, ns)
     tap.diag("outgoing federation test total %.1f s"
              % (time.monotonic() - t0))
 

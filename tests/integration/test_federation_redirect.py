@@ -98,34 +98,22 @@ def main(t):
         jid: pw for jid, pw in USERS.items()
         if jid.split("@")[1] in servers})
 
-    d = daemon.Daemon(tmp, {
-        "global": {"log_level": "debug"},
-        "tls": {"s2s_ca_file": test_ca.cert},
-        "domain b.example": {"certificate": cb.cert, "key": cb.key},
-        "listener s2s": {"listen": B_IP + ":5269", "kind": "s2s",
-                         "backend": "127.0.0.1:15269",
-                         "domains": "b.example", "s2s_verify": "require"},
-        "listener s2s-out": {"listen": "127.0.0.1:%d%s" % (
+    d = daemon.Daemon(tmp, fedworld.b_sections(test_ca, cb, B_IP, {
+        "listen": "127.0.0.1:%d%s" % (
             OUT_PORT, "" if why6 else " [::1]:%d" % OUT_PORT),
-            "kind": "s2s-out", "domains": "b.example"},
-    }, prefix=ns.prefix()).start()
+        "kind": "s2s-out", "domains": "b.example"}),
+        prefix=ns.prefix()).start()
     mark = d.mark()
     tap.diag("namespace %s with nftables redirect, servers up in %.2f s"
              % (ns.name, time.monotonic() - t0))
 
-    spec = {
-        "bob": {"jid": "bob@b.example", "pw": fo.USERS["bob@b.example"],
-                "host": "127.0.0.1", "port": 15222, "tls": "none"},
-        "alice": {"jid": "alice@a.example",
-                  "pw": fo.USERS["alice@a.example"], "host": A_IP,
-                  "port": 5222, "tls": "none"},
-        "erin": {"jid": "erin@e.example", "pw": fo.USERS["erin@e.example"],
-                 "host": E_IP, "port": 5222, "tls": "none"},
-    }
+    users = {j: fo.USERS[j] for j in ("bob@b.example", "alice@a.example",
+                                      "erin@e.example")}
+    hosts = {"a.example": A_IP, "e.example": E_IP}
     if why6 is None:
-        spec["sixt"] = {"jid": "sixt@six.example",
-                        "pw": USERS["sixt@six.example"], "host": SIX_IP,
-                        "port": 5222, "tls": "none"}
+        users["sixt@six.example"] = USERS["sixt@six.example"]
+        hosts["six.example"] = SIX_IP
+    spec = fedworld.clients(users, hosts)
     r = fo.run_clients(ns, spec, os.path.join(tmp, "clients.log"))
 
     def diag():
@@ -187,8 +175,7 @@ def main(t):
          "rc=%s %s" % (rc, d.text()[-2000:]))
     for p in servers.values():
         p.stop()
-    util.run_cleanups()
-    t.ok(ns.gone(), "namespace %s removed" % ns.name)
+    fedworld.teardown(t, ns)
     tap.diag("redirect federation test total %.1f s"
              % (time.monotonic() - t0))
 

@@ -82,6 +82,24 @@ def worst_unit(k, size):
                                         512)).encode()
 
 
+def barrier_through(sender, receiver):
+    """A barrier: a round trip through the daemon's one event loop,
+    twice (an <iq/> sender sends and receiver, a recording peer, gets),
+    after which every byte sent before it has been read and parsed.
+    Returns barrier(), each call with new ids."""
+    seq = [0]
+
+    def barrier():
+        for _ in range(2):
+            seq[0] += 1
+            tag = ("<iq type='get' id='sync%d'/>" % seq[0]).encode()
+            mark = len(receiver.data)
+            sender.send(tag)
+            if not receiver.wait_data(tag, 30, start=mark):
+                raise util.HarnessError("barrier %d" % seq[0])
+    return barrier
+
+
 def main(t):
     daemon.binary()
     util.require_tool("openssl")
@@ -117,21 +135,9 @@ def main(t):
             tap.skip_all("RSS under AddressSanitizer (redzones, quarantine) "
                          "says nothing about the formula")
 
-    # A barrier: a round trip through the daemon's one event loop, twice,
-    # after which every byte sent before it has been read and parsed.
     n0 = backend.connection_count()
     sync = common.relayed(d.client(), cert.cert)
-    sync_conn = backend.wait_connection(index=n0)
-    seq = [0]
-
-    def barrier():
-        for _ in range(2):
-            seq[0] += 1
-            tag = ("<iq type='get' id='sync%d'/>" % seq[0]).encode()
-            mark = len(sync_conn.data)
-            sync.send(tag)
-            if not sync_conn.wait_data(tag, 30, start=mark):
-                raise util.HarnessError("barrier %d" % seq[0])
+    barrier = barrier_through(sync, backend.wait_connection(index=n0))
 
     held = []
 
@@ -259,16 +265,7 @@ def s2s_out(t, tmp):
         return b, conn
 
     bsync, csync = relaying(rsync, "sync.example", 0)
-    seq = [0]
-
-    def barrier():
-        for _ in range(2):
-            seq[0] += 1
-            tag = ("<iq type='get' id='sync%d'/>" % seq[0]).encode()
-            mark = len(csync.data)
-            bsync.send(tag)
-            if not csync.wait_data(tag, 30, start=mark):
-                raise util.HarnessError("barrier %d" % seq[0])
+    barrier = barrier_through(bsync, csync)
 
     with t.case(name) as k:
         n = N // 2

@@ -20,27 +20,10 @@ import urllib.parse
 import urllib.request
 
 from lib import certs, daemon, expect, prosody, raw, tap, util, xmppclient
+from lib.promtext import parse, total
 
 WORKERS = 2
 USERS = {"alice": "alice-Pw-1", "bob": "bob-Pw-2"}
-SAMPLE_RX = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
-LABEL_RX = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
-
-def parse(text):
-    """{(name, frozenset of (label, value)): float}"""
-    out = {}
-    for line in text.splitlines():
-        m = SAMPLE_RX.match(line)
-        if m and not line.startswith("#"):
-            labels = frozenset(LABEL_RX.findall(m.group(2) or ""))
-            out[(m.group(1), labels)] = float(m.group(3))
-    return out
-
-
-def total(samples, name, **want):
-    return sum(v for (n, labels), v in samples.items() if n == name and
-               all((k, w) in labels for k, w in want.items()))
 
 
 class Prometheus:

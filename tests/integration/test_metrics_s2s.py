@@ -19,13 +19,12 @@ import time
 import urllib.request
 
 from lib import certs, daemon, raw, s2sremote, spy, tap, util
+from lib.promtext import parse, value
 
 OURS, GOOD, WRONG, NX = "b.example", "r.example", "w.example", "nx.example"
 PEER = "a.example"
 OUT, IN, REFUSED = "s2s-out", "s2s", "s2s-out-refused"
 DB_NS = "jabber:server:dialback"
-SAMPLE_RX = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
-LABEL_RX = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 ENDS = [("s2s-out-failed", r) for r in (
     "bad-header", "dns-not-found", "dns-timeout", "dns-failed",
     "no-service", "connect-failed", "connect-timeout", "no-starttls",
@@ -37,21 +36,6 @@ UNVERIFIED = ("no-certificate", "revoked", "self-signed", "unknown-ca",
               "expired", "not-yet-valid", "crl-expired", "bad-crl",
               "weak-key", "bad-key-usage", "invalid-certificate",
               "name-mismatch", "piggyback-not-covered")
-
-
-def parse(text):
-    out = {}
-    for line in text.splitlines():
-        m = SAMPLE_RX.match(line)
-        if m and not line.startswith("#"):
-            labels = frozenset(LABEL_RX.findall(m.group(2) or ""))
-            out[(m.group(1), labels)] = float(m.group(3))
-    return out
-
-
-def value(samples, name, **want):
-    """The sample with exactly these labels, or None if not reported."""
-    return samples.get((name, frozenset(want.items())))
 
 
 def receiving_server(conn):
@@ -78,11 +62,7 @@ def inbound_peer(d, cert):
 
 
 def main(t):
-    daemon.binary()
-    s2sremote.available()
-    tmp = util.make_tmpdir()
-    ca = certs.CA(tmp, "xmppshield test CA")
-    ours = ca.issue(OURS)
+    tmp, ca, ours = s2sremote.setup(OURS)
 
     def relaying(conn):
         conn.negotiate()
@@ -167,10 +147,7 @@ def main(t):
                 "event=s2s-out-failed reason=dns-not-found; accepted 1, "
                 "sessions_ended{event=\"s2s-out-failed\","
                 "reason=\"dns-not-found\"} 1, open back to 0") as k:
-        mark = d.mark()
-        b = s2sremote.backend(d, OURS, NX)
-        line = d.wait_for(r"event=s2s-out-failed\b", 20, mark)
-        f = daemon.parse_line(line) if line else {}
+        b, line, f = s2sremote.failed_attempt(d, OURS, NX)
         k.check(f.get("reason") == "dns-not-found" and
                 f.get("remote") == NX, "reason=dns-not-found remote=%s" % NX,
                 line)
@@ -191,10 +168,7 @@ def main(t):
                 "event=s2s-out-failed reason=dns-failed; sessions_ended"
                 "{listener=\"s2s-out-refused\",event=\"s2s-out-failed\","
                 "reason=\"dns-failed\"} 1") as k:
-        mark = d.mark()
-        b = s2sremote.backend(d, OURS, GOOD, name=REFUSED)
-        line = d.wait_for(r"event=s2s-out-failed\b", 20, mark)
-        f = daemon.parse_line(line) if line else {}
+        b, line, f = s2sremote.failed_attempt(d, OURS, GOOD, name=REFUSED)
         k.check(f.get("reason") == "dns-failed" and
                 f.get("listener") == REFUSED, "reason=dns-failed", line)
         b.read_to_eof(10)
@@ -210,10 +184,7 @@ def main(t):
                 "reason=peer-unverified; s2s_peers_unverified{listener="
                 "\"s2s-out\",reason=\"name-mismatch\"} 1, a TLS handshake "
                 "counted") as k:
-        mark = d.mark()
-        b = s2sremote.backend(d, OURS, WRONG)
-        line = d.wait_for(r"event=s2s-out-failed\b", 20, mark)
-        f = daemon.parse_line(line) if line else {}
+        b, line, f = s2sremote.failed_attempt(d, OURS, WRONG)
         k.check(f.get("reason") == "peer-unverified",
                 "reason=peer-unverified", line)
         b.read_to_eof(10)
@@ -237,8 +208,7 @@ def main(t):
         b = s2sremote.backend(d, OURS, GOOD)
         k.require(b.recv_until(rb"<stream:features", 20), "relaying",
                   good.errors + [b.data[-300:]])
-        line = d.wait_for(r"event=s2s-out-established\b", 10, mark)
-        f = daemon.parse_line(line) if line else {}
+        line, f = d.wait_fields(r"event=s2s-out-established\b", 10, mark)
         k.check(f.get("verified") == "yes", "verified=yes", line)
         s = scrape()
         k.check(value(s, "xmppshield_s2s_peers_verified_total",
@@ -247,14 +217,12 @@ def main(t):
                 "connections_open 1")
         mark = d.mark()
         d.proc.send_signal(signal.SIGHUP)
-        line = d.wait_for(r"event=reloaded\b", 20, mark)
-        f = daemon.parse_line(line) if line else {}
+        line, f = d.wait_fields(r"event=reloaded\b", 20, mark)
         k.check(f.get("sessions_on_old") == "1", "event=reloaded "
                 "sessions_on_old=1 (the outgoing connection)", line)
         mark = d.mark()
         good.release()
-        line = d.wait_for(r"event=s2s-out-closed\b", 20, mark)
-        f = daemon.parse_line(line) if line else {}
+        line, f = d.wait_fields(r"event=s2s-out-closed\b", 20, mark)
         k.check(f.get("reason") == "remote-closed", "reason=remote-closed",
                 line)
         b.read_to_eof(10)

@@ -6,7 +6,6 @@ and a "resolver" that never answers, which must end in bounded time.
 Driven through tests/helpers/resolve.  Skips without dnsmasq."""
 import os
 import socket
-import subprocess
 
 from lib import tap, util
 
@@ -61,13 +60,7 @@ def main(t):
             "--srv-host=_xmpp-server._tcp.none.example"]
     if os.geteuid() == 0:
         argv.append("--user=root")
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    util.on_cleanup(util.stop_process, proc)
-    log = util.LineCollector(proc.stderr, "dnsmasq")
-    if log.wait_for(r"\bstarted\b", 10) is None:
-        raise util.HarnessError("dnsmasq did not start: %s" % log.text())
+    util.start_logged(argv, "dnsmasq", r"\bstarted\b")
     dns = "127.0.0.1:%d" % port
 
     with t.case("SRV: _xmpps-server and _xmpp-server of a.example, ordered "

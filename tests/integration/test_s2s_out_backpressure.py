@@ -14,11 +14,12 @@ import sys
 import threading
 import time
 
-from lib import certs, daemon, s2sremote, tap, util
+from lib import daemon, s2sremote, tap, util
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from test_backpressure import rss_kb, sanitized, stanza, wait_stalled  # noqa
+from test_backpressure import (drain, flood, flood_thread,  # noqa: E402
+                               rss_kb, sanitized, wait_stalled)
 
 OURS, REMOTE = "b.example", "r.example"
 TOTAL = 64 * 1024 * 1024
@@ -30,23 +31,15 @@ BOUND = 7656 * KB
 
 def main(t):
     asan = sanitized(daemon.binary())
-    s2sremote.available()
-    tmp = util.make_tmpdir()
-    ca = certs.CA(tmp, "xmppshield test CA")
-    ours = ca.issue(OURS)
-    state = {"sent": 0, "received": 0, "mode": None}
+    tmp, ca, ours = s2sremote.setup(OURS)
+    state = {"sent": [0], "received": 0, "mode": None}
     go = threading.Event()
 
     def remote_script(conn):
         conn.negotiate()
         conn.sock.settimeout(180)
         if state["mode"] == "flood":
-            i = 0
-            while state["sent"] < TOTAL:
-                data = stanza(i)
-                conn.sock.sendall(data)
-                state["sent"] += len(data)
-                i += 1
+            flood(conn.sock, state["sent"], TOTAL)
             go.wait(180)
         else:
             go.wait(180)
@@ -70,6 +63,19 @@ def main(t):
             return
         k.check(grow <= BOUND, what, "+%d KiB" % (grow // KB))
 
+    def held_back(k, stalled, base, sender, receiver):
+        """The sender's writes blocked (at stalled bytes) before 64 MB and
+        the daemon's peak RSS growth since base stayed within BOUND."""
+        k.check(stalled is not None and stalled < TOTAL,
+                "the %s's writes block before 64 MB" % sender,
+                "sent %s of %d" % (stalled, TOTAL))
+        grow = (rss_kb(pid, "VmHWM") - base) * KB
+        tap.diag("%s->%s: %d bytes in flight when the %s blocked; peak "
+                 "RSS growth %d KiB (bound %d KiB)"
+                 % (sender, receiver, stalled or 0, sender, grow // KB,
+                    BOUND // KB))
+        bounded(k, grow, "peak RSS growth <= %d KiB" % (BOUND // KB))
+
     def relaying():
         b = s2sremote.backend(d, OURS, REMOTE)
         b.sock.settimeout(180)
@@ -81,25 +87,13 @@ def main(t):
     with t.case("a backend that stops reading while the remote streams "
                 "64 MB: the remote is held back, the daemon's memory stays "
                 "within the s2s-out bound, then all 64 MB arrive") as k:
-        state.update(mode="flood", sent=0)
+        state.update(mode="flood", sent=[0])
         go.clear()
         base = rss_kb(pid)
         b = relaying()
-        stalled = wait_stalled(lambda: state["sent"])
-        k.check(stalled is not None and stalled < TOTAL,
-                "the remote's writes block before 64 MB",
-                "sent %s of %d" % (stalled, TOTAL))
-        grow = (rss_kb(pid, "VmHWM") - base) * KB
-        tap.diag("remote->backend: %d bytes in flight when the remote "
-                 "blocked; peak RSS growth %d KiB (bound %d KiB)"
-                 % (stalled or 0, grow // KB, BOUND // KB))
-        bounded(k, grow, "peak RSS growth <= %d KiB" % (BOUND // KB))
-        got = len(b.data)
-        while got < TOTAL:
-            chunk = b.sock.recv(1 << 20)
-            if not chunk:
-                break
-            got += len(chunk)
+        stalled = wait_stalled(lambda: state["sent"][0])
+        held_back(k, stalled, base, "remote", "backend")
+        got = drain(b.sock, len(b.data), TOTAL)
         k.check(got >= TOTAL, "the backend received all 64 MB", got)
         go.set()
         b.close()
@@ -114,30 +108,9 @@ def main(t):
         go.clear()
         base = rss_kb(pid)
         b = relaying()
-        sent = [0]
-
-        def writer():
-            i = 0
-            try:
-                while sent[0] < TOTAL:
-                    data = stanza(i)
-                    b.sock.sendall(data)
-                    sent[0] += len(data)
-                    i += 1
-            except OSError:
-                pass
-
-        w = threading.Thread(target=writer, daemon=True)
-        w.start()
+        w, sent = flood_thread(b.sock, TOTAL)
         stalled = wait_stalled(lambda: sent[0])
-        k.check(stalled is not None and stalled < TOTAL,
-                "the backend's writes block before 64 MB",
-                "sent %s of %d" % (stalled, TOTAL))
-        grow = (rss_kb(pid, "VmHWM") - base) * KB
-        tap.diag("backend->remote: %d bytes in flight when the backend "
-                 "blocked; peak RSS growth %d KiB (bound %d KiB)"
-                 % (stalled or 0, grow // KB, BOUND // KB))
-        bounded(k, grow, "peak RSS growth <= %d KiB" % (BOUND // KB))
+        held_back(k, stalled, base, "backend", "remote")
         go.set()
         w.join(180)
         deadline = time.monotonic() + 180

@@ -13,7 +13,7 @@ Against a scripted remote (Python ssl, STARTTLS server side) found
 through a loopback dnsmasq; the backend is a raw client."""
 import re
 
-from lib import certs, daemon, raw, s2sremote, tap, util
+from lib import daemon, raw, s2sremote, tap, util
 
 OURS, REMOTE, PRE = "b.example", "r.example", "pre.example"
 KB = 1024
@@ -30,11 +30,7 @@ def stanza(size, to=REMOTE, frm=OURS):
 
 
 def main(t):
-    daemon.binary()
-    s2sremote.available()
-    tmp = util.make_tmpdir()
-    ca = certs.CA(tmp, "xmppshield test CA")
-    ours = ca.issue(OURS)
+    tmp, ca, ours = s2sremote.setup(OURS)
     script = {}
 
     def relaying(conn):
@@ -93,8 +89,7 @@ def main(t):
                 "a 20 KiB stanza from the remote (over "
                 "max_preauth_stanza_size) reaches the backend")
         conn.send(stanza(S + KB, to=OURS, frm=REMOTE))
-        line = d.wait_for(r"event=s2s-out-closed\b", 20, mark)
-        f = daemon.parse_line(line) if line else {}
+        line, f = d.wait_fields(r"event=s2s-out-closed\b", 20, mark)
         k.check(f.get("reason") == "remote-xml" and
                 f.get("detail") == "stanza-too-large limit=%d" % S,
                 "event=s2s-out-closed reason=remote-xml "
@@ -114,8 +109,7 @@ def main(t):
         b, conn = connect(1)
         mark = d.mark()
         b.send(stanza(B + KB))
-        line = d.wait_for(r"event=s2s-out-failed\b", 20, mark)
-        f = daemon.parse_line(line) if line else {}
+        line, f = d.wait_fields(r"event=s2s-out-failed\b", 20, mark)
         k.check(f.get("reason") == "backend-xml" and
                 f.get("detail") == "stanza-too-large",
                 "reason=backend-xml detail=stanza-too-large", line)
@@ -128,10 +122,7 @@ def main(t):
                 "over max_preauth_stanza_size (4 KiB) end the attempt: "
                 "event=s2s-out-failed reason=no-starttls "
                 "detail=stanza-too-large") as k:
-        mark = d.mark()
-        b = s2sremote.backend(d, OURS, PRE)
-        line = d.wait_for(r"event=s2s-out-failed\b", 20, mark)
-        f = daemon.parse_line(line) if line else {}
+        b, line, f = s2sremote.failed_attempt(d, OURS, PRE)
         k.check(f.get("reason") == "no-starttls" and
                 f.get("detail") == "stanza-too-large" and
                 f.get("state") == "negotiate",

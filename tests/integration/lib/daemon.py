@@ -209,6 +209,12 @@ class Daemon:
     def wait_for(self, regex, timeout=util.DEFAULT_TIMEOUT, start=0):
         return self.log.wait_for(regex, timeout, start)
 
+    def wait_fields(self, regex, timeout=util.DEFAULT_TIMEOUT, start=0):
+        """wait_for(), and the line's key=value fields: (line,
+        parse_line(line)), or (None, {}) when no such line came."""
+        line = self.wait_for(regex, timeout, start)
+        return line, (parse_line(line) if line else {})
+
     def lines_matching(self, regex, start=0):
         return self.log.matching(regex, start)
 

@@ -184,15 +184,21 @@ EJABBERD_BYPASS_WARNINGS=true
                 "--logs", self.logs, "--spool", self.spool,
                 "--node", self.node] + list(args)
 
-    def start(self, timeout=60.0):
-        """Start in the foreground; ready when a stream header on the c2s
-        port gets stream features back."""
-        t0 = time.monotonic()
+    def _spawn(self):
+        """`ejabberdctl foreground` (through _ctl(), which a subclass
+        may prefix), stopped at cleanup, its output collected in
+        self._out; readiness is the caller's."""
         self.proc = subprocess.Popen(
             self._ctl("foreground"), stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=self.dir)
         util.on_cleanup(self.stop)
         self._out = util.LineCollector(self.proc.stdout, "ejabberd")
+
+    def start(self, timeout=60.0):
+        """Start in the foreground; ready when a stream header on the c2s
+        port gets stream features back."""
+        t0 = time.monotonic()
+        self._spawn()
         try:
             util.wait_port(self.port, timeout=timeout, proc=self.proc)
             self.wait_features(timeout)

@@ -6,7 +6,9 @@ and the slixmpp scenario run in a child inside the namespace.
     tmp, ns = fedworld.world(hosts, srv=[...])
     dirs = fedworld.server_dirs(tmp, ("a", "b"))
     fedworld.start_servers((pa, pb), servers, USERS)
+    spec = fedworld.clients(USERS, {"a.example": A_IP})
     r = fedworld.run_clients(ns, __file__, spec, logfile)
+    fedworld.teardown(t, ns)
 """
 import json
 import os
@@ -57,6 +59,46 @@ def start_servers(procs, servers, users):
     for jid, pw in users.items():
         user, host = jid.split("@")
         servers[host].register_at(user, host, pw)
+
+
+def clients(users, hosts, home="b.example", home_port=15222):
+    """The run_clients() spec: one plaintext client per user (jid ->
+    password), named by its localpart, the users of home first (they log
+    in to 127.0.0.1:home_port, the backend's own c2s), each other user
+    at port 5222 of its domain's address in hosts."""
+    spec = {}
+    for jid, pw in sorted(users.items(),
+                          key=lambda u: u[0].split("@")[1] != home):
+        user, domain = jid.split("@")
+        host, port = ("127.0.0.1", home_port) if domain == home else \
+            (hosts[domain], 5222)
+        spec[user] = {"jid": jid, "pw": pw, "host": host, "port": port,
+                      "tls": "none"}
+    return spec
+
+
+def b_sections(ca, cert, ip, out):
+    """The config of the xmppshield in front of b.example's server (its
+    s2s on 127.0.0.1:15269): debug log, ca (certs.CA) checks remotes,
+    cert is b.example's, an s2s listener on ip:5269 with s2s_verify =
+    require, and the s2s-out listener out (a section); callers add
+    more sections."""
+    return {
+        "global": {"log_level": "debug"},
+        "tls": {"s2s_ca_file": ca.cert},
+        "domain b.example": {"certificate": cert.cert, "key": cert.key},
+        "listener s2s": {"listen": ip + ":5269", "kind": "s2s",
+                         "backend": "127.0.0.1:15269",
+                         "domains": "b.example", "s2s_verify": "require"},
+        "listener s2s-out": out,
+    }
+
+
+def teardown(t, ns):
+    """Run the cleanups (servers, daemon, the namespace) and check that
+    the namespace is gone."""
+    util.run_cleanups()
+    t.ok(ns.gone(), "namespace %s removed" % ns.name)
 
 
 def run_clients(ns, script, spec, logfile, timeout):

@@ -90,16 +90,8 @@ class Netns:
                 "--port=53", "--local=/example/", "--pid-file=",
                 "--user=root", "--log-facility=-", "--log-queries"]
         argv += ["--srv-host=" + s for s in srv]
-        proc = subprocess.Popen(self.prefix() + argv,
-                                stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
-        util.on_cleanup(util.stop_process, proc)
-        proc.log = util.LineCollector(proc.stderr, label)
-        if proc.log.wait_for(r"\bstarted\b", 10) is None:
-            raise util.HarnessError("dnsmasq did not start: %s"
-                                    % proc.log.text())
-        return proc
+        return util.start_logged(self.prefix() + argv, "dnsmasq",
+                                 r"\bstarted\b", label=label)
 
     def delete(self):
         util.run([self.ip, "netns", "del", self.name], timeout=10)

@@ -22,7 +22,6 @@ view of DNS in the same namespace.
 """
 import os
 import re
-import subprocess
 import time
 
 from . import ejabberd, util
@@ -117,11 +116,7 @@ class NsEjabberd(ejabberd.Ejabberd):
         node says it started (its listeners are up by then) and its c2s
         port answers with stream features inside the namespace."""
         t0 = time.monotonic()
-        self.proc = subprocess.Popen(
-            self._ctl("foreground"), stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=self.dir)
-        util.on_cleanup(self.stop)
-        self._out = util.LineCollector(self.proc.stdout, "ejabberd")
+        self._spawn()
         if self._out.wait_for(r"ejabberd \S+ is started in the node",
                               timeout) is None:
             raise util.HarnessError(

@@ -3,6 +3,7 @@
 remote server (Python ssl: STARTTLS server side, then whatever the test
 sends), and the legacy backend's side as a raw client.
 
+    tmp, ca, ours = setup("b.example")
     remote = Remote(cert, "r.example", handler)   # handler(conn) per conn
     dns = Dns({"r.example": remote.port})         # SRV + A 127.0.0.1
     d = daemon.Daemon(tmp, config(...)).start()
@@ -17,11 +18,10 @@ import os
 import re
 import socket
 import ssl
-import subprocess
 import threading
 import time
 
-from . import raw, util
+from . import certs, daemon, raw, util
 
 DNSMASQ = "/usr/sbin/dnsmasq"
 NS_DIALBACK = "jabber:server:dialback"
@@ -30,6 +30,17 @@ NS_DIALBACK = "jabber:server:dialback"
 def available():
     if not os.access(DNSMASQ, os.X_OK):
         raise util.Skip("dnsmasq (dnsmasq-base) not installed")
+
+
+def setup(domain):
+    """What a test with scripted remotes starts with: skip unless the
+    daemon is built and dnsmasq installed; a temporary directory, a test
+    CA in it and domain's certificate: (tmp, ca, cert)."""
+    daemon.binary()
+    available()
+    tmp = util.make_tmpdir()
+    ca = certs.CA(tmp, "xmppshield test CA")
+    return tmp, ca, ca.issue(domain)
 
 
 def server_header(frm, to, sid="remote-1"):
@@ -57,13 +68,7 @@ class Dns:
                      "--host-record=%s,127.0.0.1" % domain]
         if os.geteuid() == 0:
             argv.append("--user=root")
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        util.on_cleanup(util.stop_process, self.proc)
-        log = util.LineCollector(self.proc.stderr, "dnsmasq")
-        if log.wait_for(r"\bstarted\b", 10) is None:
-            raise util.HarnessError("dnsmasq did not start: %s" % log.text())
+        self.proc = util.start_logged(argv, "dnsmasq", r"\bstarted\b")
         self.address = "127.0.0.1:%d" % self.port
 
 
@@ -233,6 +238,16 @@ def backend(d, frm, to, name="s2s-out"):
             "xmlns:stream='%s' xmlns:db='%s' from='%s' to='%s' "
             "version='1.0'>" % (raw.NS_STREAM, NS_DIALBACK, frm, to))
     return cl
+
+
+def failed_attempt(d, frm, to, name="s2s-out", timeout=20):
+    """A backend (see backend()) asks to reach `to` and the attempt
+    fails: (the backend's client, the event=s2s-out-failed line after
+    it or None, that line's fields or {})."""
+    mark = d.mark()
+    cl = backend(d, frm, to, name)
+    line, fields = d.wait_fields(r"event=s2s-out-failed\b", timeout, mark)
+    return cl, line, fields
 
 
 def config(ca, ours, dns, domain="b.example", limits=None, extra=None,

@@ -285,6 +285,35 @@ class LineCollector:
             return "\n".join(self.lines[start:])
 
 
+def start_logged(argv, name, ready, timeout=10.0, label=None):
+    """Start a foreground server (stdin and stdout /dev/null), stopped at
+    cleanup, its stderr collected in proc.log (tagged label, name by
+    default); ready when a line of it matches the regex ready, else
+    HarnessError "NAME did not start: its stderr".  The Popen."""
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    on_cleanup(stop_process, proc)
+    proc.log = LineCollector(proc.stderr, label or name)
+    if proc.log.wait_for(ready, timeout) is None:
+        raise HarnessError("%s did not start: %s" % (name, proc.log.text()))
+    return proc
+
+
+def recv_upto(sock, buf, text):
+    """Read sock (blocking, its own timeout) until text has come after
+    what buf already holds; (everything up to and including text,
+    decoded; the bytes after it).  EOFError(bytes so far) if the peer
+    closes first."""
+    while text.encode() not in buf:
+        b = sock.recv(4096)
+        if not b:
+            raise EOFError(buf)
+        buf += b
+    i = buf.index(text.encode()) + len(text)
+    return buf[:i].decode(), buf[i:]
+
+
 def tail_file(path, n=40):
     try:
         with open(path, "r", errors="replace") as f:
