@@ -84,8 +84,9 @@ enum counter {
 	CNT_BYTES_IN,
 	CNT_BYTES_OUT,
 	CNT_S2S_VERIFIED,
-	CNT_S2S_OUT_EXTERNAL,		/* SASL EXTERNAL accepted */
-	CNT_S2S_OUT_EXTERNAL_REFUSED,	/* <failure/>: dialback instead */
+	CNT_SASL_EXTERNAL,		/* s2s streams authenticated by SASL
+					   EXTERNAL, in or out */
+	CNT_SASL_EXTERNAL_FAILED,	/* ... refused (<failure/>) */
 	CNT_COUNT
 };
 
@@ -484,11 +485,11 @@ metrics_s2s_peer(const char *listener, const char *unverified)
 }
 
 void
-metrics_s2s_out_external(const char *listener, int accepted)
+metrics_sasl_external(const char *listener, int accepted)
 {
 	if (store != NULL)
 		add(&mine->counter[listener_index(listener)][accepted ?
-		    CNT_S2S_OUT_EXTERNAL : CNT_S2S_OUT_EXTERNAL_REFUSED], 1);
+		    CNT_SASL_EXTERNAL : CNT_SASL_EXTERNAL_FAILED], 1);
 }
 
 void
@@ -691,14 +692,15 @@ metrics_write(metrics_out out, void *arg)
 	    "Server certificates verified for the domain claimed (s2s, per "
 	    "domain) or asked for (s2s-out, per handshake).");
 	write_family(&w, nl, FAM_S2S_UNVERIFIED);
-	write_counter(&w, nl, CNT_S2S_OUT_EXTERNAL,
-	    "xmppshield_s2s_out_sasl_external_total",
-	    "Outgoing s2s streams authenticated by xmppshield with SASL "
-	    "EXTERNAL on the backend's behalf.");
-	write_counter(&w, nl, CNT_S2S_OUT_EXTERNAL_REFUSED,
-	    "xmppshield_s2s_out_sasl_external_refused_total",
-	    "Outgoing s2s streams whose remote answered SASL EXTERNAL with "
-	    "<failure/> (the backend's dialback was tried instead).");
+	write_counter(&w, nl, CNT_SASL_EXTERNAL,
+	    "xmppshield_s2s_sasl_external_total",
+	    "Server streams authenticated by SASL EXTERNAL: incoming (the "
+	    "peer's, accepted by the backend) or outgoing (ours, on the "
+	    "backend's behalf).");
+	write_counter(&w, nl, CNT_SASL_EXTERNAL_FAILED,
+	    "xmppshield_s2s_sasl_external_failed_total",
+	    "SASL EXTERNAL refused: incoming, <failure/> to a peer; "
+	    "outgoing, the remote's <failure/>.");
 	write_counter(&w, nl, CNT_BYTES_IN,
 	    "xmppshield_client_bytes_received_total",
 	    "Bytes read from clients (TLS records included), added when "

@@ -79,8 +79,10 @@ void metrics_backend_failed(const char *listener, const char *reason);
  * reason (s2speer_reason_name()).
  */
 void metrics_s2s_peer(const char *listener, const char *unverified);
-/* s2s-out: the remote accepted (1) or refused (0) SASL EXTERNAL. */
-void metrics_s2s_out_external(const char *listener, int accepted);
+/* SASL EXTERNAL on a server stream: an incoming peer authenticated and
+   accepted by the backend, or our EXTERNAL accepted by a remote (1);
+   refused either way (0). */
+void metrics_sasl_external(const char *listener, int accepted);
 void metrics_reload(int ok);
 
 /*

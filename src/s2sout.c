@@ -1018,7 +1018,7 @@ auth_unit(struct s2sout *o, const struct xmlstream_unit *u)
 			    "address=%s mechanism=external fallback=dialback",
 			    o->id, o->l->name, o->ours, o->remote,
 			    o->address);
-			metrics_s2s_out_external(o->l->name, 0);
+			metrics_sasl_external(o->l->name, 0);
 			release_features(o);
 			settle_auth(o, S2SOUT_AUTH_NONE);
 			return XMLSTREAM_CONTINUE;
@@ -1044,7 +1044,7 @@ auth_unit(struct s2sout *o, const struct xmlstream_unit *u)
 			    "session=%llu listener=%s from=%s remote=%s "
 			    "address=%s mechanism=external", o->id,
 			    o->l->name, o->ours, o->remote, o->address);
-			metrics_s2s_out_external(o->l->name, 1);
+			metrics_sasl_external(o->l->name, 1);
 			settle_auth(o, S2SOUT_AUTH_DONE);
 			return XMLSTREAM_CONTINUE;
 		}

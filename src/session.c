@@ -689,6 +689,7 @@ external_log(void *ctx, enum relay_external_event ev, const char *domain,
 		    "to=%s reason=%s", s->id, s->client,
 		    via_field(s, via, sizeof(via)), s->l->name, d,
 		    relay_domain(s->relay), reason);
+		metrics_sasl_external(s->l->name, 0);
 		break;
 	case RELAY_EXTERNAL_SUCCESS:
 		log_msg(LOG_INFO, "event=s2s-peer-external session=%llu "
@@ -702,6 +703,7 @@ external_log(void *ctx, enum relay_external_event ev, const char *domain,
 		    "client=%s%s listener=%s mechanism=external domain=%s "
 		    "to=%s", s->id, s->client, via_field(s, via, sizeof(via)),
 		    s->l->name, d, relay_domain(s->relay));
+		metrics_sasl_external(s->l->name, 1);
 		break;
 	}
 }

@@ -273,15 +273,15 @@ main(void)
 	    "servers verified, and unverified by reason");
 	free(t);
 
-	metrics_s2s_out_external("c2s", 1);
-	metrics_s2s_out_external("c2s", 1);
-	metrics_s2s_out_external("c2s", 0);
+	metrics_sasl_external("c2s", 1);
+	metrics_sasl_external("c2s", 1);
+	metrics_sasl_external("c2s", 0);
 	t = scrape();
-	ok(value(t, "xmppshield_s2s_out_sasl_external_total"
+	ok(value(t, "xmppshield_s2s_sasl_external_total"
 	    "{listener=\"c2s\"}") == 2 && value(t,
-	    "xmppshield_s2s_out_sasl_external_refused_total"
+	    "xmppshield_s2s_sasl_external_failed_total"
 	    "{listener=\"c2s\"}") == 1,
-	    "outgoing SASL EXTERNAL accepted and refused");
+	    "SASL EXTERNAL accepted and refused");
 	free(t);
 
 	/* Worker 0 holds one open connection and dies; it is replaced. */
