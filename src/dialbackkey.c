@@ -148,34 +148,6 @@ dialbackkey_check(const char *receiving, const char *originating,
 	return diff == 0;
 }
 
-/*
- * The text of a simple element (start tag, text, end tag): what follows
- * the start tag's '>' (outside quoted values) up to the next '<'.
- */
-static int
-element_text(const char *p, size_t len, const char **text, size_t *tlen)
-{
-	size_t i;
-	char q = 0;
-
-	for (i = 0; i < len; i++) {
-		if (q != 0) {
-			if (p[i] == q)
-				q = 0;
-		} else if (p[i] == '\'' || p[i] == '"')
-			q = p[i];
-		else if (p[i] == '>')
-			break;
-	}
-	if (i >= len || (i > 0 && p[i - 1] == '/'))
-		return 0;	/* <db:verify .../>: no key */
-	*text = p + i + 1;
-	for (*tlen = 0; i + 1 + *tlen < len && (*text)[*tlen] != '<';
-	    (*tlen)++)
-		;
-	return 1;
-}
-
 size_t
 dialbackkey_answer(const char *unit, size_t len, const char *ours,
     const char *remote, char *out, size_t outlen)
@@ -194,7 +166,8 @@ dialbackkey_answer(const char *unit, size_t len, const char *ours,
 	    !host_name(from, f, sizeof(f)) || !host_name(to, t, sizeof(t)) ||
 	    !host_name(ours, o, sizeof(o)) ||
 	    !host_name(remote, r, sizeof(r)) || strcmp(f, o) != 0 ||
-	    strcmp(t, r) != 0 || !id_ok(id) || !element_text(unit, len, &key, &klen) ||
+	    strcmp(t, r) != 0 || !id_ok(id) ||
+	    !xmpp_element_text(unit, len, &key, &klen) ||
 	    !dialbackkey_check(f, t, id, key, klen))
 		return 0;
 	n = snprintf(out, outlen, "<db:verify xmlns:db='jabber:server:dialback'"

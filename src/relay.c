@@ -143,6 +143,20 @@ append(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
 	return 0;
 }
 
+/* Keep a unit that waits (XMLSTREAM_CONTINUE); when it cannot be kept
+   (buf NULL: over its bound; or out of memory) the stream fails. */
+static int
+keep_unit(struct relay *r, char **buf, size_t *len, size_t *cap,
+    const struct xmlstream_unit *u)
+{
+	if (buf == NULL || append(buf, len, cap, u->data, u->len) == -1) {
+		verdict_set(failure(r), "internal-error", "out-of-memory",
+		    XMPP_COND_RESOURCE_CONSTRAINT, NULL, NULL);
+		return -1;
+	}
+	return XMLSTREAM_CONTINUE;
+}
+
 static int
 cmp_str(const void *a, const void *b)
 {
@@ -241,31 +255,6 @@ lower(char *s)
 	for (; *s; s++)
 		if (*s >= 'A' && *s <= 'Z')
 			*s = (char)(*s - 'A' + 'a');
-}
-
-/* The text of a simple element <x ...>TEXT</x> (empty for <x/>). */
-static void
-element_text(const char *p, size_t len, const char **text, size_t *tlen)
-{
-	size_t i;
-	char q = 0;
-
-	*text = "";
-	*tlen = 0;
-	for (i = 0; i < len; i++) {
-		if (q != 0) {
-			if (p[i] == q)
-				q = 0;
-		} else if (p[i] == '\'' || p[i] == '"')
-			q = p[i];
-		else if (p[i] == '>')
-			break;
-	}
-	if (i >= len || (i > 0 && p[i - 1] == '/'))
-		return;
-	*text = p + i + 1;
-	while (i + 1 + *tlen < len && (*text)[*tlen] != '<')
-		(*tlen)++;
 }
 
 /* Standard base64 of n bytes at s into out (NUL-terminated); -1 if it is
@@ -400,7 +389,7 @@ external_sasl(struct relay *r, const struct xmlstream_unit *u)
 		    "invalid-mechanism");
 		return XMLSTREAM_CONTINUE;
 	}
-	element_text(u->data, u->len, &text, &tlen);
+	xmpp_element_text(u->data, u->len, &text, &tlen);
 	if (tlen == 0 || (tlen == 1 && text[0] == '='))
 		authzid[0] = '\0';
 	else if (base64_decode(text, tlen, authzid, sizeof(authzid)) == -1) {
@@ -704,14 +693,7 @@ client_unit(void *ctx, const struct xmlstream_unit *u)
 	if (r->ext == RELAY_EXT_WAIT && u->kind != XMLSTREAM_UNIT_END) {
 		/* Held until the backend accepts the peer; bounded by
 		   relay_client_room() as held SASL bytes are. */
-		if (append(&r->hold, &r->hold_len, &r->hold_cap, u->data,
-		    u->len) == -1) {
-			verdict_set(failure(r), "internal-error",
-			    "out-of-memory", XMPP_COND_RESOURCE_CONSTRAINT,
-			    NULL, NULL);
-			return -1;
-		}
-		return XMLSTREAM_CONTINUE;
+		return keep_unit(r, &r->hold, &r->hold_len, &r->hold_cap, u);
 	}
 	if (u->kind == XMLSTREAM_UNIT_HEADER && r->ext_ok &&
 	    u->len > 0 && u->data[u->len - 1] == '>' &&
@@ -793,20 +775,10 @@ backend_unit(void *ctx, const struct xmlstream_unit *u)
 		if (u->kind == XMLSTREAM_UNIT_WHITESPACE)
 			return XMLSTREAM_CONTINUE;
 		if (r->stage_len + u->len >
-		    r->cfg->limits.max_preauth_stanza_size) {
-			verdict_set(failure(r), "internal-error",
-			    "out-of-memory", XMPP_COND_RESOURCE_CONSTRAINT,
-			    NULL, NULL);
-			return -1;
-		}
-		if (append(&r->stage, &r->stage_len, &r->stage_cap, u->data,
-		    u->len) == -1) {
-			verdict_set(failure(r), "internal-error",
-			    "out-of-memory", XMPP_COND_RESOURCE_CONSTRAINT,
-			    NULL, NULL);
-			return -1;
-		}
-		return XMLSTREAM_CONTINUE;
+		    r->cfg->limits.max_preauth_stanza_size)
+			return keep_unit(r, NULL, NULL, NULL, u);
+		return keep_unit(r, &r->stage, &r->stage_len, &r->stage_cap,
+		    u);
 	}
 	if (r->ext == RELAY_EXT_RESTART && !r->client_has_header) {
 		/* The backend ends its stream before the peer's new header:

@@ -203,3 +203,29 @@ xmpp_start_tag_attr(const char *p, size_t len, const char *name, char *buf,
 		p++;
 	}
 }
+
+int
+xmpp_element_text(const char *p, size_t len, const char **text,
+    size_t *tlen)
+{
+	size_t i;
+	char q = 0;
+
+	*text = "";
+	*tlen = 0;
+	for (i = 0; i < len; i++) {
+		if (q != 0) {
+			if (p[i] == q)
+				q = 0;
+		} else if (p[i] == '\'' || p[i] == '"')
+			q = p[i];
+		else if (p[i] == '>')
+			break;
+	}
+	if (i >= len || (i > 0 && p[i - 1] == '/'))
+		return 0;	/* <x .../>: no text */
+	*text = p + i + 1;
+	while (i + 1 + *tlen < len && (*text)[*tlen] != '<')
+		(*tlen)++;
+	return 1;
+}

@@ -90,4 +90,13 @@ size_t xmpp_write_sasl_external(char *buf, size_t len, const char *authzid);
 int xmpp_start_tag_attr(const char *p, size_t len, const char *name,
     char *buf, size_t buflen);
 
+/*
+ * The text of a simple element <x ...>TEXT</x> (a unit Expat found
+ * well-formed): what follows the start tag's '>' (outside quoted
+ * values) up to the next '<', raw.  1 with text and tlen set; 0 for an
+ * empty-element tag <x/> (text "" and tlen 0).
+ */
+int xmpp_element_text(const char *p, size_t len, const char **text,
+    size_t *tlen);
+
 #endif

@@ -296,6 +296,21 @@ test_start_tag_attr(void)
 }
 
 static void
+test_element_text(void)
+{
+	static const char k[] = "<db:verify id='a>b' from='x'>k3y</db:verify>";
+	const char *text;
+	size_t n;
+
+	ok(xmpp_element_text(k, strlen(k), &text, &n) == 1 && n == 3 &&
+	    memcmp(text, "k3y", 3) == 0, "element text, '>' in a value");
+	ok(xmpp_element_text("<a x='1'/>", 10, &text, &n) == 0 && n == 0 &&
+	    strcmp(text, "") == 0, "empty-element tag: no text");
+	ok(xmpp_element_text("<a></a>", 7, &text, &n) == 1 && n == 0,
+	    "empty text");
+}
+
+static void
 test_sasl_external(void)
 {
 	char buf[256];
@@ -329,6 +344,7 @@ main(void)
 	test_parser_verdicts();
 	test_start_tag_attr();
 	test_sasl_external();
+	test_element_text();
 	config_free(cfg);
 	return tap_done();
 }
