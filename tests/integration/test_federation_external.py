@@ -99,21 +99,11 @@ class Backend:
                   "</db:result>" % (PEER, self.answer, key))
 
 
-def peer_context(cert):
-    ctx = raw.client_context(None)
-    ctx.load_cert_chain(cert.cert, cert.key)
-    return ctx
-
-
 def connect(d, cert, listener="s2s", to="example.org", frm=PEER):
-    """A peer through STARTTLS presenting cert; its post-TLS header sent,
-    the backend's features read.  (client, mark)."""
-    mark = d.mark()
-    cl = d.client(listener)
-    if not cl.open_stream(s2s_header(to, frm)):
-        raise util.HarnessError("no pre-TLS features: %r" % cl.data)
-    cl.starttls(server_hostname=to, context=peer_context(cert))
-    cl.send(s2s_header(to, frm))
+    """test_s2s_verify's peer (STARTTLS presenting cert, its post-TLS
+    header sent), then the backend's features read.  (client, mark)."""
+    from test_s2s_verify import connect as tls_peer
+    cl, mark = tls_peer(d, cert, to=to, frm=frm, listener=listener)
     if not cl.recv_until(rb"</stream:features>|<stream:features/>"):
         raise util.HarnessError("no post-TLS features: %r" % cl.data)
     return cl, mark
