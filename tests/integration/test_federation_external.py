@@ -109,6 +109,19 @@ def connect(d, cert, listener="s2s", to="example.org", frm=PEER):
     return cl, mark
 
 
+def authed(d, cert, tail=""):
+    """connect(), <auth/> with authzid '=' (its <success/> read), the
+    peer's new header with tail sent, our <stream:features/> read.
+    (client, mark, where the answer to the new header starts)."""
+    cl, mark = connect(d, cert)
+    cl.send(auth("="))
+    cl.recv_until(rb"<success")
+    at = len(cl.data)
+    cl.send(s2s_header(xmldecl=False) + tail)
+    cl.recv_until(rb"<stream:features/>", start=at)
+    return cl, mark, at
+
+
 def features_of(cl):
     m = re.search(rb"<stream:features.*?(</stream:features>|"
                   rb"<stream:features/>)", cl.data, re.S)
@@ -239,13 +252,8 @@ def scripted(t, tmp):
         be.answer = "valid"
         be.gate.set()
         n = be.spy.connection_count()
-        cl, mark = connect(d, good)
+        cl, mark, at = authed(d, good)
         with cl:
-            cl.send(auth("="))
-            cl.recv_until(rb"<success")
-            at = len(cl.data)
-            cl.send(s2s_header(xmldecl=False))
-            cl.recv_until(rb"<stream:features/>", start=at)
             k.check(d.wait_for(r"event=%s\b" % EVENT_AUTHED, start=mark)
                     is not None, "authenticated by EXTERNAL",
                     d.text(mark)[-1500:])
@@ -267,13 +275,8 @@ def scripted(t, tmp):
         be.answer = "invalid"
         be.gate.clear()
         n = be.spy.connection_count()
-        cl, mark = connect(d, good)
+        cl, mark, at = authed(d, good, MSG)
         with cl:
-            cl.send(auth("="))
-            cl.recv_until(rb"<success")
-            at = len(cl.data)
-            cl.send(s2s_header(xmldecl=False) + MSG)
-            cl.recv_until(rb"<stream:features/>", start=at)
             be.gate.set()
             common.stream_error(k, cl, expect.SE_REMOTE_FAILED, start=at)
             common.end_line(k, d, cl, expect.BACKEND_ERROR,
