@@ -302,102 +302,17 @@ def main(t):
 
 def child(spec, logfile):
     import asyncio
-    import logging
-    import ssl
     import uuid
 
-    import slixmpp
-
-    logging.basicConfig(filename=logfile, level=logging.DEBUG,
-                        format="%(asctime)s %(name)s %(message)s")
-    result = {"ok": False, "steps": [], "error": None, "errors": []}
-    steps = result["steps"]
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-
-    class Client(slixmpp.ClientXMPP):
-        def __init__(self, name, s):
-            plain = s["tls"] == "none"
-            super().__init__(s["jid"] + "/fed", s["pw"], plugin_config={
-                "feature_mechanisms": {"use_mech": "SCRAM-SHA-1",
-                                       "unencrypted_scram": plain,
-                                       "unencrypted_plain": False}})
-            self.name, self.s = name, s
-            self.whitespace_keepalive = False
-            self.reconnect_max_attempts = 0
-            if s.get("alpn"):
-                self.ssl_context.set_alpn_protocols(s["alpn"])
-            if s["tls"] == "direct":
-                # SNI: slixmpp 1.8.3 leaves it empty for an IP address;
-                # it then resolves this name (the namespace's DNS) and
-                # connects to default_port
-                self.default_domain = self.boundjid.host
-            self.default_port = s["port"]
-            if s.get("ca"):
-                self.ca_certs = s["ca"]
-            else:
-                self.ssl_context.check_hostname = False
-                self.ssl_context.verify_mode = ssl.CERT_NONE
-            self.started = loop.create_future()
-            self.messages = asyncio.Queue()
-            self.add_event_handler("session_start", self._start)
-            for ev in ("failed_auth", "connection_failed",
-                       "ssl_invalid_chain"):
-                self.add_event_handler(ev, self._fail)
-            self.add_event_handler("message", self._message)
-            # slixmpp reports type='error' messages only as message_error
-            self.add_event_handler("message_error", self._message)
-
-        def _start(self, e):
-            if not self.started.done():
-                self.started.set_result(True)
-
-        def _fail(self, e):
-            result["errors"].append("%s: %s" % (self.name, e))
-            if not self.started.done():
-                self.started.set_exception(RuntimeError("%s: %s"
-                                                        % (self.name, e)))
-
-        def _message(self, m):
-            if m["type"] == "error":
-                result["errors"].append("%s got error %s from %s" % (
-                    self.name, m["error"]["condition"], m["from"]))
-            self.messages.put_nowait((str(m["from"].bare), m["body"]))
-
-        def go(self):
-            s = self.s
-            self.connect(address=(s["host"], s["port"]),
-                         use_ssl=s["tls"] == "direct",
-                         force_starttls=s["tls"] == "starttls",
-                         disable_starttls=s["tls"] != "starttls")
-
-    clients = {n: Client(n, s) for n, s in spec.items()}
-
-    async def expect_msg(c, frm, body, t=20):
-        while True:
-            got = await asyncio.wait_for(c.messages.get(), t)
-            if got == (frm, body):
-                return
-
-    async def scenario():
-        for c in clients.values():
-            c.go()
-        await asyncio.wait_for(asyncio.gather(
-            *(c.started for c in clients.values())), 15)
-        steps.append("login")
-        for c in clients.values():
-            c.send_presence()
-            # the server handles a client's stanzas in order: once the
-            # roster is back, the presence has made the client available
-            await asyncio.wait_for(c.get_roster(), 10)
-        steps.append("available")
+    async def body(clients, result):
+        steps = result["steps"]
         a, b, c = clients["alice"], clients["bob"], clients["carol"]
         tb, tc = "to-bob-" + uuid.uuid4().hex, "to-carol-" + uuid.uuid4().hex
         a.send_message(mto=b.boundjid.bare, mbody=tb, mtype="chat")
         a.send_message(mto=c.boundjid.bare, mbody=tc, mtype="chat")
         got = await asyncio.gather(
-            expect_msg(b, a.boundjid.bare, tb),
-            expect_msg(c, a.boundjid.bare, tc), return_exceptions=True)
+            b.expect(a.boundjid.bare, tb, 20),
+            c.expect(a.boundjid.bare, tc, 20), return_exceptions=True)
         if not isinstance(got[0], Exception):
             steps.append("msg_bob")
         if not isinstance(got[1], Exception):
@@ -407,7 +322,7 @@ def child(spec, logfile):
                                % (got, result["errors"]))
         tr = "reply-" + uuid.uuid4().hex
         b.send_message(mto=a.boundjid.bare, mbody=tr, mtype="chat")
-        await expect_msg(a, b.boundjid.bare, tr)
+        await a.expect(b.boundjid.bare, tr, 20)
         steps.append("reply")
         if "dave" in clients:
             # d.example's s2s to b.example is refused by xmppshield:
@@ -417,22 +332,17 @@ def child(spec, logfile):
             dv.send_message(mto=b.boundjid.bare, mbody=td, mtype="chat")
             # the bounce is an error reply (Prosody does not echo the body)
             try:
-                while True:
-                    frm, body = await asyncio.wait_for(dv.messages.get(), 25)
-                    if frm == b.boundjid.bare and body in ("", td):
-                        break
+                await dv.until(lambda seen: any(
+                    frm == b.boundjid.bare and text in ("", td)
+                    for frm, text in seen), 25)
                 if any("dave got error" in e for e in result["errors"]):
                     steps.append("dave_bounced")
             except asyncio.TimeoutError:
                 pass
-            if not any(body == td for _, body in list(b.messages._queue)):
+            if not any(text == td for _, text in b.seen):
                 steps.append("dave_not_delivered")
-        for cl in clients.values():
-            await asyncio.wait_for(cl.disconnect(wait=2.0), 8)
-        steps.append("disconnect")
-        result["ok"] = True
 
-    xmppclient.finish_child(loop, scenario, clients.values(), result, 60)
+    xmppclient.federation_child(spec, logfile, "fed", body, 60)
 
 
 if __name__ == "__main__":

@@ -461,83 +461,23 @@ def main(t):
 # the child: slixmpp clients inside the namespace
 
 def child(spec, logfile):
-    import asyncio
-    import logging
     import uuid
-
-    import slixmpp
 
     from lib import xmppclient
 
-    logging.basicConfig(filename=logfile, level=logging.DEBUG,
-                        format="%(asctime)s %(name)s %(message)s")
-    result = {"ok": False, "steps": [], "error": None, "errors": []}
-    steps = result["steps"]
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-
-    class Client(slixmpp.ClientXMPP):
-        def __init__(self, name, s):
-            super().__init__(s["jid"] + "/ext", s["pw"], plugin_config={
-                "feature_mechanisms": {"use_mech": "SCRAM-SHA-1",
-                                       "unencrypted_scram": True,
-                                       "unencrypted_plain": False}})
-            self.name, self.s = name, s
-            self.whitespace_keepalive = False
-            self.reconnect_max_attempts = 0
-            self.started = loop.create_future()
-            self.messages = asyncio.Queue()
-            self.add_event_handler("session_start", self._start)
-            self.add_event_handler("message", self._message)
-            self.add_event_handler("message_error", self._message)
-
-        def _start(self, e):
-            if not self.started.done():
-                self.started.set_result(True)
-
-        def _message(self, m):
-            if m["type"] == "error":
-                result["errors"].append("%s got error %s from %s" % (
-                    self.name, m["error"]["condition"], m["from"]))
-            self.messages.put_nowait((str(m["from"].bare), m["body"]))
-
-        def go(self):
-            self.connect(address=(self.s["host"], self.s["port"]),
-                         use_ssl=False, force_starttls=False,
-                         disable_starttls=True)
-
-    clients = {n: Client(n, s) for n, s in spec.items()}
-
-    async def expect_msg(c, frm, body, t=30):
-        while True:
-            got = await asyncio.wait_for(c.messages.get(), t)
-            if got == (frm, body):
-                return
-
-    async def scenario():
-        for c in clients.values():
-            c.go()
-        await asyncio.wait_for(asyncio.gather(
-            *(c.started for c in clients.values())), 15)
-        steps.append("login")
-        for c in clients.values():
-            c.send_presence()
-            await asyncio.wait_for(c.get_roster(), 10)
+    async def body(clients, result):
+        steps = result["steps"]
         a, b = clients["alice"], clients["bob"]
-        body = "from-alice-" + uuid.uuid4().hex
-        a.send_message(mto=b.boundjid.bare, mbody=body, mtype="chat")
-        await expect_msg(b, a.boundjid.bare, body)
+        text = "from-alice-" + uuid.uuid4().hex
+        a.send_message(mto=b.boundjid.bare, mbody=text, mtype="chat")
+        await b.expect(a.boundjid.bare, text, 30)
         steps.append("msg_bob")
-        body = "reply-" + uuid.uuid4().hex
-        b.send_message(mto=a.boundjid.bare, mbody=body, mtype="chat")
-        await expect_msg(a, b.boundjid.bare, body)
+        text = "reply-" + uuid.uuid4().hex
+        b.send_message(mto=a.boundjid.bare, mbody=text, mtype="chat")
+        await a.expect(b.boundjid.bare, text, 30)
         steps.append("reply_alice")
-        for cl in clients.values():
-            await asyncio.wait_for(cl.disconnect(wait=2.0), 8)
-        steps.append("disconnect")
-        result["ok"] = True
 
-    xmppclient.finish_child(loop, scenario, clients.values(), result, 70)
+    xmppclient.federation_child(spec, logfile, "ext", body, 70)
 
 
 if __name__ == "__main__":

@@ -585,97 +585,31 @@ def main(t):
 
 def child(spec, logfile):
     import asyncio
-    import logging
     import uuid
 
-    import slixmpp
-
-    logging.basicConfig(filename=logfile, level=logging.DEBUG,
-                        format="%(asctime)s %(name)s %(message)s")
-    result = {"ok": False, "steps": [], "error": None, "errors": []}
-    steps = result["steps"]
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-
-    class Client(slixmpp.ClientXMPP):
-        def __init__(self, name, s):
-            super().__init__(s["jid"] + "/out", s["pw"], plugin_config={
-                "feature_mechanisms": {"use_mech": "SCRAM-SHA-1",
-                                       "unencrypted_scram": True,
-                                       "unencrypted_plain": False}})
-            self.name, self.s = name, s
-            self.whitespace_keepalive = False
-            self.reconnect_max_attempts = 0
-            self.started = loop.create_future()
-            # Every message seen, (sender, body): bob waits for three
-            # replies at once, each waiter looks for its own.
-            self.seen = set()
-            self.arrived = asyncio.Condition()
-            self.add_event_handler("session_start", self._start)
-            self.add_event_handler("message", self._message)
-            self.add_event_handler("message_error", self._message)
-
-        def _start(self, e):
-            if not self.started.done():
-                self.started.set_result(True)
-
-        def _message(self, m):
-            if m["type"] == "error":
-                result["errors"].append("%s got error %s from %s" % (
-                    self.name, m["error"]["condition"], m["from"]))
-            self.seen.add((str(m["from"].bare), m["body"]))
-            asyncio.ensure_future(self._notify())
-
-        async def _notify(self):
-            async with self.arrived:
-                self.arrived.notify_all()
-
-        def go(self):
-            self.connect(address=(self.s["host"], self.s["port"]),
-                         use_ssl=False, force_starttls=False,
-                         disable_starttls=True)
-
-    clients = {n: Client(n, s) for n, s in spec.items()}
-
-    async def expect_msg(c, frm, body, t=25):
-        async def seen():
-            async with c.arrived:
-                await c.arrived.wait_for(lambda: (frm, body) in c.seen)
-        await asyncio.wait_for(seen(), t)
-
-    async def exchange(b, peer, tag):
+    async def exchange(b, peer, tag, steps):
         tb = "from-bob-" + uuid.uuid4().hex
         b.send_message(mto=peer.boundjid.bare, mbody=tb, mtype="chat")
-        await expect_msg(peer, b.boundjid.bare, tb)
+        await peer.expect(b.boundjid.bare, tb, 25)
         steps.append("msg_" + tag)
         tr = "reply-" + uuid.uuid4().hex
         peer.send_message(mto=b.boundjid.bare, mbody=tr, mtype="chat")
-        await expect_msg(b, peer.boundjid.bare, tr)
+        await b.expect(peer.boundjid.bare, tr, 25)
         steps.append("reply_" + tag)
 
-    async def scenario():
-        for c in clients.values():
-            c.go()
-        await asyncio.wait_for(asyncio.gather(
-            *(c.started for c in clients.values())), 15)
-        steps.append("login")
-        for c in clients.values():
-            c.send_presence()
-            await asyncio.wait_for(c.get_roster(), 10)
+    async def body(clients, result):
+        # bob waits for every peer's reply at once
         b = clients["bob"]
         got = await asyncio.gather(
-            *(exchange(b, c, n) for n, c in clients.items() if n != "bob"),
+            *(exchange(b, c, n, result["steps"])
+              for n, c in clients.items() if n != "bob"),
             return_exceptions=True)
         bad = [g for g in got if isinstance(g, Exception)]
         if bad:
             raise RuntimeError("exchange failed: %r %s" % (bad,
                                                           result["errors"]))
-        for cl in clients.values():
-            await asyncio.wait_for(cl.disconnect(wait=2.0), 8)
-        steps.append("disconnect")
-        result["ok"] = True
 
-    xmppclient.finish_child(loop, scenario, clients.values(), result, 70)
+    xmppclient.federation_child(spec, logfile, "out", body, 70)
 
 
 if __name__ == "__main__":

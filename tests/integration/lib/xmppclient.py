@@ -102,6 +102,132 @@ def finish_child(loop, scenario, clients, result, deadline,
     os._exit(0)
 
 
+def federation_child(spec, logfile, resource, body, deadline):
+    """The child of a federation test (fedworld.run_clients() runs
+    `script --child SPEC LOGFILE` inside the namespace): slixmpp's debug
+    log in logfile; one client per spec entry, name -> {jid, pw, host,
+    port, tls: "none" (the default: SCRAM-SHA-1 without TLS),
+    "starttls" or "direct" (XEP-0368); ca: the trust anchor (without
+    it no certificate check); alpn: a list}, bound to /resource; all
+    logged in within 15 s (step "login"; a failed auth, connection or
+    chain fails it at once), each available (presence sent, its roster
+    back: step "available"); then `await body(clients, result)`
+    (clients: name -> client, in spec order); all disconnected (step
+    "disconnect"), result["ok"] set; finish_child() with deadline.
+
+    A client's `await c.expect(frm, text, t)` waits at most t seconds
+    until a message (frm: a bare JID, text) has arrived, `await
+    c.until(pred, t)` until pred(c.seen): c.seen is every (sender's
+    bare JID, body) it got, whenever it came (so several waits may run
+    at once); each error message is in result["errors"] too."""
+    import asyncio
+    import logging
+    import ssl
+
+    import slixmpp
+
+    logging.basicConfig(filename=logfile, level=logging.DEBUG,
+                        format="%(asctime)s %(name)s %(message)s")
+    result = {"ok": False, "steps": [], "error": None, "errors": []}
+    steps = result["steps"]
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+
+    class Client(slixmpp.ClientXMPP):
+        def __init__(self, name, s):
+            self.tls = s.get("tls", "none")
+            super().__init__(s["jid"] + "/" + resource, s["pw"],
+                             plugin_config={"feature_mechanisms": {
+                                 "use_mech": "SCRAM-SHA-1",
+                                 "unencrypted_scram": self.tls == "none",
+                                 "unencrypted_plain": False}})
+            self.name, self.s = name, s
+            self.whitespace_keepalive = False
+            self.reconnect_max_attempts = 0
+            if s.get("alpn"):
+                self.ssl_context.set_alpn_protocols(s["alpn"])
+            if self.tls == "direct":
+                # SNI: slixmpp 1.8.3 leaves it empty for an IP address;
+                # it then resolves this name (the namespace's DNS) and
+                # connects to default_port
+                self.default_domain = self.boundjid.host
+            self.default_port = s["port"]
+            if s.get("ca"):
+                self.ca_certs = s["ca"]
+            else:
+                self.ssl_context.check_hostname = False
+                self.ssl_context.verify_mode = ssl.CERT_NONE
+            self.started = loop.create_future()
+            self.seen = set()
+            self.arrived = asyncio.Condition()
+            self.add_event_handler("session_start", self._start)
+            for ev in ("failed_auth", "connection_failed",
+                       "ssl_invalid_chain"):
+                self.add_event_handler(ev, self._fail)
+            self.add_event_handler("message", self._message)
+            # slixmpp reports type='error' messages only as message_error
+            self.add_event_handler("message_error", self._message)
+
+        def _start(self, e):
+            if not self.started.done():
+                self.started.set_result(True)
+
+        def _fail(self, e):
+            result["errors"].append("%s: %s" % (self.name, e))
+            if not self.started.done():
+                self.started.set_exception(RuntimeError("%s: %s"
+                                                        % (self.name, e)))
+
+        def _message(self, m):
+            if m["type"] == "error":
+                result["errors"].append("%s got error %s from %s" % (
+                    self.name, m["error"]["condition"], m["from"]))
+            self.seen.add((str(m["from"].bare), m["body"]))
+            asyncio.ensure_future(self._notify())
+
+        async def _notify(self):
+            async with self.arrived:
+                self.arrived.notify_all()
+
+        async def until(self, pred, t):
+            async def arrived():
+                async with self.arrived:
+                    await self.arrived.wait_for(lambda: pred(self.seen))
+            await asyncio.wait_for(arrived(), t)
+
+        async def expect(self, frm, text, t):
+            await self.until(lambda seen: (frm, text) in seen, t)
+
+        def go(self):
+            s = self.s
+            self.connect(address=(s["host"], s["port"]),
+                         use_ssl=self.tls == "direct",
+                         force_starttls=self.tls == "starttls",
+                         disable_starttls=self.tls != "starttls")
+
+    clients = {n: Client(n, s) for n, s in spec.items()}
+
+    async def scenario():
+        for c in clients.values():
+            c.go()
+        await asyncio.wait_for(asyncio.gather(
+            *(c.started for c in clients.values())), 15)
+        steps.append("login")
+        for c in clients.values():
+            c.send_presence()
+            # the server handles a client's stanzas in order: once the
+            # roster is back, the presence has made the client available
+            await asyncio.wait_for(c.get_roster(), 10)
+        steps.append("available")
+        await body(clients, result)
+        for c in clients.values():
+            await asyncio.wait_for(c.disconnect(wait=2.0), 8)
+        steps.append("disconnect")
+        result["ok"] = True
+
+    finish_child(loop, scenario, clients.values(), result, deadline)
+
+
 def _child(argv):
     import argparse
     import asyncio
