@@ -85,6 +85,17 @@ class Backend:
         self.gate = threading.Event()
         self.spy = spy.Spy(self.handler)
 
+    def prepare(self, answer, gate):
+        """The next connection's <db:result/> gets type=answer, at once
+        if gate, else once the test sets self.gate; that connection's
+        index in the spy."""
+        self.answer = answer
+        if gate:
+            self.gate.set()
+        else:
+            self.gate.clear()
+        return self.spy.connection_count()
+
     def handler(self, conn):
         m = conn.wait_data(rb"<stream:stream\b[^>]*\bto='([^']*)'[^>]*>", 10)
         if not m:
@@ -196,9 +207,7 @@ def scripted(t, tmp):
                 "features), the backend gets <db:result from='a.example'>"
                 "with a 64-digit key on its unrestarted stream, and the "
                 "peer's stanza is held until the backend says valid") as k:
-        be.answer = "valid"
-        be.gate.clear()
-        n = be.spy.connection_count()
+        n = be.prepare("valid", gate=False)
         cl, mark = connect(d, good)
         with cl:
             at = len(cl.data)
@@ -249,9 +258,7 @@ def scripted(t, tmp):
                 "<db:result/> for another domain still goes through the "
                 "piggyback check (s2s_verify = require): refused, never "
                 "reaching the backend") as k:
-        be.answer = "valid"
-        be.gate.set()
-        n = be.spy.connection_count()
+        n = be.prepare("valid", gate=True)
         cl, mark, at = authed(d, good)
         with cl:
             k.check(d.wait_for(r"event=%s\b" % EVENT_AUTHED, start=mark)
@@ -272,9 +279,7 @@ def scripted(t, tmp):
                 "did not reach s2s-out): <remote-connection-failed/>, "
                 "event=backend-error reason=external-refused, the held "
                 "stanza never reaches the backend") as k:
-        be.answer = "invalid"
-        be.gate.clear()
-        n = be.spy.connection_count()
+        n = be.prepare("invalid", gate=False)
         cl, mark, at = authed(d, good, MSG)
         with cl:
             be.gate.set()
