@@ -307,12 +307,10 @@ def child(spec, logfile):
     async def body(clients, result):
         steps = result["steps"]
         a, b, c = clients["alice"], clients["bob"], clients["carol"]
-        tb, tc = "to-bob-" + uuid.uuid4().hex, "to-carol-" + uuid.uuid4().hex
-        a.send_message(mto=b.boundjid.bare, mbody=tb, mtype="chat")
-        a.send_message(mto=c.boundjid.bare, mbody=tc, mtype="chat")
+        # both sent before either is awaited
         got = await asyncio.gather(
-            b.expect(a.boundjid.bare, tb, 20),
-            c.expect(a.boundjid.bare, tc, 20), return_exceptions=True)
+            a.tell(b, "to-bob-", 20), a.tell(c, "to-carol-", 20),
+            return_exceptions=True)
         if not isinstance(got[0], Exception):
             steps.append("msg_bob")
         if not isinstance(got[1], Exception):
@@ -320,9 +318,7 @@ def child(spec, logfile):
         if any(isinstance(g, Exception) for g in got):
             raise RuntimeError("messages not delivered: %r %s"
                                % (got, result["errors"]))
-        tr = "reply-" + uuid.uuid4().hex
-        b.send_message(mto=a.boundjid.bare, mbody=tr, mtype="chat")
-        await a.expect(b.boundjid.bare, tr, 20)
+        await b.tell(a, "reply-", 20)
         steps.append("reply")
         if "dave" in clients:
             # d.example's s2s to b.example is refused by xmppshield:

@@ -466,21 +466,14 @@ def main(t):
 # the child: slixmpp clients inside the namespace
 
 def child(spec, logfile):
-    import uuid
-
     from lib import xmppclient
 
     async def body(clients, result):
-        steps = result["steps"]
         a, b = clients["alice"], clients["bob"]
-        text = "from-alice-" + uuid.uuid4().hex
-        a.send_message(mto=b.boundjid.bare, mbody=text, mtype="chat")
-        await b.expect(a.boundjid.bare, text, 30)
-        steps.append("msg_bob")
-        text = "reply-" + uuid.uuid4().hex
-        b.send_message(mto=a.boundjid.bare, mbody=text, mtype="chat")
-        await a.expect(b.boundjid.bare, text, 30)
-        steps.append("reply_alice")
+        await a.tell(b, "from-alice-", 30)
+        result["steps"].append("msg_bob")
+        await b.tell(a, "reply-", 30)
+        result["steps"].append("reply_alice")
 
     xmppclient.federation_child(spec, logfile, "ext", body, 70)
 

@@ -585,16 +585,11 @@ def main(t):
 
 def child(spec, logfile):
     import asyncio
-    import uuid
 
     async def exchange(b, peer, tag, steps):
-        tb = "from-bob-" + uuid.uuid4().hex
-        b.send_message(mto=peer.boundjid.bare, mbody=tb, mtype="chat")
-        await peer.expect(b.boundjid.bare, tb, 25)
+        await b.tell(peer, "from-bob-", 25)
         steps.append("msg_" + tag)
-        tr = "reply-" + uuid.uuid4().hex
-        peer.send_message(mto=b.boundjid.bare, mbody=tr, mtype="chat")
-        await b.expect(peer.boundjid.bare, tr, 25)
+        await peer.tell(b, "reply-", 25)
         steps.append("reply_" + tag)
 
     async def body(clients, result):

@@ -119,10 +119,13 @@ def federation_child(spec, logfile, resource, body, deadline):
     until a message (frm: a bare JID, text) has arrived, `await
     c.until(pred, t)` until pred(c.seen): c.seen is every (sender's
     bare JID, body) it got, whenever it came (so several waits may run
-    at once); each error message is in result["errors"] too."""
+    at once); each error message is in result["errors"] too.  `await
+    c.tell(peer, prefix, t)` sends peer a chat message (prefix and a
+    fresh uuid) and waits until peer has it."""
     import asyncio
     import logging
     import ssl
+    import uuid
 
     import slixmpp
 
@@ -197,6 +200,12 @@ def federation_child(spec, logfile, resource, body, deadline):
 
         async def expect(self, frm, text, t):
             await self.until(lambda seen: (frm, text) in seen, t)
+
+        async def tell(self, peer, prefix, t):
+            text = prefix + uuid.uuid4().hex
+            self.send_message(mto=peer.boundjid.bare, mbody=text,
+                              mtype="chat")
+            await peer.expect(self.boundjid.bare, text, t)
 
         def go(self):
             s = self.s
