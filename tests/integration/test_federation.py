@@ -195,13 +195,10 @@ def main(t):
     elapsed = time.monotonic() - t1
 
     def diag():
-        return "%s steps=%s\n-- clients:\n%s\n-- xmppshield:\n%s\n" \
-            "-- Prosody A:\n%s\n-- Prosody B:\n%s" % (
-                r.get("error"), r.get("steps"),
-                util.tail_file(os.path.join(tmp, "clients.log"), 25),
-                d.text(mark)[-3000:], util.tail_file(pa.log, 25),
-                util.tail_file(pb.log, 25)) + "\n-- Prosody D:\n" + \
-            util.tail_file(pd.log, 25)
+        return fedworld.report(r, os.path.join(tmp, "clients.log"),
+                               d.text(mark)[-3000:],
+                               [("Prosody A", pa), ("Prosody B", pb),
+                                ("Prosody D", pd)], lines=25)
 
     with t.case("alice@a.example -> bob@b.example: server A delivers over "
                 "s2s through xmppshield's 5269 (STARTTLS, dialback)") as k:

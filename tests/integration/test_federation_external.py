@@ -384,12 +384,9 @@ def federation(t):
                              os.path.join(tmp, "clients.log"), 70.0)
 
     def diag():
-        return "%s steps=%s\n-- clients:\n%s\n-- xmppshield:\n%s\n" \
-            "-- Prosody A:\n%s\n-- Prosody B:\n%s" % (
-                r.get("error"), r.get("steps"),
-                util.tail_file(os.path.join(tmp, "clients.log"), 25),
-                d.text(mark)[-5000:], util.tail_file(pa.log, 60),
-                util.tail_file(pb.log, 60))
+        return fedworld.report(r, os.path.join(tmp, "clients.log"),
+                               d.text(mark)[-5000:],
+                               [("Prosody A", pa), ("Prosody B", pb)])
 
     with t.case("alice@a.example (Prosody with s2s_secure_auth, no "
                 "dialback) -> bob@b.example (legacy Prosody, dialback "

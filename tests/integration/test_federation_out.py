@@ -331,12 +331,10 @@ def main(t):
     r = run_clients(ns, spec, os.path.join(tmp, "clients.log"))
 
     def diag():
-        return "%s steps=%s\n-- clients:\n%s\n-- xmppshield:\n%s\n" \
-            "-- Prosody A:\n%s\n-- Prosody B:\n%s\n-- Prosody E:\n%s" % (
-                r.get("error"), r.get("steps"),
-                util.tail_file(os.path.join(tmp, "clients.log"), 25),
-                d.text(mark)[-4000:], util.tail_file(pa.log, 60),
-                util.tail_file(pb.log, 40), util.tail_file(pe.log, 40))
+        return fedworld.report(r, os.path.join(tmp, "clients.log"),
+                               d.text(mark)[-4000:],
+                               [("Prosody A", pa), ("Prosody B", pb),
+                                ("Prosody E", pe)])
 
     est = [daemon.parse_line(x) for x in
            d.lines_matching(r"event=s2s-out-established\b", mark)]

@@ -8,6 +8,7 @@ and the slixmpp scenario run in a child inside the namespace.
     fedworld.start_servers((pa, pb), servers, USERS)
     spec = fedworld.clients(USERS, {"a.example": A_IP})
     r = fedworld.run_clients(ns, __file__, spec, logfile)
+    fedworld.report(r, logfile, d.text(mark), [("Prosody A", pa)])
     fedworld.teardown(t, ns)
 """
 import json
@@ -92,6 +93,19 @@ def b_sections(ca, cert, ip, out):
                          "domains": "b.example", "s2s_verify": "require"},
         "listener s2s-out": out,
     }
+
+
+def report(r, clients_log, daemon_text, servers, lines=60):
+    """A federation case's diagnostics: the run_clients() result r
+    (error, steps), the tail of the clients' log, xmppshield's log
+    (daemon_text) and the last lines of each server's log (servers:
+    (label, server) pairs, e.g. ("Prosody A", pa))."""
+    out = "%s steps=%s\n-- clients:\n%s\n-- xmppshield:\n%s" % (
+        r.get("error"), r.get("steps"), util.tail_file(clients_log, 25),
+        daemon_text)
+    for label, p in servers:
+        out += "\n-- %s:\n%s" % (label, util.tail_file(p.log, lines))
+    return out
 
 
 def teardown(t, ns):
