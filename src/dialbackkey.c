@@ -47,26 +47,6 @@ dialbackkey_wipe(void)
 	have_secret = 0;
 }
 
-/* A host name as dialback carries it: [a-z0-9.-], lower-cased into buf. */
-static int
-host_name(const char *s, char *buf, size_t buflen)
-{
-	size_t n;
-
-	for (n = 0; s[n] != '\0'; n++) {
-		char c = s[n];
-
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c - 'A' + 'a');
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.') || n + 1 >= buflen || n >= MAX_NAME)
-			return 0;
-		buf[n] = c;
-	}
-	buf[n] = '\0';
-	return n > 0;
-}
-
 /* A stream id we may hash and write back unescaped. */
 static int
 id_ok(const char *s)
@@ -91,8 +71,9 @@ mac(const char *receiving, const char *originating, const char *id,
 	char r[MAX_NAME + 1], o[MAX_NAME + 1], msg[2 * MAX_NAME + MAX_ID + 4];
 	int n;
 
-	if (!have_secret || md == NULL || !host_name(receiving, r, sizeof(r)) ||
-	    !host_name(originating, o, sizeof(o)) || !id_ok(id))
+	if (!have_secret || md == NULL ||
+	    !xmpp_host_name(receiving, r, sizeof(r)) ||
+	    !xmpp_host_name(originating, o, sizeof(o)) || !id_ok(id))
 		return -1;
 	n = snprintf(msg, sizeof(msg), "%s %s %s", r, o, id);
 	if (n < 0 || (size_t)n >= sizeof(msg))
@@ -163,9 +144,10 @@ dialbackkey_answer(const char *unit, size_t len, const char *ours,
 	    !xmpp_start_tag_attr(unit, len, "from", from, sizeof(from)) ||
 	    !xmpp_start_tag_attr(unit, len, "to", to, sizeof(to)) ||
 	    !xmpp_start_tag_attr(unit, len, "id", id, sizeof(id)) ||
-	    !host_name(from, f, sizeof(f)) || !host_name(to, t, sizeof(t)) ||
-	    !host_name(ours, o, sizeof(o)) ||
-	    !host_name(remote, r, sizeof(r)) || strcmp(f, o) != 0 ||
+	    !xmpp_host_name(from, f, sizeof(f)) ||
+	    !xmpp_host_name(to, t, sizeof(t)) ||
+	    !xmpp_host_name(ours, o, sizeof(o)) ||
+	    !xmpp_host_name(remote, r, sizeof(r)) || strcmp(f, o) != 0 ||
 	    strcmp(t, r) != 0 || !id_ok(id) ||
 	    !xmpp_element_text(unit, len, &key, &klen) ||
 	    !dialbackkey_check(f, t, id, key, klen))

@@ -249,14 +249,6 @@ out:
 	return out;
 }
 
-static void
-lower(char *s)
-{
-	for (; *s; s++)
-		if (*s >= 'A' && *s <= 'Z')
-			*s = (char)(*s - 'A' + 'a');
-}
-
 /* Standard base64 of n bytes at s into out (NUL-terminated); -1 if it is
    not base64 or does not fit. */
 static int
@@ -397,7 +389,7 @@ external_sasl(struct relay *r, const struct xmlstream_unit *u)
 		    "incorrect-encoding");
 		return XMLSTREAM_CONTINUE;
 	}
-	lower(authzid);
+	xmpp_lower(authzid);
 	if (authzid[0] != '\0' && strcmp(authzid, r->peer) != 0) {
 		/* Another domain than the stream's: what the certificate
 		   covers is asked for the log only. */
@@ -464,7 +456,7 @@ external_header(struct relay *r, const struct xmlstream_unit *u)
 	from[0] = '\0';
 	if (u->header->from != NULL)
 		snprintf(from, sizeof(from), "%s", u->header->from);
-	lower(from);
+	xmpp_lower(from);
 	if (decls == NULL || strcmp(decls, r->peer_decls) != 0 ||
 	    strcmp(qname, "stream:stream") != 0 ||
 	    (from[0] != '\0' && strcmp(from, r->peer) != 0)) {
@@ -519,7 +511,7 @@ external_answer(struct relay *r, const struct xmlstream_unit *u)
 	    !xmpp_start_tag_attr(u->data, u->len, "to", to, sizeof(to)) ||
 	    !xmpp_start_tag_attr(u->data, u->len, "type", type, sizeof(type)))
 		return 0;
-	lower(to);
+	xmpp_lower(to);
 	if (strcmp(to, r->peer) != 0)
 		return 0;
 	if (strcmp(type, "valid") != 0) {
@@ -678,7 +670,7 @@ client_unit(void *ctx, const struct xmlstream_unit *u)
 	    !r->backend_features && u->header->from != NULL &&
 	    strlen(u->header->from) < sizeof(r->peer)) {
 		snprintf(r->peer, sizeof(r->peer), "%s", u->header->from);
-		lower(r->peer);
+		xmpp_lower(r->peer);
 		free(r->peer_decls);
 		r->peer_decls = ns_decls(u->data, u->len, qname,
 		    sizeof(qname));

@@ -389,25 +389,16 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	    "not relaying after s2s_out_timeout=%us", o->l->s2s_out_timeout);
 }
 
-static void
-lower(char *s)
-{
-	for (; *s; s++)
-		if (*s >= 'A' && *s <= 'Z')
-			*s += 'a' - 'A';
-}
-
 /* A domain name we may put in a header and a DNS query. */
 static int
 hostname_ok(const char *s)
 {
-	size_t n;
+	char name[254];
 
-	for (n = 0; s[n] != '\0'; n++)
-		if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' &&
-		    s[n] <= '9') || s[n] == '-' || s[n] == '.'))
-			return 0;
-	return n >= 1 && n <= 253 && s[0] != '.' && s[0] != '-';
+	/* Lower case already (the callers lowered it), at most 253 bytes,
+	   and not beginning with a dot or a hyphen. */
+	return xmpp_host_name(s, name, sizeof(name)) &&
+	    strcmp(name, s) == 0 && s[0] != '.' && s[0] != '-';
 }
 
 /* ---- DNS ---- */
@@ -521,19 +512,17 @@ on_tlsa(void *arg, enum resolver_status st, int secure,
 		return;
 	}
 	if (st == RESOLVER_OK && secure) {
-		if ((o->dane = dane_set_new()) == NULL) {
+		size_t i = 0;
+
+		if ((o->dane = dane_set_new()) != NULL)
+			while (i < n && dane_set_add(o->dane, rr[i].data,
+			    rr[i].len) == 0)
+				i++;
+		if (o->dane == NULL || i < n) {
 			fail(o, "internal-error",
 			    XMPP_COND_INTERNAL_SERVER_ERROR, "out of memory");
 			return;
 		}
-		for (size_t i = 0; i < n; i++)
-			if (dane_set_add(o->dane, rr[i].data, rr[i].len) ==
-			    -1) {
-				fail(o, "internal-error",
-				    XMPP_COND_INTERNAL_SERVER_ERROR,
-				    "out of memory");
-				return;
-			}
 		if (dane_set_usable(o->dane) == 0) {
 			dane_set_free(o->dane);
 			o->dane = NULL;
@@ -1387,8 +1376,8 @@ answer_dialback(struct s2sout *o, const struct xmlstream_unit *u)
 	    sizeof(from)) ||
 	    !xmpp_start_tag_attr(u->data, u->len, "to", to, sizeof(to)))
 		return 0;
-	lower(from);
-	lower(to);
+	xmpp_lower(from);
+	xmpp_lower(to);
 	if (!hostname_ok(from) || !hostname_ok(to))
 		return 0;
 	valid = strcmp(from, o->ours) == 0 && strcmp(to, o->remote) == 0;
@@ -1427,10 +1416,10 @@ backend_unit(void *arg, const struct xmlstream_unit *u)
 			return XMLSTREAM_STOP;
 		}
 		snprintf(o->ours, sizeof(o->ours), "%s", h->from);
-		lower(o->ours);
+		xmpp_lower(o->ours);
 		if (h->to == NULL || strlen(h->to) >= sizeof(o->remote) ||
 		    (snprintf(o->remote, sizeof(o->remote), "%s", h->to),
-		    lower(o->remote), !hostname_ok(o->remote)) ||
+		    xmpp_lower(o->remote), !hostname_ok(o->remote)) ||
 		    config_find_domain(o->cfg, o->remote) != NULL) {
 			o->remote[0] = '\0';
 			fail(o, "bad-header", XMPP_COND_HOST_UNKNOWN,

@@ -229,3 +229,30 @@ xmpp_element_text(const char *p, size_t len, const char **text,
 		(*tlen)++;
 	return 1;
 }
+
+void
+xmpp_lower(char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+}
+
+int
+xmpp_host_name(const char *s, char *buf, size_t buflen)
+{
+	size_t n;
+
+	for (n = 0; s[n] != '\0'; n++) {
+		char c = s[n];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.') || n + 1 >= buflen)
+			return 0;
+		buf[n] = c;
+	}
+	buf[n] = '\0';
+	return n > 0;
+}

@@ -99,4 +99,14 @@ int xmpp_start_tag_attr(const char *p, size_t len, const char *name,
 int xmpp_element_text(const char *p, size_t len, const char **text,
     size_t *tlen);
 
+/* ASCII lower case in place (domain names compare case-insensitively). */
+void xmpp_lower(char *s);
+
+/*
+ * s as a host name dialback and DNS carry it: only [A-Za-z0-9.-],
+ * copied lower-cased into buf (buflen bytes, NUL included).  1 if it is
+ * one and fits, 0 otherwise (empty, another character, too long).
+ */
+int xmpp_host_name(const char *s, char *buf, size_t buflen);
+
 #endif

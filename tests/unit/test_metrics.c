@@ -75,10 +75,34 @@ scrape_value(const char *series)
 	return v;
 }
 
-static void
-diag_missing(const char *series)
+/* 1 (and a diagnostic line) if series is not reported at 0. */
+static int
+not_at_zero(const char *t, const char *series)
 {
+	if (value(t, series) == 0)
+		return 0;
 	printf("# missing: %s\n", series);
+	return 1;
+}
+
+/* How many of the (event, reason) pairs name() lists are not reported
+   at 0 in sessions_ended_total; *count: how many it lists. */
+static size_t
+ends_not_at_zero(const char *t, int (*name)(size_t, const char **,
+    const char **), size_t *count)
+{
+	const char *ev, *why;
+	char series[256];
+	size_t i, missing = 0;
+
+	for (i = 0; name(i, &ev, &why); i++) {
+		snprintf(series, sizeof(series),
+		    "xmppshield_sessions_ended_total{listener=\"c2s\","
+		    "event=\"%s\",reason=\"%s\"}", ev, why);
+		missing += (size_t)not_at_zero(t, series);
+	}
+	*count = i;
+	return missing;
 }
 
 /* Run worker i's part in a child process, as the daemon would. */
@@ -182,45 +206,20 @@ main(void)
 	    "xmppshield_connections_accepted_total{listener=\"c2s\"}") == 0,
 	    "a registered listener is reported at 0");
 	{
-		const char *ev, *why;
+		const char *why;
 		char series[256];
-		size_t i, missing = 0;
+		size_t i, j, missing;
 
-		for (i = 0; verdict_name(i, &ev, &why); i++) {
-			snprintf(series, sizeof(series),
-			    "xmppshield_sessions_ended_total{listener=\"c2s\","
-			    "event=\"%s\",reason=\"%s\"}", ev, why);
-			if (value(t, series) != 0) {
-				missing++;
-				diag_missing(series);
-			}
-		}
+		missing = ends_not_at_zero(t, verdict_name, &i);
 		ok(i > 0 && missing == 0, "every one of verdict.c's %zu "
 		    "(event, reason) pairs is reported at 0 from the start "
 		    "(one vocabulary with the log)", i);
-	}
-	{
-		const char *ev, *why;
-		char series[256];
-		size_t i, j, missing = 0;
-
-		for (i = 0; verdict_s2sout_name(i, &ev, &why); i++) {
-			snprintf(series, sizeof(series),
-			    "xmppshield_sessions_ended_total{listener=\"c2s\","
-			    "event=\"%s\",reason=\"%s\"}", ev, why);
-			if (value(t, series) != 0) {
-				missing++;
-				diag_missing(series);
-			}
-		}
+		missing = ends_not_at_zero(t, verdict_s2sout_name, &i);
 		for (j = 0; (why = s2speer_reason_name(j)) != NULL; j++) {
 			snprintf(series, sizeof(series),
 			    "xmppshield_s2s_peers_unverified_total"
 			    "{listener=\"c2s\",reason=\"%s\"}", why);
-			if (value(t, series) != 0) {
-				missing++;
-				diag_missing(series);
-			}
+			missing += (size_t)not_at_zero(t, series);
 		}
 		ok(i > 0 && j > 0 && missing == 0, "the %zu ends of outgoing "
 		    "s2s connections and the %zu reasons a server's "

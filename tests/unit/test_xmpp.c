@@ -296,6 +296,24 @@ test_start_tag_attr(void)
 }
 
 static void
+test_host_name(void)
+{
+	char buf[8], s[] = "B.Example";
+
+	xmpp_lower(s);
+	ok(strcmp(s, "b.example") == 0, "lower case in place");
+	ok(xmpp_host_name("A-1.b", buf, sizeof(buf)) && strcmp(buf, "a-1.b")
+	    == 0, "host name: lower-cased copy");
+	ok(!xmpp_host_name("a_b", buf, sizeof(buf)) &&
+	    !xmpp_host_name("a b", buf, sizeof(buf)) &&
+	    !xmpp_host_name("", buf, sizeof(buf)),
+	    "host name: '_', space, empty refused");
+	ok(xmpp_host_name("abcdefg", buf, sizeof(buf)) &&
+	    !xmpp_host_name("abcdefgh", buf, sizeof(buf)),
+	    "host name: 7 bytes fit in 8, 8 do not");
+}
+
+static void
 test_element_text(void)
 {
 	static const char k[] = "<db:verify id='a>b' from='x'>k3y</db:verify>";
@@ -345,6 +363,7 @@ main(void)
 	test_start_tag_attr();
 	test_sasl_external();
 	test_element_text();
+	test_host_name();
 	config_free(cfg);
 	return tap_done();
 }
